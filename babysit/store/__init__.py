@@ -1,0 +1,1 @@
+"""babysit.store."""
