@@ -1,0 +1,5 @@
+import sys
+
+from babysit.cli.main import main
+
+sys.exit(main())

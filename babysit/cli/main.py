@@ -1,0 +1,60 @@
+"""The ``babysit`` command: argument parsing and error reporting only.
+
+Each subcommand lives in its own module ``babysit.cli.cmd_<name>`` exposing
+``add_parser(subparsers)`` and ``run(args) -> int``. User errors
+(``BabysitError``) are printed on one line and exit with status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from babysit.errors import BabysitError
+
+# subcommand name -> module; a module registers its own arguments.
+COMMANDS = {
+    "init-stats": "babysit.cli.cmd_init_stats",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line and exits 2."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        self.exit(2, f"babysit: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="babysit", description="Train neural networks the way the lecture teaches.")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        module.add_parser(sub, name)
+    return parser
+
+
+def _version() -> str:
+    from babysit import __version__
+
+    return f"babysit {__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except BabysitError as exc:
+        print(f"babysit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"babysit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
