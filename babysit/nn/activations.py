@@ -1,0 +1,216 @@
+"""Activation functions of the lecture: sigmoid, tanh, ReLU, leaky ReLU, PReLU, ELU.
+
+Each op's backward sits next to its forward. Backward passes use the cached
+*output* where that is enough (ReLU, sigmoid, tanh), so no input is kept alive.
+Traps: ReLU's gradient at exactly 0 is taken as 0 (as PyTorch does); sigmoid is
+written through tanh so large |x| never overflows ``exp``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from babysit.errors import ConfigError, InputError
+from babysit.nn.base import Layer
+
+
+# -- functional ops ---------------------------------------------------------
+def relu_forward(x):
+    out = np.maximum(x, 0)
+    return out, out
+
+
+def relu_backward(dout, out):
+    return np.where(out > 0, dout, 0).astype(dout.dtype, copy=False)
+
+
+def leaky_relu_forward(x, alpha):
+    out = np.where(x > 0, x, x * alpha)
+    return out, x
+
+
+def leaky_relu_backward(dout, x, alpha):
+    return np.where(x > 0, dout, dout * alpha)
+
+
+def prelu_forward(x, alpha):
+    """PReLU: ``max(alpha*x, x)`` with ``alpha`` (K,) broadcast over axis 1 (K=1: shared)."""
+    a = _channel_view(alpha, x.ndim)
+    out = np.where(x > 0, x, x * a)
+    return out, x
+
+
+def prelu_backward(dout, x, alpha):
+    """Returns (dx, dalpha); dalpha sums over every axis but the channel one."""
+    a = _channel_view(alpha, x.ndim)
+    neg = x <= 0
+    dx = np.where(neg, dout * a, dout)
+    contrib = np.where(neg, dout * x, 0).astype(dout.dtype, copy=False)
+    if alpha.shape[0] == 1:
+        dalpha = np.array([contrib.sum()], dtype=alpha.dtype)
+    else:
+        axes = (0,) + tuple(range(2, x.ndim))
+        dalpha = contrib.sum(axis=axes).astype(alpha.dtype, copy=False)
+    return dx, dalpha
+
+
+def _channel_view(alpha, ndim):
+    return alpha.reshape((1, -1) + (1,) * (ndim - 2)) if alpha.shape[0] > 1 else alpha.reshape(())
+
+
+def elu_forward(x, alpha):
+    # expm1 of min(x, 0) never overflows and is exact near 0
+    out = np.where(x > 0, x, np.expm1(np.minimum(x, 0)) * alpha)
+    return out, (x, out)
+
+
+def elu_backward(dout, cache, alpha):
+    x, out = cache
+    return np.where(x > 0, dout, dout * (out + alpha))
+
+
+def sigmoid_forward(x):
+    # 1/(1+exp(-x)) overflows for x << 0; 0.5*tanh(x/2)+0.5 is the same function and never does
+    out = np.tanh(x * 0.5)
+    out *= 0.5
+    out += 0.5
+    return out, out
+
+
+def sigmoid_backward(dout, out):
+    return dout * out * (1 - out)
+
+
+def tanh_forward(x):
+    out = np.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout, out):
+    return dout * (1 - out * out)
+
+
+# -- layers -----------------------------------------------------------------
+class _Activation(Layer):
+    """An elementwise activation: any shape, float32 or float64, dtype preserved."""
+
+    def forward(self, x):
+        self._check_input(x)
+        out, self._cache = self._fwd(x)
+        self.last_output = out
+        return out
+
+    def backward(self, dout):
+        return self._bwd(dout, self._pop_cache(dout))
+
+
+class ReLU(_Activation):
+    """``max(0, x)``."""
+
+    _fwd = staticmethod(relu_forward)
+    _bwd = staticmethod(relu_backward)
+
+
+class Sigmoid(_Activation):
+    """``1 / (1 + exp(-x))``."""
+
+    _fwd = staticmethod(sigmoid_forward)
+    _bwd = staticmethod(sigmoid_backward)
+
+
+class Tanh(_Activation):
+    """``tanh(x)``."""
+
+    _fwd = staticmethod(tanh_forward)
+    _bwd = staticmethod(tanh_backward)
+
+
+class LeakyReLU(_Activation):
+    """``max(alpha * x, x)`` with a fixed slope ``alpha`` (default 0.01)."""
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def _fwd(self, x):
+        return leaky_relu_forward(x, self.alpha)
+
+    def _bwd(self, dout, x):
+        return leaky_relu_backward(dout, x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class ELU(_Activation):
+    """``x`` if x > 0 else ``alpha * (exp(x) - 1)`` (default alpha 1.0)."""
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def _fwd(self, x):
+        return elu_forward(x, self.alpha)
+
+    def _bwd(self, dout, cache):
+        return elu_backward(dout, cache, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class PReLU(Layer):
+    """Parametric rectifier ``max(alpha * x, x)`` with learned ``alpha``.
+
+    Args:
+        num_parameters: 1 (one alpha shared by all units, PyTorch's default) or
+            the number of features/channels (axis 1 of the input).
+        init: the starting alpha (0.25, as in He et al. and PyTorch).
+        dtype: float32 or float64.
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=np.float32) -> None:
+        super().__init__()
+        if int(num_parameters) < 1:
+            raise ConfigError(f"PReLU: num_parameters must be >= 1; got {num_parameters}")
+        self.num_parameters = int(num_parameters)
+        self.dtype = np.dtype(dtype)
+        self.params["alpha"] = np.full(self.num_parameters, init, dtype=self.dtype)
+        self.grads["alpha"] = np.zeros_like(self.params["alpha"])
+
+    def forward(self, x):
+        self._check_input(x, dtype=self.dtype)
+        if self.num_parameters > 1 and (x.ndim < 2 or x.shape[1] != self.num_parameters):
+            raise InputError(f"{self}: expected input with {self.num_parameters} features/channels "
+                             f"on axis 1, got shape {x.shape}")
+        out, self._cache = prelu_forward(x, self.params["alpha"])
+        self.last_output = out
+        return out
+
+    def backward(self, dout):
+        x = self._pop_cache(dout)
+        dx, dalpha = prelu_backward(dout, x, self.params["alpha"])
+        self.grads["alpha"][...] = dalpha
+        return dx
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+ACTIVATIONS = {
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "prelu": PReLU,
+    "elu": ELU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+}
+
+
+def make_activation(name: str, *, num_features: int | None = None, dtype=np.float32) -> Layer:
+    """Build an activation layer by name (``relu``, ``leaky_relu``, ``prelu``, ``elu``, ``sigmoid``, ``tanh``)."""
+    if name not in ACTIVATIONS:
+        raise ConfigError(f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)} (or 'maxout' in models)")
+    if name == "prelu":
+        return PReLU(1, dtype=dtype)
+    return ACTIVATIONS[name]()

@@ -1,0 +1,79 @@
+"""Fully connected (affine) layer: ``out = x @ W + b``."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from babysit.nn.base import Layer, as_float_dtype
+from babysit.nn.init import as_generator, init_weight, resolve_init
+
+
+class AffineCache(NamedTuple):
+    x: np.ndarray
+    w: np.ndarray
+
+
+def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray | None = None):
+    """Compute ``x @ w + b``.
+
+    Inputs: x (N, D), w (D, M), b (M,); ``out`` an optional (N, M) buffer.
+    Returns: (out (N, M), cache).
+    """
+    out = np.matmul(x, w, out=out)
+    out += b
+    return out, AffineCache(x, w)
+
+
+def affine_backward(dout: np.ndarray, cache: AffineCache, need_dx: bool = True,
+                    dw: np.ndarray | None = None, db: np.ndarray | None = None):
+    """Backward of ``affine_forward``.
+
+    Inputs: dout (N, M); optional output buffers dw (D, M), db (M,).
+    Returns: (dx (N, D) or None when ``need_dx`` is False, dw (D, M), db (M,)).
+    """
+    x, w = cache
+    dw = np.matmul(x.T, dout, out=dw)
+    db = np.sum(dout, axis=0, out=db)
+    dx = np.matmul(dout, w.T) if need_dx else None
+    return dx, dw, db
+
+
+class Affine(Layer):
+    """Fully connected layer with ``W`` (in_dim, out_dim) and ``b`` (out_dim,).
+
+    Args:
+        in_dim, out_dim: sizes.
+        init: 'small' | 'xavier' | 'he' | 'zeros' (default: 'small' if ``weight_scale``
+            is given, else 'he').
+        weight_scale: std of the 'small' init (the lecture's 0.01).
+        dtype: float32 (default) or float64.
+        rng: an int seed or np.random.Generator for the init.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, *, init: str | None = None,
+                 weight_scale: float | None = None, dtype=np.float32, rng=None) -> None:
+        super().__init__()
+        self.in_dim, self.out_dim = int(in_dim), int(out_dim)
+        self.dtype = as_float_dtype(dtype, f"Affine({in_dim} -> {out_dim})")
+        scheme, scale = resolve_init(init, weight_scale, "relu")
+        self.init = scheme
+        self.params["W"] = init_weight((self.in_dim, self.out_dim), self.in_dim, scheme,
+                                       as_generator(rng), self.dtype, scale)
+        self.params["b"] = np.zeros(self.out_dim, dtype=self.dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x, ndim=2, tail=(self.in_dim,), dtype=self.dtype)
+        out, self._cache = affine_forward(x, self.params["W"], self.params["b"])
+        self.last_output = out
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        cache = self._pop_cache(dout)
+        dx, _, _ = affine_backward(dout, cache, self.input_grad, self.grads["W"], self.grads["b"])
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"{self.in_dim} -> {self.out_dim}"

@@ -1,0 +1,143 @@
+"""The layer contract: params/grads dicts, explicit train/eval mode, input checks.
+
+A layer is a thin holder: it owns ``params`` and ``grads`` (dicts keyed by name),
+calls the functional ops of its module in ``forward``/``backward``, and keeps
+the op's cache between the two. Input checks are O(1) (shape and dtype); the
+models check their raw input for NaN once per step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from babysit.errors import InputError
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_dtype(dtype, owner: str) -> np.dtype:
+    """Return ``dtype`` as a NumPy float32/float64 dtype, or raise naming ``owner``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise InputError(f"{owner}: dtype must be float32 or float64; got {dtype!r}") from exc
+    if dt not in FLOAT_DTYPES:
+        raise InputError(f"{owner}: dtype must be float32 or float64; got {dt}")
+    return dt
+
+
+def check_finite(x: np.ndarray, owner: str, what: str = "input") -> None:
+    """Raise InputError when ``x`` holds NaN or inf, naming where the first one is.
+
+    A single reduction is the fast path: a finite sum implies every element is finite.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(x, axis=None)):
+            return
+    bad = ~np.isfinite(x)
+    if not bad.any():  # the sum overflowed, the values are fine
+        return
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    kind = "NaN" if np.isnan(x[first]) else "inf"
+    raise InputError(
+        f"{owner}: {what} contains {int(bad.sum())} non-finite value(s) ({kind} at index {first}); "
+        "expected finite numbers (clean the data, or check the preprocessing)"
+    )
+
+
+class Layer:
+    """Base class of every layer.
+
+    Attributes:
+        params: name -> parameter array (empty for parameter-free layers).
+        grads: name -> gradient array, same shapes as ``params``, filled by ``backward``.
+        training: True in train mode (batch statistics, dropout on), False in eval mode.
+        input_grad: when False, ``backward`` may skip computing dx and return None
+            (models set it on their first layer: nobody needs the data's gradient).
+        last_output: reference (no copy) to the output of the last ``forward``.
+    """
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.training = True
+        self.input_grad = True
+        self.last_output: np.ndarray | None = None
+        self._cache = None
+
+    # -- mode -------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Layer":
+        """Switch to train mode (``mode=True``) or eval mode; returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> "Layer":
+        """Switch to eval mode; returns self."""
+        return self.train(False)
+
+    # -- forward / backward ----------------------------------------------
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError(f"{type(self).__name__} must implement forward")
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:  # pragma: no cover - interface
+        raise NotImplementedError(f"{type(self).__name__} must implement backward")
+
+    def zero_grad(self) -> None:
+        """Set every gradient to zero (in place)."""
+        for g in self.grads.values():
+            g.fill(0)
+
+    # -- helpers for subclasses -----------------------------------------
+    def _pop_cache(self, dout: np.ndarray):
+        """Return the forward cache, checking that backward follows a forward of matching shape."""
+        if self._cache is None:
+            raise InputError(f"{self}: backward() called before forward(); run forward first")
+        if self.last_output is not None and dout.shape != self.last_output.shape:
+            raise InputError(
+                f"{self}: backward expected dout of shape {self.last_output.shape} "
+                f"(the forward output), got {dout.shape}"
+            )
+        return self._cache
+
+    def _check_input(self, x, *, ndim: int | None = None, tail: tuple | None = None,
+                     dtype: np.dtype | None = None, what: str = "input") -> None:
+        """Check type, dtype, rank and trailing dims of ``x``; raise InputError naming this layer.
+
+        ``tail`` gives the expected trailing dimensions (None entries match anything).
+        ``dtype`` is the layer's own dtype, or None to accept float32/float64.
+        """
+        if not isinstance(x, np.ndarray):
+            raise InputError(f"{self}: {what} must be a NumPy array; got {type(x).__name__}")
+        if dtype is not None:
+            if x.dtype != dtype:
+                raise InputError(
+                    f"{self}: expected {what} of dtype {dtype}, got {x.dtype} "
+                    f"(cast with x.astype(np.{dtype}) or build the layer with dtype=np.{x.dtype})"
+                    if x.dtype in FLOAT_DTYPES else
+                    f"{self}: expected {what} of dtype {dtype}, got {x.dtype}"
+                )
+        elif x.dtype not in FLOAT_DTYPES:
+            raise InputError(f"{self}: expected a float32 or float64 {what}, got {x.dtype}")
+        if ndim is not None and x.ndim != ndim:
+            raise InputError(f"{self}: expected a {ndim}-D {what} {self._shape_text(ndim, tail)}, got shape {x.shape}")
+        if tail is not None:
+            got = x.shape[x.ndim - len(tail):]
+            if len(got) != len(tail) or any(t is not None and t != g for t, g in zip(tail, got)):
+                raise InputError(f"{self}: expected {what} of shape {self._shape_text(ndim, tail)}, got {x.shape}")
+
+    @staticmethod
+    def _shape_text(ndim, tail) -> str:
+        if tail is None:
+            return f"({', '.join(['?'] * (ndim or 0))})"
+        lead = ["N"] + ["?"] * ((ndim or len(tail) + 1) - len(tail) - 1)
+        dims = lead + ["?" if t is None else str(t) for t in tail]
+        return "(" + ", ".join(dims) + ")"
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"

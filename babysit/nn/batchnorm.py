@@ -1,0 +1,129 @@
+"""Batch normalization (Ioffe and Szegedy, 2015), for features and for conv channels.
+
+Train mode normalizes with the batch's mean and (biased) variance and updates
+running averages; eval mode uses the running averages, as the lecture says.
+Running statistics follow PyTorch: ``running = (1 - momentum) * running +
+momentum * batch`` with momentum 0.1 and the *unbiased* batch variance, so a
+model moves between the two libraries unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from babysit.errors import ConfigError
+from babysit.nn.base import Layer, as_float_dtype
+
+
+class BatchNormCache(NamedTuple):
+    xhat: np.ndarray
+    inv_std: np.ndarray
+    gamma: np.ndarray
+    axes: tuple
+    training: bool
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, axes, training,
+                      momentum=0.1, eps=1e-5):
+    """Normalize ``x`` over ``axes`` and scale/shift by ``gamma``/``beta``.
+
+    Inputs: x (N, D) with axes=(0,), or (N, C, H, W) with axes=(0, 2, 3);
+        gamma, beta, running_mean, running_var (D,) or (C,). The running arrays
+        are updated in place in train mode.
+    Returns: (out shaped like x, cache).
+    """
+    shape = [1] * x.ndim
+    shape[1] = x.shape[1]
+    if training:
+        m = x.size // x.shape[1]
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = np.mean(xc * xc, axis=axes, keepdims=True)
+        running_mean *= 1.0 - momentum
+        running_mean += momentum * mean.reshape(-1)
+        running_var *= 1.0 - momentum
+        running_var += (momentum * m / max(m - 1, 1)) * var.reshape(-1)
+    else:
+        xc = x - running_mean.reshape(shape)
+        var = running_var.reshape(shape)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = xc
+    xhat *= inv_std
+    out = xhat * gamma.reshape(shape)
+    out += beta.reshape(shape)
+    return out, BatchNormCache(xhat, inv_std, gamma.reshape(shape), axes, training)
+
+
+def batchnorm_backward(dout, cache: BatchNormCache):
+    """Backward of ``batchnorm_forward``: returns (dx, dgamma, dbeta)."""
+    xhat, inv_std, gamma, axes, training = cache
+    dbeta = dout.sum(axis=axes)
+    dgamma = np.sum(dout * xhat, axis=axes)
+    dxhat = dout * gamma
+    if not training:  # running statistics are constants
+        return dxhat * inv_std, dgamma, dbeta
+    m = dout.size // dout.shape[1]
+    # dx = (1/m) * inv_std * (m*dxhat - sum(dxhat) - xhat*sum(dxhat*xhat)), with sums over the batch axes
+    mean_dxhat = dxhat.mean(axis=axes, keepdims=True)
+    mean_dxhat_xhat = np.mean(dxhat * xhat, axis=axes, keepdims=True)
+    dx = dxhat - mean_dxhat
+    dx -= xhat * mean_dxhat_xhat
+    dx *= inv_std
+    return dx, dgamma, dbeta
+
+
+class BatchNorm(Layer):
+    """Batch normalization over the features of (N, D) input.
+
+    Args:
+        dim: number of features D.
+        momentum: weight of the new batch in the running averages (PyTorch's 0.1).
+        eps: added to the variance.
+        dtype: float32 or float64.
+    Params: ``gamma`` (D,) ones, ``beta`` (D,) zeros. Buffers: ``running_mean``, ``running_var``.
+    """
+
+    _ndim = 2
+    _axes = (0,)
+
+    def __init__(self, dim: int, *, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32) -> None:
+        super().__init__()
+        if not 0.0 <= momentum <= 1.0:
+            raise ConfigError(f"{type(self).__name__}: momentum must be in [0, 1]; got {momentum}")
+        self.dim = int(dim)
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.dtype = as_float_dtype(dtype, f"{type(self).__name__}({dim})")
+        self.params = {"gamma": np.ones(self.dim, self.dtype), "beta": np.zeros(self.dim, self.dtype)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.running_mean = np.zeros(self.dim, self.dtype)
+        self.running_var = np.ones(self.dim, self.dtype)
+
+    def forward(self, x):
+        tail = (self.dim,) if self._ndim == 2 else (self.dim, None, None)
+        self._check_input(x, ndim=self._ndim, tail=tail, dtype=self.dtype)
+        if self.training and x.size // self.dim < 2:
+            raise ConfigError(f"{self}: train mode needs more than one value per channel to compute batch "
+                              f"statistics; got input of shape {x.shape} (use eval mode or a larger batch)")
+        out, self._cache = batchnorm_forward(
+            x, self.params["gamma"], self.params["beta"], self.running_mean, self.running_var,
+            axes=self._axes, training=self.training, momentum=self.momentum, eps=self.eps)
+        self.last_output = out
+        return out
+
+    def backward(self, dout):
+        dx, dgamma, dbeta = batchnorm_backward(dout, self._pop_cache(dout))
+        self.grads["gamma"][...] = dgamma
+        self.grads["beta"][...] = dbeta
+        return dx
+
+    def extra_repr(self):
+        return f"{self.dim}"
+
+
+class SpatialBatchNorm(BatchNorm):
+    """Batch normalization of conv activations (N, C, H, W): statistics per channel over N, H, W."""
+
+    _ndim = 4
+    _axes = (0, 2, 3)

@@ -1,0 +1,88 @@
+"""Classification losses: softmax (cross-entropy) and multiclass SVM (hinge).
+
+Both return ``(loss, dscores)`` with the loss averaged over the batch. The
+softmax is computed from ``scores - max(scores)`` so it never overflows: the
+lecture shows the naive ``log(exp(s) / sum exp(s))`` producing NaN at high
+learning rates. NaN or inf scores (a diverged network) give a non-finite loss
+silently, with no NumPy warning; the training guard reports them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from babysit.errors import InputError
+from babysit.nn.base import FLOAT_DTYPES
+
+
+def check_labels(y, num_samples: int, num_classes: int, owner: str) -> np.ndarray:
+    """Validate integer labels ``y`` (N,) in ``[0, num_classes)``; return them as an int array."""
+    if not isinstance(y, np.ndarray):
+        y = np.asarray(y)
+    if y.dtype.kind not in "iu":
+        raise InputError(f"{owner}: labels y must be integers, got dtype {y.dtype}")
+    if y.ndim != 1 or y.shape[0] != num_samples:
+        raise InputError(f"{owner}: expected labels y of shape ({num_samples},), got {y.shape}")
+    if num_samples:
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= num_classes:
+            bad = lo if lo < 0 else hi
+            raise InputError(
+                f"{owner}: labels must be in [0, {num_classes - 1}] for {num_classes} classes; got {bad}")
+    return y
+
+
+def _check_scores(scores, owner):
+    if not isinstance(scores, np.ndarray) or scores.dtype not in FLOAT_DTYPES or scores.ndim != 2:
+        shape = getattr(scores, "shape", None)
+        dtype = getattr(scores, "dtype", type(scores).__name__)
+        raise InputError(f"{owner}: expected scores as a float32/float64 array of shape (N, C), "
+                         f"got shape {shape} and dtype {dtype}")
+    if scores.shape[0] == 0:
+        raise InputError(f"{owner}: got an empty batch (scores of shape {scores.shape})")
+
+
+def softmax_loss(scores: np.ndarray, y) -> tuple[float, np.ndarray]:
+    """Softmax cross-entropy loss.
+
+    Inputs: scores (N, C) float32/float64; y (N,) integer labels in [0, C).
+    Returns: (loss as a Python float, dscores (N, C) in the dtype of ``scores``).
+    """
+    _check_scores(scores, "softmax_loss")
+    n, c = scores.shape
+    y = check_labels(y, n, c, "softmax_loss")
+    rows = np.arange(n)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        probs = np.exp(shifted)
+        sums = probs.sum(axis=1, keepdims=True)
+        loss = float(np.mean(np.log(sums[:, 0]) - shifted[rows, y]))
+        probs /= sums
+    probs[rows, y] -= 1
+    probs *= 1.0 / n
+    return loss, probs
+
+
+def svm_loss(scores: np.ndarray, y, delta: float = 1.0) -> tuple[float, np.ndarray]:
+    """Multiclass SVM (hinge) loss ``mean_i sum_{j != y_i} max(0, s_j - s_{y_i} + delta)``.
+
+    Inputs: scores (N, C) float32/float64; y (N,) integer labels in [0, C).
+    Returns: (loss as a Python float, dscores (N, C) in the dtype of ``scores``).
+    """
+    _check_scores(scores, "svm_loss")
+    n, c = scores.shape
+    y = check_labels(y, n, c, "svm_loss")
+    rows = np.arange(n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        margins = scores - scores[rows, y][:, None]
+        margins += delta
+        np.maximum(margins, 0, out=margins)
+        margins[rows, y] = 0
+        loss = float(margins.sum() / n)
+        dscores = (margins > 0).astype(scores.dtype)
+    dscores[rows, y] = -dscores.sum(axis=1)
+    dscores *= 1.0 / n
+    return loss, dscores
+
+
+LOSSES = {"softmax": softmax_loss, "svm": svm_loss}

@@ -1,0 +1,21 @@
+"""Flatten: (N, d1, d2, ...) -> (N, d1*d2*...), the bridge from conv blocks to affine layers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from babysit.nn.base import Layer
+
+
+class Flatten(Layer):
+    """Reshape (N, ...) input to (N, D); a view when the input is contiguous."""
+
+    def forward(self, x):
+        self._check_input(x)
+        self._cache = x.shape
+        out = x.reshape(x.shape[0], -1)
+        self.last_output = out
+        return out
+
+    def backward(self, dout):
+        return np.reshape(dout, self._pop_cache(dout))
