@@ -1,1 +1,14 @@
-"""babysit.store."""
+"""babysit.store: the run store on SQLite (searches, runs, metric series, findings, artifacts)."""
+
+from babysit.store.run_store import INTERRUPTED, RUN_METRIC_COLUMNS, RunStore, spec_hash
+from babysit.store.schema import FINAL_STATUSES, LATEST_VERSION, RUN_STATUSES
+
+__all__ = [
+    "FINAL_STATUSES",
+    "INTERRUPTED",
+    "LATEST_VERSION",
+    "RUN_METRIC_COLUMNS",
+    "RUN_STATUSES",
+    "RunStore",
+    "spec_hash",
+]

@@ -1,0 +1,451 @@
+"""The run store: searches, runs, metric series, doctor findings and artifacts in one SQLite file.
+
+Only the driver process writes (``RunStore(path)`` takes an exclusive writer lock); any
+number of readers (``RunStore(path, readonly=True)``: dashboard, ``babysit runs``) read
+at the same time thanks to WAL mode. Every write is one transaction, so a kill -9
+never loses a committed run and never leaves a half-written one.
+
+Interrupted runs: a run still ``running`` when its writer died is marked ``failed``
+with error ``'interrupted'`` the next time a writer opens the store (the writer lock
+proves nobody is still running it). ``finished_trials`` leaves such runs out, so
+resuming a search redoes exactly those trials; the interrupted rows stay as history.
+
+Workers must not inherit an open store: executors start worker processes with the
+'spawn' or 'forkserver' method (a forked child would share the SQLite connection and
+keep the writer lock alive until it exits).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from babysit.errors import StoreError
+from babysit.store.schema import (
+    APPLICATION_ID,
+    FINAL_STATUSES,
+    LATEST_VERSION,
+    migrate,
+    stored_version,
+    user_tables,
+)
+from babysit.store.writer_lock import WriterLock
+
+INTERRUPTED = "interrupted"
+
+_FINDING_FIELDS = ("check", "status", "value", "expected", "explanation", "advice")
+
+# finish_run() metrics that have their own column; any other key goes to extra_json.
+RUN_METRIC_COLUMNS = ("val_acc", "train_acc", "loss", "epochs", "best_val_acc")
+
+_RUN_COLUMNS = (
+    "id, search_id, stage, trial_index, params_json, status, error, started, finished, seconds, "
+    + ", ".join(RUN_METRIC_COLUMNS)
+    + ", extra_json"
+)
+
+
+def to_json(value) -> str:
+    """JSON text of ``value`` with keys sorted; NumPy scalars and arrays become plain numbers/lists."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain)
+
+
+def spec_hash(spec: Mapping) -> str:
+    """SHA-256 of the canonical JSON of a search spec: equal specs hash equal, whatever the key order."""
+    return hashlib.sha256(to_json(spec).encode()).hexdigest()
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot store a {type(value).__name__} as JSON: {value!r}")
+
+
+class RunStore:
+    """A babysit run store at ``path``: created when missing, opened (and migrated) when present.
+
+    Inputs: ``path`` of the SQLite file (parent folders are created); ``readonly=True`` opens
+    an existing store for reading only, without the writer lock. Raises ``StoreError`` when
+    the file is not a babysit store, is newer than this code, or is locked by another writer.
+    """
+
+    def __init__(self, path: str | Path, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        self._lock = None
+        self._conn = None
+        if self.path.is_dir():
+            raise StoreError(f"store {self.path} is a folder; expected an SQLite file path")
+        if readonly and not self.path.exists():
+            raise StoreError(f"no run store at {self.path}; expected the file written by a --store option")
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = WriterLock(self.path)
+        try:
+            self._conn = self._connect()
+            if not readonly:
+                self.mark_interrupted()
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; every write uses _transaction().
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = user_tables(conn)
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            raise StoreError(
+                f"{self.path} is not a babysit run store (not an SQLite database: {err}); "
+                "give a new path or an existing store"
+            ) from None
+        if app_id != APPLICATION_ID and tables:
+            conn.close()
+            raise StoreError(
+                f"{self.path} is an SQLite database but not a babysit run store "
+                f"(application_id {app_id}, tables: {', '.join(tables)}); give a new path or an existing store"
+            )
+        if self.readonly and app_id != APPLICATION_ID:
+            conn.close()
+            raise StoreError(f"{self.path} is not a babysit run store (an empty file); expected a store to read")
+        version = stored_version(conn)
+        if version > LATEST_VERSION:
+            conn.close()
+            raise StoreError(
+                f"store {self.path} has schema version {version}, newer than this babysit "
+                f"(knows up to {LATEST_VERSION}); upgrade babysit to read it"
+            )
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.readonly:
+            conn.execute("PRAGMA query_only = ON")
+            if version < LATEST_VERSION:
+                conn.close()
+                raise StoreError(
+                    f"store {self.path} has schema version {version}; open it once for writing to upgrade it"
+                )
+            return conn
+        # WAL: readers never block the writer nor the other way round. synchronous=NORMAL in WAL
+        # mode loses no committed transaction when the process dies (kill -9); only a power cut
+        # can drop the last commits, and the file stays consistent even then.
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            conn.close()
+            raise StoreError(f"store {self.path}: SQLite refused WAL mode (got {mode!r}); use a local disk")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn)
+        return conn
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database and release the writer lock (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"store {self.path} is closed")
+        return self._conn
+
+    @contextmanager
+    def _transaction(self):
+        if self.readonly:
+            raise StoreError(f"store {self.path} was opened read-only; open it without readonly=True to write")
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    # -- searches --------------------------------------------------------------------
+
+    def create_or_open_search(self, name: str, spec: Mapping) -> int:
+        """Id of the search ``name``, created with ``spec`` unless it exists.
+
+        Raises ``StoreError`` when the store already holds ``name`` with a different spec
+        (a resume must use the same arguments).
+        """
+        spec_text = to_json(spec)
+        digest = spec_hash(spec)
+        with self._transaction() as conn:
+            row = conn.execute("SELECT id, spec_json, spec_hash FROM searches WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                cur = conn.execute(
+                    "INSERT INTO searches (name, spec_json, spec_hash, created) VALUES (?, ?, ?, ?)",
+                    (name, spec_text, digest, time.time()),
+                )
+                return cur.lastrowid
+        search_id, old_text, old_hash = row
+        if old_hash != digest:
+            differing = _differing_keys(json.loads(old_text), json.loads(spec_text))
+            detail = f" (differs in: {', '.join(differing)})" if differing else ""
+            raise StoreError(
+                f"store {self.path} holds search {name} with a different spec{detail}; "
+                "use another --store or the same arguments"
+            )
+        return search_id
+
+    def searches(self) -> list[dict]:
+        """All searches: dicts with id, name, spec (decoded), spec_hash, created."""
+        rows = self.conn.execute("SELECT id, name, spec_json, spec_hash, created FROM searches ORDER BY id")
+        return [
+            {"id": i, "name": n, "spec": json.loads(s), "spec_hash": h, "created": c} for i, n, s, h, c in rows
+        ]
+
+    # -- runs ------------------------------------------------------------------------
+
+    def start_run(self, search_id: int | None, stage: int | None, trial_index: int | None, params: Mapping) -> int:
+        """Record a new ``running`` run and return its id.
+
+        Inputs: ``search_id`` (None for a plain ``babysit train`` run), ``stage`` and
+        ``trial_index`` within the search (None outside a search), ``params`` JSON-able dict.
+        """
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO runs (search_id, stage, trial_index, params_json, status, started) "
+                "VALUES (?, ?, ?, ?, 'running', ?)",
+                (search_id, stage, trial_index, to_json(dict(params)), time.time()),
+            )
+            return cur.lastrowid
+
+    def finish_run(self, run_id: int, status: str, metrics: Mapping | None = None, error: str | None = None) -> None:
+        """Record the outcome of a running run in one transaction.
+
+        Inputs: ``status`` one of finished|exploded|diverged|failed; ``metrics`` with any of
+        val_acc, train_acc, loss, epochs, best_val_acc, seconds (wall time; default: since
+        start_run) — other keys are kept in ``extra``; ``error`` text for failed runs.
+        """
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"finish_run status must be one of {', '.join(FINAL_STATUSES)}; got {status!r}")
+        metrics = dict(metrics or {})
+        seconds = metrics.pop("seconds", None)
+        columns = {k: _float_or_none(metrics.pop(k, None)) for k in RUN_METRIC_COLUMNS}
+        extra = to_json(metrics) if metrics else None
+        now = time.time()
+        with self._transaction() as conn:
+            row = conn.execute("SELECT status, started FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise ValueError(f"run {run_id} does not exist in store {self.path}")
+            if row[0] != "running":
+                raise ValueError(f"run {run_id} is already {row[0]}; only a running run can be finished")
+            seconds = now - row[1] if seconds is None else float(seconds)
+            conn.execute(
+                "UPDATE runs SET status = ?, error = ?, finished = ?, seconds = ?, "
+                + ", ".join(f"{k} = ?" for k in RUN_METRIC_COLUMNS)
+                + ", extra_json = ? WHERE id = ?",
+                (status, error, now, seconds, *columns.values(), extra, run_id),
+            )
+
+    def mark_interrupted(self) -> int:
+        """Mark every ``running`` run as ``failed`` with error 'interrupted'; returns how many.
+
+        Safe only while holding the writer lock (the constructor calls it): then no live
+        process is running those runs.
+        """
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET status = 'failed', error = ?, finished = ? WHERE status = 'running'",
+                (INTERRUPTED, time.time()),
+            )
+            return cur.rowcount
+
+    def run(self, run_id: int) -> dict:
+        """One run as a dict (see ``runs``); ValueError if it does not exist."""
+        row = self.conn.execute(
+            f"SELECT {_prefixed('r.', _RUN_COLUMNS)}, s.name FROM runs r "
+            "LEFT JOIN searches s ON s.id = r.search_id WHERE r.id = ?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            raise ValueError(f"run {run_id} does not exist in store {self.path}")
+        return _run_dict(row)
+
+    def runs(self, search_id: int | None = None) -> list[dict]:
+        """Runs in id order, all or those of one search.
+
+        Each dict: id, search_id, search (name or None), stage, trial_index, params, status,
+        error, started, finished, seconds, val_acc, train_acc, loss, epochs, best_val_acc, extra.
+        """
+        sql = (
+            f"SELECT {_prefixed('r.', _RUN_COLUMNS)}, s.name FROM runs r "
+            "LEFT JOIN searches s ON s.id = r.search_id"
+        )
+        args: tuple = ()
+        if search_id is not None:
+            sql += " WHERE r.search_id = ?"
+            args = (search_id,)
+        return [_run_dict(row) for row in self.conn.execute(sql + " ORDER BY r.id", args)]
+
+    def finished_trials(self, search_id: int) -> dict[tuple[int, int], dict]:
+        """Trials of a search that resume must not redo: ``(stage, trial_index) -> run``.
+
+        Every final status counts (a trial that exploded or raised would do so again),
+        except runs failed as 'interrupted'. Where a trial ran more than once, the latest wins.
+        """
+        done = {}
+        for run in self.runs(search_id):
+            if run["status"] == "running" or (run["status"] == "failed" and run["error"] == INTERRUPTED):
+                continue
+            done[(run["stage"], run["trial_index"])] = run
+        return done
+
+    # -- metric series ---------------------------------------------------------------
+
+    def log_metrics(self, run_id: int, kind: str, steps: Iterable[int], values: Iterable[float]) -> None:
+        """Append points of the series ``kind`` ('loss', 'train_acc', 'val_acc', 'lr', a monitor name).
+
+        Inputs: ``steps`` integers (iteration or epoch), ``values`` floats, equal lengths.
+        NaN is stored as SQL NULL and read back as NaN.
+        """
+        steps = [int(s) for s in steps]
+        values = [_float_or_none(v) for v in values]
+        if len(steps) != len(values):
+            raise ValueError(f"log_metrics {kind!r}: {len(steps)} steps but {len(values)} values")
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO metrics (run_id, kind, step, value) VALUES (?, ?, ?, ?)",
+                [(run_id, kind, s, v) for s, v in zip(steps, values)],
+            )
+
+    def metric_series(self, run_id: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """The series ``kind`` of a run ordered by step: ``(steps int64 (T,), values float64 (T,))``."""
+        rows = self.conn.execute(
+            "SELECT step, value FROM metrics WHERE run_id = ? AND kind = ? ORDER BY step, rowid", (run_id, kind)
+        ).fetchall()
+        steps = np.array([r[0] for r in rows], dtype=np.int64)
+        values = np.array([math.nan if r[1] is None else r[1] for r in rows], dtype=np.float64)
+        return steps, values
+
+    def metric_kinds(self, run_id: int) -> list[str]:
+        """Names of the series logged for a run, sorted."""
+        rows = self.conn.execute("SELECT DISTINCT kind FROM metrics WHERE run_id = ? ORDER BY kind", (run_id,))
+        return [r[0] for r in rows]
+
+    # -- findings and artifacts ------------------------------------------------------
+
+    def add_findings(self, run_id: int | None, findings: Iterable) -> None:
+        """Record doctor findings (dicts or objects with check, status, value, expected, explanation, advice).
+
+        ``run_id`` None for findings about the data or setup rather than one run.
+        ``value`` is stored as JSON; ``expected`` as text (JSON for non-strings).
+        """
+        now = time.time()
+        rows = []
+        for finding in findings:
+            f = finding if isinstance(finding, Mapping) else {k: getattr(finding, k, None) for k in _FINDING_FIELDS}
+            expected = f.get("expected")
+            if expected is not None and not isinstance(expected, str):
+                expected = to_json(expected)
+            rows.append(
+                (
+                    run_id,
+                    f["check"],
+                    f["status"],
+                    to_json(f.get("value")),
+                    expected,
+                    f.get("explanation"),
+                    f.get("advice"),
+                    now,
+                )
+            )
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO findings (run_id, check_name, status, value_json, expected, explanation, advice, "
+                "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def findings(self, run_id: int | None = None) -> list[dict]:
+        """Findings in insertion order, all or those of one run: dicts with id, run_id, check,
+        status, value, expected, explanation, advice, created."""
+        sql = "SELECT id, run_id, check_name, status, value_json, expected, explanation, advice, created FROM findings"
+        args: tuple = ()
+        if run_id is not None:
+            sql += " WHERE run_id = ?"
+            args = (run_id,)
+        keys = ("id", "run_id", "check", "status", "value", "expected", "explanation", "advice", "created")
+        out = []
+        for row in self.conn.execute(sql + " ORDER BY id", args):
+            d = dict(zip(keys, row))
+            d["value"] = json.loads(d["value"]) if d["value"] is not None else None
+            out.append(d)
+        return out
+
+    def add_artifact(self, run_id: int | None, kind: str, path: str | Path) -> int:
+        """Record a file produced by a run ('checkpoint', 'report', 'plot', ...); returns its id."""
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO artifacts (run_id, kind, path, created) VALUES (?, ?, ?, ?)",
+                (run_id, kind, str(path), time.time()),
+            )
+            return cur.lastrowid
+
+    def artifacts(self, run_id: int | None = None) -> list[dict]:
+        """Artifacts in insertion order, all or those of one run: dicts with id, run_id, kind, path, created."""
+        sql = "SELECT id, run_id, kind, path, created FROM artifacts"
+        args: tuple = ()
+        if run_id is not None:
+            sql += " WHERE run_id = ?"
+            args = (run_id,)
+        keys = ("id", "run_id", "kind", "path", "created")
+        return [dict(zip(keys, row)) for row in self.conn.execute(sql + " ORDER BY id", args)]
+
+
+def _float_or_none(value) -> float | None:
+    # SQLite would store NaN as NULL anyway; doing it here makes the rule explicit.
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _prefixed(prefix: str, columns: str) -> str:
+    return ", ".join(prefix + c.strip() for c in columns.split(","))
+
+
+def _run_dict(row) -> dict:
+    keys = [c.strip() for c in _RUN_COLUMNS.split(",")] + ["search"]
+    d = dict(zip(keys, row))
+    d["params"] = json.loads(d.pop("params_json"))
+    extra = d.pop("extra_json")
+    d["extra"] = json.loads(extra) if extra else {}
+    return d
+
+
+def _differing_keys(old, new) -> list[str]:
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return []
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))

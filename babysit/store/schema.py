@@ -1,0 +1,117 @@
+"""The run store's SQLite schema and its migrations.
+
+A store is recognised by ``PRAGMA application_id`` (``APPLICATION_ID``) and a
+``schema_version`` table holding one row. ``MIGRATIONS[k]`` takes a store from
+version ``k`` to ``k + 1``; a new column or table is a new entry appended to the
+list, never an edit of an old one, so stores written by older versions upgrade
+in place when they are opened.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+# "Bbys" in ASCII: marks the file as a babysit store (see `sqlite3 FILE 'PRAGMA application_id'`).
+APPLICATION_ID = 0x42627973
+
+RUN_STATUSES = ("running", "finished", "exploded", "diverged", "failed")
+FINAL_STATUSES = RUN_STATUSES[1:]
+
+_STATUS_CHECK = ", ".join(f"'{s}'" for s in RUN_STATUSES)
+
+# Version 0 -> 1: the initial schema. Times are Unix seconds (REAL).
+_V1 = (
+    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+    "INSERT INTO schema_version (version) VALUES (0)",
+    """CREATE TABLE searches (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        spec_json TEXT NOT NULL,
+        spec_hash TEXT NOT NULL,
+        created REAL NOT NULL)""",
+    f"""CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        search_id INTEGER REFERENCES searches(id),
+        stage INTEGER,
+        trial_index INTEGER,
+        params_json TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ({_STATUS_CHECK})),
+        error TEXT,
+        started REAL NOT NULL,
+        finished REAL,
+        seconds REAL,
+        val_acc REAL,
+        train_acc REAL,
+        loss REAL,
+        epochs REAL,
+        best_val_acc REAL,
+        extra_json TEXT)""",
+    "CREATE INDEX runs_by_trial ON runs (search_id, stage, trial_index)",
+    # One row per logged point; (run_id, kind, step) is how every reader queries it.
+    """CREATE TABLE metrics (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        kind TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        value REAL)""",
+    "CREATE INDEX metrics_by_run_kind ON metrics (run_id, kind, step)",
+    # `check` is an SQL keyword, hence check_name; the API calls it 'check'.
+    """CREATE TABLE findings (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        check_name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        value_json TEXT,
+        expected TEXT,
+        explanation TEXT,
+        advice TEXT,
+        created REAL NOT NULL)""",
+    "CREATE INDEX findings_by_run ON findings (run_id)",
+    """CREATE TABLE artifacts (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        kind TEXT NOT NULL,
+        path TEXT NOT NULL,
+        created REAL NOT NULL)""",
+    "CREATE INDEX artifacts_by_run ON artifacts (run_id)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+LATEST_VERSION = len(MIGRATIONS)
+
+
+def user_tables(conn: sqlite3.Connection) -> list[str]:
+    """Names of the tables in the database, SQLite's internal ones excluded."""
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    )
+    return [r[0] for r in rows]
+
+
+def stored_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in the store (0 for a database without the table)."""
+    if "schema_version" not in user_tables(conn):
+        return 0
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every migration newer than the stored version, each in its own transaction.
+
+    The connection must be in autocommit mode (``isolation_level=None``); returns the
+    version reached. A store newer than this code is left untouched by the caller.
+    """
+    version = stored_version(conn)
+    for target in range(version + 1, LATEST_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[target - 1]:
+                conn.execute(statement)
+            conn.execute("UPDATE schema_version SET version = ?", (target,))
+            if target == 1:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return max(version, LATEST_VERSION)
