@@ -1,0 +1,193 @@
+"""Update rules: how a gradient becomes a parameter change.
+
+``make_optimizer('momentum', momentum=0.9)`` returns an optimizer whose
+``step(params, grads, lr)`` updates every array in ``params`` IN PLACE (the
+model's layers hold the same arrays, so rebinding a name would silently detach
+them). State (velocities, caches, moments) is kept by the optimizer, keyed by
+parameter name. All arithmetic uses Python floats and preallocated buffers of
+the parameter's dtype, so float32 parameters stay float32 and a step allocates
+nothing.
+
+Momentum convention (the lecture's, cs231n): ``v = mu * v - lr * g; p += v``.
+PyTorch keeps ``v = mu * v + g; p -= lr * v`` instead. The two give identical
+parameters while ``lr`` is constant; when ``lr`` changes (a schedule), ours
+scales only new gradients, PyTorch's rescales the whole accumulated velocity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from babysit.errors import ConfigError, InputError
+from babysit.train.validation import Interval, check_float, reject_unknown
+
+UNIT = Interval(0.0, 1.0, "left")  # [0, 1): decay rates and momenta
+POSITIVE = Interval(0.0, math.inf, "neither")
+
+
+class Optimizer:
+    """Base class: validates config, keeps per-parameter state, updates params in place.
+
+    Subclasses declare ``defaults`` and ``constraints`` (name -> Interval) and
+    implement ``_update(name, p, g, lr)``.
+    """
+
+    name = "optimizer"
+    defaults: dict[str, float] = {}
+    constraints: dict[str, Interval] = {}
+    buffers: tuple[str, ...] = ()  # per-parameter state arrays, zero-initialised
+
+    def __init__(self, **config):
+        reject_unknown(self.name, config, self.defaults)
+        merged = {**self.defaults, **config}
+        self.config = {k: check_float(self.name, k, v, self.constraints[k]) for k, v in merged.items()}
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+        self.t = 0  # number of steps taken
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"{type(self).__name__}({args})"
+
+    def step(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray], lr: float) -> None:
+        """Apply one update to every parameter, in place.
+
+        Inputs: params and grads, name -> array of equal shapes; lr, the learning rate.
+        """
+        lr = check_float(self.name, "lr", lr, Interval(0.0, math.inf))
+        self.t += 1
+        for key, p in params.items():
+            g = grads.get(key)
+            if g is None:
+                raise InputError(f"{self.name}: no gradient for parameter '{key}'; grads has {sorted(grads)}")
+            if g.shape != p.shape:
+                raise InputError(
+                    f"{self.name}: gradient of '{key}' has shape {g.shape}, expected {p.shape} (the parameter's)"
+                )
+            self._update(self._state(key, p), p, g, lr)
+
+    def _state(self, key: str, p: np.ndarray) -> dict[str, np.ndarray]:
+        state = self.state.get(key)
+        if state is None or state["scratch"].shape != p.shape or state["scratch"].dtype != p.dtype:
+            state = {b: np.zeros_like(p) for b in self.buffers}
+            state["scratch"] = np.empty_like(p)  # reused temporary: no allocation per step
+            self.state[key] = state
+        return state
+
+    def _update(self, state: dict[str, np.ndarray], p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Vanilla gradient descent: ``p -= lr * g``."""
+
+    name = "sgd"
+
+    def _update(self, state, p, g, lr):
+        s = state["scratch"]
+        np.multiply(g, lr, out=s)
+        p -= s
+
+
+class Momentum(Optimizer):
+    """Momentum (cs231n form): ``v = mu * v - lr * g; p += v``."""
+
+    name = "momentum"
+    defaults = {"momentum": 0.9}
+    constraints = {"momentum": UNIT}
+    buffers = ("velocity",)
+
+    def _update(self, state, p, g, lr):
+        v, s = state["velocity"], state["scratch"]
+        np.multiply(g, lr, out=s)
+        v *= self.config["momentum"]
+        v -= s
+        p += v
+
+
+class Nesterov(Optimizer):
+    """Nesterov momentum: ``v = mu * v - lr * g; p += -mu * v_prev + (1 + mu) * v``.
+
+    Computed as the equivalent ``p += mu * v - lr * g``, which needs no copy of ``v_prev``.
+    """
+
+    name = "nesterov"
+    defaults = {"momentum": 0.9}
+    constraints = {"momentum": UNIT}
+    buffers = ("velocity",)
+
+    def _update(self, state, p, g, lr):
+        mu = self.config["momentum"]
+        v, s = state["velocity"], state["scratch"]
+        np.multiply(g, lr, out=s)
+        v *= mu
+        v -= s
+        p -= s
+        np.multiply(v, mu, out=s)
+        p += s
+
+
+class RMSProp(Optimizer):
+    """RMSProp: ``c = d * c + (1 - d) * g**2; p -= lr * g / (sqrt(c) + eps)``."""
+
+    name = "rmsprop"
+    defaults = {"decay_rate": 0.99, "epsilon": 1e-8}
+    constraints = {"decay_rate": UNIT, "epsilon": POSITIVE}
+    buffers = ("cache",)
+
+    def _update(self, state, p, g, lr):
+        d, eps = self.config["decay_rate"], self.config["epsilon"]
+        c, s = state["cache"], state["scratch"]
+        np.multiply(g, g, out=s)
+        s *= 1.0 - d
+        c *= d
+        c += s
+        np.sqrt(c, out=s)
+        s += eps
+        np.divide(g, s, out=s)
+        s *= lr
+        p -= s
+
+
+class Adam(Optimizer):
+    """Adam with bias correction: ``p -= lr * m_hat / (sqrt(v_hat) + eps)``."""
+
+    name = "adam"
+    defaults = {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+    constraints = {"beta1": UNIT, "beta2": UNIT, "epsilon": POSITIVE}
+    buffers = ("m", "v")
+
+    def _update(self, state, p, g, lr):
+        b1, b2, eps = self.config["beta1"], self.config["beta2"], self.config["epsilon"]
+        m, v, s = state["m"], state["v"], state["scratch"]
+        m *= b1
+        np.multiply(g, 1.0 - b1, out=s)
+        m += s
+        v *= b2
+        np.multiply(g, g, out=s)
+        s *= 1.0 - b2
+        v += s
+        # sqrt(v_hat) + eps == sqrt(v) / sqrt(1 - b2**t) + eps  (PyTorch's order of operations)
+        np.sqrt(v, out=s)
+        s *= 1.0 / math.sqrt(1.0 - b2**self.t)
+        s += eps
+        np.divide(m, s, out=s)
+        s *= lr / (1.0 - b1**self.t)
+        p -= s
+
+
+UPDATE_RULES: dict[str, type[Optimizer]] = {
+    cls.name: cls for cls in (SGD, Momentum, Nesterov, RMSProp, Adam)
+}
+
+
+def make_optimizer(name: str, **config) -> Optimizer:
+    """Build the update rule called ``name`` ('sgd', 'momentum', 'nesterov', 'rmsprop', 'adam')."""
+    cls = UPDATE_RULES.get(name)
+    if cls is None:
+        raise ConfigError(
+            f"Unknown update rule {name!r}; expected one of: {', '.join(UPDATE_RULES)}."
+        )
+    return cls(**config)
