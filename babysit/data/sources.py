@@ -1,0 +1,89 @@
+"""``load_source(spec)``: one syntax for every data source (the CLI's ``--data``).
+
+Specs: ``digits`` (embedded default), ``cifar10:DIR`` (official python-version
+batches), ``folder:PATH`` (image-folder tree or .tar.gz/.tgz/.zip of one),
+``npz:PATH`` (arrays X, y, optional class_names).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from babysit.data.arrays import read_npz_arrays
+from babysit.data.cifar10 import read_cifar10
+from babysit.data.dataset import Dataset
+from babysit.data.digits import read_digits
+from babysit.data.image_folder import read_image_folder
+from babysit.data.splits import split_size, stratified_split
+from babysit.errors import ConfigError, DataError
+
+# scheme -> (takes a path?, usage shown in errors)
+SOURCES = {
+    "digits": (False, "digits (the embedded 8x8 handwritten digits)"),
+    "cifar10": (True, "cifar10:DIR (official CIFAR-10 python-version directory)"),
+    "folder": (True, "folder:PATH (image folder CLASS/*.jpg|png, or a .tar.gz/.tgz/.zip of one)"),
+    "npz": (True, "npz:PATH (.npz with arrays X, y and optional class_names)"),
+}
+# The lecture's CIFAR-10 split: 49,000 training and 1,000 validation images.
+CIFAR10_VAL_ROWS = 1000
+CIFAR10_TRAIN_ROWS = 50000
+
+
+def parse_source(spec: str) -> tuple[str, str]:
+    """Split a spec into ``(scheme, argument)``; ConfigError for unknown or malformed specs."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(f"expected a data source spec; got {spec!r}. {_valid()}")
+    scheme, sep, arg = spec.strip().partition(":")
+    if scheme not in SOURCES:
+        raise ConfigError(f"unknown data source {spec!r}. {_valid()}")
+    takes_path, usage = SOURCES[scheme]
+    if takes_path and not arg:
+        raise ConfigError(f"{scheme} needs a path, as in {usage}; got {spec!r}")
+    if not takes_path and sep:
+        raise ConfigError(f"{scheme} takes no argument; got {spec!r}")
+    return scheme, arg
+
+
+def _valid() -> str:
+    return "Valid sources: " + "; ".join(usage for _, usage in SOURCES.values())
+
+
+def load_source(
+    spec: str,
+    *,
+    seed: int = 0,
+    val_fraction: float | int = 0.1,
+    test_fraction: float | int = 0.1,
+    cache_dir: str | os.PathLike | None = None,
+) -> Dataset:
+    """Load the data source ``spec`` and split it deterministically.
+
+    Inputs: spec (see module doc); seed for the split; val_fraction and
+    test_fraction, each a fraction in [0, 1) or an int row count; cache_dir for
+    decoded image folders. Splits are stratified by class. ``cifar10:DIR`` keeps
+    the official test_batch as the test split (test_fraction is unused) and holds
+    out the lecture's 1,000 validation images from 50,000 training rows (else
+    val_fraction). Returns a Dataset.
+    """
+    scheme, arg = parse_source(spec)
+    rng = np.random.default_rng(seed)
+    if scheme == "cifar10":
+        X, y, X_test, y_test, class_names = read_cifar10(arg)
+        n_val = CIFAR10_VAL_ROWS if len(y) == CIFAR10_TRAIN_ROWS else split_size(val_fraction, len(y), "val_fraction")
+        train, val, _ = stratified_split(y, n_val, 0, rng)
+        return Dataset(X[train], y[train], X[val], y[val], X_test, y_test, class_names, spec)
+
+    if scheme == "digits":
+        X, y, class_names = read_digits()
+    elif scheme == "folder":
+        X, y, class_names, _ = read_image_folder(arg, cache_dir=cache_dir)
+    else:
+        X, y, class_names = read_npz_arrays(arg)
+        if len(class_names) < 2:
+            raise DataError(f"{arg}: labels name {len(class_names)} class; a classifier needs at least 2")
+    n_val = split_size(val_fraction, len(y), "val_fraction")
+    n_test = split_size(test_fraction, len(y), "test_fraction")
+    train, val, test = stratified_split(y, n_val, n_test, rng)
+    return Dataset(X[train], y[train], X[val], y[val], X[test], y[test], class_names, spec)
