@@ -1,0 +1,149 @@
+"""The one helper for "this babysit op vs PyTorch": same parameters, same input, same upstream gradient.
+
+Everything runs in float64 on both sides, so disagreements are bugs, not rounding.
+Parameters are linked by name: ``{"W": ParamLink("weight", transpose=True)}`` says the
+babysit ``W`` is the transpose of the torch module's ``weight`` (Affine/Maxout keep
+W as (in, out); torch.nn.Linear keeps (out, in)).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+RTOL = 1e-9
+ATOL = 1e-11
+
+
+@dataclass(frozen=True)
+class ParamLink:
+    """Where a babysit parameter lives in a torch module (dotted path) and whether its layout is transposed."""
+
+    torch_name: str
+    transpose: bool = False
+
+    def to_torch(self, a: np.ndarray) -> np.ndarray:
+        return a.T if self.transpose else a
+
+    def from_torch(self, t) -> np.ndarray:
+        a = t.detach().numpy()
+        return a.T if self.transpose else a
+
+
+def torch_tensor(module, dotted: str):
+    """The parameter or buffer ``dotted`` (e.g. ``"0.weight"``, ``"running_mean"``) of ``module``."""
+    obj = module
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def copy_params_to_torch(params: Mapping[str, np.ndarray], module, links: Mapping[str, ParamLink]) -> None:
+    """Overwrite the linked torch parameters with babysit's values (module becomes float64)."""
+    module.double()
+    with torch.no_grad():
+        for name, link in links.items():
+            t = torch_tensor(module, link.torch_name)
+            value = np.ascontiguousarray(link.to_torch(np.asarray(params[name], dtype=np.float64)))
+            assert t.shape == value.shape, f"{name} -> {link.torch_name}: {value.shape} vs {tuple(t.shape)}"
+            t.copy_(torch.from_numpy(value))
+
+
+def copy_params_from_torch(module, params: MutableMapping[str, np.ndarray], links: Mapping[str, ParamLink]) -> None:
+    """Overwrite babysit's parameters with the linked torch values (in place, keeping babysit's dtype)."""
+    for name, link in links.items():
+        value = link.from_torch(torch_tensor(module, link.torch_name))
+        params[name][...] = value
+
+
+def _compare(what: str, ours, theirs, rtol: float, atol: float) -> None:
+    ours = np.asarray(ours)
+    theirs = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} vs torch {theirs.shape}"
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=f"{what} differs from PyTorch")
+
+
+def assert_layer_matches_torch(layer, module, x: np.ndarray, links: Mapping[str, ParamLink] | None = None, *,
+                               train: bool = True, dout: np.ndarray | None = None,
+                               buffers: Mapping[str, str] | None = None,
+                               torch_forward: Callable | None = None,
+                               rtol: float = RTOL, atol: float = ATOL, seed: int = 0) -> dict:
+    """Assert forward output, input gradient, every parameter gradient (and buffers) match PyTorch.
+
+    Inputs: a float64 babysit ``layer`` and a torch ``module`` (its parameters are overwritten
+        with the layer's through ``links``, which must cover every babysit parameter); x float64;
+        ``buffers`` {babysit attribute: torch buffer} copied into torch first and compared after
+        the step (running statistics);
+        ``torch_forward(module, x_tensor)`` replaces ``module(x)`` where torch needs more than a call.
+    Returns: {'out': ..., 'dx': ..., '<param>': grad} from babysit, for further checks.
+    """
+    assert x.dtype == np.float64, "parity tests run in float64"
+    links = dict(links or {})
+    assert set(links) == set(layer.params), f"links {sorted(links)} must cover params {sorted(layer.params)}"
+    copy_params_to_torch(layer.params, module, links)
+    layer.train(train)
+    module.train(train)
+    with torch.no_grad():  # both start from babysit's buffers (e.g. running statistics)
+        for ours, theirs in (buffers or {}).items():
+            torch_tensor(module, theirs).copy_(torch.from_numpy(np.array(getattr(layer, ours), np.float64)))
+    if dout is None:  # shape from a throwaway copy, so the layer's RNG and running stats stay untouched
+        out_shape = copy.deepcopy(layer).forward(x.copy()).shape
+        dout = np.random.default_rng(seed).standard_normal(out_shape)
+
+    out = layer.forward(x.copy())
+    dx = layer.backward(dout.copy())
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    out_t = torch_forward(module, xt) if torch_forward else module(xt)
+    out_t.backward(torch.from_numpy(dout))
+
+    _compare(f"{layer!r} forward output", out, out_t, rtol, atol)
+    _compare(f"{layer!r} input gradient", dx, xt.grad, rtol, atol)
+    result = {"out": out, "dx": dx}
+    for name, link in links.items():
+        t = torch_tensor(module, link.torch_name)
+        _compare(f"{layer!r} gradient of {name}", layer.grads[name], link.from_torch(t.grad), rtol, atol)
+        result[name] = layer.grads[name]
+    for ours, theirs in (buffers or {}).items():
+        _compare(f"{layer!r} {ours}", getattr(layer, ours), torch_tensor(module, theirs), rtol, atol)
+    return result
+
+
+def assert_model_matches_torch(model, module, links: Mapping[str, ParamLink], X: np.ndarray, y: np.ndarray, *,
+                               buffers: Mapping[str, str] | None = None,
+                               rtol: float = RTOL, atol: float = ATOL) -> None:
+    """Assert a float64 model's ``loss(X, y)`` and every gradient match torch's cross-entropy + L2 term.
+
+    Then assert the eval-mode scores ``model.loss(X)`` match ``module.eval()(X)``, which
+    also compares the running statistics the train step left behind. ``buffers`` maps
+    babysit ``"<layer index>.<attribute>"`` to a torch buffer, compared after the step.
+    """
+    assert set(links) == set(model.params), f"links {sorted(links)} must cover params {sorted(model.params)}"
+    copy_params_to_torch(model.params, module, links)
+    module.train()
+    loss, grads = model.loss(X, y)
+
+    xt = torch.tensor(X, dtype=torch.float64)
+    loss_t = torch.nn.functional.cross_entropy(module(xt), torch.from_numpy(np.asarray(y, np.int64)))
+    for name in model.weight_names:
+        w = torch_tensor(module, links[name].torch_name)
+        loss_t = loss_t + 0.5 * model.reg * (w * w).sum()
+    loss_t.backward()
+
+    np.testing.assert_allclose(loss, loss_t.item(), rtol=rtol, atol=atol, err_msg="loss differs from PyTorch")
+    for name, link in links.items():
+        _compare(f"{type(model).__name__} gradient of {name}", grads[name],
+                 link.from_torch(torch_tensor(module, link.torch_name).grad), rtol, atol)
+    for ours, theirs in (buffers or {}).items():
+        index, attr = ours.split(".")
+        _compare(f"{type(model).__name__} layer {index} {attr}", getattr(model.layers[int(index)], attr),
+                 torch_tensor(module, theirs), rtol, atol)
+    module.eval()
+    with torch.no_grad():
+        _compare(f"{type(model).__name__} eval-mode scores", model.loss(X), module(xt), rtol, atol)
