@@ -1,0 +1,166 @@
+"""Callbacks: everything the Solver does besides the minibatch loop.
+
+A callback overrides any of the fixed hooks; each receives the running
+``Solver`` (read its ``epoch``, ``iteration``, ``loss``, ``lr``, ``grads``,
+histories and ``model``; call ``solver.request_stop(status, reason)`` to end
+the run). Hooks fire in the order callbacks were given.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from babysit.train.validation import Interval, check_float
+
+
+class Callback:
+    """Base class with the fixed hooks, all no-ops."""
+
+    def on_train_begin(self, solver) -> None: ...
+
+    def on_epoch_begin(self, solver) -> None: ...
+
+    def on_iteration_end(self, solver) -> None: ...
+
+    def on_epoch_end(self, solver) -> None: ...
+
+    def on_train_end(self, solver) -> None: ...
+
+
+class ExplosionGuard(Callback):
+    """The lecture's tip: stop when the cost is non-finite or exceeds ``factor`` x the first cost.
+
+    The run ends with status 'diverged' (NaN/inf) or 'exploded' (too large);
+    ``solver.stopped_at`` is the iteration (1-based) whose loss tripped the guard.
+    ``factor=math.inf`` keeps only the non-finite check.
+    """
+
+    def __init__(self, factor: float = 3.0):
+        self.factor = check_float("ExplosionGuard", "factor", factor, Interval(1.0, math.inf))
+        self.first_loss = None
+
+    def on_train_begin(self, solver):
+        self.first_loss = None
+
+    def on_iteration_end(self, solver):
+        loss = float(solver.loss)
+        if not math.isfinite(loss):
+            solver.request_stop("diverged", f"the loss became {loss} at iteration {solver.iteration}")
+        elif self.first_loss is None:
+            self.first_loss = loss
+        elif loss > self.factor * self.first_loss:
+            solver.request_stop(
+                "exploded",
+                f"the loss {loss:.6g} at iteration {solver.iteration} exceeds "
+                f"{self.factor:g} x the first loss {self.first_loss:.6g}",
+            )
+
+
+class EpochPrinter(Callback):
+    """Prints the lecture's lines, e.g. ``Finished epoch 1 / 10: cost 2.302576, train: 0.080000,
+    val 0.103000, lr 1.000000e-06``, then ``finished optimization. best validation accuracy: 0.192000``.
+
+    ``cost`` is the last minibatch's loss and ``lr`` the rate used during the epoch.
+    ``print_every=N`` also prints cs231n's ``(Iteration 1 / 4900) loss: 2.302585`` every N iterations.
+    """
+
+    def __init__(self, print_every: int | None = None, file=None):
+        self.print_every = print_every
+        self.file = file
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.file or sys.stdout, flush=True)
+
+    def on_iteration_end(self, solver):
+        it = solver.iteration
+        if self.print_every and (it == 1 or it % self.print_every == 0):
+            self._print(f"(Iteration {it} / {solver.num_iterations}) loss: {solver.loss:f}")
+
+    def on_epoch_end(self, solver):
+        self._print(
+            "Finished epoch %d / %d: cost %f, train: %f, val %f, lr %e"
+            % (solver.epoch, solver.num_epochs, solver.loss, solver.train_acc_history[-1],
+               solver.val_acc_history[-1], solver.lr)
+        )
+
+    def on_train_end(self, solver):
+        if solver.status != "finished":
+            self._print(f"stopped early ({solver.status}): {solver.stop_reason}")
+        self._print("finished optimization. best validation accuracy: %f" % solver.best_val_acc)
+
+
+class ProgressBar(Callback):
+    """A rich progress bar over all iterations with the current loss; off when stdout is not a TTY."""
+
+    def __init__(self, verbose: bool = True, console=None):
+        self.verbose = verbose
+        self.console = console
+        self._progress = None
+
+    def on_train_begin(self, solver):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        console = self.console or Console()
+        if not (self.verbose and console.is_terminal):
+            return
+        self._progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(
+            "train", total=solver.num_iterations, epoch=1, epochs=solver.num_epochs, loss="-"
+        )
+
+    def on_iteration_end(self, solver):
+        if self._progress is not None:
+            self._progress.update(
+                self._task, completed=solver.iteration, epoch=solver.epoch + 1, loss=f"{solver.loss:.4f}"
+            )
+
+    def on_train_end(self, solver):
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+class Checkpoint(Callback):
+    """Saves the model (safetensors + JSON) whenever validation accuracy improves, and at the end.
+
+    Inputs: path, the ``.safetensors`` file to write; the rest is passed to
+    ``babysit.train.checkpoint.save_checkpoint``. Nothing is written before the
+    first epoch ends, so an exploded run leaves an earlier checkpoint untouched.
+    """
+
+    def __init__(self, path, *, class_names, preprocessor=None, train_config=None):
+        self.path = Path(path)
+        self.class_names = list(class_names)
+        self.preprocessor = preprocessor
+        self.train_config = dict(train_config or {})
+        self.saved = False
+
+    def _save(self, solver):
+        from babysit.train.checkpoint import save_checkpoint
+
+        save_checkpoint(
+            self.path, solver.model, preprocessor=self.preprocessor, class_names=self.class_names,
+            train_config=self.train_config, metrics=solver.metrics(),
+        )
+        self.saved = True
+
+    def on_epoch_end(self, solver):
+        if solver.best_epoch == solver.epoch:
+            self._save(solver)
+
+    def on_train_end(self, solver):
+        # The Solver has restored the best parameters by now; record the final metrics and status.
+        if solver.best_params is not None:
+            self._save(solver)

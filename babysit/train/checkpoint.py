@@ -1,0 +1,236 @@
+"""Checkpoints: weights in safetensors plus a JSON sidecar, written atomically.
+
+``save_checkpoint('out/model.safetensors', model, class_names=..., ...)`` writes
+``out/model.safetensors`` (parameters by name, BatchNorm running statistics
+under ``buffer.``, fitted preprocessing arrays under ``preprocess.``) and
+``out/model.json`` (architecture from ``model.config()``, parameter shapes and
+dtypes, preprocessing config, class names, training config, metrics, babysit
+version). Each file is written to a temporary name and moved into place with
+``os.replace``, so an interrupted save never leaves a half-written file; both
+carry one ``checkpoint_id`` so a pair from different saves is detected.
+No pickle anywhere: the weights load in PyTorch too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from babysit.errors import BabysitError, CheckpointError
+
+FORMAT = "babysit-checkpoint"
+FORMAT_VERSION = 1
+PREPROCESS_PREFIX = "preprocess."
+BUFFER_PREFIX = "buffer."
+BN_BUFFERS = ("running_mean", "running_var")
+
+
+def checkpoint_paths(path) -> tuple[Path, Path]:
+    """(weights .safetensors, sidecar .json) for a path given with or without the suffix."""
+    path = Path(path)
+    weights = path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
+    return weights, weights.with_suffix(".json")
+
+
+def model_buffers(model) -> dict[str, np.ndarray]:
+    """Non-parameter state needed in eval mode: BatchNorm running statistics, named after gamma.
+
+    E.g. the layer owning 'gamma2' contributes 'running_mean2' and 'running_var2'.
+    """
+    buffers = {}
+    owner = getattr(model.params, "owner", None)
+    for name in model.params:
+        if owner is None or not name.startswith("gamma"):
+            continue
+        layer, _ = owner(name)
+        for attr in BN_BUFFERS:
+            if isinstance(getattr(layer, attr, None), np.ndarray):
+                buffers[attr + name[len("gamma"):]] = getattr(layer, attr)
+    return buffers
+
+
+def save_checkpoint(path, model, *, preprocessor=None, class_names, train_config=None, metrics=None) -> Path:
+    """Write the model's weights and metadata atomically; returns the .safetensors path.
+
+    Inputs: path (``DIR/model.safetensors``); model with ``params`` and ``config()``;
+    preprocessor, a fitted babysit.data.Preprocessor or None; class_names in label
+    order; train_config and metrics, JSON-able dicts.
+    """
+    from safetensors.numpy import save_file
+
+    from babysit import __version__
+
+    weights, sidecar = checkpoint_paths(path)
+    tensors = {name: np.ascontiguousarray(arr) for name, arr in model.params.items()}
+    tensors.update({BUFFER_PREFIX + k: np.ascontiguousarray(v) for k, v in model_buffers(model).items()})
+    pre_config = None
+    if preprocessor is not None:
+        pre_config, arrays = preprocessor.state()
+        tensors.update({PREPROCESS_PREFIX + k: np.ascontiguousarray(v) for k, v in arrays.items()})
+    checkpoint_id = uuid.uuid4().hex
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "checkpoint_id": checkpoint_id,
+        "babysit_version": __version__,
+        "architecture": model.config(),
+        "params": {k: {"shape": list(v.shape), "dtype": v.dtype.name} for k, v in model.params.items()},
+        "preprocessing": pre_config,
+        "class_names": [str(c) for c in class_names],
+        "train_config": train_config or {},
+        "metrics": metrics or {},
+    }
+    text = json.dumps(_jsonable(meta), indent=2, allow_nan=False) + "\n"
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    tmp_weights = _temp_name(weights)
+    tmp_sidecar = _temp_name(sidecar)
+    try:
+        save_file(tensors, str(tmp_weights), metadata={"format": FORMAT, "checkpoint_id": checkpoint_id})
+        _fsync(tmp_weights)
+        tmp_sidecar.write_text(text, encoding="utf-8")
+        _fsync(tmp_sidecar)
+        os.replace(tmp_weights, weights)
+        os.replace(tmp_sidecar, sidecar)
+        _fsync_dir(weights.parent)
+    finally:
+        for tmp in (tmp_weights, tmp_sidecar):
+            tmp.unlink(missing_ok=True)
+    return weights
+
+
+def load_checkpoint(path):
+    """Rebuild the model saved at ``path`` and return ``(model, meta)``.
+
+    meta is the sidecar's dict plus 'preprocessor' (a fitted Preprocessor or None).
+    Raises CheckpointError when a file is missing or corrupted, the two files
+    come from different saves, or a tensor's name, shape or dtype does not fit
+    the architecture.
+    """
+    from babysit.nn import build_model
+
+    weights, sidecar = checkpoint_paths(path)
+    meta = _read_sidecar(sidecar)
+    tensors, header = _read_weights(weights)
+    if header.get("checkpoint_id") != meta.get("checkpoint_id"):
+        raise CheckpointError(
+            f"{weights} and {sidecar} come from different saves (checkpoint ids "
+            f"{header.get('checkpoint_id')!r} vs {meta.get('checkpoint_id')!r}); save the model again"
+        )
+    try:
+        model = build_model(meta["architecture"])
+    except (BabysitError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{sidecar}: cannot rebuild the architecture: {exc}") from None
+
+    expected = {k: v for k, v in model.params.items()}
+    expected.update({BUFFER_PREFIX + k: v for k, v in model_buffers(model).items()})
+    found = {k: v for k, v in tensors.items() if not k.startswith(PREPROCESS_PREFIX)}
+    arch = meta["architecture"].get("type", "model")
+    for name, target in expected.items():
+        if name not in found:
+            raise CheckpointError(
+                f"{weights}: parameter '{name}' of the {arch} architecture is missing; the file has "
+                f"{', '.join(sorted(found)) or 'no parameters'}"
+            )
+        if found[name].shape != target.shape:
+            raise CheckpointError(
+                f"{weights}: parameter '{name}' has shape {found[name].shape}; the {arch} architecture "
+                f"expects {target.shape} (a checkpoint for another architecture?)"
+            )
+        if found[name].dtype != target.dtype:
+            raise CheckpointError(
+                f"{weights}: parameter '{name}' has dtype {found[name].dtype}; the {arch} architecture "
+                f"expects {target.dtype}"
+            )
+    extra = sorted(set(found) - set(expected))
+    if extra:
+        raise CheckpointError(f"{weights}: unexpected parameter(s) {', '.join(extra)} for the {arch} architecture")
+    for name, target in expected.items():
+        np.copyto(target, found[name])  # in place: the layers hold these arrays
+
+    meta["preprocessor"] = None
+    if meta.get("preprocessing") is not None:
+        from babysit.data import Preprocessor
+
+        arrays = {k[len(PREPROCESS_PREFIX):]: v for k, v in tensors.items() if k.startswith(PREPROCESS_PREFIX)}
+        meta["preprocessor"] = Preprocessor.from_state(meta["preprocessing"], arrays)
+    return model, meta
+
+
+def _read_sidecar(sidecar: Path) -> dict:
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint metadata {sidecar} not found (it is written beside the .safetensors file)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{sidecar}: not a readable checkpoint sidecar ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{sidecar}: not a babysit checkpoint (expected \"format\": \"{FORMAT}\")")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{sidecar}: checkpoint format version {meta.get('format_version')!r} is not supported "
+            f"(this babysit reads version {FORMAT_VERSION})"
+        )
+    for key in ("architecture", "class_names"):
+        if key not in meta:
+            raise CheckpointError(f"{sidecar}: the sidecar lacks '{key}'")
+    return meta
+
+
+def _read_weights(weights: Path) -> tuple[dict[str, np.ndarray], dict]:
+    from safetensors import safe_open
+
+    if not weights.is_file():
+        raise CheckpointError(f"checkpoint {weights} not found")
+    try:
+        with safe_open(str(weights), framework="np") as f:
+            header = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own error types for truncated/garbled files
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({type(exc).__name__}: {exc})") from None
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"{weights}: not a babysit checkpoint (no '{FORMAT}' marker in its header)")
+    return tensors, header
+
+
+def _jsonable(value):
+    """numpy scalars/arrays to Python, non-finite floats to None (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _temp_name(target: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def _fsync(path: Path) -> None:
+    os.chmod(path, 0o644)  # mkstemp's 0600 would carry over to the checkpoint through os.replace
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

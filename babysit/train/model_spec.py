@@ -1,0 +1,88 @@
+"""Model specs: the CLI's ``--model fc:100,100`` / ``conv:32,64[/hidden]`` syntax.
+
+``parse_model_spec('conv:32,64/100')`` -> ``ModelSpec('conv', conv_channels=(32, 64),
+hidden_dims=(100,))``; ``build_from_spec(spec, input_shape=..., num_classes=...)``
+builds the babysit.nn model. Shared by train, doctor and search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from babysit.errors import ConfigError
+
+MODEL_SPEC_SYNTAX = "'fc:H1,H2,...' (e.g. fc:100,100; 'fc' alone is a softmax classifier) or 'conv:F1,F2[/H1,...]' (e.g. conv:32,64/100)"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed ``--model`` value: kind 'fc' or 'conv', conv filter counts, hidden affine sizes."""
+
+    kind: str
+    hidden_dims: tuple[int, ...] = ()
+    conv_channels: tuple[int, ...] = field(default=())
+
+    def __str__(self) -> str:
+        hidden = ",".join(map(str, self.hidden_dims))
+        if self.kind == "fc":
+            return f"fc:{hidden}" if hidden else "fc"
+        return f"conv:{','.join(map(str, self.conv_channels))}" + (f"/{hidden}" if hidden else "")
+
+
+def parse_model_spec(spec: str) -> ModelSpec:
+    """Parse 'fc:100,100', 'fc', 'conv:32,64' or 'conv:32,64/100'; ConfigError otherwise."""
+    text = str(spec).strip().replace(" ", "")
+    kind, _, rest = text.partition(":")
+    if kind == "fc":
+        return ModelSpec("fc", _sizes(rest, spec, allow_empty=True))
+    if kind == "conv":
+        channels, _, hidden = rest.partition("/")
+        return ModelSpec("conv", _sizes(hidden, spec, allow_empty=True), _sizes(channels, spec, allow_empty=False))
+    raise ConfigError(f"--model: expected {MODEL_SPEC_SYNTAX}; got {spec!r}")
+
+
+def _sizes(text: str, spec, *, allow_empty: bool) -> tuple[int, ...]:
+    if not text:
+        if allow_empty:
+            return ()
+        raise ConfigError(f"--model: conv needs at least one filter count, as in conv:32,64; got {spec!r}")
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--model: layer sizes must be positive integers, as in {MODEL_SPEC_SYNTAX}; got {spec!r}") from None
+    if any(s < 1 for s in sizes):
+        raise ConfigError(f"--model: layer sizes must be positive integers; got {spec!r}")
+    return sizes
+
+
+def build_from_spec(
+    spec: str | ModelSpec, *, input_shape, num_classes: int, activation: str | None = None, init=None,
+    weight_scale=None, normalization=None, dropout: float = 0.0, reg: float = 0.0, dtype=np.float32, seed=None,
+):
+    """Build the babysit.nn model a spec names, for inputs of ``input_shape`` (C, H, W) or (D,)."""
+    from babysit.nn import ConvNet, FullyConnectedNet
+
+    spec = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
+    input_shape = tuple(int(d) for d in input_shape)
+    if spec.kind == "fc":
+        return FullyConnectedNet(
+            list(spec.hidden_dims), input_dim=input_shape if len(input_shape) > 1 else input_shape[0],
+            num_classes=num_classes, activation=activation or "relu", init=init, weight_scale=weight_scale,
+            normalization=normalization, dropout=dropout, reg=reg, dtype=dtype, seed=seed,
+        )
+    if len(input_shape) != 3:
+        raise ConfigError(
+            f"--model {spec}: a ConvNet needs image input (C, H, W); the data has examples of shape "
+            f"{input_shape} (PCA preprocessing flattens images: use fc, or mean_image/channel_mean)"
+        )
+    if activation not in (None, "relu"):
+        raise ConfigError(f"--activation: the ConvNet uses relu; got {activation!r}")
+    if dropout:
+        raise ConfigError(f"--dropout: the ConvNet has no dropout layers; got {dropout}")
+    return ConvNet(
+        input_dim=input_shape, conv_channels=list(spec.conv_channels), hidden_dims=list(spec.hidden_dims),
+        num_classes=num_classes, normalization=normalization, reg=reg, dtype=dtype, seed=seed,
+        init=init, weight_scale=weight_scale,
+    )

@@ -1,0 +1,218 @@
+"""The Solver: the minibatch loop of the lecture (cs231n-compatible API).
+
+    solver = Solver(model, data, update_rule='momentum', optim_config={'learning_rate': 1e-3},
+                    lr_decay=0.95, num_epochs=10, batch_size=100, seed=0)
+    solver.train()
+    solver.best_val_acc, solver.loss_history, solver.status
+
+The loop only samples minibatches, asks the model for (loss, grads), applies
+the update rule and fires callback hooks; logging, the progress bar, the
+explosion guard and checkpoints are callbacks (babysit.train.callbacks).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from babysit.errors import ConfigError, InputError
+from babysit.train.callbacks import Callback, EpochPrinter, ExplosionGuard
+from babysit.train.optim import make_optimizer
+from babysit.train.schedules import EpochDecay, Schedule, make_schedule
+from babysit.train.validation import Interval, check_float, check_int
+
+DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
+POSITIVE_INT = Interval(1, math.inf)
+
+
+class Solver:
+    """Trains a cs231n-convention model (``params``, ``loss(X, y=None)``) with minibatch updates.
+
+    Inputs: model; data, a dict (or object) with X_train (N, ...), y_train (N,),
+    X_val (M, ...), y_val (M,); update_rule, a name from babysit.train.optim;
+    optim_config, its hyperparameters plus 'learning_rate' (default 1e-2);
+    lr_decay, multiplied into the rate after every epoch (or pass ``schedule``,
+    a Schedule or a spec like 'cosine'); num_train_samples / num_val_samples,
+    how many rows the per-epoch accuracy checks use (None = all);
+    print_every, iteration-loss lines every N iterations when verbose;
+    seed, an int or np.random.Generator driving minibatches and subsamples;
+    explosion_factor, the ExplosionGuard's factor (None: no guard).
+    After ``train()``: loss_history and lr_history (per iteration),
+    train_acc_history and val_acc_history (per epoch), best_val_acc,
+    best_params (copies, also restored into the model), status
+    ('finished' | 'exploded' | 'diverged'), stopped_at and stop_reason.
+    """
+
+    def __init__(
+        self, model, data, *, update_rule="sgd", optim_config=None, lr_decay=1.0, batch_size=100,
+        num_epochs=10, num_train_samples=1000, num_val_samples=None, print_every=None,
+        verbose=True, seed=None, callbacks=(), schedule=None, explosion_factor=3.0, **unknown,
+    ):
+        if unknown:
+            raise ConfigError(
+                f"Unknown argument{'s' if len(unknown) > 1 else ''} to Solver: "
+                f"{', '.join(map(repr, sorted(unknown)))}"
+            )
+        self.model = model
+        self.X_train, self.y_train, self.X_val, self.y_val = _unpack(data)
+        self.batch_size = check_int("Solver", "batch_size", batch_size, POSITIVE_INT)
+        self.num_epochs = check_int("Solver", "num_epochs", num_epochs, Interval(0, math.inf))
+        self.num_train_samples = _optional_int("num_train_samples", num_train_samples)
+        self.num_val_samples = _optional_int("num_val_samples", num_val_samples)
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+        config = dict(optim_config or {})
+        lr = config.pop("learning_rate", None)
+        self.optimizer = make_optimizer(update_rule, **config)
+        self.iterations_per_epoch = max(len(self.X_train) // self.batch_size, 1)
+        self.num_iterations = self.num_epochs * self.iterations_per_epoch
+        self.schedule = self._make_schedule(schedule, lr, lr_decay)
+
+        self.callbacks: list[Callback] = []
+        if explosion_factor is not None:
+            self.callbacks.append(ExplosionGuard(explosion_factor))
+        self.callbacks += list(callbacks)
+        if verbose:
+            self.callbacks.append(EpochPrinter(print_every))
+
+        self.epoch = 0  # epochs completed
+        self.iteration = 0  # iterations completed
+        self.loss = math.nan
+        self.lr = self.schedule.lr_at(0, 0)
+        self.grads = None
+        self.loss_history: list[float] = []
+        self.lr_history: list[float] = []
+        self.train_acc_history: list[float] = []
+        self.val_acc_history: list[float] = []
+        self.best_val_acc = 0.0
+        self.best_epoch = None
+        self.best_params = None
+        self.status = "finished"
+        self.stopped_at = None
+        self.stop_reason = None
+        self._stop = False
+
+    def _make_schedule(self, schedule, lr, lr_decay) -> Schedule:
+        lr_decay = check_float("Solver", "lr_decay", lr_decay, Interval(0.0, math.inf, "neither"))
+        if schedule is None:
+            return EpochDecay(1e-2 if lr is None else lr, lr_decay)
+        if lr_decay != 1.0:
+            raise ConfigError(f"Solver: give lr_decay or schedule, not both (lr_decay={lr_decay}, schedule={schedule!r})")
+        if isinstance(schedule, Schedule):
+            if lr is not None and lr != schedule.lr:
+                raise ConfigError(
+                    f"Solver: optim_config learning_rate={lr} contradicts the schedule's lr={schedule.lr}"
+                )
+            return schedule
+        return make_schedule(
+            schedule, lr=1e-2 if lr is None else lr, num_epochs=self.num_epochs,
+            iterations_per_epoch=self.iterations_per_epoch,
+        )
+
+    def train(self) -> Solver:
+        """Run the optimization; returns self."""
+        self._fire("on_train_begin")
+        while self.epoch < self.num_epochs and not self._stop:
+            self._fire("on_epoch_begin")
+            for X_batch, y_batch in self._minibatches():
+                self.lr = self.schedule.lr_at(self.epoch, self.iteration)
+                loss, self.grads = self.model.loss(X_batch, y_batch)
+                self.optimizer.step(self.model.params, self.grads, self.lr)
+                self.loss = float(loss)
+                self.iteration += 1
+                self.loss_history.append(self.loss)
+                self.lr_history.append(self.lr)
+                self._fire("on_iteration_end")
+                if self._stop:
+                    break
+            else:
+                self._end_epoch()
+        self._restore_best()
+        self._fire("on_train_end")
+        return self
+
+    def request_stop(self, status: str, reason: str) -> None:
+        """End the run after the current hook: status 'exploded', 'diverged' or a monitor's own."""
+        self.status, self.stop_reason, self.stopped_at = status, reason, self.iteration
+        self._stop = True
+
+    def check_accuracy(self, X, y, num_samples=None, batch_size=None) -> float:
+        """Fraction of rows of X whose argmax score is y, in eval mode, computed in batches.
+
+        Inputs: X (N, ...); y (N,); num_samples, a random subsample size (None = all).
+        """
+        if num_samples is not None and len(X) > num_samples:
+            rows = np.sort(self.rng.choice(len(X), num_samples, replace=False))
+            X, y = X[rows], y[rows]
+        batch_size = batch_size or max(self.batch_size, 256)
+        correct = 0
+        for start in range(0, len(X), batch_size):
+            scores = self.model.loss(X[start:start + batch_size])
+            correct += int(np.count_nonzero(np.argmax(scores, axis=1) == y[start:start + batch_size]))
+        return correct / max(len(X), 1)
+
+    def metrics(self) -> dict:
+        """JSON-able summary of the run so far."""
+        return {
+            "status": self.status, "stopped_at": self.stopped_at, "stop_reason": self.stop_reason,
+            "epochs_completed": self.epoch, "iterations": self.iteration,
+            "best_val_acc": self.best_val_acc, "best_epoch": self.best_epoch,
+            "train_acc": self.train_acc_history[-1] if self.train_acc_history else None,
+            "val_acc": self.val_acc_history[-1] if self.val_acc_history else None,
+            "final_loss": self.loss if math.isfinite(self.loss) else None,
+        }
+
+    def _minibatches(self):
+        """One epoch of minibatches: a fresh permutation cut into batch_size slices."""
+        n = len(self.X_train)
+        order = self.rng.permutation(n)
+        size = min(self.batch_size, n)
+        for i in range(self.iterations_per_epoch):
+            rows = np.sort(order[i * size:(i + 1) * size])  # sorted rows: friendlier memory access
+            yield self.X_train[rows], self.y_train[rows]
+
+    def _end_epoch(self) -> None:
+        self.epoch += 1
+        self.train_acc_history.append(self.check_accuracy(self.X_train, self.y_train, self.num_train_samples))
+        self.val_acc_history.append(self.check_accuracy(self.X_val, self.y_val, self.num_val_samples))
+        if self.best_params is None or self.val_acc_history[-1] > self.best_val_acc:
+            self.best_val_acc, self.best_epoch = self.val_acc_history[-1], self.epoch
+            if self.best_params is None:
+                self.best_params = {k: np.array(v, copy=True) for k, v in self.model.params.items()}
+            else:
+                for k, v in self.model.params.items():
+                    np.copyto(self.best_params[k], v)
+        self._fire("on_epoch_end")
+
+    def _restore_best(self) -> None:
+        # In place: the model's layers hold these very arrays.
+        if self.best_params is not None:
+            for k, v in self.best_params.items():
+                np.copyto(self.model.params[k], v)
+
+    def _fire(self, hook: str) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self)
+
+
+def _unpack(data):
+    """(X_train, y_train, X_val, y_val) from a dict or an object with those attributes."""
+    get = data.get if isinstance(data, Mapping) else lambda k: getattr(data, k, None)
+    arrays = [get(k) for k in DATA_KEYS]
+    missing = [k for k, a in zip(DATA_KEYS, arrays) if a is None]
+    if missing:
+        raise InputError(f"Solver: data lacks {', '.join(missing)}; expected keys {', '.join(DATA_KEYS)}")
+    for X_key, y_key, X, y in (("X_train", "y_train", *arrays[:2]), ("X_val", "y_val", *arrays[2:])):
+        if len(X) != len(y):
+            raise InputError(f"Solver: {X_key} has {len(X)} rows but {y_key} has {len(y)} labels")
+        if not np.issubdtype(np.asarray(y).dtype, np.integer):
+            raise InputError(f"Solver: {y_key} must hold integer class labels; got dtype {np.asarray(y).dtype}")
+    if len(arrays[0]) == 0:
+        raise InputError("Solver: X_train is empty; expected at least one training row")
+    return arrays
+
+
+def _optional_int(name, value):
+    return None if value is None else check_int("Solver", name, value, POSITIVE_INT)
