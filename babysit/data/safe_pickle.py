@@ -78,7 +78,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise DataError(f"refused to unpickle persistent id {pid!r}")
 
 
-def safe_unpickle(data: bytes, *, where: str = "pickle") -> object:
+def safe_unpickle(data: bytes, *, where: str = "pickle data") -> object:
     """Unpickle ``data`` (a Python-2 or 3 pickle) admitting only NumPy arrays and builtins.
 
     Python-2 ``str`` payloads are decoded as latin-1 (which NumPy turns back into
