@@ -10,9 +10,8 @@ with error ``'interrupted'`` the next time a writer opens the store (the writer 
 proves nobody is still running it). ``finished_trials`` leaves such runs out, so
 resuming a search redoes exactly those trials; the interrupted rows stay as history.
 
-Workers must not inherit an open store: executors start worker processes with the
-'spawn' or 'forkserver' method (a forked child would share the SQLite connection and
-keep the writer lock alive until it exits).
+Workers never write: a forked worker must not use the connection it inherits (SQLite
+forbids carrying a connection across fork); it does not inherit the writer lock.
 """
 
 from __future__ import annotations

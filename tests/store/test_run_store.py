@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import sqlite3
 import subprocess
 import sys
@@ -301,7 +302,7 @@ def test_second_writer_in_this_process_is_refused_until_the_first_closes(tmp_pat
     path = tmp_path / "runs.sqlite"
     first = RunStore(path)
     rid = first.start_run(None, None, None, {})
-    with pytest.raises(StoreError, match=r"is being written by another process \(pid \d+\)"):
+    with pytest.raises(StoreError, match=rf"is already open for writing in this process \(pid {os.getpid()}\)"):
         RunStore(path)
     assert first.run(rid)["status"] == "running"  # the refused writer marked nothing interrupted
     first.close()
@@ -336,3 +337,27 @@ def test_spec_json_is_canonical_text(store):
     text = store.conn.execute("SELECT spec_json FROM searches WHERE id = ?", (sid,)).fetchone()[0]
     assert text == '{"a":0.5,"b":1}'
     assert json.loads(text) == store.searches()[0]["spec"]
+
+
+def test_forked_child_does_not_keep_the_store_locked(tmp_path):
+    """Workers forked by the driver must not hold the writer lock once the driver lets go of it."""
+    path = tmp_path / "runs.sqlite"
+    store = RunStore(path)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: wait until the parent says it is done, touch nothing
+        os.close(write_end)
+        os.read(read_end, 1)
+        os._exit(0)
+    os.close(read_end)
+    try:
+        store.close()
+        other = subprocess.run(
+            [sys.executable, "-c", f"from babysit.store import RunStore; RunStore({str(path)!r}).close()"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert other.returncode == 0, other.stderr
+    finally:
+        os.write(write_end, b"x")
+        os.close(write_end)
+        os.waitpid(pid, 0)
