@@ -90,6 +90,7 @@ def assert_layer_matches_torch(layer, module, x: np.ndarray, links: Mapping[str,
     copy_params_to_torch(layer.params, module, links)
     layer.train(train)
     module.train(train)
+    module.zero_grad(set_to_none=True)  # torch accumulates into .grad across calls; babysit overwrites
     with torch.no_grad():  # both start from babysit's buffers (e.g. running statistics)
         for ours, theirs in (buffers or {}).items():
             torch_tensor(module, theirs).copy_(torch.from_numpy(np.array(getattr(layer, ours), np.float64)))
@@ -127,6 +128,7 @@ def assert_model_matches_torch(model, module, links: Mapping[str, ParamLink], X:
     assert set(links) == set(model.params), f"links {sorted(links)} must cover params {sorted(model.params)}"
     copy_params_to_torch(model.params, module, links)
     module.train()
+    module.zero_grad(set_to_none=True)
     loss, grads = model.loss(X, y)
 
     xt = torch.tensor(X, dtype=torch.float64)

@@ -1,0 +1,83 @@
+"""MaxPool2d: random windows and strides against PyTorch, tie handling, misuse."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from babysit.errors import ConfigError, InputError
+from babysit.nn import MaxPool2d
+
+from .layer_cases import distinct
+from .torch_helpers import assert_layer_matches_torch
+
+
+@st.composite
+def pool_configs(draw):
+    size, stride = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    h, w = draw(st.integers(size, 9)), draw(st.integers(size, 9))
+    return draw(st.integers(1, 2)), draw(st.integers(1, 3)), h, w, size, stride
+
+
+@pytest.mark.torch
+@settings(max_examples=30, deadline=None)
+@given(pool_configs(), st.integers(0, 2**16))
+def test_random_windows_match_torch(config, seed):
+    import torch
+
+    n, c, h, w, size, stride = config
+    x = distinct(np.random.default_rng(seed), (n, c, h, w))
+    result = assert_layer_matches_torch(MaxPool2d(size, stride), torch.nn.MaxPool2d(size, stride), x, seed=seed)
+    assert result["out"].shape == (n, c, (h - size) // stride + 1, (w - size) // stride + 1)
+
+
+def test_2x2_stride_2_by_hand():
+    x = np.array([[[[1.0, 2.0, 5.0, 0.0],
+                    [3.0, 4.0, 1.0, 1.5],
+                    [0.0, 0.0, 9.0, 8.0],
+                    [7.0, 0.5, 2.0, 3.0]]]])
+    pool = MaxPool2d(2, 2)
+    np.testing.assert_array_equal(pool.forward(x)[0, 0], [[4.0, 5.0], [7.0, 9.0]])
+    dx = pool.backward(np.array([[[[10.0, 20.0], [30.0, 40.0]]]]))
+    expected = np.zeros((4, 4))
+    expected[1, 1], expected[0, 2], expected[3, 0], expected[2, 2] = 10.0, 20.0, 30.0, 40.0
+    np.testing.assert_array_equal(dx[0, 0], expected)
+
+
+def test_overlapping_windows_accumulate_into_a_shared_maximum():
+    x = np.zeros((1, 1, 3, 3))
+    x[0, 0, 1, 1] = 5.0  # the centre wins every 2x2 window at stride 1
+    pool = MaxPool2d(2, 1)
+    np.testing.assert_array_equal(pool.forward(x), np.full((1, 1, 2, 2), 5.0))
+    dx = pool.backward(np.ones((1, 1, 2, 2)))
+    assert dx[0, 0, 1, 1] == 4.0 and dx.sum() == 4.0
+
+
+def test_ties_send_the_gradient_to_the_first_maximum_only():
+    pool = MaxPool2d(2, 2)
+    pool.forward(np.ones((1, 1, 2, 2)))
+    np.testing.assert_array_equal(pool.backward(np.full((1, 1, 1, 1), 3.0))[0, 0], [[3.0, 0.0], [0.0, 0.0]])
+
+
+def test_input_smaller_than_window():
+    with pytest.raises(InputError, match=r"MaxPool2d\(size=3, stride=3\): input of spatial size \(2, 5\) "
+                                         r"is smaller than the window 3"):
+        MaxPool2d(3).forward(np.ones((1, 1, 2, 5)))
+
+
+def test_wrong_rank():
+    with pytest.raises(InputError, match=r"MaxPool2d.*expected a 4-D input.*got shape \(4, 4\)"):
+        MaxPool2d(2).forward(np.ones((4, 4)))
+
+
+@pytest.mark.parametrize("size, stride", [(0, 1), (2, 0)])
+def test_bad_configuration(size, stride):
+    with pytest.raises(ConfigError, match=f"MaxPool2d: size and stride must be >= 1; got size={size}, stride={stride}"):
+        MaxPool2d(size, stride)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_kept(dtype):
+    pool = MaxPool2d(2)
+    out = pool.forward(np.ones((1, 1, 4, 4), dtype=dtype))
+    assert out.dtype == dtype and pool.backward(np.ones_like(out)).dtype == dtype
