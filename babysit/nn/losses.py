@@ -53,10 +53,14 @@ def softmax_loss(scores: np.ndarray, y) -> tuple[float, np.ndarray]:
     y = check_labels(y, n, c, "softmax_loss")
     rows = np.arange(n)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        shifted = scores - scores.max(axis=1, keepdims=True)
+        top = scores.max(axis=1, keepdims=True)
+        shifted = scores - top
         probs = np.exp(shifted)
         sums = probs.sum(axis=1, keepdims=True)
-        loss = float(np.mean(np.log(sums[:, 0]) - shifted[rows, y]))
+        # the N picked terms in float64: in float32, max - s_y overflows to inf for finite scores
+        # (e.g. +-3e38) whose loss is a perfectly finite Python float
+        picked = top[:, 0].astype(np.float64) - scores[rows, y].astype(np.float64)
+        loss = float(np.mean(np.log(sums[:, 0], dtype=np.float64) + picked))
         probs /= sums
     probs[rows, y] -= 1
     probs *= 1.0 / n
