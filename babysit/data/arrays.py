@@ -74,6 +74,13 @@ def read_npz_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, li
         raise DataError(f"npz file not found: {path}")
     where = str(path)
     try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise DataError(f"cannot read {where}: {exc.strerror or exc}") from None
+    if magic != b"PK\x03\x04":  # np.load would take any other file for a pickle
+        raise DataError(f"{where}: not a readable .npz file (expected a zip archive written by np.savez)")
+    try:
         with np.load(path, allow_pickle=False) as npz:
             keys = set(npz.files)
             missing = [k for k in ("X", "y") if k not in keys]

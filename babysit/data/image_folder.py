@@ -381,8 +381,9 @@ def _decode_stream(entries: Iterable[tuple[str, bytes]], workers: int | None) ->
 
     reference = results[0][1][1][0]
     for _, (arr, sizes) in results:
-        if arr is None:
-            raise _mixed_sizes_error(*sizes)
+        if arr is None:  # mixed sizes inside a chunk: name the very first image if it agrees
+            first, odd = sizes
+            raise _mixed_sizes_error(reference if first[1] == reference[1] else first, odd)
         if sizes[0][1] != reference[1]:
             raise _mixed_sizes_error(reference, sizes[0])
     names = [n for chunk_names, _ in results for n in chunk_names]

@@ -1,0 +1,56 @@
+"""The data-source spec syntax: one line per source, clear errors for everything else."""
+
+import pytest
+
+from babysit.data import SOURCES, load_source, parse_source
+from babysit.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("spec", "parsed"),
+    [
+        ("digits", ("digits", "")),
+        ("cifar10:/data/cifar-10-batches-py", ("cifar10", "/data/cifar-10-batches-py")),
+        ("folder:imgs.tar.gz", ("folder", "imgs.tar.gz")),
+        ("folder:C:/odd:name", ("folder", "C:/odd:name")),
+        ("npz:arrays.npz", ("npz", "arrays.npz")),
+    ],
+)
+def test_parse_source(spec, parsed):
+    assert parse_source(spec) == parsed
+
+
+@pytest.mark.parametrize("spec", ["mnist", "imagenet:/data", "/some/path", "Digits"])
+def test_unknown_source_lists_the_valid_ones(spec):
+    with pytest.raises(ConfigError, match=f"unknown data source '{spec}'") as info:
+        load_source(spec)
+    message = str(info.value)
+    assert all(f"{scheme}" in message for scheme in SOURCES) and "\n" not in message
+    assert "cifar10:DIR" in message and "folder:PATH" in message and "npz:PATH" in message
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("cifar10", "cifar10 needs a path, as in cifar10:DIR"),
+        ("folder:", "folder needs a path"),
+        ("digits:extra", "digits takes no argument"),
+        ("", "expected a data source spec"),
+    ],
+)
+def test_malformed_specs(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        load_source(spec)
+
+
+def test_split_arguments_are_validated():
+    with pytest.raises(ConfigError, match="val_fraction must be a fraction in"):
+        load_source("digits", val_fraction=1.2)
+    with pytest.raises(ConfigError, match="test_fraction"):
+        load_source("digits", test_fraction=-1)
+
+
+def test_row_counts_instead_of_fractions():
+    d = load_source("digits", val_fraction=100, test_fraction=0)
+    assert (len(d.y_train), len(d.y_val), len(d.y_test)) == (1697, 100, 0)
+    assert d.X_test.shape == (0, 1, 8, 8)
