@@ -28,19 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from babysit.errors import StoreError
-from babysit.store.schema import (
-    APPLICATION_ID,
-    FINAL_STATUSES,
-    LATEST_VERSION,
-    migrate,
-    stored_version,
-    user_tables,
-)
+from babysit.store import schema
+from babysit.store.schema import APPLICATION_ID, FINAL_STATUSES, stored_version, user_tables
 from babysit.store.writer_lock import WriterLock
 
 INTERRUPTED = "interrupted"
 
-_FINDING_FIELDS = ("check", "status", "value", "expected", "explanation", "advice")
+_FINDING_FIELDS = ("check", "status", "value", "expected", "explanation", "advice", "details")
 
 # finish_run() metrics that have their own column; any other key goes to extra_json.
 RUN_METRIC_COLUMNS = ("val_acc", "train_acc", "loss", "epochs", "best_val_acc")
@@ -90,8 +84,13 @@ class RunStore:
         if readonly and not self.path.exists():
             raise StoreError(f"no run store at {self.path}; expected the file written by a --store option")
         if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = WriterLock(self.path)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._lock = WriterLock(self.path)
+            except OSError as err:
+                raise StoreError(
+                    f"cannot create store {self.path}: {err.strerror}: {err.filename}; check the path"
+                ) from None
         try:
             self._conn = self._connect()
             if not readonly:
@@ -102,7 +101,10 @@ class RunStore:
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; every write uses _transaction().
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot open store {self.path}: {err}; check the path and its permissions") from None
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             tables = user_tables(conn)
@@ -122,16 +124,16 @@ class RunStore:
             conn.close()
             raise StoreError(f"{self.path} is not a babysit run store (an empty file); expected a store to read")
         version = stored_version(conn)
-        if version > LATEST_VERSION:
+        if version > schema.LATEST_VERSION:
             conn.close()
             raise StoreError(
                 f"store {self.path} has schema version {version}, newer than this babysit "
-                f"(knows up to {LATEST_VERSION}); upgrade babysit to read it"
+                f"(knows up to {schema.LATEST_VERSION}); upgrade babysit to read it"
             )
         conn.execute("PRAGMA foreign_keys = ON")
         if self.readonly:
             conn.execute("PRAGMA query_only = ON")
-            if version < LATEST_VERSION:
+            if version < schema.LATEST_VERSION:
                 conn.close()
                 raise StoreError(
                     f"store {self.path} has schema version {version}; open it once for writing to upgrade it"
@@ -145,7 +147,14 @@ class RunStore:
             conn.close()
             raise StoreError(f"store {self.path}: SQLite refused WAL mode (got {mode!r}); use a local disk")
         conn.execute("PRAGMA synchronous = NORMAL")
-        migrate(conn)
+        try:
+            schema.migrate(conn)
+        except sqlite3.Error as err:
+            conn.close()
+            raise StoreError(
+                f"store {self.path} could not be upgraded from schema version {version} to "
+                f"{schema.LATEST_VERSION} ({err}); the store is unchanged, use the babysit that wrote it"
+            ) from None
         return conn
 
     # -- lifecycle -------------------------------------------------------------------
@@ -356,50 +365,53 @@ class RunStore:
     # -- findings and artifacts ------------------------------------------------------
 
     def add_findings(self, run_id: int | None, findings: Iterable) -> None:
-        """Record doctor findings (dicts or objects with check, status, value, expected, explanation, advice).
+        """Record doctor findings: ``babysit.doctor.Finding`` objects or dicts with the same fields.
 
-        ``run_id`` None for findings about the data or setup rather than one run.
-        ``value`` is stored as JSON; ``expected`` as text (JSON for non-strings).
+        Fields: check, status, value, expected, explanation, advice, details; ``value``,
+        ``expected`` and ``details`` are stored as JSON. ``run_id`` None for findings about
+        the data or setup rather than one run.
         """
         now = time.time()
         rows = []
         for finding in findings:
-            f = finding if isinstance(finding, Mapping) else {k: getattr(finding, k, None) for k in _FINDING_FIELDS}
-            expected = f.get("expected")
-            if expected is not None and not isinstance(expected, str):
-                expected = to_json(expected)
+            f = _finding_fields(finding)
             rows.append(
                 (
                     run_id,
                     f["check"],
                     f["status"],
                     to_json(f.get("value")),
-                    expected,
+                    to_json(f.get("expected")),
                     f.get("explanation"),
                     f.get("advice"),
+                    to_json(f.get("details") or {}),
                     now,
                 )
             )
         with self._transaction() as conn:
             conn.executemany(
-                "INSERT INTO findings (run_id, check_name, status, value_json, expected, explanation, advice, "
-                "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO findings (run_id, check_name, status, value_json, expected_json, explanation, advice, "
+                "details_json, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
     def findings(self, run_id: int | None = None) -> list[dict]:
         """Findings in insertion order, all or those of one run: dicts with id, run_id, check,
-        status, value, expected, explanation, advice, created."""
-        sql = "SELECT id, run_id, check_name, status, value_json, expected, explanation, advice, created FROM findings"
+        status, value, expected, explanation, advice, details, created."""
+        sql = (
+            "SELECT id, run_id, check_name, status, value_json, expected_json, explanation, advice, details_json, "
+            "created FROM findings"
+        )
         args: tuple = ()
         if run_id is not None:
             sql += " WHERE run_id = ?"
             args = (run_id,)
-        keys = ("id", "run_id", "check", "status", "value", "expected", "explanation", "advice", "created")
+        keys = ("id", "run_id", "check", "status", "value", "expected", "explanation", "advice", "details", "created")
         out = []
         for row in self.conn.execute(sql + " ORDER BY id", args):
             d = dict(zip(keys, row))
-            d["value"] = json.loads(d["value"]) if d["value"] is not None else None
+            for key in ("value", "expected", "details"):
+                d[key] = json.loads(d[key]) if d[key] is not None else None
             out.append(d)
         return out
 
@@ -421,6 +433,14 @@ class RunStore:
             args = (run_id,)
         keys = ("id", "run_id", "kind", "path", "created")
         return [dict(zip(keys, row)) for row in self.conn.execute(sql + " ORDER BY id", args)]
+
+
+def _finding_fields(finding) -> Mapping:
+    if isinstance(finding, Mapping):
+        return finding
+    if hasattr(finding, "to_dict"):  # babysit.doctor.Finding: JSON-safe values (NaN -> 'nan')
+        return finding.to_dict()
+    return {k: getattr(finding, k, None) for k in _FINDING_FIELDS}
 
 
 def _float_or_none(value) -> float | None:

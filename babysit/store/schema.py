@@ -61,9 +61,10 @@ _V1 = (
         check_name TEXT NOT NULL,
         status TEXT NOT NULL,
         value_json TEXT,
-        expected TEXT,
+        expected_json TEXT,
         explanation TEXT,
         advice TEXT,
+        details_json TEXT,
         created REAL NOT NULL)""",
     "CREATE INDEX findings_by_run ON findings (run_id)",
     """CREATE TABLE artifacts (
@@ -102,7 +103,8 @@ def migrate(conn: sqlite3.Connection) -> int:
     version reached. A store newer than this code is left untouched by the caller.
     """
     version = stored_version(conn)
-    for target in range(version + 1, LATEST_VERSION + 1):
+    latest = len(MIGRATIONS)
+    for target in range(version + 1, latest + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in MIGRATIONS[target - 1]:
@@ -114,4 +116,4 @@ def migrate(conn: sqlite3.Connection) -> int:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    return max(version, LATEST_VERSION)
+    return max(version, latest)

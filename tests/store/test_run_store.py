@@ -180,28 +180,43 @@ def test_finish_run_rejects_bad_status_and_double_finish(store):
 
 
 @dataclasses.dataclass
-class Finding:
+class PlainFinding:
     check: str
     status: str
     value: object
-    expected: str
+    expected: object
     explanation: str
     advice: str
 
 
 def test_findings_round_trip_from_dicts_and_objects(store):
     rid = store.start_run(None, None, None, {})
-    store.add_findings(None, [{"check": "data_mean", "status": "ok", "value": [0.1, 0.2], "expected": 0.0,
+    store.add_findings(None, [{"check": "data_mean", "status": "pass", "value": [0.1, 0.2], "expected": 0.0,
                                "explanation": "centred", "advice": None}])
-    store.add_findings(rid, [Finding("initial_loss", "ok", np.float32(2.3026), "≈ ln(10) = 2.303",
-                                     "the loss at init matches chance", "")])
+    store.add_findings(rid, [PlainFinding("initial_loss", "pass", np.float32(2.3026), "≈ ln(10) = 2.303",
+                                          "the loss at init matches chance", "")])
     everything = store.findings()
     assert [f["check"] for f in everything] == ["data_mean", "initial_loss"]
     assert everything[0]["run_id"] is None and everything[0]["value"] == [0.1, 0.2]
-    assert everything[0]["expected"] == "0.0"
+    assert everything[0]["expected"] == 0.0 and everything[0]["details"] == {}
     [f] = store.findings(rid)
     assert f["value"] == pytest.approx(2.3026, rel=1e-6)
     assert f["expected"] == "≈ ln(10) = 2.303" and f["explanation"] == "the loss at init matches chance"
+
+
+def test_doctor_findings_keep_expected_ranges_details_and_non_finite_values(store):
+    Finding = pytest.importorskip("babysit.doctor.finding", reason="babysit.doctor.finding not there yet").Finding
+
+    rid = store.start_run(None, None, None, {})
+    finding = Finding("lr_probe", "warn", value=float("nan"), expected=(1e-4, 1e-3),
+                      explanation="the loss never fell", advice="lower the learning rate",
+                      details={"lrs": np.array([1e-5, 1e-4]), "losses": [2.3, float("inf")]})
+    store.add_findings(rid, [finding])
+    [f] = store.findings(rid)
+    assert f["check"] == "lr_probe" and f["status"] == "warn" and f["advice"] == "lower the learning rate"
+    assert f["value"] == finding.to_dict()["value"] and f["expected"] == [1e-4, 1e-3]
+    assert f["details"] == finding.to_dict()["details"]
+    assert f["details"]["lrs"] == [1e-5, 1e-4]
 
 
 def test_artifacts_round_trip(store, tmp_path):
@@ -267,6 +282,12 @@ def test_missing_or_empty_file_for_reading_and_folder_are_refused(tmp_path):
         RunStore(tmp_path / "empty.sqlite", readonly=True)
     with pytest.raises(StoreError, match="is a folder"):
         RunStore(tmp_path)
+
+
+def test_path_under_a_file_is_refused(tmp_path):
+    (tmp_path / "plain").write_text("x")
+    with pytest.raises(StoreError, match=f"cannot create store .*plain/runs.sqlite: File exists: {tmp_path / 'plain'}; check the path"):
+        RunStore(tmp_path / "plain" / "runs.sqlite")
 
 
 def test_empty_file_becomes_a_store(tmp_path):
@@ -361,3 +382,42 @@ def test_forked_child_does_not_keep_the_store_locked(tmp_path):
         os.write(write_end, b"x")
         os.close(write_end)
         os.waitpid(pid, 0)
+
+
+def test_an_older_store_is_migrated_in_place_keeping_its_runs(tmp_path, monkeypatch):
+    from babysit.store import schema
+
+    path = tmp_path / "runs.sqlite"
+    with RunStore(path) as s:
+        rid = s.start_run(None, None, None, {"lr": 1e-3})
+        s.finish_run(rid, "finished", {"val_acc": 0.5})
+    v2 = ("ALTER TABLE runs ADD COLUMN note TEXT", "UPDATE runs SET note = 'migrated'")
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + (v2,))
+    monkeypatch.setattr(schema, "LATEST_VERSION", LATEST_VERSION + 1)
+    with pytest.raises(StoreError, match=f"schema version {LATEST_VERSION}; open it once for writing to upgrade it"):
+        RunStore(path, readonly=True)
+    with RunStore(path) as s:
+        assert s.run(rid)["val_acc"] == 0.5
+        assert s.conn.execute("SELECT note FROM runs").fetchall() == [("migrated",)]
+        assert s.conn.execute("SELECT version FROM schema_version").fetchall() == [(LATEST_VERSION + 1,)]
+    with RunStore(path, readonly=True) as s:
+        assert s.run(rid)["status"] == "finished"
+
+
+def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
+    from babysit.store import schema
+
+    path = tmp_path / "runs.sqlite"
+    with RunStore(path) as s:
+        s.start_run(None, None, None, {})
+    broken = ("ALTER TABLE runs ADD COLUMN note TEXT", "THIS IS NOT SQL")
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + (broken,))
+    monkeypatch.setattr(schema, "LATEST_VERSION", LATEST_VERSION + 1)
+    with pytest.raises(StoreError, match=f"could not be upgraded from schema version {LATEST_VERSION} to "
+                       f"{LATEST_VERSION + 1} .*the store is unchanged"):
+        RunStore(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(LATEST_VERSION,)]
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(runs)")]
+    assert "note" not in columns and conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    conn.close()
