@@ -15,6 +15,8 @@ from babysit.errors import BabysitError
 
 # subcommand name -> module; a module registers its own arguments.
 COMMANDS = {
+    "train": "babysit.cli.cmd_train",
+    "eval": "babysit.cli.cmd_eval",
     "init-stats": "babysit.cli.cmd_init_stats",
 }
 

@@ -115,6 +115,8 @@ def load_checkpoint(path):
     from babysit.nn import build_model
 
     weights, sidecar = checkpoint_paths(path)
+    if not weights.is_file():
+        raise CheckpointError(f"checkpoint {weights} not found")
     meta = _read_sidecar(sidecar)
     tensors, header = _read_weights(weights)
     if header.get("checkpoint_id") != meta.get("checkpoint_id"):
@@ -185,8 +187,6 @@ def _read_sidecar(sidecar: Path) -> dict:
 def _read_weights(weights: Path) -> tuple[dict[str, np.ndarray], dict]:
     from safetensors import safe_open
 
-    if not weights.is_file():
-        raise CheckpointError(f"checkpoint {weights} not found")
     try:
         with safe_open(str(weights), framework="np") as f:
             header = f.metadata() or {}

@@ -41,7 +41,9 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 100
     seed: int = 0
-    preprocess: str = "mean_image"
+    # Per-feature standardization gives the unit-scale inputs that the default He/Xavier init
+    # assumes; the lecture's mean_image alone leaves pixels at +-128 (it pairs with a tiny init).
+    preprocess: str = "standardize"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

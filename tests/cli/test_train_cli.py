@@ -1,0 +1,138 @@
+"""`babysit train` and `babysit eval` as real subprocesses: output, files, and one-line errors."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+
+def babysit(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "babysit", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A digits model trained by the CLI: (directory, completed process)."""
+    cwd = tmp_path_factory.mktemp("train")
+    proc = babysit("train", "--data", "digits", "--model", "fc:32", "--epochs", "3", "--lr", "1e-2",
+                   "--preprocess", "standardize", "--seed", "1", "--out", "run", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return cwd, proc
+
+
+def test_train_prints_the_lectures_lines_and_saves_the_best_model(trained):
+    cwd, proc = trained
+    lines = proc.stdout.splitlines()
+    assert re.fullmatch(r"Finished epoch 1 / 3: cost \d\.\d{6}, train: \d\.\d{6}, val \d\.\d{6}, lr 1\.000000e-02", lines[0])
+    assert lines[2].endswith("lr 9.025000e-03")  # the default per-epoch decay 0.95
+    assert lines[3].startswith("finished optimization. best validation accuracy: ")
+    assert lines[4].startswith("status: finished after 3 epoch(s), 42 iterations")
+    assert proc.stderr == ""
+    assert sorted(p.name for p in (cwd / "run").iterdir()) == ["model.json", "model.safetensors"]
+    meta = json.loads((cwd / "run" / "model.json").read_text())
+    assert meta["train_config"]["model"] == "fc:32" and meta["metrics"]["status"] == "finished"
+    assert meta["class_names"] == [str(i) for i in range(10)]
+
+
+def test_eval_reproduces_the_best_validation_accuracy(trained):
+    cwd, proc = trained
+    best = float(re.search(r"best validation accuracy: (\d\.\d+)", proc.stdout).group(1))
+    ev = babysit("eval", "--checkpoint", "run/model.safetensors", "--data", "digits", "--split", "val", "--json",
+                 cwd=cwd)
+    assert ev.returncode == 0, ev.stderr
+    result = json.loads(ev.stdout)
+    assert set(result) == {"accuracy", "loss", "per_class"}
+    assert result["accuracy"] == pytest.approx(best, abs=5e-7)  # same split (seed), same preprocessing
+    assert list(result["per_class"]) == [str(i) for i in range(10)]
+    assert 0 < result["loss"] < 2.5
+
+
+def test_eval_prints_a_readable_report(trained):
+    cwd, _ = trained
+    ev = babysit("eval", "--checkpoint", "run/model.safetensors", "--data", "digits", cwd=cwd)
+    assert ev.returncode == 0, ev.stderr
+    lines = ev.stdout.splitlines()
+    assert lines[0] == "test split of digits: 180 examples"
+    assert re.fullmatch(r"accuracy 0\.\d{4}   loss \d\.\d{4}", lines[1])
+    assert len(lines) == 12 and lines[2].split()[0] == "0"
+
+
+def test_an_exploding_run_keeps_the_existing_checkpoint(trained):
+    cwd, _ = trained
+    before = {p.name: p.read_bytes() for p in (cwd / "run").iterdir()}
+    proc = babysit("train", "--data", "digits", "--model", "fc:32", "--lr", "1e6", "--update", "sgd",
+                   "--out", "run", cwd=cwd)
+    assert proc.returncode == 1
+    assert "stopped early (exploded)" in proc.stdout or "stopped early (diverged)" in proc.stdout
+    assert "no checkpoint written" in proc.stdout and "Traceback" not in proc.stderr
+    assert {p.name: p.read_bytes() for p in (cwd / "run").iterdir()} == before
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--data", "foo:bar"], "unknown data source 'foo:bar'"),
+    (["--data", "cifar10:/no/such/dir"], "/no/such/dir"),
+    (["--model", "mlp:100"], "--model"),
+    (["--schedule", "linear"], "--schedule"),
+    (["--preprocess", "pca"], "pca"),
+    (["--update", "adagrad"], "adagrad"),
+    (["--epochs", "1", "--batch-size", "0"], "batch_size"),
+])
+def test_train_bad_input_is_one_line(tmp_path, args, fragment):
+    proc = babysit("train", *args, "--out", "out", cwd=tmp_path)
+    assert_one_line_error(proc, fragment)
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
+def test_train_on_a_corrupted_cifar_batch_is_one_line(tmp_path, shared_data):
+    batches = tmp_path / "cifar"
+    shutil.copytree(shared_data / "cifar-10-batches-py-sample", batches)
+    data = (batches / "data_batch_3").read_bytes()
+    (batches / "data_batch_3").write_bytes(data[: len(data) // 3])
+    assert_one_line_error(babysit("train", "--data", f"cifar10:{batches}", "--out", "out", cwd=tmp_path),
+                          "data_batch_3")
+
+
+def test_train_a_convnet_on_cifar_batches(tmp_path, shared_data):
+    proc = babysit("train", "--data", f"cifar10:{shared_data / 'cifar-10-batches-py-sample'}", "--model",
+                   "conv:4", "--epochs", "1", "--batch-size", "50",
+                   "--out", "conv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads((tmp_path / "conv" / "model.json").read_text())
+    assert meta["architecture"]["type"] == "ConvNet" and meta["class_names"][0] == "airplane"
+
+
+def test_eval_bad_input_is_one_line(trained, tmp_path, shared_data):
+    cwd, _ = trained
+    assert_one_line_error(babysit("eval", "--checkpoint", "nothing.safetensors", "--data", "digits", cwd=cwd),
+                          "nothing.safetensors not found")
+    # a digits model on CIFAR-10: the classes do not match, refused by name
+    assert_one_line_error(
+        babysit("eval", "--checkpoint", "run/model.safetensors", "--data",
+                f"cifar10:{shared_data / 'cifar-10-batches-py-sample'}", cwd=cwd),
+        "do not match")
+    # a checkpoint whose weights belong to another architecture
+    other = tmp_path / "other"
+    shutil.copytree(cwd / "run", other)
+    meta = json.loads((other / "model.json").read_text())
+    meta["architecture"]["hidden_dims"] = [64]
+    (other / "model.json").write_text(json.dumps(meta))
+    assert_one_line_error(babysit("eval", "--checkpoint", other / "model.safetensors", "--data", "digits",
+                                  cwd=cwd), "parameter 'W1' has shape (64, 32)", "expects (64, 64)")
+    # a truncated weights file
+    data = (other / "model.safetensors").read_bytes()
+    (other / "model.safetensors").write_bytes(data[:100])
+    assert_one_line_error(babysit("eval", "--checkpoint", other / "model.safetensors", "--data", "digits",
+                                  cwd=cwd), "not a readable safetensors file")

@@ -1,0 +1,183 @@
+"""Checkpoints: safetensors + JSON round trip, atomic writes, and every corrupted or mismatched file."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from babysit.data import Preprocessor
+from babysit.errors import CheckpointError
+from babysit.nn import FullyConnectedNet
+from babysit.train.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
+
+CLASSES = [f"c{i}" for i in range(4)]
+
+
+def _trained_bn_model(rng):
+    """A small batchnorm net whose parameters and running statistics are no longer at init."""
+    model = FullyConnectedNet([6, 5], input_dim=(1, 2, 4), num_classes=4, normalization="batchnorm", seed=0)
+    X, y = rng.standard_normal((16, 1, 2, 4)).astype(np.float32), rng.integers(0, 4, 16)
+    for _ in range(3):
+        _, grads = model.loss(X, y)
+        for k, v in model.params.items():
+            v -= 0.1 * grads[k]
+    return model, X
+
+
+def _save(path, model, preprocessor=None, **kw):
+    args = dict(class_names=CLASSES, train_config={"lr": 0.1, "update": "sgd"}, metrics={"best_val_acc": 0.5})
+    args.update(kw)
+    return save_checkpoint(path, model, preprocessor=preprocessor, **args)
+
+
+def test_round_trip_restores_weights_buffers_preprocessing_and_metadata(tmp_path, rng):
+    model, X = _trained_bn_model(rng)
+    pre = Preprocessor("standardize").fit(rng.integers(0, 255, (30, 1, 2, 4)).astype(np.uint8))
+    path = _save(tmp_path / "run" / "model.safetensors", model, pre, metrics={"best_val_acc": 0.75, "loss": float("nan")})
+    assert path == tmp_path / "run" / "model.safetensors"
+    assert sorted(os.listdir(tmp_path / "run")) == ["model.json", "model.safetensors"]  # no temp files left
+
+    loaded, meta = load_checkpoint(path)
+    assert type(loaded) is FullyConnectedNet and loaded.config() == model.config()
+    for k, v in model.params.items():
+        assert loaded.params[k].dtype == v.dtype == np.float32
+        np.testing.assert_array_equal(loaded.params[k], v)
+    # eval mode uses the BatchNorm running statistics: identical scores prove they were restored
+    np.testing.assert_array_equal(loaded.loss(X), model.loss(X))
+    assert meta["class_names"] == CLASSES
+    assert meta["train_config"] == {"lr": 0.1, "update": "sgd"}
+    assert meta["metrics"] == {"best_val_acc": 0.75, "loss": None}  # strict JSON: NaN stored as null
+    assert meta["babysit_version"]
+    probe = rng.integers(0, 255, (5, 1, 2, 4)).astype(np.uint8)
+    np.testing.assert_array_equal(meta["preprocessor"].transform(probe), pre.transform(probe))
+
+    sidecar = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert sidecar["params"]["W1"] == {"shape": [8, 6], "dtype": "float32"}
+    assert sidecar["preprocessing"]["kind"] == "standardize"
+
+
+def test_weights_load_with_plain_safetensors(tmp_path, rng):
+    from safetensors.numpy import load_file
+
+    model, _ = _trained_bn_model(rng)
+    tensors = load_file(str(_save(tmp_path / "m.safetensors", model)))
+    np.testing.assert_array_equal(tensors["W2"], model.params["W2"])
+    assert {"buffer.running_mean1", "buffer.running_var2"} <= set(tensors)
+
+
+def test_path_without_suffix_and_overwrite(tmp_path, rng):
+    model, _ = _trained_bn_model(rng)
+    first = _save(tmp_path / "model", model)
+    assert first.name == "model.safetensors" and checkpoint_paths(tmp_path / "model")[1].name == "model.json"
+    model.params["b3"] += 1.0
+    _save(tmp_path / "model", model)
+    loaded, _ = load_checkpoint(tmp_path / "model.safetensors")
+    np.testing.assert_array_equal(loaded.params["b3"], model.params["b3"])
+    assert oct(os.stat(first).st_mode & 0o777) == "0o644"
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, rng, monkeypatch):
+    import safetensors.numpy
+
+    model, _ = _trained_bn_model(rng)
+    path = _save(tmp_path / "model.safetensors", model)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def disk_full(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safetensors.numpy, "save_file", disk_full)
+    with pytest.raises(OSError):
+        _save(path, model)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    load_checkpoint(path)
+
+
+def _edit_sidecar(path, edit):
+    sidecar = checkpoint_paths(path)[1]
+    meta = json.loads(sidecar.read_text())
+    edit(meta)
+    sidecar.write_text(json.dumps(meta))
+
+
+def test_checkpoint_for_another_architecture_names_parameter_and_shapes(tmp_path, rng):
+    model, _ = _trained_bn_model(rng)
+    path = _save(tmp_path / "model.safetensors", model)
+    _edit_sidecar(path, lambda m: m["architecture"].update(hidden_dims=[7, 5]))
+    with pytest.raises(CheckpointError, match=r"parameter 'W1' has shape \(8, 6\); the FullyConnectedNet architecture expects \(8, 7\)"):
+        load_checkpoint(path)
+
+
+def test_dtype_mismatch(tmp_path, rng):
+    model, _ = _trained_bn_model(rng)
+    path = _save(tmp_path / "model.safetensors", model)
+    _edit_sidecar(path, lambda m: m["architecture"].update(dtype="float64"))
+    with pytest.raises(CheckpointError, match=r"parameter 'W1' has dtype float32; .* expects float64"):
+        load_checkpoint(path)
+
+
+def test_missing_and_unexpected_parameters(tmp_path, rng):
+    model, _ = _trained_bn_model(rng)
+    path = _save(tmp_path / "model.safetensors", model)
+    _edit_sidecar(path, lambda m: m["architecture"].update(activation="prelu"))
+    with pytest.raises(CheckpointError, match=r"parameter 'alpha1' of the FullyConnectedNet architecture is missing"):
+        load_checkpoint(path)
+    path = _save(tmp_path / "model.safetensors", model)
+    _edit_sidecar(path, lambda m: m["architecture"].update(normalization=None))
+    with pytest.raises(CheckpointError, match=r"unexpected parameter\(s\) beta1, beta2, buffer.running_mean1"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garble", "delete"])
+def test_corrupted_or_missing_weights(tmp_path, rng, damage):
+    model, _ = _trained_bn_model(rng)
+    path = _save(tmp_path / "model.safetensors", model)
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garble":
+        path.write_bytes(b"\xff" * 64 + data[64:])
+    else:
+        path.unlink()
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "model.json not found"),
+    ("{not json", "not a readable checkpoint sidecar"),
+    ('{"format": "other"}', "not a babysit checkpoint"),
+    ('{"format": "babysit-checkpoint", "format_version": 99}', "format version 99 is not supported"),
+])
+def test_corrupted_or_missing_sidecar(tmp_path, rng, content, message):
+    model, _ = _trained_bn_model(rng)
+    path = _save(tmp_path / "model.safetensors", model)
+    sidecar = checkpoint_paths(path)[1]
+    if content is None:
+        sidecar.unlink()
+    else:
+        sidecar.write_text(content)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+
+
+def test_files_from_different_saves_are_refused(tmp_path, rng):
+    model, _ = _trained_bn_model(rng)
+    path = _save(tmp_path / "a" / "model.safetensors", model)
+    other = _save(tmp_path / "b" / "model.safetensors", model)
+    checkpoint_paths(path)[1].write_bytes(checkpoint_paths(other)[1].read_bytes())
+    with pytest.raises(CheckpointError, match="come from different saves"):
+        load_checkpoint(path)
+
+
+def test_a_safetensors_file_that_is_not_a_babysit_checkpoint(tmp_path, rng):
+    from safetensors.numpy import save_file
+
+    model, _ = _trained_bn_model(rng)
+    path = _save(tmp_path / "model.safetensors", model)
+    save_file({"W1": np.zeros((8, 6), np.float32)}, str(path))
+    with pytest.raises(CheckpointError, match="not a babysit checkpoint"):
+        load_checkpoint(path)
