@@ -20,7 +20,7 @@ from babysit.nn.batchnorm import BatchNorm, SpatialBatchNorm
 from babysit.nn.conv import Conv2d
 from babysit.nn.dropout import Dropout
 from babysit.nn.init import as_generator, resolve_init
-from babysit.nn.losses import softmax_loss
+from babysit.nn.losses import check_labels, softmax_loss
 from babysit.nn.maxout import Maxout
 from babysit.nn.pool import MaxPool2d
 from babysit.nn.reshape import Flatten
@@ -60,6 +60,9 @@ class Model:
         if y is None:
             self.layers.eval()
             return self.layers.forward(X)
+        # check labels before the forward pass: a rejected call must not move batchnorm's
+        # running statistics or consume dropout randomness
+        y = check_labels(y, X.shape[0], self.num_classes, f"{type(self).__name__}.loss")
         self.layers.train()
         scores = self.layers.forward(X)
         loss, dscores = softmax_loss(scores, y)
