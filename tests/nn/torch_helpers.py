@@ -149,3 +149,66 @@ def assert_model_matches_torch(model, module, links: Mapping[str, ParamLink], X:
     module.eval()
     with torch.no_grad():
         _compare(f"{type(model).__name__} eval-mode scores", model.loss(X), module(xt), rtol, atol)
+
+
+class TorchMaxout(torch.nn.Module):
+    """Maxout in torch: Linear(in, out * pieces), then the max over each unit's ``pieces`` columns."""
+
+    def __init__(self, in_dim: int, out_dim: int, pieces: int) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(in_dim, out_dim * pieces)
+        self.out_dim, self.pieces = out_dim, pieces
+
+    def forward(self, x):
+        return self.linear(x).view(x.shape[0], self.out_dim, self.pieces).max(-1).values
+
+
+def torch_twin(layers) -> tuple:
+    """A torch.nn.Sequential mirroring babysit ``layers`` index for index (dropout excluded).
+
+    Returns: (module, {(layer index, babysit param name): ParamLink into the module}).
+    """
+    from babysit import nn as bnn
+
+    nn = torch.nn
+    modules, links = [], {}
+    for i, layer in enumerate(layers):
+        linear = {"W": ParamLink(f"{i}.weight", True), "b": ParamLink(f"{i}.bias")}
+        same = {"W": ParamLink(f"{i}.weight"), "b": ParamLink(f"{i}.bias")}
+        norm = {"gamma": ParamLink(f"{i}.weight"), "beta": ParamLink(f"{i}.bias")}
+        if isinstance(layer, bnn.Affine):
+            module, link = nn.Linear(layer.in_dim, layer.out_dim), linear
+        elif isinstance(layer, bnn.Maxout):
+            module = TorchMaxout(layer.in_dim, layer.out_dim, layer.pieces)
+            link = {"W": ParamLink(f"{i}.linear.weight", True), "b": ParamLink(f"{i}.linear.bias")}
+        elif isinstance(layer, bnn.Conv2d):
+            module = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.pad)
+            link = same
+        elif isinstance(layer, bnn.SpatialBatchNorm):
+            module, link = nn.BatchNorm2d(layer.dim, eps=layer.eps, momentum=layer.momentum), norm
+        elif isinstance(layer, bnn.BatchNorm):
+            module, link = nn.BatchNorm1d(layer.dim, eps=layer.eps, momentum=layer.momentum), norm
+        elif isinstance(layer, bnn.PReLU):
+            module, link = nn.PReLU(layer.num_parameters), {"alpha": ParamLink(f"{i}.weight")}
+        elif isinstance(layer, bnn.MaxPool2d):
+            module, link = nn.MaxPool2d(layer.size, layer.stride), {}
+        else:
+            simple = {bnn.ReLU: lambda: nn.ReLU(), bnn.Tanh: lambda: nn.Tanh(), bnn.Sigmoid: lambda: nn.Sigmoid(),
+                      bnn.Flatten: lambda: nn.Flatten(), bnn.LeakyReLU: lambda: nn.LeakyReLU(layer.alpha),
+                      bnn.ELU: lambda: nn.ELU(layer.alpha)}
+            if type(layer) not in simple:
+                raise TypeError(f"no torch twin for {layer!r}")
+            module, link = simple[type(layer)](), {}
+        modules.append(module)
+        links.update({(i, name): value for name, value in link.items()})
+    return nn.Sequential(*modules).double(), links
+
+
+def model_links(model, layer_links: Mapping) -> dict[str, ParamLink]:
+    """Map a model's public parameter names (``W1``, ``gamma2``, ...) to the twin's links."""
+    index = {id(layer): i for i, layer in enumerate(model.layers)}
+    out = {}
+    for name in model.params:
+        layer, local = model.params.owner(name)
+        out[name] = layer_links[(index[id(layer)], local)]
+    return out
