@@ -17,16 +17,16 @@ import bz2
 import gzip
 import hashlib
 import io
-import itertools
 import lzma
+import mmap
 import multiprocessing
 import os
 import posixpath
 import sys
 import tarfile
+import threading
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,22 +92,14 @@ def read_image_folder(
         X, y, class_names = cached
         return X, y, class_names, FolderLoadInfo(cache_file, True, 0)
 
-    if root.is_dir():
-        # Check the layout before spending time on decoding.
-        class_names, labelled = _find_classes(root, files, dirs)
-        names, X = _decode_stream(((n, blobs[n]) for n, _ in labelled), workers)
-    else:
-        # Decode while the archive is still being read; classes are known at the end.
-        dirs = set()
-        names, X = _decode_stream(_iter_archive(root, dirs), workers)
-        class_names, labelled = _find_classes(root, names, dirs)
-        position = {name: i for i, name in enumerate(names)}
-        order = np.array([position[n] for n, _ in labelled], dtype=np.int64)
-        X = X[order] if X is not None else X
-        names = [n for n, _ in labelled]
+    if not root.is_dir():
+        blobs, dirs = _read_archive(root)
+        files = list(blobs)
+    # Check the layout before spending time on decoding.
+    class_names, labelled = _find_classes(root, files, dirs)
+    names = [name for name, _ in labelled]
     y = np.array([label for _, label in labelled], dtype=np.int64)
-    # (N, H, W, 3) -> (N, 3, H, W), the layout of the CIFAR-10 batches.
-    X = np.ascontiguousarray(X.transpose(0, 3, 1, 2))
+    X = _decode_all(names, [blobs[n] for n in names], workers)
     write_npz(
         cache_file,
         {
@@ -171,11 +163,10 @@ def _decompressed(path: Path) -> io.BytesIO:
     return io.BytesIO(data)
 
 
-def _iter_archive(path: Path, dirs: set[str]) -> Iterator[tuple[str, bytes]]:
-    """Yield ``(name, bytes)`` of every image member of a tar or zip archive, in archive order.
-
-    Adds every directory seen (listed or implied by a member's path) to ``dirs``.
-    """
+def _read_archive(path: Path) -> tuple[dict[str, bytes], set[str]]:
+    """Bytes of every image member of a tar or zip archive, and every directory in it."""
+    blobs: dict[str, bytes] = {}
+    dirs: set[str] = set()
     try:
         if _has_suffix(path, ZIP_SUFFIXES):
             with zipfile.ZipFile(path) as zf:
@@ -186,8 +177,7 @@ def _iter_archive(path: Path, dirs: set[str]) -> Iterator[tuple[str, bytes]]:
                     if info.is_dir():
                         dirs.add(name)
                     elif name.lower().endswith(IMAGE_SUFFIXES):
-                        _add_parents(name, dirs)
-                        yield name, zf.read(info)
+                        blobs[name] = zf.read(info)
         else:
             with tarfile.open(fileobj=_decompressed(path), mode="r:") as tf:
                 for member in tf:
@@ -197,10 +187,12 @@ def _iter_archive(path: Path, dirs: set[str]) -> Iterator[tuple[str, bytes]]:
                     if member.isdir():
                         dirs.add(name)
                     elif member.isfile() and name.lower().endswith(IMAGE_SUFFIXES):
-                        _add_parents(name, dirs)
-                        yield name, tf.extractfile(member).read()
+                        blobs[name] = tf.extractfile(member).read()
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
         raise DataError(f"cannot read archive {path}: corrupted or truncated ({exc})") from None
+    for name in blobs:
+        _add_parents(name, dirs)
+    return blobs, dirs
 
 
 def _add_parents(name: str, dirs: set[str]) -> None:
@@ -301,36 +293,35 @@ def _read_cache(cache_file: Path) -> tuple[np.ndarray, np.ndarray, list[str]] | 
 # ---------------------------------------------------------------- decoding
 
 
-def _decode_chunk(names: list[str], blobs: list[bytes]) -> tuple[np.ndarray | None, list[tuple[str, tuple[int, int]]]]:
-    """Decode a chunk of images to RGB.
-
-    Returns (array (n, H, W, 3) uint8, [(name, (W, H)) of the first image]) when all
-    sizes agree, else (None, [(first name, size), (first differing name, size)]).
-    """
-    out = None
-    first = None
-    for i, (name, data) in enumerate(zip(names, blobs)):
-        try:
-            with Image.open(io.BytesIO(data), formats=("JPEG", "PNG")) as im:
-                rgb = np.asarray(im.convert("RGB"))
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise DataError(f"cannot decode image {name}: {exc}") from None
-        size = (rgb.shape[1], rgb.shape[0])
-        if first is None:
-            first = (name, size)
-            out = np.empty((len(names),) + rgb.shape, dtype=np.uint8)
-        elif size != first[1]:
-            return None, [first, (name, size)]
-        out[i] = rgb
-    return out, [first]
+def _decode_rgb(name: str, data: bytes) -> np.ndarray:
+    """One image as (H, W, 3) uint8; DataError naming the file if it cannot be decoded."""
+    try:
+        with Image.open(io.BytesIO(data), formats=("JPEG", "PNG")) as im:
+            return np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataError(f"cannot decode image {name}: {exc}") from None
 
 
-def _mixed_sizes_error(a: tuple[str, tuple[int, int]], b: tuple[str, tuple[int, int]]) -> DataError:
-    (na, (wa, ha)), (nb, (wb, hb)) = a, b
-    return DataError(
-        f"images of mixed sizes: {na} is {wa}x{ha} but {nb} is {wb}x{hb} (width x height); "
-        f"all images must have the same size: resize them first"
-    )
+def _decode_range(names, blobs, out, start: int, stop: int) -> int | None:
+    """Decode images ``start:stop`` into ``out`` (N, 3, H, W); the first index of another size, or None."""
+    size = out.shape[2:]
+    for i in range(start, stop):
+        rgb = _decode_rgb(names[i], blobs[i])
+        if rgb.shape[:2] != size:
+            return i
+        out[i] = rgb.transpose(2, 0, 1)
+    return None
+
+
+# What forked decode workers share with the parent: set before the fork, so the
+# image bytes are inherited (never pickled) and results land in shared memory.
+_SHARED: tuple | None = None
+_SHARED_LOCK = threading.Lock()  # one parallel decode at a time per process
+
+
+def _decode_shared_range(start: int, stop: int) -> int | None:
+    names, blobs, out = _SHARED
+    return _decode_range(names, blobs, out, start, stop)
 
 
 def _default_workers() -> int:
@@ -341,51 +332,41 @@ def _default_workers() -> int:
     return max(1, min(cpus, 8))
 
 
-def _batched(entries: Iterable[tuple[str, bytes]], size: int) -> Iterator[tuple[list[str], list[bytes]]]:
-    names: list[str] = []
-    blobs: list[bytes] = []
-    for name, data in entries:
-        names.append(name)
-        blobs.append(data)
-        if len(names) == size:
-            yield names, blobs
-            names, blobs = [], []
-    if names:
-        yield names, blobs
+def _decode_all(names: list[str], blobs: list[bytes], workers: int | None) -> np.ndarray:
+    """Decode all images to one (N, 3, H, W) uint8 array, with a process pool when N > CHUNK_IMAGES.
 
-
-def _decode_stream(entries: Iterable[tuple[str, bytes]], workers: int | None) -> tuple[list[str], np.ndarray | None]:
-    """Decode ``(name, bytes)`` entries to RGB, in parallel when there is more than one chunk.
-
-    Returns the names in input order and X (N, H, W, 3) uint8 (None when N = 0);
-    DataError for undecodable images or images of mixed sizes.
+    Raises DataError for undecodable images and for images of mixed sizes (naming
+    the first image and the first one whose size differs from it).
     """
+    global _SHARED
     workers = _default_workers() if workers is None else max(1, int(workers))
-    chunks = _batched(entries, CHUNK_IMAGES)
-    head = list(itertools.islice(chunks, 2))
-    if not head:
-        return [], None
-    # Forked workers inherit the imports and need no __main__ guard in the caller's
+    first = _decode_rgb(names[0], blobs[0])
+    shape = (len(names), 3) + first.shape[:2]
+    # Forked workers inherit the data and need no __main__ guard in the caller's
     # script (spawn would re-run it); where fork is unavailable, decode in-process.
-    if len(head) < 2 or workers == 1 or not sys.platform.startswith("linux"):
-        jobs = itertools.chain(head, chunks)
-        results = [(names, _decode_chunk(names, blobs)) for names, blobs in jobs]
+    parallel = workers > 1 and len(names) > CHUNK_IMAGES and sys.platform.startswith("linux")
+    if not parallel:
+        out = np.empty(shape, dtype=np.uint8)
+        odd = [_decode_range(names, blobs, out, 0, len(names))]
     else:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            # Submit each chunk as soon as it is read: reading overlaps decoding.
-            pending = [
-                (names, pool.apply_async(_decode_chunk, (names, blobs)))
-                for names, blobs in itertools.chain(head, chunks)
-            ]
-            results = [(names, job.get()) for names, job in pending]
-
-    reference = results[0][1][1][0]
-    for _, (arr, sizes) in results:
-        if arr is None:  # mixed sizes inside a chunk: name the very first image if it agrees
-            first, odd = sizes
-            raise _mixed_sizes_error(reference if first[1] == reference[1] else first, odd)
-        if sizes[0][1] != reference[1]:
-            raise _mixed_sizes_error(reference, sizes[0])
-    names = [n for chunk_names, _ in results for n in chunk_names]
-    arrays = [arr for _, (arr, _) in results]
-    return names, arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+        # An anonymous shared mapping: the children's writes are visible here, so
+        # no decoded pixels travel through pipes.
+        buffer = mmap.mmap(-1, int(np.prod(shape)))
+        out = np.frombuffer(buffer, dtype=np.uint8).reshape(shape)
+        ranges = [(a, min(a + CHUNK_IMAGES, len(names))) for a in range(0, len(names), CHUNK_IMAGES)]
+        with _SHARED_LOCK:
+            _SHARED = (names, blobs, out)
+            try:
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    odd = pool.starmap(_decode_shared_range, ranges)
+            finally:
+                _SHARED = None
+    odd = [i for i in odd if i is not None]
+    if odd:
+        i = min(odd)
+        (h0, w0), (h1, w1) = first.shape[:2], _decode_rgb(names[i], blobs[i]).shape[:2]
+        raise DataError(
+            f"images of mixed sizes: {names[0]} is {w0}x{h0} but {names[i]} is {w1}x{h1} "
+            f"(width x height); all images must have the same size: resize them first"
+        )
+    return out
