@@ -33,14 +33,24 @@ class Gate:
         raise NotImplementedError
 
 
+def _unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``: an input broadcast in forward (a bias (M,) added to (N, M))
+    received one gradient per copy, and they add up."""
+    if np.shape(grad) == shape:
+        return grad
+    grad = np.sum(grad, axis=tuple(range(np.ndim(grad) - len(shape))))
+    return np.sum(grad, axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True).reshape(shape)
+
+
 class AddGate(Gate):
-    """z = x + y: distributes the gradient unchanged."""
+    """z = x + y: distributes the gradient unchanged (summed over broadcast axes)."""
 
     def forward(self, x, y):
+        self.shapes = np.shape(x), np.shape(y)
         return x + y
 
     def backward(self, dz):
-        return [dz, dz]
+        return [_unbroadcast(dz, self.shapes[0]), _unbroadcast(dz, self.shapes[1])]
 
 
 class MultiplyGate(Gate):
@@ -51,7 +61,7 @@ class MultiplyGate(Gate):
         return x * y
 
     def backward(self, dz):
-        return [self.y * dz, self.x * dz]
+        return [_unbroadcast(self.y * dz, np.shape(self.x)), _unbroadcast(self.x * dz, np.shape(self.y))]
 
 
 class MaxGate(Gate):
@@ -59,10 +69,12 @@ class MaxGate(Gate):
 
     def forward(self, x, y):
         self.x_wins = np.greater_equal(x, y)
+        self.shapes = np.shape(x), np.shape(y)
         return np.maximum(x, y)
 
     def backward(self, dz):
-        return [np.where(self.x_wins, dz, 0.0), np.where(self.x_wins, 0.0, dz)]
+        return [_unbroadcast(np.where(self.x_wins, dz, 0.0), self.shapes[0]),
+                _unbroadcast(np.where(self.x_wins, 0.0, dz), self.shapes[1])]
 
 
 class SigmoidGate(Gate):
