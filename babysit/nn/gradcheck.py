@@ -99,7 +99,13 @@ def check_model_gradients(model, X, y, *, h: float = 1e-6, params=None) -> dict[
 
 
 def _rng_states(layers):
-    return [(layer.rng, layer.rng.bit_generator.state) for layer in layers if hasattr(layer, "rng")]
+    """(generator, state) of every layer holding one, looking inside containers (a Sequential's dropout)."""
+    states = []
+    for layer in layers:
+        if hasattr(layer, "rng"):
+            states.append((layer.rng, layer.rng.bit_generator.state))
+        states += _rng_states(getattr(layer, "layers", ()))
+    return states
 
 
 def _restore(states):
