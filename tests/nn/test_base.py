@@ -1,0 +1,31 @@
+"""The layer base: dtype resolution and the finiteness check used at the model boundary."""
+
+import numpy as np
+import pytest
+
+from babysit.errors import InputError
+from babysit.nn.base import as_float_dtype, check_finite
+
+
+@pytest.mark.parametrize("dtype", [np.float32, "float64", np.dtype(np.float32)])
+def test_as_float_dtype_accepts_float32_and_float64(dtype):
+    assert as_float_dtype(dtype, "X") in (np.float32, np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.float16, "nonsense", object])
+def test_as_float_dtype_rejects_everything_else_naming_the_owner(dtype):
+    with pytest.raises(InputError, match="Widget: dtype must be float32 or float64; got"):
+        as_float_dtype(dtype, "Widget")
+
+
+def test_check_finite_accepts_huge_values_whose_sum_overflows():
+    x = np.full(10, np.finfo(np.float32).max, np.float32)
+    check_finite(x, "Net")  # the fast sum is inf, but every value is finite
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_check_finite_names_count_kind_and_first_index(dtype):
+    x = np.zeros((3, 4), dtype)
+    x[2, 1], x[1, 3] = np.inf, np.nan
+    with pytest.raises(InputError, match=r"Net: input X contains 2 non-finite value\(s\) \(NaN at index \(1, 3\)\)"):
+        check_finite(x, "Net", "input X")
