@@ -298,7 +298,7 @@ def _decode_rgb(name: str, data: bytes) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data), formats=("JPEG", "PNG")) as im:
             return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"cannot decode image {name}: {exc}") from None
 
 

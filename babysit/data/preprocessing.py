@@ -179,13 +179,15 @@ class Preprocessor:
                 centred = (flat[rows].astype(np.float64) - a["mean"]).astype(np.float32)
                 np.matmul(centred, a["projection"], out=out[rows])
             return out
-        out = X.astype(np.float32)  # always a copy: callers may modify the result
+        if self.kind == "none":
+            return X.astype(np.float32)  # always a copy: callers may modify the result
+        mean = a["mean"].astype(np.float32)
         if self.kind == "channel_mean":
-            out -= a["mean"].astype(np.float32)[None, :, None, None]
-        elif self.kind in ("mean_image", "standardize"):
-            out -= a["mean"].astype(np.float32)
-            if self.kind == "standardize":
-                out *= (1.0 / a["std"]).astype(np.float32)
+            mean = mean[None, :, None, None]
+        # One pass: the ufunc converts X to float32 as it subtracts (no float32 copy of X first).
+        out = np.subtract(X, mean, dtype=np.float32)
+        if self.kind == "standardize":
+            out *= (1.0 / a["std"]).astype(np.float32)
         return out
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
