@@ -103,7 +103,8 @@ class ProgressBar(Callback):
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        console = self.console or Console()
+        # soft_wrap: lines printed while the bar is live (the epoch lines) must not be re-wrapped.
+        console = self.console or Console(soft_wrap=True)
         if not (self.verbose and console.is_terminal):
             return
         self._progress = Progress(

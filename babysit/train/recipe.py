@@ -34,7 +34,7 @@ class TrainConfig:
     normalization: str | None = None
     dropout: float = 0.0
     update: str = "momentum"
-    lr: float = 1e-3
+    lr: float = 1e-2
     reg: float = 0.0
     lr_decay: float | None = None
     schedule: str | None = None
