@@ -16,10 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+try:  # the helpers below need torch; ParamLink and the case registry do not, so import lazily
+    import torch
+except ImportError:  # pragma: no cover - torch is a test dependency
+    torch = None
 
 RTOL = 1e-9
 ATOL = 1e-11
+
+
+def _require_torch() -> None:
+    if torch is None:
+        pytest.skip("torch is not installed (pip install torch==2.13.0, a test-only dependency)")
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,7 @@ def assert_layer_matches_torch(layer, module, x: np.ndarray, links: Mapping[str,
         ``torch_forward(module, x_tensor)`` replaces ``module(x)`` where torch needs more than a call.
     Returns: {'out': ..., 'dx': ..., '<param>': grad} from babysit, for further checks.
     """
+    _require_torch()
     assert x.dtype == np.float64, "parity tests run in float64"
     links = dict(links or {})
     assert set(links) == set(layer.params), f"links {sorted(links)} must cover params {sorted(layer.params)}"
@@ -125,6 +134,7 @@ def assert_model_matches_torch(model, module, links: Mapping[str, ParamLink], X:
     also compares the running statistics the train step left behind. ``buffers`` maps
     babysit ``"<layer index>.<attribute>"`` to a torch buffer, compared after the step.
     """
+    _require_torch()
     assert set(links) == set(model.params), f"links {sorted(links)} must cover params {sorted(model.params)}"
     copy_params_to_torch(model.params, module, links)
     module.train()
@@ -151,18 +161,6 @@ def assert_model_matches_torch(model, module, links: Mapping[str, ParamLink], X:
         _compare(f"{type(model).__name__} eval-mode scores", model.loss(X), module(xt), rtol, atol)
 
 
-class TorchMaxout(torch.nn.Module):
-    """Maxout in torch: Linear(in, out * pieces), then the max over each unit's ``pieces`` columns."""
-
-    def __init__(self, in_dim: int, out_dim: int, pieces: int) -> None:
-        super().__init__()
-        self.linear = torch.nn.Linear(in_dim, out_dim * pieces)
-        self.out_dim, self.pieces = out_dim, pieces
-
-    def forward(self, x):
-        return self.linear(x).view(x.shape[0], self.out_dim, self.pieces).max(-1).values
-
-
 def torch_twin(layers) -> tuple:
     """A torch.nn.Sequential mirroring babysit ``layers`` index for index (dropout excluded).
 
@@ -170,7 +168,20 @@ def torch_twin(layers) -> tuple:
     """
     from babysit import nn as bnn
 
+    _require_torch()
     nn = torch.nn
+
+    class TorchMaxout(nn.Module):
+        """Maxout in torch: Linear(in, out * pieces), then the max over each unit's ``pieces`` columns."""
+
+        def __init__(self, in_dim: int, out_dim: int, pieces: int) -> None:
+            super().__init__()
+            self.linear = nn.Linear(in_dim, out_dim * pieces)
+            self.out_dim, self.pieces = out_dim, pieces
+
+        def forward(self, x):
+            return self.linear(x).view(x.shape[0], self.out_dim, self.pieces).max(-1).values
+
     modules, links = [], {}
     for i, layer in enumerate(layers):
         linear = {"W": ParamLink(f"{i}.weight", True), "b": ParamLink(f"{i}.bias")}
