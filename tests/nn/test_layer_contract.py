@@ -113,3 +113,28 @@ def test_train_and_eval_switch_mode(case):
     if isinstance(layer, Sequential):
         layer.eval()
         assert not any(sub.training for sub in layer)
+
+
+@cases
+@pytest.mark.parametrize("layout", ["fortran", "strided-view"])
+def test_memory_layout_of_the_input_does_not_change_the_result(case, layout):
+    x = case.x()
+    if layout == "fortran":
+        odd = np.asfortranarray(x)
+    else:  # every other element of a wider buffer: a view with non-unit strides
+        wide = np.zeros(x.shape[:-1] + (2 * x.shape[-1],))
+        wide[..., ::2] = x
+        odd = wide[..., ::2]
+    assert not odd.flags.c_contiguous or x.ndim == 1
+    dout = np.random.default_rng(2).standard_normal(case.layer().forward(x).shape)
+    results = []
+    for inp in (x, odd):
+        layer = case.layer()
+        out = layer.forward(inp).copy()
+        dx = layer.backward(dout)
+        results.append((out, dx, {k: g.copy() for k, g in layer.grads.items()}))
+    (out0, dx0, g0), (out1, dx1, g1) = results
+    np.testing.assert_allclose(out1, out0, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx1, dx0, rtol=1e-12, atol=1e-14)
+    for name in g0:
+        np.testing.assert_allclose(g1[name], g0[name], rtol=1e-12, atol=1e-14, err_msg=name)
