@@ -31,13 +31,20 @@ from babysit.data.image_folder import _default_workers  # noqa: E402
 DEFAULT_TARBALL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
 
 
-def _cold(tarball: Path, workers: int) -> float:
+def _cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (the decode workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _cold(tarball: Path, workers: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one load into an empty cache."""
     with tempfile.TemporaryDirectory(prefix="babysit-bench-") as cache:
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_seconds(), time.perf_counter()
         X, y, _, info = read_image_folder(tarball, cache_dir=cache, workers=workers)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
     assert not info.cache_hit and X.shape == (50000, 3, 32, 32), (X.shape, info)
-    return seconds
+    return seconds, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,32 +63,40 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers > 1:
         variants[f"cold, {args.workers} processes"] = args.workers
     cold: dict[str, list[float]] = {name: [] for name in variants}
+    cold_cpu: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(args.repeats):  # interleaved, so load from other users hits all variants alike
         for name, workers in variants.items():
-            cold[name].append(_cold(args.tarball, workers))
+            wall, cpu = _cold(args.tarball, workers)
+            cold[name].append(wall)
+            cold_cpu[name].append(cpu)
 
     with tempfile.TemporaryDirectory(prefix="babysit-bench-") as cache:
         read_image_folder(args.tarball, cache_dir=cache)
-        cached, via_source = [], []
+        cached, via_source, cached_cpu, via_source_cpu = [], [], [], []
         for _ in range(max(args.repeats, 5)):
-            t0 = time.perf_counter()
+            c0, t0 = _cpu_seconds(), time.perf_counter()
             X, _, _, info = read_image_folder(args.tarball, cache_dir=cache)
             cached.append(time.perf_counter() - t0)
+            cached_cpu.append(_cpu_seconds() - c0)
             assert info.cache_hit
-            t0 = time.perf_counter()
+            c0, t0 = _cpu_seconds(), time.perf_counter()
             d = load_source(f"folder:{args.tarball}", cache_dir=cache, val_fraction=1000, test_fraction=1000)
             via_source.append(time.perf_counter() - t0)
+            via_source_cpu.append(_cpu_seconds() - c0)
         cache_mb = info.cache_file.stat().st_size / 1e6
 
     rows = {**cold, "cached (.npz read)": cached, "cached + split (load_source)": via_source}
+    cpu = {**cold_cpu, "cached (.npz read)": cached_cpu, "cached + split (load_source)": via_source_cpu}
     print(f"CIFAR-10 JPEG tarball: {args.tarball} ({args.tarball.stat().st_size / 1e6:.1f} MB, "
           f"50,000 images -> X {X.shape} {X.dtype}, cache file {cache_mb:.0f} MB)")
     print(f"splits via load_source: train {len(d.y_train)}, val {len(d.y_val)}, test {len(d.y_test)}")
     print()
-    print(f"{'variant':<32} {'median s':>9} {'min s':>8} {'images/s':>10}  runs")
+    print(f"{'variant':<32} {'median s':>9} {'min s':>8} {'images/s':>10} {'CPU s':>7}  runs")
     for name, times in rows.items():
         med = statistics.median(times)
-        print(f"{name:<32} {med:>9.3f} {min(times):>8.3f} {50000 / med:>10,.0f}  {len(times)}")
+        print(f"{name:<32} {med:>9.3f} {min(times):>8.3f} {50000 / med:>10,.0f} "
+              f"{statistics.median(cpu[name]):>7.2f}  {len(times)}")
+    print("(wall-clock seconds; CPU s = user + system of this process and its decode workers, median)")
     print()
     print(f"machine: {machine['cpu']}, {machine['cores']} cores; Python {machine['python']}, "
           f"NumPy {np.__version__}, Pillow {PIL.__version__}; {machine['date']}")
