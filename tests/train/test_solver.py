@@ -44,9 +44,10 @@ def test_overfits_20_examples(digits):
 
 
 def test_fc100_on_digits_reaches_95_percent_validation_accuracy(digits):
-    model = _net([100])
-    solver = Solver(model, digits, update_rule="adam", optim_config={"learning_rate": 1e-3},
-                    batch_size=50, num_epochs=20, verbose=False, seed=0)
+    # this setting reaches 0.961-0.978 over model/minibatch seeds 0-5: not a lucky seed
+    model = _net([100], reg=1e-3)
+    solver = Solver(model, digits, update_rule="adam", optim_config={"learning_rate": 2e-3},
+                    batch_size=50, num_epochs=30, verbose=False, seed=0)
     solver.train()
     assert solver.best_val_acc >= 0.95
     # the restored best parameters reproduce the best validation accuracy
