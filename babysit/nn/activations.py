@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from babysit.errors import ConfigError, InputError
-from babysit.nn.base import Layer
+from babysit.nn.base import Layer, as_float_dtype
 
 
 # -- functional ops ---------------------------------------------------------
@@ -174,7 +174,7 @@ class PReLU(Layer):
         if int(num_parameters) < 1:
             raise ConfigError(f"PReLU: num_parameters must be >= 1; got {num_parameters}")
         self.num_parameters = int(num_parameters)
-        self.dtype = np.dtype(dtype)
+        self.dtype = as_float_dtype(dtype, "PReLU")  # an integer alpha would silently truncate 0.25 to 0
         self.params["alpha"] = np.full(self.num_parameters, init, dtype=self.dtype)
         self.grads["alpha"] = np.zeros_like(self.params["alpha"])
 
