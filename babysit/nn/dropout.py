@@ -34,8 +34,12 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5, *, rng=None) -> None:
         super().__init__()
-        if not 0.0 <= float(p) < 1.0:
-            raise ConfigError(f"Dropout: p (the drop probability) must be in [0, 1); got {p}")
+        try:
+            in_range = 0.0 <= float(p) < 1.0
+        except (TypeError, ValueError):
+            in_range = False
+        if not in_range:
+            raise ConfigError(f"Dropout: p (the drop probability) must be in [0, 1); got {p!r}")
         self.p = float(p)
         self.rng = as_generator(rng)
 
