@@ -86,6 +86,13 @@ def test_prelu_rejects_other_float_dtype():
         PReLU(1).forward(np.ones((2, 3)))
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.float16])
+def test_prelu_rejects_a_non_float_parameter_dtype(dtype):
+    # an integer alpha would silently truncate the 0.25 start to 0
+    with pytest.raises(InputError, match=f"PReLU: dtype must be float32 or float64; got {np.dtype(dtype)}"):
+        PReLU(1, dtype=dtype)
+
+
 def test_prelu_needs_at_least_one_parameter():
     with pytest.raises(ConfigError, match="num_parameters must be >= 1; got 0"):
         PReLU(0)

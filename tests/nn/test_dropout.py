@@ -62,7 +62,7 @@ def test_consecutive_forwards_draw_fresh_masks():
     assert not np.array_equal(layer.forward(x), layer.forward(x))
 
 
-@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, "half", None])
 def test_p_out_of_range_is_a_config_error(p):
-    with pytest.raises(ConfigError, match=rf"Dropout: p \(the drop probability\) must be in \[0, 1\); got {p}"):
+    with pytest.raises(ConfigError, match=rf"Dropout: p \(the drop probability\) must be in \[0, 1\); got {p!r}"):
         Dropout(p)
