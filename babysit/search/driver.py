@@ -1,0 +1,275 @@
+"""The search driver: stages coarse to fine, trials on an executor, every result into the run store.
+
+    spec = SearchSpec(data=DataRef('digits'), model='fc:100',
+                      space=SearchSpace.parse({'lr': '1e-6:1e-3:log', 'reg': '1e-5:1e5:log'}),
+                      stage_trials=(20, 20), stage_epochs=(5, 10), seed=0)
+    with RunStore('runs.sqlite') as store, make_executor(workers=2) as executor:
+        outcome = run_search(spec, store, executor, observer=printer)
+
+The driver is the only writer of the store. A trial is recorded 'running' when it is handed to
+the executor and finished (metric series first, then its final status, each one transaction)
+as soon as its result comes back, so a kill -9 loses nothing finished. Running the same spec
+again against the same store skips every finished trial and reruns the interrupted ones; the
+ranges of later stages are recomputed from the stored results, so they come out the same.
+Configurations come from ``RandomSampler(space, seed=(seed, stage))`` and trial seeds from
+``trial_seed(seed, stage, index)``: the same spec gives the same configurations and results
+whichever executor runs them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from babysit.errors import ConfigError
+from babysit.search.records import TrialRecord, ranked
+from babysit.search.samplers import GridSampler, RandomSampler
+from babysit.search.spaces import Choice, SearchSpace
+from babysit.search.stages import EdgeWarning, next_stage_space
+from babysit.search.trial import DataRef, TrialTask, run_trial, trial_seed
+
+SPEC_VERSION = 1
+EPOCH_GROWTH = 2  # each stage trains this many times longer than the one before
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """What defines a search (and must match to resume it): data, model, ranges, stages, seed, sampler.
+
+    ``stage_trials[k]`` / ``stage_epochs[k]``: trials and epochs of stage k + 1.
+    """
+
+    data: DataRef
+    model: str
+    space: SearchSpace
+    stage_trials: tuple[int, ...] = (10, 10)
+    stage_epochs: tuple[int, ...] = (5, 10)
+    seed: int = 0
+    sampler: str = "random"
+
+    def __post_init__(self):
+        if len(self.stage_trials) != len(self.stage_epochs) or not self.stage_trials:
+            raise ConfigError(
+                f"a search needs as many trial counts as epoch counts (one per stage); got "
+                f"{list(self.stage_trials)} trials and {list(self.stage_epochs)} epochs"
+            )
+        for what, values in (("--trials", self.stage_trials), ("--epochs", self.stage_epochs)):
+            if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+                raise ConfigError(f"{what} must be a positive integer; got {list(values)}")
+        if self.sampler not in ("random", "grid"):
+            raise ConfigError(f"--sampler must be random or grid; got {self.sampler!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"--seed must be a non-negative integer; got {self.seed!r}")
+
+    @classmethod
+    def from_cli(cls, *, data: DataRef, model: str, space: SearchSpace, stages: int, trials: int, epochs: int,
+                 seed: int = 0, sampler: str = "random") -> SearchSpec:
+        """``--stages K --trials N --epochs E``: N trials per stage, E epochs in stage 1, doubling after."""
+        for what, value in (("--stages", stages), ("--trials", trials), ("--epochs", epochs)):
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{what} must be a positive integer; got {value!r}")
+        return cls(data, model, space, (trials,) * stages, tuple(epochs * EPOCH_GROWTH**k for k in range(stages)),
+                   seed, sampler)
+
+    @property
+    def stages(self) -> int:
+        return len(self.stage_trials)
+
+    def to_json(self) -> dict:
+        """The JSON stored with the search; a resume must present the same."""
+        return {
+            "version": SPEC_VERSION, "data": self.data.to_json(), "model": self.model,
+            "space": self.space.to_json(), "stage_trials": list(self.stage_trials),
+            "stage_epochs": list(self.stage_epochs), "seed": self.seed, "sampler": self.sampler,
+        }
+
+
+@dataclass
+class StageOutcome:
+    """One stage: its number, ranges, epochs, trials (best first via ``ranked``) and edge warnings."""
+
+    stage: int
+    space: SearchSpace
+    epochs: int
+    planned: int
+    records: list[TrialRecord] = field(default_factory=list)
+    warnings: list[EdgeWarning] = field(default_factory=list)
+    stopped_by_budget: bool = False
+
+    @property
+    def best(self) -> TrialRecord | None:
+        good = ranked(self.records)
+        return good[0] if good else None
+
+
+@dataclass
+class SearchOutcome:
+    """The whole search: its id in the store, the stages and the best trial over all of them."""
+
+    search_id: int
+    name: str
+    stages: list[StageOutcome]
+
+    @property
+    def records(self) -> list[TrialRecord]:
+        return [r for s in self.stages for r in s.records]
+
+    @property
+    def best(self) -> TrialRecord | None:
+        # the last stage trained longest: prefer its best, fall back to earlier stages
+        for stage in reversed(self.stages):
+            if stage.best is not None:
+                return stage.best
+        return None
+
+    @property
+    def warnings(self) -> list[EdgeWarning]:
+        return [w for s in self.stages for w in s.warnings]
+
+
+class Observer:
+    """Hooks the driver calls while it runs (printing, progress bars); all no-ops here."""
+
+    def on_search_start(self, spec: SearchSpec, executor, resumed: int) -> None: ...
+
+    def on_stage_start(self, stage: int, space: SearchSpace, trials: int, epochs: int, done: int) -> None: ...
+
+    def on_trial(self, record: TrialRecord, done: int, total: int, names: list[str]) -> None: ...
+
+    def on_stage_end(self, outcome: StageOutcome) -> None: ...
+
+    def on_search_end(self, outcome: SearchOutcome) -> None: ...
+
+
+def stage_configs(spec: SearchSpec, space: SearchSpace, stage: int) -> list[dict]:
+    """The configurations of ``stage`` (1-based): a function of the spec, the stage's ranges and the seed only."""
+    n = spec.stage_trials[stage - 1]
+    if spec.sampler == "grid":
+        return GridSampler(space, grid_points(space, n)).configs(n)
+    return RandomSampler(space, seed=(spec.seed, stage)).configs(n)
+
+
+def grid_points(space: SearchSpace, trials: int) -> dict[str, int]:
+    """Points per range so the grid has at most ``trials`` points (lists count all their options)."""
+    fixed = math.prod(len(s.options) for s in space.values() if isinstance(s, Choice))
+    ranges = [n for n, s in space.items() if not isinstance(s, Choice)]
+    per = max(1, int((trials / fixed) ** (1 / len(ranges)) + 1e-9)) if ranges else 1
+    return {n: (1 if isinstance(s, Choice) else per) for n, s in space.items()}
+
+
+def varying(space: SearchSpace) -> list[str]:
+    """Names that actually vary (a one-option list is a constant): lr and reg first, as the lecture prints."""
+    names = [n for n, s in space.items() if not (isinstance(s, Choice) and len(s.options) == 1)]
+    return sorted(names, key=lambda n: ({"lr": 0, "reg": 1}.get(n, 2), n))
+
+
+def run_search(
+    spec: SearchSpec, store, executor, *, name: str = "search", observer: Observer | None = None,
+    deadlines: Mapping[int, float] | None = None, trial_fn: Callable = run_trial,
+) -> SearchOutcome:
+    """Run (or resume) the search ``name`` in ``store`` on ``executor``; returns its outcome.
+
+    Inputs: spec; store, a writable RunStore; executor (babysit.search.executors);
+    observer for output; deadlines, stage -> time.monotonic() after which that stage launches
+    no new trial (running ones finish); trial_fn, the picklable trial function (default run_trial).
+    Raises StoreError when ``store`` holds ``name`` with another spec (nothing is written then).
+    """
+    observer = observer or Observer()
+    check_setup(spec)
+    search_id = store.create_or_open_search(name, spec.to_json())
+    done = store.finished_trials(search_id)
+    observer.on_search_start(spec, executor, len(done))
+    outcome = SearchOutcome(search_id, name, [])
+    space = spec.space
+    for stage in range(1, spec.stages + 1):
+        stage_outcome = _run_stage(spec, store, executor, search_id, stage, space, done, observer,
+                                   (deadlines or {}).get(stage), trial_fn)
+        outcome.stages.append(stage_outcome)
+        space, stage_outcome.warnings = next_stage_space(space, stage_outcome.records, stage,
+                                                          last=stage == spec.stages)
+        observer.on_stage_end(stage_outcome)
+    observer.on_search_end(outcome)
+    return outcome
+
+
+def check_setup(spec: SearchSpec) -> None:
+    """Fail before any trial runs when no trial could: unknown data, a bad model spec, fixed options the
+    model cannot take, --hidden for a model without hidden layers. Loads the data in this process.
+
+    Settings that fail only in some combinations (e.g. --init he,small with --weight-scale) are left to
+    the trials: those trials fail, are recorded 'failed', and the search goes on.
+    """
+    from babysit.search.trial import build_trial_model, model_spec_with_hidden, prepared_data
+
+    data = prepared_data(spec.data)
+    constants = {n: s.options[0] for n, s in spec.space.items() if isinstance(s, Choice) and len(s.options) == 1}
+    if "hidden" in spec.space:
+        model_spec_with_hidden(spec.model, 1)
+    build_trial_model(spec.model, constants, data.input_shape, data.num_classes, seed=0)
+
+
+def _run_stage(spec, store, executor, search_id, stage, space, done, observer, deadline, trial_fn) -> StageOutcome:
+    configs = stage_configs(spec, space, stage)
+    epochs = spec.stage_epochs[stage - 1]
+    result = StageOutcome(stage, space, epochs, len(configs))
+    names = varying(space)
+    for index, config in enumerate(configs):
+        if (stage, index) in done:
+            result.records.append(TrialRecord.from_run(done[(stage, index)]))
+    observer.on_stage_start(stage, space, len(configs), epochs, len(result.records))
+    todo = [i for i in range(len(configs)) if (stage, i) not in done]
+    run_ids: dict[int, int] = {}
+    durations: list[float] = []
+
+    def tasks():
+        for index in todo:
+            task = TrialTask(spec.data, spec.model, configs[index], epochs, trial_seed(spec.seed, stage, index),
+                             stage, index)
+            run_ids[index] = store.start_run(search_id, stage, index, configs[index])
+            yield task
+
+    def may_launch() -> bool:
+        if deadline is None:
+            return True
+        # a trial launched now must be expected to end before the deadline
+        expected = sorted(durations)[len(durations) // 2] if durations else 0.0
+        if time.monotonic() + expected <= deadline:
+            return True
+        result.stopped_by_budget = True
+        return False
+
+    for task, outcome in executor.run(trial_fn, tasks(), may_launch):
+        record = _record(store, run_ids[task.index], task, outcome)
+        durations.append(record.seconds or 0.0)
+        result.records.append(record)
+        observer.on_trial(record, len(result.records), len(configs), names)
+    result.records.sort(key=lambda r: r.index)
+    return result
+
+
+def _record(store, run_id: int, task: TrialTask, outcome: Mapping) -> TrialRecord:
+    """Write one trial's series, then its final status (so a run marked finished has all its series)."""
+    series = outcome.get("series") or {}
+    for kind in ("loss", "train_acc", "val_acc"):  # steps: iterations for loss, epochs for accuracies
+        values = series.get(kind) or []
+        if values:
+            store.log_metrics(run_id, kind, range(1, len(values) + 1), values)
+    if series.get("lr"):
+        steps, values = zip(*series["lr"])
+        store.log_metrics(run_id, "lr", steps, values)
+    metrics = {k: outcome.get(k) for k in ("val_acc", "train_acc", "loss", "epochs", "seconds")}
+    metrics["best_val_acc"] = outcome.get("val_acc")
+    for k in ("final_val_acc", "iterations", "stop_reason", "host", "pid"):
+        if outcome.get(k) is not None:
+            metrics[k] = outcome[k]
+    status = outcome.get("status", "failed")
+    store.finish_run(run_id, status, metrics, error=outcome.get("error"))
+    return TrialRecord(
+        run_id=run_id, stage=task.stage, index=task.index, params=dict(task.params), status=status,
+        val_acc=outcome.get("val_acc"), train_acc=outcome.get("train_acc"), loss=outcome.get("loss"),
+        epochs=outcome.get("epochs"), seconds=outcome.get("seconds"), error=outcome.get("error"),
+        stop_reason=outcome.get("stop_reason"),
+        extra={k: metrics[k] for k in ("final_val_acc", "iterations", "host", "pid") if k in metrics},
+    )

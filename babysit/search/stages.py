@@ -1,0 +1,127 @@
+"""Coarse to fine: from one stage's results, the next stage's ranges, and the lecture's edge warning.
+
+The lecture: a first stage samples the whole ranges for a few epochs; each later stage
+narrows the ranges to where the best trials were and trains longer. And when the best
+result sits at the edge of its range ("this best cross-validation result is worrying"),
+better values may lie beyond it: we say so and extend the next stage past that edge.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from babysit.search.records import TrialRecord, ranked
+from babysit.search.spaces import Choice, LogUniform, SearchSpace, Space
+
+TOP_FRACTION = 0.2  # the next stage spans the best fifth of the trials...
+MIN_TOP = 3  # ...but at least the best three
+MARGIN = 0.1  # plus this fraction of the current width on each side
+EDGE_TOL = 0.1  # "near an edge": within this fraction of the width (decades for log ranges)
+MIN_EXTEND_DECADES = 0.5  # a log range grows past an edge by at least half a decade
+
+
+def top_trials(records, fraction: float = TOP_FRACTION, minimum: int = MIN_TOP) -> list[TrialRecord]:
+    """The best ``fraction`` of the trials that finished (at least ``minimum``, at most all of them)."""
+    good = ranked(records)
+    n = max(minimum, math.ceil(fraction * len([r for r in records if r.status != "failed"])))
+    return good[:n]
+
+
+@dataclass(frozen=True)
+class EdgeWarning:
+    """The best trial of ``stage`` sits near the ``edge`` ('low'|'high') of ``name``'s range [low, high].
+
+    ``extended`` is the next stage's range for ``name`` (None after the last stage).
+    """
+
+    stage: int
+    name: str
+    edge: str
+    value: float
+    val_acc: float
+    space: Space
+    extended: Space | None
+
+    def message(self) -> str:
+        side = "above" if self.edge == "high" else "below"
+        text = (
+            f"{self.name}: the best trial of stage {self.stage} (val_acc {self.val_acc:f}, {self.name} "
+            f"{format_value(self.value)}) sits at the {self.edge} edge of the range searched "
+            f"({describe_space(self.space)}): this best result is worrying, better values may lie {side} it"
+        )
+        if self.extended is not None:
+            return text + f"; stage {self.stage + 1} extends {self.name} to {describe_space(self.extended)}"
+        wider = self.extended_cli()
+        return text + f"; search again with --{self.name.replace('_', '-')} {wider}"
+
+    def extended_cli(self) -> str:
+        """CLI text of the range widened past the edge (what to search next)."""
+        wider = _extend(SearchSpace({self.name: self.space}), self.name, self.edge)[self.name]
+        if isinstance(wider, LogUniform):
+            return f"{wider.low:.3g}:{wider.high:.3g}:log"
+        return wider.to_cli()
+
+
+def next_stage_space(space: SearchSpace, records, stage: int, *, last: bool = False):
+    """The ranges of stage ``stage + 1`` from the trials of ``stage``.
+
+    Every range (log, linear, integer) narrows to the span of the best trials plus a margin;
+    lists of options stay whole. Each hyperparameter whose best value sits near an edge is
+    extended past that edge. Returns (next SearchSpace, [EdgeWarning]); with ``last`` the space
+    is unchanged and the warnings tell what to search next. With no finished trial the space
+    is unchanged and there are no warnings.
+    """
+    best = top_trials(records)
+    if not best:
+        return space, []
+    narrowed = space
+    if not last:
+        for name in space:
+            if isinstance(space[name], Choice):
+                continue
+            narrowed = narrowed.with_space(name, space[name].narrow([r.params[name] for r in best], MARGIN))
+    warnings = []
+    for name, edge in space.edges(best[0].params, EDGE_TOL).items():
+        if not last:
+            # the margin (>= the edge tolerance) has kept this edge in the narrowed range; grow past it
+            narrowed = _extend(narrowed.with_space(name, _with_edge(narrowed[name], space[name], edge)), name, edge)
+        warnings.append(EdgeWarning(stage, name, edge, best[0].params[name], best[0].val_acc, space[name],
+                                    None if last else narrowed[name]))
+    return narrowed, warnings
+
+
+def _with_edge(narrow: Space, wide: Space, edge: str) -> Space:
+    """``narrow`` with its ``edge`` bound moved to ``wide``'s (so the extension starts from the searched edge)."""
+    if edge == "low":
+        return type(narrow)(wide.low, narrow.high)
+    return type(narrow)(narrow.low, wide.high)
+
+
+def _extend(space: SearchSpace, name: str, edge: str) -> SearchSpace:
+    s = space[name]
+    if isinstance(s, LogUniform):
+        decades = math.log10(s.high / s.low)
+        return space.extend(name, edge, 10.0 ** max(MIN_EXTEND_DECADES, decades / 2))
+    return space.extend(name, edge)  # linear ranges double their width on that side
+
+
+def format_value(value) -> str:
+    """A hyperparameter value as the lecture prints it: floats as %e, the rest as text."""
+    if isinstance(value, float):
+        return f"{value:e}"
+    return "none" if value is None else str(value)
+
+
+def describe_space(space: Space) -> str:
+    """A range in words for the output: '1.00e-06 .. 1.00e-03 (log)', '0 .. 0.5', '50, 100, 200'."""
+    if isinstance(space, Choice):
+        return ", ".join("none" if o is None else str(o) for o in space.options)
+    if isinstance(space, LogUniform):
+        return f"{space.low:.2e} .. {space.high:.2e} (log)"
+    return f"{space.low:g} .. {space.high:g}"
+
+
+def describe(space: SearchSpace) -> str:
+    """Every range of a search space in words, one 'name range' per hyperparameter."""
+    return ", ".join(f"{name} {describe_space(s)}" for name, s in space.items())
