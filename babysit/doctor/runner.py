@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+
+from threadpoolctl import threadpool_limits
 
 from babysit.doctor.activation_check import activation_stats
 from babysit.doctor.finding import Finding
@@ -39,7 +42,7 @@ def resolve_checks(checks=None) -> list[str]:
 
 
 def run_doctor(model_factory, data, checks=None, seed=0, *, lr: float | None = None, update_rule: str = "sgd",
-               batch_size: int = 100, on_finding=None) -> list[Finding]:
+               batch_size: int = 100, on_finding=None, blas_threads: int | None = 1) -> list[Finding]:
     """Run the named checks (default: all) on fresh models from ``model_factory``; returns their Findings.
 
     Inputs: model_factory, a callable ``make(**overrides) -> model`` (called with no arguments,
@@ -47,14 +50,23 @@ def run_doctor(model_factory, data, checks=None, seed=0, *, lr: float | None = N
     with X_train/y_train/X_val/y_val (preprocessed) or (X, y); checks, names or 'a,b'; seed;
     lr, a learning rate to judge (else ``lr_range``'s suggestion is used by ``update_ratio``
     and ``overfit_small`` starts from 1e-2); update_rule and batch_size for the short runs;
-    on_finding, called with each Finding as it is ready (for progress output).
+    on_finding, called with each Finding as it is ready (for progress output); blas_threads,
+    the BLAS thread cap while checking (default 1: the checks' batches are small, and on a
+    busy machine oversubscribed BLAS threads made them 10-25x slower; None leaves it alone).
     Each finding's details get 'seconds'. A check that crashes becomes a 'fail' finding
     naming the error; errors in the user's input (BabysitError) propagate.
     """
     names = resolve_checks(checks)
     data = as_doctor_data(data)
     factory = as_model_factory(model_factory)
-    findings, suggested = [], None
+    limit = (threadpool_limits(limits=blas_threads, user_api="blas") if blas_threads
+             else contextlib.nullcontext())
+    with limit:
+        return _run_checks(names, factory, data, seed, lr, update_rule, batch_size, on_finding)
+
+
+def _run_checks(names, factory, data, seed, lr, update_rule, batch_size, on_finding) -> list[Finding]:
+    findings, suggested, probed = [], None, False
     for name in names:
         start = time.perf_counter()
         kwargs = {"seed": seed}
@@ -66,14 +78,15 @@ def run_doctor(model_factory, data, checks=None, seed=0, *, lr: float | None = N
             if lr is not None:
                 kwargs.update(lr=lr, lr_source="the given --lr")
             else:
-                if suggested is None:  # update_ratio asked for without lr_range: probe quietly
+                if not probed:  # update_ratio asked for without lr_range: probe quietly
                     suggested = _call(lr_range, "lr_range", factory, data, kwargs).details.get("suggested_lr")
+                    probed = True
                 kwargs.update(lr=suggested or DEFAULT_LR,
                               lr_source="the middle of lr_range's range" if suggested else
                               "a default: lr_range found no working rate")
         finding = _call(CHECKS[name], name, factory, data, kwargs)
         if name == "lr_range":
-            suggested = finding.details.get("suggested_lr")
+            suggested, probed = finding.details.get("suggested_lr"), True
         finding.details["seconds"] = round(time.perf_counter() - start, 3)
         findings.append(finding)
         if on_finding is not None:

@@ -111,7 +111,7 @@ def overfit_small(model_factory, data, *, seed=0, lr: float | None = None, rows:
                        f"reached 100% train accuracy on {len(y)} examples in {best['epochs']} epochs at lr "
                        f"{best['lr']:g} (loss {best['loss_start']:.3f} -> {best['loss_end']:.3g})", "", details)
     reason, advice = _overfit_reason(model, attempts, best)
-    tried = ", ".join(f"lr {a['lr']:g}: {a['train_acc']:.0%}" for a in attempts)
+    tried = ", ".join(f"lr {a['lr']:g}: {a['train_acc']:.0%} ({_outcome(a)})" for a in attempts)
     return Finding("overfit_small", "fail", best["train_acc"], expected,
                    f"could not overfit {len(y)} examples: best train accuracy {best['train_acc']:.0%} "
                    f"({tried}); {reason}",
@@ -128,16 +128,32 @@ def _overfit_reason(model, attempts, best) -> tuple[str, str]:
         return (f"the units of {', '.join(symmetric)} are still identical after training (zero/constant init: "
                 "every unit gets the same gradient, so the layer acts like a single unit)",
                 "initialize with random weights: --init he (ReLU) or xavier (tanh)")
-    if all(a["status"] in ("exploded", "diverged") for a in attempts):
+    outcomes = [_outcome(a) for a in attempts]
+    if all(o == "exploded" for o in outcomes):
         return ("the loss explodes even at the lowest learning rate tried",
                 "lower the learning rate further, shrink the init, and check the initial loss")
-    start, end = best["loss_start"], best["loss_end"]
-    if _finite(start) and _finite(end) and start - end < MIN_DROP * start:
+    if "flat" in outcomes and "exploded" in outcomes:
+        return ("the loss stays flat at the lower rates and explodes at the higher ones: no rate lets it learn "
+                "steadily, the sign of badly scaled gradients (vanishing activations, see activation_stats)",
+                "fix the initialization (--init he / xavier, or --normalization batchnorm)")
+    if all(o == "flat" for o in outcomes):
+        start, end = best["loss_start"], best["loss_end"]
         return (f"the loss barely moved ({start:.4f} -> {end:.4f}): the gradients are too small to learn from "
                 "(vanishing activations, see activation_stats) or the learning rate is far too low",
                 "fix the initialization (--init he / xavier, or --normalization batchnorm) and check gradient_check")
-    return (f"the loss fell ({start:.3f} -> {end:.3g}) but not to zero: too little capacity, too few epochs, or a "
-            "bug in the loss or backward pass", "check gradient_check first, then try a larger model")
+    return (f"the loss fell ({best['loss_start']:.3f} -> {best['loss_end']:.3g}) but not far enough: too little "
+            "capacity, too few epochs, or a bug in the loss or backward pass",
+            "check gradient_check first, then try a larger model")
+
+
+def _outcome(attempt) -> str:
+    """'exploded', 'flat' (the loss moved < 1%) or 'learned' for one overfitting attempt."""
+    if attempt["status"] in ("exploded", "diverged"):
+        return "exploded"
+    start, end = attempt["loss_start"], attempt["loss_end"]
+    if _finite(start) and _finite(end) and abs(start - end) < MIN_DROP * abs(start):
+        return "flat"
+    return "learned"
 
 
 def _identical_units(w: np.ndarray) -> bool:

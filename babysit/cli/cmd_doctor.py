@@ -1,0 +1,112 @@
+"""``babysit doctor``: the lecture's sanity checks on a model and a data set, explained."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+from babysit.errors import ConfigError
+
+DEFAULT_CHECKS_HELP = "initial_loss,regularization,gradient_check,overfit_small,lr_range,activation_stats,update_ratio"
+
+
+def add_parser(sub, name):
+    from babysit.nn.init import INIT_SCHEMES
+    from babysit.nn.models import MODEL_ACTIVATIONS
+    from babysit.train.optim import UPDATE_RULES
+
+    p = sub.add_parser(name, help="sanity-check a model on a data set before training (the lecture's babysitting)",
+                       description="Run the lecture's checks on a fresh model: initial loss ~ ln(C), "
+                                   "regularization raises the loss, gradient check, overfit 20 examples, "
+                                   "learning-rate probes, activation statistics at init, update/weight ratio. "
+                                   "Exit 0 when nothing fails, 1 when a check fails, 2 on bad input.")
+    p.add_argument("--data", default="digits", help="digits (default, embedded) | cifar10:DIR | folder:PATH | npz:PATH")
+    p.add_argument("--model", default="fc:50", help="fc:H1,H2,... or conv:F1,F2[/H1,...] (default fc:50)")
+    p.add_argument("--activation", choices=MODEL_ACTIVATIONS, default=None, help="nonlinearity (default relu)")
+    p.add_argument("--init", choices=INIT_SCHEMES, default=None,
+                   help="weight init (default: he for relu, xavier for tanh/sigmoid)")
+    p.add_argument("--weight-scale", type=float, default=None, help="std of the weights for --init small")
+    p.add_argument("--normalization", choices=("none", "batchnorm"), default="none", help="default none")
+    p.add_argument("--dropout", type=float, default=0.0, help="drop probability (default 0)")
+    p.add_argument("--reg", type=float, default=0.0, help="L2 strength of the model (default 0)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="a learning rate to judge (update_ratio, and overfit_small's first try); "
+                        "default: the middle of lr_range's recommended range")
+    p.add_argument("--update", choices=list(UPDATE_RULES), default="sgd",
+                   help="update rule of the lr probes and update ratio (default sgd, as in the lecture)")
+    p.add_argument("--batch-size", type=int, default=100, help="minibatch size of the short runs (default 100)")
+    p.add_argument("--preprocess", default="standardize",
+                   help="none | mean_image | channel_mean | standardize (default: the init schemes assume "
+                        "unit-variance inputs) | pca:K | pca_whiten[:K] | zca_whiten")
+    p.add_argument("--checks", default=None, help=f"comma-separated subset of {DEFAULT_CHECKS_HELP} (default all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, init and sampling (default 0)")
+    p.add_argument("--json", type=Path, default=None, help='write {"findings": [...]} to this file')
+    p.add_argument("--plots", type=Path, default=None, help="save PNG plots into this directory")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from babysit.data import Preprocessor, load_source
+    from babysit.doctor import resolve_checks, run_doctor, worst_status
+    from babysit.doctor.inputs import as_doctor_data
+    from babysit.doctor.report import format_advice, format_row, format_summary, marks_for
+    from babysit.train.model_spec import build_from_spec, parse_model_spec
+
+    # Everything that can be wrong with the command line fails here, before any data is read.
+    checks = resolve_checks(args.checks)
+    spec = parse_model_spec(args.model)
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise ConfigError(f"--lr must be a positive number; got {args.lr}")
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be a positive integer; got {args.batch_size}")
+    if args.json is not None and not args.json.parent.exists():
+        raise ConfigError(f"--json: directory {args.json.parent} does not exist")
+    if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
+        raise ConfigError(f"--plots: {args.plots} exists and is not a directory")
+    preprocessor = Preprocessor.from_spec(args.preprocess)
+
+    start = time.perf_counter()
+    dataset = load_source(args.data, seed=args.seed)
+    data = {"X_train": preprocessor.fit_transform(dataset.X_train), "y_train": dataset.y_train,
+            "X_val": preprocessor.transform(dataset.X_val), "y_val": dataset.y_val}
+    as_doctor_data(data, dataset.num_classes)  # one-class data and the like: a clear error now
+    options = dict(activation=args.activation, init=args.init, weight_scale=args.weight_scale,
+                   normalization=None if args.normalization == "none" else args.normalization,
+                   dropout=args.dropout, reg=args.reg, seed=args.seed)
+    input_shape = data["X_train"].shape[1:]
+
+    def make_model(**overrides):
+        return build_from_spec(spec, input_shape=input_shape, num_classes=dataset.num_classes,
+                               **{**options, **overrides})
+
+    model = make_model()  # a spec that cannot be built fails here, as bad input
+    marks = marks_for(getattr(sys.stdout, "encoding", None))
+    print(f"babysit doctor: {args.data} ({len(dataset.y_train)} training rows, {dataset.num_classes} classes, "
+          f"preprocess {args.preprocess}), model {spec} ({model.num_params():,} parameters), seed {args.seed}")
+    findings = run_doctor(make_model, data, checks, args.seed, lr=args.lr, update_rule=args.update,
+                          batch_size=args.batch_size, on_finding=lambda f: print(format_row(f, marks), flush=True))
+    seconds = time.perf_counter() - start
+    for line in format_advice(findings):
+        print(line)
+    print()
+    print(format_summary(findings, seconds))
+    if args.json is not None:
+        _write_json(args.json, {"findings": [f.to_dict() for f in findings]})
+        print(f"wrote {args.json}")
+    if args.plots is not None:
+        from babysit.doctor.plots import save_doctor_plots
+
+        for path in save_doctor_plots(findings, args.plots):
+            print(f"wrote {path}")
+    return 1 if worst_status(findings) == "fail" else 0
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    """Write atomically: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

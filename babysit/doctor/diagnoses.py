@@ -1,0 +1,212 @@
+"""End-of-run diagnoses: read the recorded curves the way the lecture reads them, and say it in words.
+
+- ``diagnose_loss_curve``: flat (lr too low), exploding (lr too high), a long
+  plateau then a drop (bad initialization, the lecture's "prime suspect"), fast
+  drop then stuck high (lr a bit high), or healthy.
+- ``diagnose_accuracy_gap``: big train/val gap (overfitting: more regularization)
+  or none (more capacity).
+- ``diagnose_update_ratios``: update/weight ratios far from ~1e-3.
+- ``diagnose_units``: units that died or saturated during training.
+
+Each returns a Finding; ``diagnose_run`` returns all that apply.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from babysit.doctor.finding import Finding
+from babysit.doctor.training_checks import RATIO_BAND, RATIO_FAIL
+
+FLAT_DROP = 0.01  # a run whose loss fell < 1% did not learn
+GAP_OVERFIT = 0.10  # train - val accuracy above this: overfitting
+GAP_NONE = 0.02  # below this: no gap
+PLATEAU_FRACTION = 0.2  # the loss sat at its start value for >= 20% of the run before dropping
+PLATEAU_TOLERANCE = 0.03  # "at its start value": within 3%
+
+
+def _smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Moving average with a window of ``window`` (edges use the available points): tames minibatch noise."""
+    if window <= 1 or len(values) < 3:
+        return values
+    kernel = np.ones(window)
+    sums = np.convolve(values, kernel, mode="same")
+    counts = np.convolve(np.ones_like(values), kernel, mode="same")
+    return sums / counts
+
+
+def diagnose_loss_curve(loss_history) -> Finding:
+    """Classify the per-iteration loss curve.
+
+    Inputs: loss_history, the loss per iteration (NaN/inf allowed).
+    Returns: a Finding 'loss_curve' whose value is 'decreasing' | 'flat' | 'exploding' |
+    'plateau_then_drop' | 'stuck_high' | 'too_short'; details hold start, end and the iteration of note.
+    """
+    L = np.asarray(list(loss_history), dtype=np.float64)
+    n = len(L)
+    expected = "a steadily decreasing loss"
+    if n < 5:
+        return Finding("loss_curve", "warn", "too_short", expected,
+                       f"only {n} iteration(s) recorded: too few to read a curve", "train longer", {"iterations": n})
+    bad = np.flatnonzero(~np.isfinite(L))
+    if len(bad):
+        i = int(bad[0])
+        return Finding("loss_curve", "fail", "exploding", expected,
+                       f"the loss became {L[i]} at iteration {i + 1}: NaN/inf almost always means the learning "
+                       "rate is too high", "lower the learning rate (10x), and check the initial loss",
+                       {"iterations": n, "nonfinite_at": i + 1})
+    head = max(1, n // 20)
+    start = float(np.mean(L[:head]))
+    window = max(1, n // 25)
+    smooth = _smooth(L, window)
+    end = float(np.mean(L[-max(1, n // 10):]))
+    details = {"iterations": n, "start": start, "end": end}
+    peak = int(np.argmax(L))
+    if L[peak] > 3 * L[0] or end > start * 1.1:
+        details["peak_at"] = peak + 1
+        return Finding("loss_curve", "fail", "exploding", expected,
+                       f"the loss rises from {start:.4g} to {end:.4g} (peak {L[peak]:.4g} at iteration {peak + 1}): "
+                       "the learning rate is too high", "lower the learning rate (10x)", details)
+    drop = start - end
+    if drop < FLAT_DROP * abs(start):
+        return Finding("loss_curve", "fail", "flat", expected,
+                       f"the loss barely changes ({start:.4g} -> {end:.4g}) over {n} iterations: the learning "
+                       "rate is probably too low", "raise the learning rate (10x); if no rate helps, check the "
+                       "initialization (activation_stats)", details)
+    # plateau then drop: the smoothed loss stays at its start value, then falls
+    reached = np.flatnonzero(smooth < start - 0.1 * drop)
+    t_drop = int(reached[0]) if len(reached) else n
+    plateau = smooth[:max(1, t_drop - window)]  # the last window already averages in the drop
+    if (t_drop >= PLATEAU_FRACTION * n and drop > 0.1 * abs(start)
+            and np.all(np.abs(plateau - start) <= PLATEAU_TOLERANCE * abs(start))):
+        details["drop_at"] = t_drop + 1
+        return Finding("loss_curve", "warn", "plateau_then_drop", expected,
+                       f"the loss sits at {start:.4g} for {t_drop} of {n} iterations, then drops to {end:.4g}: "
+                       "a long plateau at the start means a bad initialization (the lecture's prime suspect)",
+                       "initialize by fan-in (--init he for ReLU, xavier for tanh), or add batchnorm", details)
+    # fast drop, then stuck high: most of the progress in the first 10%, then a flat tail well above 0
+    early = float(smooth[max(1, n // 10) - 1])
+    tail = smooth[n // 2:]
+    tail_change = (float(tail[0]) - float(tail[-1])) / abs(start)
+    if (start - early) > 0.6 * drop and end > 0.5 * start and tail_change < 0.02:
+        return Finding("loss_curve", "warn", "stuck_high", expected,
+                       f"the loss drops fast ({start:.4g} -> {early:.4g} in the first {max(1, n // 10)} iterations) "
+                       f"then stalls at {end:.4g}: the learning rate is a bit high", "lower the learning rate "
+                       "or decay it (--lr-decay / --schedule)", details)
+    return Finding("loss_curve", "pass", "decreasing", expected,
+                   f"the loss goes down from {start:.4g} to {end:.4g} over {n} iterations", "", details)
+
+
+def diagnose_accuracy_gap(train_acc_history, val_acc_history) -> Finding:
+    """Compare the final train and validation accuracy (the lecture: big gap = overfitting, no gap = add capacity).
+
+    Returns: a Finding 'accuracy_gap' whose value is train - val at the last epoch.
+    """
+    train, val = list(train_acc_history), list(val_acc_history)
+    expected = f"a small positive gap (0 .. {GAP_OVERFIT:.0%})"
+    if not train or not val:
+        return Finding("accuracy_gap", "warn", None, expected, "no epoch finished: no accuracy to compare",
+                       "train for at least one epoch", {})
+    t, v = float(train[-1]), float(val[-1])
+    gap = t - v
+    details = {"train_acc": t, "val_acc": v, "epochs": len(train)}
+    if gap > GAP_OVERFIT:
+        return Finding("accuracy_gap", "warn", gap, expected,
+                       f"train accuracy {t:.1%} vs validation {v:.1%}: a {gap:.0%} gap is overfitting",
+                       "increase the regularization strength (--reg), add dropout, or get more data", details)
+    if abs(gap) <= GAP_NONE and t < 0.99:
+        return Finding("accuracy_gap", "warn", gap, expected,
+                       f"train accuracy {t:.1%} vs validation {v:.1%}: no gap, the model is not even fitting the "
+                       "training data: it may be too small", "increase the model capacity (wider or more layers), "
+                       "or lower the regularization", details)
+    return Finding("accuracy_gap", "pass", gap, expected,
+                   f"train accuracy {t:.1%} vs validation {v:.1%}: a healthy gap", "", details)
+
+
+def diagnose_update_ratios(update_ratio_history) -> Finding:
+    """Median update/weight ratio per parameter over the run, against the lecture's ~1e-3.
+
+    Inputs: the ``history`` of an UpdateRatioMonitor ({'iteration': [...], 'params': {name: [...]}}).
+    Returns: a Finding 'update_ratios' whose value maps parameter -> median ratio.
+    """
+    params = (update_ratio_history or {}).get("params", {})
+    medians = {}
+    for name, values in params.items():
+        vals = [float(v) for v in values if not math.isnan(float(v))]
+        if vals:
+            medians[name] = float(np.median(vals))
+    expected = f"about 1e-3 (within [{RATIO_BAND[0]:g}, {RATIO_BAND[1]:g}])"
+    if not medians:
+        return Finding("update_ratios", "warn", medians, expected, "no update ratios were recorded",
+                       "train with a TrainingMonitor or UpdateRatioMonitor callback", {})
+    high = {n: r for n, r in medians.items() if r > RATIO_BAND[1]}
+    low = {n: r for n, r in medians.items() if r < RATIO_BAND[0]}
+    if not high and not low:
+        return Finding("update_ratios", "pass", medians, expected,
+                       f"updates were {min(medians.values()):.1e} .. {max(medians.values()):.1e} of the weights per "
+                       "step: around the lecture's 1e-3", "", {})
+    bad = any(r > RATIO_FAIL[1] for r in high.values()) or any(r < RATIO_FAIL[0] for r in low.values())
+    parts = []
+    if high:
+        parts.append(f"{', '.join(high)} moved {max(high.values()):.1e} of their size per step (too fast)")
+    if low:
+        parts.append(f"{', '.join(low)} moved only {min(low.values()):.1e} per step (too slow)")
+    advice = ("lower the learning rate" if high and not low else "raise the learning rate" if low and not high
+              else "layers learn at very different speeds: fix the initialization or add batchnorm")
+    return Finding("update_ratios", "fail" if bad else "warn", medians, expected,
+                   "; ".join(parts) + " (the lecture wants ~1e-3)", advice, {})
+
+
+def diagnose_units(activation_history) -> Finding:
+    """Dead or saturated units at the end of training, from an ActivationMonitor's history.
+
+    Returns: a Finding 'unit_health' whose value maps layer -> {'dead', 'saturated'} (last sample).
+    """
+    layers = (activation_history or {}).get("layers", {})
+    value, problems = {}, []
+    for label, series in layers.items():
+        dead = series.get("dead", [])
+        sat = series.get("saturated", [])
+        last_dead = dead[-1] if dead else None
+        last_sat = sat[-1] if sat else None
+        value[label] = {"dead": last_dead, "saturated": last_sat}
+        if last_dead is not None and last_dead > 0.5:
+            first = dead[0] if dead[0] is not None else 0.0
+            problems.append(f"{last_dead:.0%} of the units of {label} are dead (at the start: {first:.0%})")
+        if last_sat is not None and last_sat > 0.5:
+            problems.append(f"{last_sat:.0%} of the activations of {label} are saturated")
+    expected = "most units alive and unsaturated"
+    if not value:
+        return Finding("unit_health", "warn", value, expected, "no activation statistics were recorded",
+                       "train with a TrainingMonitor or ActivationMonitor callback", {})
+    if not problems:
+        return Finding("unit_health", "pass", value, expected, "units stayed alive and unsaturated", "", {})
+    return Finding("unit_health", "warn", value, expected, "; ".join(problems),
+                   "dead ReLUs after training usually mean the learning rate was too high; saturation means "
+                   "the weights grew too large (lower lr, more regularization, or batchnorm)", {})
+
+
+def diagnose_run(loss_history, train_acc_history=(), val_acc_history=(), monitor_history=None) -> list[Finding]:
+    """All diagnoses that the recorded data allows.
+
+    Inputs: loss per iteration; train/val accuracy per epoch; monitor_history, a
+    TrainingMonitor's ``history`` (optional).
+    Returns: [loss_curve, accuracy_gap (if accuracies), update_ratios and unit_health (if monitored)].
+    """
+    findings = [diagnose_loss_curve(loss_history)]
+    if len(train_acc_history) and len(val_acc_history):
+        findings.append(diagnose_accuracy_gap(train_acc_history, val_acc_history))
+    if monitor_history:
+        if monitor_history.get("update_ratio", {}).get("iteration"):
+            findings.append(diagnose_update_ratios(monitor_history["update_ratio"]))
+        if monitor_history.get("activations", {}).get("iteration"):
+            findings.append(diagnose_units(monitor_history["activations"]))
+    return findings
+
+
+def diagnose_solver(solver, monitor=None) -> list[Finding]:
+    """``diagnose_run`` on a trained Solver's histories (and a TrainingMonitor's, if given)."""
+    return diagnose_run(solver.loss_history, solver.train_acc_history, solver.val_acc_history,
+                        monitor.history if monitor is not None else None)
