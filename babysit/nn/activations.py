@@ -12,16 +12,20 @@ import numpy as np
 
 from babysit.errors import ConfigError, InputError
 from babysit.nn.base import Layer, as_float_dtype
+from babysit.nn.buffers import alloc_like, new_array
 
 
 # -- functional ops ---------------------------------------------------------
-def relu_forward(x):
-    out = np.maximum(x, 0)
+def relu_forward(x, alloc=new_array):
+    """``max(x, 0)``; ``alloc`` where the output comes from (babysit.nn.buffers). Returns (out, out)."""
+    out = np.maximum(x, 0, out=alloc_like(alloc, "out", x))
     return out, out
 
 
-def relu_backward(dout, out):
-    return np.where(out > 0, dout, 0).astype(dout.dtype, copy=False)
+def relu_backward(dout, out, alloc=new_array):
+    """``dout * (out > 0)``: two passes, no temporaries (a NaN in dout stays NaN where out <= 0)."""
+    mask = np.greater(out, 0, out=alloc_like(alloc, "mask", out, np.bool_))
+    return np.multiply(dout, mask, out=alloc_like(alloc, "dx", dout))
 
 
 def leaky_relu_forward(x, alpha):
@@ -107,8 +111,13 @@ class _Activation(Layer):
 class ReLU(_Activation):
     """``max(0, x)``."""
 
-    _fwd = staticmethod(relu_forward)
-    _bwd = staticmethod(relu_backward)
+    alloc = staticmethod(new_array)  # models give each layer a BufferPool (babysit.nn.buffers)
+
+    def _fwd(self, x):
+        return relu_forward(x, self.alloc)
+
+    def _bwd(self, dout, out):
+        return relu_backward(dout, out, self.alloc)
 
 
 class Sigmoid(_Activation):

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from babysit.nn.base import Layer, as_float_dtype
+from babysit.nn.buffers import new_array
 from babysit.nn.init import as_generator, init_weight, resolve_init
 
 
@@ -27,16 +28,16 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray 
 
 
 def affine_backward(dout: np.ndarray, cache: AffineCache, need_dx: bool = True,
-                    dw: np.ndarray | None = None, db: np.ndarray | None = None):
+                    dw: np.ndarray | None = None, db: np.ndarray | None = None, dx: np.ndarray | None = None):
     """Backward of ``affine_forward``.
 
-    Inputs: dout (N, M); optional output buffers dw (D, M), db (M,).
+    Inputs: dout (N, M); optional output buffers dw (D, M), db (M,), dx (N, D).
     Returns: (dx (N, D) or None when ``need_dx`` is False, dw (D, M), db (M,)).
     """
     x, w = cache
     dw = np.matmul(x.T, dout, out=dw)
     db = np.sum(dout, axis=0, out=db)
-    dx = np.matmul(dout, w.T) if need_dx else None
+    dx = np.matmul(dout, w.T, out=dx) if need_dx else None
     return dx, dw, db
 
 
@@ -52,6 +53,8 @@ class Affine(Layer):
         rng: an int seed or np.random.Generator for the init.
     """
 
+    alloc = staticmethod(new_array)  # models give each layer a BufferPool (babysit.nn.buffers)
+
     def __init__(self, in_dim: int, out_dim: int, *, init: str | None = None,
                  weight_scale: float | None = None, dtype=np.float32, rng=None) -> None:
         super().__init__()
@@ -66,13 +69,15 @@ class Affine(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, ndim=2, tail=(self.in_dim,), dtype=self.dtype)
-        out, self._cache = affine_forward(x, self.params["W"], self.params["b"])
+        out = self.alloc("out", (x.shape[0], self.out_dim), self.dtype)
+        out, self._cache = affine_forward(x, self.params["W"], self.params["b"], out)
         self.last_output = out
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         cache = self._pop_cache(dout)
-        dx, _, _ = affine_backward(dout, cache, self.input_grad, self.grads["W"], self.grads["b"])
+        dx = self.alloc("dx", cache.x.shape, dout.dtype) if self.input_grad else None
+        dx, _, _ = affine_backward(dout, cache, self.input_grad, self.grads["W"], self.grads["b"], dx)
         return dx
 
     def extra_repr(self) -> str:

@@ -1,9 +1,17 @@
-"""2-D convolution as im2col + one GEMM.
+"""2-D convolution as im2col + one GEMM, in the channel-major, batch-minor layout (C, H, W, N).
 
-The patches are gathered with ``sliding_window_view`` (a strided view, no Python
-loop over pixels or images) and copied once into a (N*Ho*Wo, C*HH*WW) matrix,
-so the whole convolution is a single matrix product. The backward scatter
-(col2im) loops only over the HH*WW kernel offsets.
+Why that layout: with the batch axis innermost, a row of the padded image for every image
+of the batch, ``x[c, h, w0:w1, :]``, is one contiguous run of (w1 - w0) * N values. So the
+patch matrix (im2col), its backward scatter (col2im) and the pooling windows after the conv
+all copy long runs instead of one channel vector or one image row at a time, and the GEMM
+``[W, b] @ [patches; 1]`` writes its (F, Ho*Wo*N) result straight into that same layout.
+
+The layer API stays (N, C, H, W): the input may be stored in any layout (it is copied into
+the zero-padded (C, H, W, N) work array anyway), and the output is an (N, F, Ho, Wo) view of
+the (F, Ho, Wo, N) result, which the next ReLU, pooling and conv keep. The patch matrix has
+an extra row of ones, so the bias rides in the GEMM and its gradient comes out of the weight
+gradient's GEMM for free. No Python loop over pixels or images: the copies loop only over
+the C*HH*WW patch rows' kernel offsets.
 """
 
 from __future__ import annotations
@@ -11,14 +19,18 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from babysit.errors import ConfigError, InputError
 from babysit.nn.base import Layer, as_float_dtype
+from babysit.nn.buffers import alloc_ordered, axis_order, new_array
 from babysit.nn.init import as_generator, init_weight, resolve_init
+
+CHWN = (1, 2, 3, 0)  # the axes of (N, C, H, W) from outermost to innermost in memory
 
 
 class ConvCache(NamedTuple):
-    cols: np.ndarray        # (N*Ho*Wo, C*HH*WW)
+    cols: np.ndarray        # (C*HH*WW + 1, Ho*Wo*N): the patches, rows ordered (c, i, j), then a row of ones
     w: np.ndarray
     x_shape: tuple
     stride: int
@@ -29,48 +41,82 @@ def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
-def im2col(x, hh, ww, stride, pad):
-    """Patches of x (N, C, H, W) as a (N*Ho*Wo, C*HH*WW) matrix; returns (cols, Ho, Wo)."""
-    if pad:
-        x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    win = np.lib.stride_tricks.sliding_window_view(x, (hh, ww), axis=(2, 3))[:, :, ::stride, ::stride]
-    n, c, ho, wo = win.shape[:4]
-    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * hh * ww)
-    return cols, ho, wo
+def pad_image(x, pad, alloc=new_array):
+    """x (N, C, H, W) zero-padded by ``pad`` on both spatial sides, stored (C, H, W, N).
+
+    Returns x itself when it needs neither padding nor a new layout.
+    """
+    if not pad and axis_order(x) == CHWN:
+        return x
+    n, c, h, w = x.shape
+    # the border is zeroed when the buffer is made and never written: only the interior changes
+    xp = alloc_ordered(alloc, "xpad", (n, c, h + 2 * pad, w + 2 * pad), x.dtype, CHWN, fill=0)
+    xp[:, :, pad:pad + h, pad:pad + w] = x
+    return xp
 
 
-def col2im(dcols, x_shape, hh, ww, stride, pad, ho, wo):
-    """Scatter-add patch gradients (N*Ho*Wo, C*HH*WW) back into an image gradient (N, C, H, W)."""
+def im2col(xp, hh, ww, stride, ho, wo, alloc=new_array):
+    """Patches of the padded input xp (N, C, Hp, Wp) as columns: (C*HH*WW + 1, Ho*Wo*N).
+
+    Rows are ordered (c, i, j) like ``W.reshape(F, -1)``, columns (ho, wo, n); the last row is
+    ones. xp stored (C, H, W, N) makes every copied run Wo*N long (at stride 1).
+    """
+    n, c = xp.shape[:2]
+    sn, sc, sh, sw = xp.strides
+    k = c * hh * ww
+    win = as_strided(xp, (c, hh, ww, ho, wo, n), (sc, sh, sw, stride * sh, stride * sw, sn), writeable=False)
+    cols = alloc("cols", (k + 1, ho * wo * n), xp.dtype, fill=1)  # the ones row is never overwritten
+    cols[:k].reshape(c, hh, ww, ho, wo, n)[...] = win
+    return cols
+
+
+def col2im(dcols, x_shape, hh, ww, stride, pad, ho, wo, alloc=new_array):
+    """Scatter-add patch gradients (C*HH*WW, Ho*Wo*N) back into an image gradient (N, C, H, W).
+
+    The result is stored (C, H, W, N) (a cropped view of a padded array when pad > 0).
+    """
     n, c, h, w = x_shape
-    dxp = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=dcols.dtype)
-    d = dcols.reshape(n, ho, wo, c, hh, ww).transpose(0, 3, 4, 5, 1, 2)  # (N, C, HH, WW, Ho, Wo)
-    for i in range(hh):
+    dxp = alloc_ordered(alloc, "dxpad", (n, c, h + 2 * pad, w + 2 * pad), dcols.dtype, CHWN)
+    dxp.fill(0)
+    d = dcols.reshape(c, hh, ww, ho, wo, n).transpose(5, 0, 1, 2, 3, 4)  # (N, C, HH, WW, Ho, Wo)
+    for i in range(hh):  # loops over the kernel offsets only
         for j in range(ww):
             dxp[:, :, i:i + stride * ho:stride, j:j + stride * wo:stride] += d[:, :, i, j]
     return dxp[:, :, pad:pad + h, pad:pad + w] if pad else dxp
 
 
-def conv_forward(x, w, b, stride=1, pad=0):
-    """Inputs: x (N, C, H, W); w (F, C, HH, WW); b (F,).
-    Returns: (out (N, F, Ho, Wo), cache)."""
+def _as_matrix(a):
+    """(N, F, H, W) as the (F, H*W*N) matrix of its (F, H, W, N) layout (a view when stored so)."""
+    return a.transpose(1, 2, 3, 0).reshape(a.shape[1], -1)
+
+
+def conv_forward(x, w, b, stride=1, pad=0, alloc=new_array):
+    """Inputs: x (N, C, H, W) in any memory layout; w (F, C, HH, WW); b (F,);
+    ``alloc`` where work arrays come from (see babysit.nn.buffers).
+    Returns: (out (N, F, Ho, Wo), stored (F, Ho, Wo, N), cache)."""
     f, _, hh, ww = w.shape
-    cols, ho, wo = im2col(x, hh, ww, stride, pad)
-    out = cols @ w.reshape(f, -1).T
-    out += b
-    out = out.reshape(x.shape[0], ho, wo, f).transpose(0, 3, 1, 2)
-    return out, ConvCache(cols, w, x.shape, stride, pad)
+    n, _, h, wd = x.shape
+    ho, wo = conv_output_size(h, hh, stride, pad), conv_output_size(wd, ww, stride, pad)
+    cols = im2col(pad_image(x, pad, alloc), hh, ww, stride, ho, wo, alloc)
+    wb = alloc("wb", (f, cols.shape[0]), w.dtype)  # [W, b]: the bias meets the ones row
+    wb[:, :-1] = w.reshape(f, -1)
+    wb[:, -1] = b
+    out = np.matmul(wb, cols, out=alloc("out", (f, ho * wo * n), x.dtype))
+    return out.reshape(f, ho, wo, n).transpose(3, 0, 1, 2), ConvCache(cols, w, x.shape, stride, pad)
 
 
-def conv_backward(dout, cache: ConvCache, need_dx=True):
-    """Backward of ``conv_forward``: returns (dx (N, C, H, W) or None, dw, db)."""
+def conv_backward(dout, cache: ConvCache, need_dx=True, alloc=new_array):
+    """Backward of ``conv_forward``: returns (dx (N, C, H, W) or None, dw (F, C, HH, WW), db (F,))."""
     cols, w, x_shape, stride, pad = cache
-    f, _, hh, ww = w.shape
+    f, c, hh, ww = w.shape
     n, _, ho, wo = dout.shape
-    dout_r = dout.transpose(0, 2, 3, 1).reshape(-1, f)
-    dw = (dout_r.T @ cols).reshape(w.shape)
-    db = dout_r.sum(axis=0)
-    dx = col2im(dout_r @ w.reshape(f, -1), x_shape, hh, ww, stride, pad, ho, wo) if need_dx else None
-    return dx, dw, db
+    dout_m = _as_matrix(dout)  # (F, Ho*Wo*N)
+    dwb = np.matmul(dout_m, cols.T)  # (F, K+1); the ones row gives db
+    dw, db = dwb[:, :-1].reshape(w.shape), dwb[:, -1]
+    if not need_dx:
+        return None, dw, db
+    dcols = np.matmul(w.reshape(f, -1).T, dout_m, out=alloc("dcols", (cols.shape[0] - 1, cols.shape[1]), dout.dtype))
+    return col2im(dcols, x_shape, hh, ww, stride, pad, ho, wo, alloc), dw, db
 
 
 class Conv2d(Layer):
@@ -79,7 +125,10 @@ class Conv2d(Layer):
     Args:
         in_channels C, out_channels F, kernel_size (int or (HH, WW)), stride, pad.
         init / weight_scale / dtype / rng: as for ``Affine`` (fan_in = C*HH*WW).
+    The output is an (N, F, Ho, Wo) view of an array stored (F, Ho, Wo, N) (module docstring).
     """
+
+    alloc = staticmethod(new_array)  # models give each layer a BufferPool (babysit.nn.buffers)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride: int = 1, pad: int = 0, *,
                  init: str | None = None, weight_scale: float | None = None, dtype=np.float32, rng=None) -> None:
@@ -108,12 +157,12 @@ class Conv2d(Layer):
         if ho < 1 or wo < 1:
             raise InputError(f"{self}: input of spatial size {x.shape[2:]} is smaller than the kernel "
                              f"{self.kernel_size} with pad {self.pad}")
-        out, self._cache = conv_forward(x, self.params["W"], self.params["b"], self.stride, self.pad)
+        out, self._cache = conv_forward(x, self.params["W"], self.params["b"], self.stride, self.pad, self.alloc)
         self.last_output = out
         return out
 
     def backward(self, dout):
-        dx, dw, db = conv_backward(dout, self._pop_cache(dout), self.input_grad)
+        dx, dw, db = conv_backward(dout, self._pop_cache(dout), self.input_grad, self.alloc)
         self.grads["W"][...] = dw
         self.grads["b"][...] = db
         return dx

@@ -3,7 +3,10 @@
 ``loss(X)`` returns class scores (N, C) in eval mode; ``loss(X, y)`` runs a
 train-mode forward and backward and returns ``(loss, grads)``, with the L2 term
 ``0.5 * reg * sum(W**2)`` over every weight (not biases, gamma, beta or alpha).
-The grads arrays are reused by the next call: copy them to keep them.
+The grads arrays are reused by the next call: copy them to keep them. So are the
+layers' work arrays (outputs, input gradients, im2col patches; see babysit.nn.buffers):
+every layer but the last reuses them while the batch shape repeats, so a layer's
+``last_output`` is overwritten by the next forward; the scores ``loss(X)`` returns are new.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from babysit.nn.activations import ACTIVATIONS, PReLU, make_activation
 from babysit.nn.affine import Affine
 from babysit.nn.base import Layer, as_float_dtype, check_finite
 from babysit.nn.batchnorm import BatchNorm, SpatialBatchNorm
+from babysit.nn.buffers import BufferPool
 from babysit.nn.conv import Conv2d
 from babysit.nn.dropout import Dropout
 from babysit.nn.init import as_generator, resolve_init
@@ -44,10 +48,14 @@ class Model:
     def _finish(self, layers: list[Layer], named: list[tuple[str, Layer, str]]) -> None:
         self.layers = Sequential(*layers)
         self.layers[0].input_grad = False  # nobody needs the gradient of the data: skip that GEMM
+        for layer in layers[:-1]:  # the last layer's output is the scores the caller keeps
+            if hasattr(layer, "alloc"):
+                layer.alloc = BufferPool()
         index = {public: (layer, local) for public, layer, local in named}
         self.params = ParamView(index, "params")
         self.grads = ParamView(index, "grads")
         self.weight_names = [p for p, _, local in named if local == "W"]
+        self._scratch = BufferPool()  # reg * W, once per weight and step
 
     # -- the cs231n API -----------------------------------------------------
     def loss(self, X, y=None):
@@ -69,11 +77,12 @@ class Model:
         self.layers.backward(dscores)
         grads = dict(self.grads)
         if self.reg:
-            reg = float(self.reg)
+            reg = float(self.reg)  # a Python float keeps float32 arrays float32
             for name in self.weight_names:
-                w = self.params[name].reshape(-1)
-                loss += 0.5 * reg * float(np.dot(w, w))
-                grads[name] += reg * self.params[name]
+                w = self.params[name]
+                flat = w.reshape(-1)
+                loss += 0.5 * reg * float(np.dot(flat, flat))
+                grads[name] += np.multiply(w, reg, out=self._scratch(name, w.shape, w.dtype))
         return loss, grads
 
     def predict(self, X, batch_size: int = 1000) -> np.ndarray:
@@ -93,7 +102,8 @@ class Model:
             raise InputError(f"{name}: expected input X of shape (N, {', '.join(map(str, self.input_shape))})"
                              f"{f' or (N, {d})' if len(self.input_shape) > 1 else ''}, got {X.shape}")
         X = X.astype(self.dtype, copy=False)
-        check_finite(X, name, "input X")
+        if not _all_finite(X):
+            check_finite(X, name, "input X")  # the exact check, which names the first bad value
         return self._reshape_input(X)
 
     def _reshape_input(self, X):
@@ -114,6 +124,17 @@ class Model:
 
     def __repr__(self):
         return f"{type(self).__name__}({self.config()})"
+
+
+def _all_finite(X) -> bool:
+    """Whether X holds only finite values, from one BLAS dot product (2-3x faster than a sum).
+
+    A finite sum of squares means no NaN or inf; an overflowing one (|x| > ~1e19 in float32)
+    gives False, and the caller's exact check then finds the values are fine.
+    """
+    v = X.reshape(-1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.dot(v, v)))
 
 
 def _check_choice(value, allowed, what):

@@ -1,4 +1,11 @@
-"""Max pooling over (size x size) windows with a stride, via strided windows (no pixel loops)."""
+"""Max pooling over (size x size) windows with a stride, via strided windows (no pixel loops).
+
+The size*size window offsets each give a strided view of the input, (N, C, Ho, Wo) like the
+output; the forward keeps a running maximum over those views plus the offset that won (a
+small integer per output), and the backward writes the output gradient through the same
+views. Every pass is over whole arrays in the input's memory layout (the conv's (C, H, W, N)
+keeps its long contiguous runs), and when the windows tile the input no zero fill is needed.
+"""
 
 from __future__ import annotations
 
@@ -8,44 +15,73 @@ import numpy as np
 
 from babysit.errors import ConfigError, InputError
 from babysit.nn.base import Layer
+from babysit.nn.buffers import alloc_like, alloc_ordered, axis_order, new_array
 
 
 class PoolCache(NamedTuple):
-    argmax: np.ndarray  # (N, C, Ho, Wo) flat index of the max inside its window
+    argmax: np.ndarray  # (N, C, Ho, Wo) window offset (row-major) of the max inside its window
     x_shape: tuple
     size: int
     stride: int
 
 
-def maxpool_forward(x, size: int, stride: int):
-    """Inputs: x (N, C, H, W). Returns: (out (N, C, Ho, Wo), cache).
+def _windows(x, size: int, stride: int, ho: int, wo: int) -> list[np.ndarray]:
+    """One strided (N, C, Ho, Wo) view of x per window offset (i, j), in row-major order."""
+    hi, wi = stride * (ho - 1) + 1, stride * (wo - 1) + 1
+    return [x[:, :, i:i + hi:stride, j:j + wi:stride] for i in range(size) for j in range(size)]
 
-    Ties go to the first maximum in the window (row-major), as in PyTorch.
+
+def maxpool_forward(x, size: int, stride: int, alloc=new_array):
+    """Inputs: x (N, C, H, W); ``alloc`` where work arrays come from (babysit.nn.buffers).
+    Returns: (out (N, C, Ho, Wo) laid out like x, cache).
+
+    Ties go to the first maximum in the window (row-major), as in PyTorch; NaN propagates.
     """
-    win = np.lib.stride_tricks.sliding_window_view(x, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
-    n, c, ho, wo = win.shape[:4]
-    flat = win.reshape(n, c, ho, wo, size * size)
-    argmax = flat.argmax(axis=-1)
-    out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+    n, c, h, w = x.shape
+    ho, wo = (h - size) // stride + 1, (w - size) // stride + 1
+    shape = (n, c, ho, wo)
+    out = alloc_like(alloc, "out", x, shape=shape)
+    argmax = alloc_like(alloc, "argmax", x, np.min_scalar_type(size * size - 1), shape)
+    better = alloc_like(alloc, "better", x, np.bool_, shape)
+    offset = alloc_like(alloc, "offset", argmax)
+    first, *rest = _windows(x, size, stride, ho, wo)
+    np.copyto(out, first)
+    argmax.fill(0)
+    for k, win in enumerate(rest, start=1):
+        np.greater(win, out, out=better)  # strict: on a tie the earlier offset keeps the max
+        np.maximum(out, win, out=out)
+        # offsets come in increasing order, so the last one that beat the max is the largest
+        np.maximum(argmax, np.multiply(better, argmax.dtype.type(k), out=offset), out=argmax)
     return out, PoolCache(argmax, x.shape, size, stride)
 
 
-def maxpool_backward(dout, cache: PoolCache):
-    """Route each output gradient to the input position that won its window."""
+def maxpool_backward(dout, cache: PoolCache, alloc=new_array):
+    """Route each output gradient to the input position that won its window: returns dx (N, C, H, W)."""
     argmax, x_shape, size, stride = cache
     n, c, ho, wo = dout.shape
-    dwin = np.zeros((n, c, ho, wo, size * size), dtype=dout.dtype)
-    np.put_along_axis(dwin, argmax[..., None], dout[..., None], axis=-1)
-    dwin = dwin.reshape(n, c, ho, wo, size, size)
-    dx = np.zeros(x_shape, dtype=dout.dtype)
-    for i in range(size):  # loops over the window offsets only
-        for j in range(size):
-            dx[:, :, i:i + stride * ho:stride, j:j + stride * wo:stride] += dwin[..., i, j]
+    order = axis_order(argmax)
+    if axis_order(dout) != order:  # one copy, so the passes below run over matching layouts
+        aligned = alloc_like(alloc, "dout", argmax, dout.dtype)
+        np.copyto(aligned, dout)
+        dout = aligned
+    dx = alloc_ordered(alloc, "dx", x_shape, dout.dtype, order)
+    tiled = stride == size and x_shape[2] == size * ho and x_shape[3] == size * wo
+    if not tiled:  # some inputs are in no window (or in several, whose gradients add up)
+        dx.fill(0)
+    won = alloc_like(alloc, "won", argmax, np.bool_)
+    for k, dwin in enumerate(_windows(dx, size, stride, ho, wo)):
+        np.equal(argmax, argmax.dtype.type(k), out=won)
+        if stride >= size:  # windows don't overlap: each input position gets one value
+            np.multiply(dout, won, out=dwin)
+        else:
+            dwin += dout * won
     return dx
 
 
 class MaxPool2d(Layer):
     """Max pooling with a square window ``size`` and ``stride`` (default: stride = size)."""
+
+    alloc = staticmethod(new_array)  # models give each layer a BufferPool (babysit.nn.buffers)
 
     def __init__(self, size: int = 2, stride: int | None = None) -> None:
         super().__init__()
@@ -58,12 +94,12 @@ class MaxPool2d(Layer):
         self._check_input(x, ndim=4)
         if x.shape[2] < self.size or x.shape[3] < self.size:
             raise InputError(f"{self}: input of spatial size {x.shape[2:]} is smaller than the window {self.size}")
-        out, self._cache = maxpool_forward(x, self.size, self.stride)
+        out, self._cache = maxpool_forward(x, self.size, self.stride, self.alloc)
         self.last_output = out
         return out
 
     def backward(self, dout):
-        return maxpool_backward(dout, self._pop_cache(dout))
+        return maxpool_backward(dout, self._pop_cache(dout), self.alloc)
 
     def extra_repr(self):
         return f"size={self.size}, stride={self.stride}"
