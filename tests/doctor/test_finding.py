@@ -1,0 +1,28 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from babysit.doctor import Finding, worst_status
+
+
+def test_to_dict_is_strict_json_with_numpy_values_and_non_finite_floats():
+    f = Finding("x", "warn", np.float32(1.5), {"a": np.int64(3)}, "why", "do this",
+                details={"arr": np.arange(3), "nan": math.nan, "inf": np.float64(np.inf), "t": (1, 2)})
+    d = json.loads(json.dumps(f.to_dict(), allow_nan=False))
+    assert d == {"check": "x", "status": "warn", "value": 1.5, "expected": {"a": 3}, "explanation": "why",
+                 "advice": "do this", "details": {"arr": [0, 1, 2], "nan": "nan", "inf": "inf", "t": [1, 2]}}
+
+
+def test_status_must_be_known():
+    with pytest.raises(ValueError, match="pass, warn, fail"):
+        Finding("x", "ok", 1, 1, "why")
+
+
+def test_worst_status():
+    mk = lambda s: Finding("x", s, None, None, "")  # noqa: E731
+    assert worst_status([mk("pass"), mk("pass")]) == "pass"
+    assert worst_status([mk("pass"), mk("warn")]) == "warn"
+    assert worst_status([mk("warn"), mk("fail"), mk("pass")]) == "fail"
+    assert worst_status([]) == "pass"

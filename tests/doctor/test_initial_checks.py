@@ -1,0 +1,65 @@
+import math
+
+import pytest
+
+from babysit.doctor import initial_loss, regularization
+
+from .doctor_cases import IgnoresRegNet, assert_jsonable, fc_factory
+
+
+def test_initial_loss_of_the_lectures_tiny_init_is_ln_c(small_digits):
+    # the lecture's init_two_layer_model: 0.0001 * randn gives 2.3026 for 10 classes
+    f = initial_loss(fc_factory([50], weight_scale=1e-4), small_digits)
+    assert f.status == "pass"
+    assert f.value == pytest.approx(math.log(10), abs=1e-3)
+    assert "ln(10)" in f.expected
+    assert_jsonable(f)
+
+
+def test_initial_loss_passes_he_init_and_explains_the_excess(small_digits):
+    f = initial_loss(fc_factory([50]), small_digits)
+    assert f.status == "pass"
+    assert 2.3 < f.value < 3.7
+    assert f.details["scores_std"] > 0.5
+    assert "scores" in f.explanation
+
+
+def test_initial_loss_fails_for_weights_far_too_large(small_digits):
+    f = initial_loss(fc_factory([100, 100, 100], activation="tanh", weight_scale=1.0), small_digits)
+    assert f.status == "fail"
+    assert f.value > 3 * math.log(10)
+    assert "far above" in f.explanation and "--init" in f.advice
+
+
+def test_initial_loss_ignores_the_models_reg(small_digits):
+    # with reg 1e3 the full loss would be ~6e4: the check must switch reg off
+    f = initial_loss(fc_factory([50], weight_scale=1e-4, reg=1e3), small_digits)
+    assert f.value == pytest.approx(math.log(10), abs=1e-3)
+
+
+def test_regularization_raises_the_loss_by_the_l2_term(small_digits):
+    f = regularization(fc_factory([50], weight_scale=1e-4), small_digits)
+    assert f.status == "pass"
+    d = f.details
+    assert d["loss_reg"] > d["loss_reg0"]
+    assert d["rise"] == pytest.approx(d["predicted_rise"], rel=1e-3)
+    assert_jsonable(f)
+
+
+def test_regularization_fails_when_the_loss_ignores_reg(small_digits):
+    f = regularization(fc_factory([50], cls=IgnoresRegNet), small_digits)
+    assert f.status == "fail"
+    assert f.details["rise"] == pytest.approx(0.0, abs=1e-6)
+    assert "ignores the regularization" in f.explanation
+
+
+def test_regularization_with_dropout_compares_the_same_masks(small_digits):
+    f = regularization(fc_factory([50], dropout=0.5), small_digits)
+    assert f.status == "pass"
+    assert f.details["rise"] == pytest.approx(f.details["predicted_rise"], rel=1e-3)
+
+
+def test_regularization_warns_when_all_weights_are_zero(small_digits):
+    f = regularization(fc_factory([50], init="zeros"), small_digits)
+    assert f.status == "warn"
+    assert "zero" in f.explanation
