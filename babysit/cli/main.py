@@ -18,6 +18,9 @@ COMMANDS = {
     "train": "babysit.cli.cmd_train",
     "eval": "babysit.cli.cmd_eval",
     "init-stats": "babysit.cli.cmd_init_stats",
+    "search": "babysit.cli.cmd_search",
+    "run": "babysit.cli.cmd_run",
+    "runs": "babysit.cli.cmd_runs",
     "doctor": "babysit.cli.cmd_doctor",
 }
 

@@ -147,42 +147,44 @@ class ProcessExecutor:
 
     def run(self, fn: Callable, tasks: Iterable, may_launch: Callable[[], bool] = _always) -> Iterator:
         tasks = iter(tasks)
-        running: dict[cf.Future, tuple] = {}  # future -> (task, retries left)
+        running: dict[cf.Future, tuple] = {}  # future -> (task, ran alone in the pool)
+        # Trials that were running when a worker died. Which one killed it is unknown, so they rerun one
+        # at a time: a trial that breaks the pool while running alone is the culprit and is failed.
+        suspects: list = []
         exhausted = False
         while True:
-            while not exhausted and len(running) < self.slots and may_launch():
-                task = next(tasks, None)
-                if task is None:
-                    exhausted = True
-                    break
-                running[self._ensure_pool().submit(fn, task)] = (task, 1)
+            if suspects:
+                if not running:
+                    task = suspects.pop(0)
+                    running[self._ensure_pool().submit(fn, task)] = (task, True)
+            else:
+                while not exhausted and len(running) < self.slots and may_launch():
+                    task = next(tasks, None)
+                    if task is None:
+                        exhausted = True
+                        break
+                    running[self._ensure_pool().submit(fn, task)] = (task, self.slots == 1)
             if not running:
                 return
             done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            broken = []
+            broken = False
             for future in done:
-                task, retries = running.pop(future)
+                task, alone = running.pop(future)
                 try:
                     result = future.result()
                 except cf.process.BrokenProcessPool:
-                    broken.append((task, retries))
-                    continue
+                    broken = True
+                    if not alone:
+                        suspects.append(task)
+                        continue
+                    result = failed_result("the worker process died while running this trial (killed, or out of memory)")
                 except Exception as exc:  # e.g. the task or its result could not be pickled
                     result = failed_result(exc)
                 yield task, result
             if broken:
-                yield from self._recover(fn, broken, running)
-
-    def _recover(self, fn, broken, running):
-        """A worker died: every running future fails. Rebuild the pool; retry each trial once."""
-        for future in list(running):
-            broken.append(running.pop(future))
-        self._shutdown_pool()
-        for task, retries in broken:
-            if retries > 0:
-                running[self._ensure_pool().submit(fn, task)] = (task, retries - 1)
-            else:
-                yield task, failed_result("the worker process died while running this trial (killed, or out of memory)")
+                suspects.extend(task for task, _ in running.values())  # a broken pool fails them all
+                running.clear()
+                self._shutdown_pool()
 
     def _shutdown_pool(self) -> None:
         if self._pool is not None:
@@ -250,8 +252,6 @@ class DaskExecutor:
         self.description = f"Dask cluster {self.address} ({len(workers)} workers, {self.slots} threads)"
 
     def run(self, fn: Callable, tasks: Iterable, may_launch: Callable[[], bool] = _always) -> Iterator:
-        from distributed import wait
-
         tasks = iter(tasks)
         running: dict = {}
         exhausted = False
@@ -266,7 +266,7 @@ class DaskExecutor:
                 running[future] = task
             if not running:
                 return
-            done = wait(list(running), return_when="FIRST_COMPLETED").done
+            done = _first_done(list(running))
             for future in done:
                 task = running.pop(future)
                 try:
@@ -284,6 +284,17 @@ class DaskExecutor:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _first_done(futures, poll: float = 0.05) -> list:
+    """The futures that are done, waiting until there is one (polling: distributed.wait wants a default client)."""
+    import time
+
+    while True:
+        done = [f for f in futures if f.done()]
+        if done:
+            return done
+        time.sleep(poll)
 
 
 def make_executor(workers: int = 1, cluster: str | None = None):

@@ -1,0 +1,91 @@
+"""``babysit search``: coarse-to-fine random search in log space, trials on local processes or a Dask cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babysit.errors import ConfigError
+
+# flags for every searchable hyperparameter: --lr, --reg, --hidden, --dropout, --lr-decay, ...
+EXAMPLES = {
+    "lr": "1e-6:1e-3:log", "reg": "1e-5:1e5:log", "hidden": "50,100,200", "dropout": "0:0.5",
+    "lr_decay": "0.9", "momentum": "0.5:0.99", "batch_size": "100", "update": "momentum",
+    "weight_scale": "1e-4:1e-1:log", "init": "he,xavier", "activation": "relu,tanh", "normalization": "none,batchnorm",
+}
+DEFAULT_SPACE = {"lr": "1e-6:1e-3:log", "reg": "1e-5:1e5:log"}  # the lecture's coarse ranges
+
+
+def add_parser(sub, name):
+    from babysit.search.spaces import HYPERPARAMETERS
+
+    p = sub.add_parser(
+        name, help="coarse-to-fine random search of hyperparameters (the lecture's cross-validation strategy)",
+        description="Stage 1 samples the whole ranges for a few epochs; each later stage narrows every range to "
+                    "the best trials and trains twice as long. One line per trial, as in the lecture; every "
+                    "trial is recorded in the run store, and re-running the same command resumes.")
+    p.add_argument("--data", default="digits", help="digits (default) | cifar10:DIR | folder:PATH | npz:PATH")
+    p.add_argument("--model", default="fc:100", help="fc:H1,H2,... or conv:F1,F2[/H1,...] (default fc:100)")
+    p.add_argument("--preprocess", default="standardize", help="preprocessing fitted on the training split "
+                   "(default standardize; see babysit train --help)")
+    g = p.add_argument_group("hyperparameter ranges (LOW:HIGH:log, LOW:HIGH, A,B,C; one value = fixed)")
+    for hp in HYPERPARAMETERS.values():
+        flag = "--" + hp.name.replace("_", "-")
+        g.add_argument(flag, dest=f"hp_{hp.name}", default=None, metavar="RANGE",
+                       help=f"{hp.help} (e.g. {EXAMPLES.get(hp.name, '')})")
+    g.add_argument("--param", action="append", default=[], metavar="NAME=RANGE",
+                   help="any hyperparameter by name, e.g. --param lr=1e-4:1e-2:log")
+    p.add_argument("--sampler", choices=("random", "grid"), default="random", help="default random")
+    p.add_argument("--stages", type=int, default=2, help="coarse-to-fine stages (default 2)")
+    p.add_argument("--trials", type=int, default=10, help="trials per stage (default 10)")
+    p.add_argument("--epochs", type=int, default=5, help="epochs in stage 1, doubled every stage (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, the sampling and the trials")
+    ex = p.add_mutually_exclusive_group()
+    ex.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: this process)")
+    ex.add_argument("--cluster", default=None, metavar="ADDRESS",
+                    help="run the trials on the Dask scheduler at ADDRESS (tcp://HOST:PORT)")
+    p.add_argument("--store", type=Path, required=True, help="the run store (SQLite file; created if missing)")
+    p.add_argument("--name", default="search", help="name of the search in the store (default 'search')")
+    p.add_argument("--top", type=int, default=10, help="rows of the final ranked table (default 10)")
+    p.set_defaults(run=run)
+
+
+def space_texts(args) -> dict[str, str]:
+    """Hyperparameter name -> range text from the flags and --param NAME=RANGE (the lecture's lr/reg if none)."""
+    from babysit.search.spaces import HYPERPARAMETERS, hyperparameter
+
+    texts = {n: getattr(args, f"hp_{n}") for n in HYPERPARAMETERS if getattr(args, f"hp_{n}", None) is not None}
+    for item in args.param:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip() or not text.strip():
+            raise ConfigError(f"--param: expected NAME=RANGE, as in lr=1e-6:1e-3:log; got {item!r}")
+        name = name.strip().replace("-", "_")
+        hyperparameter(name)  # unknown names fail here, with the known ones listed
+        if name in texts:
+            raise ConfigError(f"--param {item!r}: {name} is already given")
+        texts[name] = text.strip()
+    if not texts:
+        return dict(DEFAULT_SPACE)
+    if "lr" not in texts and "reg" not in texts:
+        texts = {**DEFAULT_SPACE, **texts}
+    return texts
+
+
+def run(args) -> int:
+    from babysit.search.console import SearchPrinter
+    from babysit.search.driver import SearchSpec, check_setup, run_search
+    from babysit.search.executors import make_executor
+    from babysit.search.spaces import SearchSpace
+    from babysit.search.trial import DataRef
+    from babysit.store import RunStore
+
+    space = SearchSpace.parse(space_texts(args))
+    spec = SearchSpec.from_cli(data=DataRef(args.data, args.seed, args.preprocess), model=args.model, space=space,
+                               stages=args.stages, trials=args.trials, epochs=args.epochs, seed=args.seed,
+                               sampler=args.sampler)
+    if args.top < 1:
+        raise ConfigError(f"--top must be >= 1; got {args.top}")
+    check_setup(spec)  # bad data or model: fail before a store or a worker exists
+    with make_executor(args.workers, args.cluster) as executor, RunStore(args.store) as store:
+        outcome = run_search(spec, store, executor, name=args.name, observer=SearchPrinter(top=args.top))
+    print(f"runs recorded in {args.store} (search {args.name!r}); list them with `babysit runs --store {args.store}`")
+    return 0 if outcome.best is not None else 1

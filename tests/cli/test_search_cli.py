@@ -1,0 +1,199 @@
+"""`babysit search` and `babysit runs` as real subprocesses: the lecture's lines, kill -9 and resume, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from babysit.store import RunStore
+
+LINE = re.compile(r"^val_acc: \d\.\d{6}, lr: \d\.\d{6}e[+-]\d\d, reg: \d\.\d{6}e[+-]\d\d, \((\d+) / (\d+)\)$")
+
+
+def babysit(*args, cwd, timeout=300):
+    return subprocess.run([sys.executable, "-m", "babysit", *map(str, args)], cwd=cwd, capture_output=True,
+                           text=True, timeout=timeout)
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+SEARCH = ("search", "--data", "digits", "--model", "fc:16", "--lr", "1e-3:1e0:log", "--reg", "1e-5:1e-1:log",
+          "--stages", "2", "--trials", "5", "--epochs", "1", "--seed", "3")
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("search")
+    proc = babysit(*SEARCH, "--store", "runs.sqlite", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return cwd, proc
+
+
+def test_one_lecture_line_per_trial_then_the_ranked_table(searched):
+    cwd, proc = searched
+    out = proc.stdout.splitlines()
+    trial_lines = [m for m in map(LINE.match, out) if m]
+    assert [(int(m[1]), int(m[2])) for m in trial_lines] == [(i, 5) for i in range(1, 6)] * 2
+    assert out[1].startswith("stage 1: 5 trials x 1 epoch(s); lr 1.00e-03 .. 1.00e+00 (log), reg 1.00e-05 .. 1.00e-01")
+    stage2 = next(line for line in out if line.startswith("stage 2:"))
+    assert "5 trials x 2 epoch(s)" in stage2
+    assert any(line.startswith("best 10 of 10 trials") for line in out)
+    header = next(line for line in out if "rank" in line and "val_acc" in line)
+    assert all(col in header for col in ("stage", "trial", "train_acc", "lr", "reg", "epochs", "seconds"))
+    assert re.search(r"^best: val_acc \d\.\d{6} \(stage \d, trial \d, run \d+\)", proc.stdout, re.M)
+    assert proc.stdout.rstrip().endswith("list them with `babysit runs --store runs.sqlite`")
+
+
+def test_runs_json_lists_every_trial_with_its_metrics(searched):
+    cwd, proc = searched
+    listed = babysit("runs", "--store", "runs.sqlite", "--json", cwd=cwd)
+    assert listed.returncode == 0, listed.stderr
+    runs = json.loads(listed.stdout)
+    assert len(runs) == 10
+    assert set(runs[0]) == {"id", "search", "stage", "status", "params", "val_acc", "train_acc", "loss", "epochs",
+                            "seconds"}
+    assert [r["stage"] for r in runs] == [1] * 5 + [2] * 5 and {r["search"] for r in runs} == {"search"}
+    printed = sorted(float(m[0].split(",")[0].split()[1]) for m in map(LINE.match, proc.stdout.splitlines()) if m)
+    assert sorted(round(r["val_acc"], 6) for r in runs) == pytest.approx(printed, abs=1e-6)
+    table = babysit("runs", "--store", "runs.sqlite", cwd=cwd)
+    assert table.returncode == 0 and "10 run(s) in runs.sqlite" in table.stdout and "finished" in table.stdout
+
+
+def test_the_same_command_again_resumes_without_running_anything(searched):
+    cwd, _ = searched
+    again = babysit(*SEARCH, "--store", "runs.sqlite", cwd=cwd)
+    assert again.returncode == 0, again.stderr
+    assert "resuming: 10 trial(s) already finished in the store are not run again" in again.stdout
+    assert not any(LINE.match(line) for line in again.stdout.splitlines())
+    with RunStore(cwd / "runs.sqlite", readonly=True) as store:
+        assert len(store.runs()) == 10
+
+
+def _children(pid: int) -> set[int]:
+    kids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.add(int(stat.parent.name))
+    return kids
+
+
+def _finished(path: Path) -> dict:
+    """(stage, index) -> (run id, val_acc) of finished trials, read without taking the writer lock."""
+    try:
+        with RunStore(path, readonly=True) as store:
+            return {(r["stage"], r["trial_index"]): (r["id"], r["val_acc"])
+                    for r in store.runs() if r["status"] != "failed" and r["status"] != "running"}
+    except Exception:  # not created yet
+        return {}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kill_9_mid_search_then_resume_loses_and_redoes_nothing(tmp_path, workers):
+    args = ("search", "--data", "digits", "--model", "fc:128,128", "--lr", "1e-2:1e-1:log", "--reg", "1e-5:1e-2:log",
+            "--stages", "1", "--trials", "16", "--epochs", "6", "--workers", workers, "--store", "runs.sqlite")
+    proc = subprocess.Popen([sys.executable, "-m", "babysit", *map(str, args)], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    workers_seen = set()
+    while len(_finished(tmp_path / "runs.sqlite")) < 3:
+        assert proc.poll() is None, "the search ended before it could be killed; make the trials slower"
+        assert time.monotonic() < deadline
+        workers_seen |= _children(proc.pid)
+        time.sleep(0.02)
+    workers_seen |= _children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _finished(tmp_path / "runs.sqlite")
+    assert 3 <= len(before) < 16, "killed too late to test a resume"
+    # the driver's worker processes notice the driver is gone and exit
+    time.sleep(2.5)
+    alive = [pid for pid in workers_seen if Path(f"/proc/{pid}").exists()
+             and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]]
+    assert alive == []
+
+    resumed = babysit(*args, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming: {len(before)} trial(s) already finished" in resumed.stdout
+    after = _finished(tmp_path / "runs.sqlite")
+    assert sorted(after) == [(1, i) for i in range(16)]
+    assert {k: after[k] for k in before} == before  # nothing finished was lost or redone
+    new_lines = [line for line in resumed.stdout.splitlines() if line.startswith("val_acc:")]
+    assert len(new_lines) == 16 - len(before)  # only the rest ran
+    with sqlite3.connect(tmp_path / "runs.sqlite") as db:
+        statuses = dict(db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall())
+        interrupted = db.execute("SELECT COUNT(*) FROM runs WHERE error = 'interrupted'").fetchone()[0]
+    assert statuses.get("running") is None
+    assert sum(statuses.values()) == 16 + interrupted  # every trial once, plus the ones running at the kill
+
+
+def test_bad_ranges_are_one_line_errors(tmp_path):
+    store = tmp_path / "s.sqlite"
+    assert_one_line_error(babysit("search", "--lr", "1e-3:1e-6:log", "--store", store, cwd=tmp_path),
+                          "--lr: a log range needs 0 < low < high; got '1e-3:1e-6:log'")
+    assert_one_line_error(babysit("search", "--reg=-1:10:log", "--store", store, cwd=tmp_path),
+                          "--reg: a log range needs 0 < low < high; got '-1:10:log'")
+    assert_one_line_error(babysit("search", "--lr", "1e-3:abc:log", "--store", store, cwd=tmp_path),
+                          "--lr: 'abc' is not a number")
+    assert_one_line_error(babysit("search", "--param", "lrr=1e-3:1e-1:log", "--store", store, cwd=tmp_path),
+                          "unknown hyperparameter 'lrr' (did you mean 'lr'?)")
+    assert_one_line_error(babysit("search", "--momentum-rate", "0.9", "--store", store, cwd=tmp_path),
+                          "unrecognized arguments: --momentum-rate")
+    assert_one_line_error(babysit("search", "--trials", "0", "--store", store, cwd=tmp_path),
+                          "--trials must be a positive integer")
+    assert_one_line_error(babysit("search", "--model", "fc", "--hidden", "10,20", "--store", store, cwd=tmp_path),
+                          "--hidden: the model fc has no hidden affine layer")
+    assert not store.exists()  # nothing was started
+
+
+def test_a_store_written_by_another_search_spec_is_refused_and_kept(searched, tmp_path):
+    cwd, _ = searched
+    path = cwd / "runs.sqlite"
+    before = path.read_bytes()
+    with RunStore(path, readonly=True) as store:
+        runs_before = store.runs()
+    other = list(SEARCH)
+    other[other.index("--trials") + 1] = "7"
+    line = assert_one_line_error(babysit(*other, "--store", "runs.sqlite", cwd=cwd),
+                                 "holds search search with a different spec (differs in: stage_trials)")
+    assert "use another --store or the same arguments" in line
+    with RunStore(path, readonly=True) as store:
+        assert store.runs() == runs_before
+    assert len(path.read_bytes()) == len(before)
+
+
+def test_not_a_store_and_a_missing_store_are_one_line_errors(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello, not a database\n" * 100)
+    assert_one_line_error(babysit(*SEARCH, "--store", "notes.txt", cwd=tmp_path), "is not a babysit run store")
+    assert (tmp_path / "notes.txt").read_text() == "hello, not a database\n" * 100
+    assert_one_line_error(babysit("runs", "--store", "nothing.sqlite", cwd=tmp_path), "no run store at nothing.sqlite")
+
+
+def test_an_unreachable_cluster_is_a_one_line_error(tmp_path):
+    start = time.monotonic()
+    assert_one_line_error(babysit(*SEARCH, "--cluster", "tcp://127.0.0.1:9", "--store", "s.sqlite", cwd=tmp_path),
+                          "--cluster: no Dask scheduler answered at 'tcp://127.0.0.1:9' within 5 s")
+    assert time.monotonic() - start < 30
+    assert not (tmp_path / "s.sqlite").exists()
+    assert_one_line_error(babysit(*SEARCH, "--cluster", "tcp://h:1", "--workers", "2", "--store", "s", cwd=tmp_path),
+                          "not allowed with argument")

@@ -1,0 +1,141 @@
+"""Executors on real processes and a real Dask LocalCluster: thread caps, worker deaths, budgets, determinism."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from babysit.errors import ConfigError
+from babysit.search.executors import DaskExecutor, InlineExecutor, ProcessExecutor, make_executor, threads_per_worker
+from babysit.search.trial import DataRef, TrialTask, run_trial
+
+
+# -- picklable task functions (spawned workers import this module by name) ---------------------
+
+
+def worker_facts(task):
+    """What a worker sees: its BLAS thread limits, environment caps, whether SQLite/store were imported."""
+    import sys
+
+    from threadpoolctl import threadpool_info
+
+    return {
+        "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+        "blas_threads": sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}),
+        "pid": os.getpid(), "ppid": os.getppid(), "task": task,
+        "start_method": multiprocessing.get_start_method(allow_none=True),
+        "store_imported": "babysit.store.run_store" in sys.modules,
+    }
+
+
+def die_on_three(task):
+    """Kills its worker process for task 3 (as the OOM killer would); other tasks return their number."""
+    if task == 3:
+        os._exit(9)
+    time.sleep(0.2)
+    return {"status": "finished", "task": task}
+
+
+def raise_on_two(task):
+    if task == 2:
+        raise RuntimeError("boom in task 2")
+    return {"status": "finished", "task": task}
+
+
+# -- tests ---------------------------------------------------------------------------------------
+
+
+def test_threads_per_worker_divides_the_cores():
+    assert threads_per_worker(1, cores=2) == 2
+    assert threads_per_worker(2, cores=2) == 1
+    assert threads_per_worker(3, cores=2) == 1
+    assert threads_per_worker(2, cores=16) == 8
+
+
+def test_spawned_workers_get_capped_blas_threads_and_no_store():
+    before = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    with ProcessExecutor(2, threads=1) as executor:
+        facts = [r for _, r in executor.run(worker_facts, range(4))]
+    assert sorted(f["task"] for f in facts) == [0, 1, 2, 3]
+    assert {f["ppid"] for f in facts} == {os.getpid()} and os.getpid() not in {f["pid"] for f in facts}
+    for f in facts:
+        assert f["env"] == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        assert f["blas_threads"] == [1]
+        assert f["start_method"] == "spawn"  # never fork: nothing of the driver's SQLite connection
+        assert not f["store_imported"]
+    # the driver's own environment is restored once the pool is gone
+    assert {k: os.environ.get(k) for k in before} == before
+
+
+def test_a_dead_worker_fails_only_its_trial_and_the_pool_recovers():
+    with ProcessExecutor(2, threads=1) as executor:
+        results = {task: r for task, r in executor.run(die_on_three, range(6))}
+    assert sorted(results) == [0, 1, 2, 3, 4, 5]
+    assert results[3]["status"] == "failed" and "worker process died" in results[3]["error"]
+    assert all(results[t] == {"status": "finished", "task": t} for t in (0, 1, 2, 4, 5))
+
+
+def test_a_raising_function_becomes_a_failed_result():
+    for executor in (InlineExecutor(), ProcessExecutor(2, threads=1)):
+        with executor:
+            results = {task: r for task, r in executor.run(raise_on_two, range(4))}
+        assert results[2]["status"] == "failed" and results[2]["error"] == "RuntimeError: boom in task 2"
+        assert [results[t]["task"] for t in (0, 1, 3)] == [0, 1, 3]
+
+
+def test_no_task_is_pulled_once_the_budget_says_stop():
+    pulled = []
+
+    def tasks():
+        for i in range(10):
+            pulled.append(i)
+            yield i
+
+    launched = iter([True, True, True, False])
+    with ProcessExecutor(2, threads=1) as executor:
+        done = [t for t, _ in executor.run(raise_on_two, tasks(), lambda: next(launched, False))]
+    assert pulled == [0, 1, 2] and sorted(done) == [0, 1, 2]
+
+
+def test_make_executor_picks_by_flags():
+    assert isinstance(make_executor(1), InlineExecutor)
+    executor = make_executor(2)
+    assert isinstance(executor, ProcessExecutor) and executor.slots == 2
+    with pytest.raises(ConfigError, match="--workers must be >= 1; got 0"):
+        make_executor(0)
+
+
+def test_an_unreachable_cluster_is_a_config_error_within_the_timeout():
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match=r"--cluster: no Dask scheduler answered at 'tcp://127.0.0.1:9' within 2 s"):
+        DaskExecutor("tcp://127.0.0.1:9", timeout=2)
+    assert time.monotonic() - start < 15
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       silence_logs=40)
+    yield cluster
+    cluster.close()
+
+
+def test_trials_on_a_dask_cluster_match_local_processes(local_cluster):
+    tasks = [TrialTask(DataRef("digits"), "fc:16", {"lr": lr, "reg": 1e-3}, 2, seed=10 + i, stage=1, index=i)
+             for i, lr in enumerate([1e-3, 1e-2, 5e-2, 1e3])]
+    with DaskExecutor(local_cluster.scheduler_address) as dask_executor:
+        assert dask_executor.slots == 2
+        on_dask = {t.index: r for t, r in dask_executor.run(run_trial, tasks)}
+    with ProcessExecutor(2, threads=1) as local:
+        on_local = {t.index: r for t, r in local.run(run_trial, tasks)}
+    assert sorted(on_dask) == [0, 1, 2, 3]
+    assert on_dask[3]["status"] in ("exploded", "diverged")
+    for i in range(4):
+        assert on_dask[i]["status"] == on_local[i]["status"]
+        assert on_dask[i]["val_acc"] == on_local[i]["val_acc"]
+        assert on_dask[i]["series"]["loss"] == on_local[i]["series"]["loss"]
+    assert {r["pid"] for r in on_dask.values()} != {os.getpid()}  # ran in the cluster's worker processes
