@@ -1,0 +1,47 @@
+"""``babysit run``: the lecture's whole recipe (doctor, coarse-to-fine search, final training, report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(sub, name):
+    from babysit.pipeline.main_job import JobConfig
+
+    d = JobConfig()
+    p = sub.add_parser(
+        name, help="the whole recipe: doctor, coarse-to-fine search, train the best longer, test, report",
+        description="Load and preprocess the data (fitted on the training split), run the doctor's sanity checks "
+                    "(its learning-rate range seeds the search), search learning rate and regularization from "
+                    "coarse to fine within the time budget, train the best configuration longer, evaluate it on "
+                    "the held-out test split, and write DIR/model.safetensors + model.json, DIR/runs.sqlite and "
+                    "DIR/report.html + report.md. With no options: the embedded digits, in about a minute.")
+    p.add_argument("--data", default=d.data, help="digits (default, embedded) | cifar10:DIR | folder:PATH | npz:PATH")
+    p.add_argument("--model", default=d.model, help=f"fc:H1,H2,... or conv:F1,F2[/H1,...] (default {d.model})")
+    p.add_argument("--budget-minutes", type=float, default=d.budget_minutes,
+                   help=f"wall-clock budget for the whole job (default {d.budget_minutes:g})")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of the split, the sampling and the trials")
+    p.add_argument("--workers", type=int, default=d.workers,
+                   help="local processes running trials (default 1: this process, every core)")
+    p.add_argument("--preprocess", default=d.preprocess, help=f"default {d.preprocess} (see babysit train --help)")
+    p.add_argument("--out", type=Path, default=Path("runs/latest"), help="output folder (default runs/latest)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from babysit.pipeline.main_job import JobConfig, run_job
+    from babysit.search.console import SearchPrinter
+
+    config = JobConfig(data=args.data, model=args.model, budget_minutes=args.budget_minutes, seed=args.seed,
+                       workers=args.workers, preprocess=args.preprocess)
+    result = run_job(config, args.out, observer=SearchPrinter())
+    t = result.timings
+    print(f"done in {t['total']:.1f} s (budget {config.budget_minutes:g} min). Wrote {result.out}/:")
+    if result.checkpoint is not None:
+        print(f"  {result.checkpoint} + model.json   (babysit eval --checkpoint {result.checkpoint} --data {config.data})")
+    print(f"  {result.store}   (babysit runs --store {result.store})")
+    print(f"  {result.report_html} and {result.report_md.name}")
+    if result.test is not None:
+        print(f"test accuracy {result.test['accuracy']:.4f}, validation accuracy "
+              f"{result.final['metrics']['val_acc']:.4f}")
+    return 0 if result.checkpoint is not None else 1

@@ -1,0 +1,93 @@
+"""Plan a coarse-to-fine search and the final training to fit a time budget.
+
+From the seconds one epoch takes (measured by training one epoch) and the seconds left, pick
+stage 1's epochs (a few, as the lecture says), the trials of each stage and the epochs of the
+final training. The plan is a target: the driver also stops launching a stage's trials at
+that stage's deadline, so a slower machine runs fewer trials rather than overrunning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STAGES = (3, 2)  # a third, finer stage when the budget affords it ("repeat as necessary"), else two
+MIN_LAST_STAGE_TRIALS = 8  # the third stage is worth running only with at least this many trials
+MIN_TRIALS = 4  # fewer than this and "the span of the best trials" means little
+MAX_TRIALS = 50  # per stage; the lecture ran 100, but past ~50 a stage adds little on small budgets
+MAX_STAGE1_EPOCHS = 5  # the lecture's coarse stage: 5 epochs
+TRIALS_FOR_MORE_EPOCHS = 20  # stage 1 trains longer only once it can afford this many trials
+FINAL_SHARE = 0.25  # at most this share of the time left goes to the final training
+MIN_FINAL_EPOCHS = 10
+MAX_FINAL_EPOCHS = 40  # with the per-epoch decay 0.95, the rate is down to 0.13x by then
+EPOCH_GROWTH = 2
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Trials and epochs per stage, seconds per stage, epochs of the final training."""
+
+    stage_trials: tuple[int, ...]
+    stage_epochs: tuple[int, ...]
+    stage_seconds: tuple[float, ...]
+    final_epochs: int
+    final_seconds: float
+    epoch_seconds: float
+    parallel: float
+
+    def describe(self) -> str:
+        stages = "; ".join(
+            f"stage {k + 1}: {n} trials x {e} epoch(s) in ~{s:.0f} s"
+            for k, (n, e, s) in enumerate(zip(self.stage_trials, self.stage_epochs, self.stage_seconds))
+        )
+        return (f"{stages}; final training {self.final_epochs} epochs in ~{self.final_seconds:.0f} s "
+                f"(one epoch takes {self.epoch_seconds:.2f} s)")
+
+
+def parallel_speedup(workers: int, cores: int) -> float:
+    """Trials/second of ``workers`` processes relative to one process using every core.
+
+    Two single-thread processes on two cores give ~1.2x one two-thread process (PERFORMANCE.md);
+    BLAS threads scale worse than processes, so more processes help, up to the cores.
+    """
+    if workers <= 1:
+        return 1.0
+    return max(1.0, 0.6 * min(workers, cores))
+
+
+def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, cores: int = 1) -> Plan:
+    """The plan that fits ``seconds_left``, given one epoch (training + accuracy checks) in ``epoch_seconds``.
+
+    The final training gets up to a quarter of the time (10 to 40 epochs); the stages share the
+    rest equally, each training twice as long as the one before. Three stages when the third
+    can still run ``MIN_LAST_STAGE_TRIALS`` trials, else two.
+    """
+    epoch_seconds = max(float(epoch_seconds), 1e-3)
+    seconds_left = max(float(seconds_left), 0.0)
+    parallel = parallel_speedup(workers, cores)
+    final_epochs = int(min(MAX_FINAL_EPOCHS, max(MIN_FINAL_EPOCHS, FINAL_SHARE * seconds_left / epoch_seconds)))
+    final_seconds = min(final_epochs * epoch_seconds, FINAL_SHARE * seconds_left)
+    final_epochs = max(1, min(final_epochs, int(final_seconds / epoch_seconds)))
+    search_seconds = max(seconds_left - final_seconds, 0.0)
+    for stages in STAGES:
+        # epoch-units (one epoch of one trial) each stage can afford
+        units = search_seconds * parallel / epoch_seconds / stages
+        e1 = int(min(MAX_STAGE1_EPOCHS, max(1, units // TRIALS_FOR_MORE_EPOCHS)))
+        epochs = tuple(e1 * EPOCH_GROWTH**k for k in range(stages))
+        trials = tuple(int(min(MAX_TRIALS, max(MIN_TRIALS, units // e))) for e in epochs)
+        if stages == STAGES[-1] or trials[-1] >= MIN_LAST_STAGE_TRIALS:
+            break
+    seconds = tuple(search_seconds / stages for _ in range(stages))
+    return Plan(trials, epochs, seconds, final_epochs, final_seconds, epoch_seconds, parallel)
+
+
+def stage_deadlines(start: float, plan: Plan) -> dict[int, float]:
+    """Stage number -> the time.monotonic() after which it launches no new trial."""
+    out, t = {}, start
+    for k, seconds in enumerate(plan.stage_seconds, start=1):
+        t += seconds
+        out[k] = t
+    return out
+
+
+def fmt_minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"

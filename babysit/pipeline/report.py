@@ -1,0 +1,241 @@
+"""The report of ``babysit run``: DIR/report.md and a self-contained DIR/report.html (plots embedded as base64 PNG).
+
+Sections: the result (test and validation accuracy), the doctor's findings, the search plan,
+each stage's ranges and best trial, the edge warnings, the ranked trials, the final training
+curves. Plots: validation accuracy against each searched hyperparameter (one colour per
+stage; the lecture's log-space picture), and the final run's loss and accuracy curves.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from babysit.search.driver import varying
+from babysit.search.records import ranked
+from babysit.search.stages import describe, format_value
+
+TOP_TRIALS = 15
+
+
+def write_report(result, config, store) -> None:
+    """Write ``result.report_md`` and ``result.report_html`` (and the plots as DIR/plots/*.png)."""
+    plots = _plots(result)
+    plot_dir = result.out / "plots"
+    plot_dir.mkdir(exist_ok=True)
+    for name, png in plots.items():
+        _write_atomic(plot_dir / f"{name}.png", png)
+    sections = _sections(result, config)
+    md = _markdown(sections, plots)
+    _write_atomic(result.report_md, md.encode())
+    _write_atomic(result.report_html, _html(sections, plots).encode())
+
+
+# -- content, shared by both formats ------------------------------------------------------------
+
+
+def _sections(result, config) -> list[tuple[str, list]]:
+    """[(title, blocks)] where a block is ('p', text) or ('table', header, rows) or ('plot', name)."""
+    outcome, final = result.search, result.final
+    names = varying(outcome.stages[0].space) if outcome.stages else []
+    summary = []
+    if result.test is not None:
+        summary.append(("p", f"Test accuracy {result.test['accuracy']:.4f} on {result.test['num_examples']} held-out "
+                             f"examples (the test split of {config.data}, never seen by the search)."))
+    val = final["metrics"].get("val_acc")
+    if val is not None:
+        summary.append(("p", f"Validation accuracy {val:.4f} after training the best configuration for "
+                             f"{final['metrics']['epochs']} epochs ({final['seconds']:.1f} s)."))
+    best = outcome.best
+    if best is not None:
+        summary.append(("p", "Best configuration: " + ", ".join(f"{k} {format_value(v)}" for k, v in best.params.items())
+                             + f" (search run {best.run_id}, val_acc {best.val_acc:f} after {best.epochs:g} epochs)."))
+    if result.checkpoint is not None:
+        summary.append(("p", f"Checkpoint: {result.checkpoint.name} (+ model.json); evaluate it with "
+                             f"`babysit eval --checkpoint {result.checkpoint} --data {config.data}`."))
+    timings = result.timings
+    summary.append(("p", "Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items() if k != "total_before_report")
+                         + f" (budget {config.budget_minutes:g} min, {config.workers} worker(s))."))
+
+    doctor = [("p", result.lr_note)]
+    if result.findings:
+        doctor.append(("table", ["check", "status", "value", "explanation", "advice"],
+                       [[f.check, f.status, _short(f.value), f.explanation, f.advice] for f in result.findings]))
+
+    plan = result.plan
+    search = [("p", f"Plan: {plan.describe()}."),
+              ("table", ["stage", "ranges", "epochs", "trials run / planned", "statuses", "best val_acc"],
+               [[str(s.stage), describe(s.space), str(s.epochs), f"{len(s.records)} / {s.planned}",
+                 _counts(s.records), "-" if s.best is None else f"{s.best.val_acc:f}"] for s in outcome.stages])]
+    warnings = [("p", w.message()) for w in outcome.warnings] or [
+        ("p", "No best result sat at the edge of its range: the ranges bracket the best values.")]
+    table = [("table", ["rank", "stage", "trial", "val_acc", "train_acc", *names, "epochs", "seconds", "run"],
+              [[str(i), str(r.stage), str(r.index), f"{r.val_acc:f}", _num(r.train_acc, "f"),
+                *(format_value(r.params.get(n)) for n in names), _num(r.epochs, "g"), _num(r.seconds, ".1f"),
+                str(r.run_id)] for i, r in enumerate(ranked(outcome.records)[:TOP_TRIALS], start=1)]),
+             ("plot", "search")]
+    curves = [("plot", "final")]
+    return [("Result", summary), ("Doctor", doctor), ("Search, coarse to fine", search),
+            ("Edge warnings", warnings), (f"Best {TOP_TRIALS} trials", table), ("Final training", curves)]
+
+
+def _counts(records) -> str:
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
+
+
+def _num(value, fmt) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_short(v)}" for k, v in value.items())
+    return "-" if value is None else str(value)
+
+
+# -- plots --------------------------------------------------------------------------------------
+
+
+def _plots(result) -> dict[str, bytes]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out = {}
+    outcome = result.search
+    names = [n for n in varying(outcome.stages[0].space)] if outcome.stages else []
+    if names:
+        fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False)
+        for ax, name in zip(axes[0], names):
+            for stage in outcome.stages:
+                pts = [(r.params[name], r.val_acc) for r in stage.records if r.val_acc is not None]
+                bad = [r.params[name] for r in stage.records if r.val_acc is None or r.status != "finished"]
+                if pts:
+                    ax.scatter(*zip(*pts), s=14, label=f"stage {stage.stage} ({stage.epochs} ep)")
+                if bad:
+                    ax.scatter(bad, [0.0] * len(bad), marker="x", s=14, color="grey")
+            from babysit.search.spaces import LogUniform
+
+            if isinstance(outcome.stages[0].space[name], LogUniform):
+                ax.set_xscale("log")
+            ax.set_xlabel(name)
+            ax.set_ylabel("val_acc")
+            ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=8)
+        fig.suptitle("validation accuracy of every trial (x: exploded/diverged/failed)")
+        fig.tight_layout()
+        out["search"] = _png(fig)
+        plt.close(fig)
+    solver = result.final.get("solver")
+    if solver is not None and solver.loss_history:
+        fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+        a.plot(range(1, len(solver.loss_history) + 1), solver.loss_history, lw=0.6)
+        a.set_xlabel("iteration")
+        a.set_ylabel("loss")
+        a.set_title("final training: loss")
+        epochs = range(1, len(solver.train_acc_history) + 1)
+        b.plot(epochs, solver.train_acc_history, marker="o", label="train")
+        b.plot(epochs, solver.val_acc_history, marker="o", label="val")
+        b.set_xlabel("epoch")
+        b.set_ylabel("accuracy")
+        b.set_title("final training: accuracy")
+        b.legend()
+        for ax in (a, b):
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        out["final"] = _png(fig)
+        plt.close(fig)
+    return out
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return buf.getvalue()
+
+
+# -- formats ------------------------------------------------------------------------------------
+
+
+def _markdown(sections, plots) -> str:
+    lines = ["# babysit run report", ""]
+    for title, blocks in sections:
+        lines += [f"## {title}", ""]
+        for block in blocks:
+            if block[0] == "p":
+                lines += [block[1], ""]
+            elif block[0] == "table":
+                header, rows = block[1], block[2]
+                lines.append("| " + " | ".join(header) + " |")
+                lines.append("|" + "---|" * len(header))
+                lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+                lines.append("")
+            elif block[0] == "plot" and block[1] in plots:
+                lines += [f"![{block[1]}](plots/{block[1]}.png)", ""]
+    return "\n".join(lines)
+
+
+def _md_cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+_CSS = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
+        "th{background:#f3f3f3}.pass{color:#2a7}.warn{color:#c80}.fail{color:#c22}img{max-width:100%}")
+
+
+def _html(sections, plots) -> str:
+    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>babysit run report</title>",
+             f"<style>{_CSS}</style></head><body><h1>babysit run report</h1>"]
+    for title, blocks in sections:
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        for block in blocks:
+            if block[0] == "p":
+                parts.append(f"<p>{html.escape(block[1])}</p>")
+            elif block[0] == "table":
+                header, rows = block[1], block[2]
+                parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
+                for row in rows:
+                    cells = []
+                    for c in row:
+                        cls = f" class='{c}'" if c in ("pass", "warn", "fail") else ""
+                        cells.append(f"<td{cls}>{html.escape(str(c))}</td>")
+                    parts.append("<tr>" + "".join(cells) + "</tr>")
+                parts.append("</table>")
+            elif block[0] == "plot" and block[1] in plots:
+                data = base64.b64encode(plots[block[1]]).decode()
+                parts.append(f"<img alt='{block[1]}' src='data:image/png;base64,{data}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,64 @@
+"""`babysit run` end to end as a real subprocess on digits, then `babysit eval` on what it wrote."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+
+def babysit(*args, cwd, timeout=300):
+    return subprocess.run([sys.executable, "-m", "babysit", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("run")
+    proc = babysit("run", "--budget-minutes", "0.2", "--model", "fc:32", "--seed", "1", "--out", "job", cwd=cwd)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    return cwd, proc
+
+
+def test_run_prints_each_step_and_where_things_were_written(ran):
+    cwd, proc = ran
+    out = proc.stdout
+    assert out.startswith("data: digits: 1437 train / 180 val / 180 test examples")
+    assert re.search(r"^doctor: lr_range: pass: the loss goes down for lr in", out, re.M)
+    assert re.search(r"^plan \(12 s budget, 1 worker\(s\)\): stage 1: \d+ trials x \d+ epoch\(s\)", out, re.M)
+    assert re.search(r"^val_acc: \d\.\d{6}, lr: \d\.\d{6}e-\d\d, reg: \d\.\d{6}e[+-]\d\d, \(1 / \d+\)$", out, re.M)
+    assert re.search(r"^test: accuracy \d\.\d{4} on 180 held-out examples$", out, re.M)
+    assert "Wrote job/:" in out and "job/model.safetensors + model.json" in out and "job/report.html" in out
+    assert sorted(p.name for p in (cwd / "job").iterdir() if not p.name.endswith(".lock")) == [
+        "model.json", "model.safetensors", "plots", "report.html", "report.md", "runs.sqlite"]
+
+
+def test_eval_on_the_checkpoint_gives_the_reported_test_accuracy(ran):
+    cwd, proc = ran
+    reported = float(re.search(r"^test: accuracy (\d\.\d{4})", proc.stdout, re.M).group(1))
+    ev = babysit("eval", "--checkpoint", "job/model.safetensors", "--data", "digits", "--json", cwd=cwd)
+    assert ev.returncode == 0, ev.stderr
+    assert json.loads(ev.stdout)["accuracy"] == pytest.approx(reported, abs=5e-5)  # same split, same preprocessing
+
+
+def test_runs_lists_the_search_and_the_final_run(ran):
+    cwd, _ = ran
+    listed = babysit("runs", "--store", "job/runs.sqlite", "--json", cwd=cwd)
+    runs = json.loads(listed.stdout)
+    assert {r["search"] for r in runs} == {"run 1", None}
+    final = [r for r in runs if r["search"] is None]
+    assert len(final) == 1 and final[0]["status"] == "finished" and final[0]["epochs"] > 2
+
+
+def test_bad_options_are_one_line_errors(tmp_path):
+    for args, fragment in ((("--budget-minutes", "-1"), "--budget-minutes must be a number > 0"),
+                           (("--model", "mlp:3"), "--model: expected"),
+                           (("--data", "folder:/no/such/dir"), "/no/such/dir"),
+                           (("--workers", "0"), "--workers must be >= 1")):
+        proc = babysit("run", *args, "--out", "o", cwd=tmp_path)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        assert fragment in proc.stderr

@@ -1,0 +1,114 @@
+"""run_job on digits with a small budget: every step leaves its trace in the folder and the store."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+
+import pytest
+
+from babysit.errors import ConfigError
+from babysit.pipeline.main_job import JobConfig, run_job
+from babysit.store import RunStore
+
+BUDGET_MINUTES = 0.2
+
+
+class Collect:
+    def __init__(self):
+        self.lines = []
+
+    def __call__(self, text):
+        self.lines.append(text)
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    out = tmp_path_factory.mktemp("job") / "out"
+    say = Collect()
+    start = time.monotonic()
+    result = run_job(JobConfig(data="digits", model="fc:32", budget_minutes=BUDGET_MINUTES, seed=2), out, say=say)
+    return result, say.lines, time.monotonic() - start
+
+
+def test_the_job_stays_within_its_budget_and_writes_every_file(job):
+    result, _, seconds = job
+    assert seconds < BUDGET_MINUTES * 60 + 5  # the budget, plus evaluation and the report
+    names = sorted(p.name for p in result.out.iterdir())
+    assert {"model.safetensors", "model.json", "runs.sqlite", "report.html", "report.md", "plots"} <= set(names)
+    assert result.checkpoint == result.out / "model.safetensors"
+    assert 0.85 < result.test["accuracy"] <= 1.0 and result.test["num_examples"] == 180
+
+
+def test_the_doctor_ran_and_its_lr_range_seeded_the_search(job):
+    result, lines, _ = job
+    checks = [f.check for f in result.findings]
+    assert checks[:2] == ["initial_loss", "regularization"] and "lr_range" in checks
+    lr_finding = next(f for f in result.findings if f.check == "lr_range")
+    low, high = lr_finding.value
+    stage1 = result.search.stages[0].space["lr"]
+    assert (stage1.low, stage1.high) == (low, high)
+    assert "lr_range probe recommends" in result.lr_note
+    assert any(line.startswith("doctor: lr_range: pass") for line in lines)
+
+
+def test_the_search_went_coarse_to_fine_and_the_best_trained_longer(job):
+    result, lines, _ = job
+    stages = result.search.stages
+    assert len(stages) >= 2 and all(s.records for s in stages)
+    assert [s.epochs for s in stages] == list(result.plan.stage_epochs)
+    best = result.search.best
+    assert result.final["epochs"] > best.epochs  # "train the best configuration longer"
+    assert result.final["train_config"]["lr"] == best.params["lr"]
+    assert any(line.startswith("final: Finished epoch 1 / ") for line in lines)
+
+
+def test_the_store_holds_findings_trials_and_the_final_run(job):
+    result, _, _ = job
+    with RunStore(result.store, readonly=True) as store:
+        assert [s["name"] for s in store.searches()] == ["run 1"]
+        findings = store.findings()
+        assert len(findings) == len(result.findings) and findings[0]["run_id"] is None
+        runs = store.runs()
+        final = [r for r in runs if r["search"] is None]
+        assert len(final) == 1 and final[0]["extra"]["role"] == "final"
+        assert final[0]["extra"]["test_acc"] == result.test["accuracy"]
+        assert len(runs) == len(result.search.records) + 1
+        kinds = sorted(a["kind"] for a in store.artifacts(final[0]["id"]))
+        assert kinds == ["checkpoint", "report", "report"]
+
+
+def test_the_report_has_every_section_and_embedded_plots(job):
+    result, _, _ = job
+    md = result.report_md.read_text()
+    for heading in ("## Result", "## Doctor", "## Search, coarse to fine", "## Edge warnings", "## Best 15 trials",
+                    "## Final training"):
+        assert heading in md
+    assert f"Test accuracy {result.test['accuracy']:.4f} on 180 held-out examples" in md
+    assert "| initial_loss | pass |" in md and "![search](plots/search.png)" in md
+    html = result.report_html.read_text()
+    images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
+    assert len(images) == 2 and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    assert "http://" not in html and "https://" not in html  # self-contained: opens offline
+
+
+def test_a_second_run_into_the_same_folder_adds_a_search_and_keeps_history(job, tmp_path):
+    result, _, _ = job
+    out = tmp_path / "again"
+    config = JobConfig(data="digits", model="fc:8", budget_minutes=0.1, seed=0)
+    run_job(config, out, say=Collect())
+    run_job(config, out, say=Collect())
+    with RunStore(out / "runs.sqlite", readonly=True) as store:
+        assert [s["name"] for s in store.searches()] == ["run 1", "run 2"]
+
+
+def test_bad_settings_fail_before_any_work(tmp_path):
+    with pytest.raises(ConfigError, match="--budget-minutes must be a number > 0"):
+        run_job(JobConfig(budget_minutes=0), tmp_path / "a", say=Collect())
+    with pytest.raises(ConfigError, match="--model: expected"):
+        run_job(JobConfig(model="mlp:3"), tmp_path / "b", say=Collect())
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="exists and is not a directory"):
+        run_job(JobConfig(), tmp_path / "file", say=Collect())
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -1,0 +1,55 @@
+"""Planning a search and the final training to fit a time budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from babysit.pipeline.plan import MAX_FINAL_EPOCHS, MAX_TRIALS, MIN_TRIALS, parallel_speedup, plan_search, stage_deadlines
+
+
+def total_seconds(plan):
+    search = sum(n * e for n, e in zip(plan.stage_trials, plan.stage_epochs)) * plan.epoch_seconds / plan.parallel
+    return search + plan.final_epochs * plan.epoch_seconds
+
+
+@pytest.mark.parametrize("seconds_left, epoch_seconds", [(1500, 1.0), (1500, 4.0), (60, 0.02), (300, 0.5)])
+def test_the_plan_fits_the_budget(seconds_left, epoch_seconds):
+    plan = plan_search(seconds_left, epoch_seconds)
+    assert len(plan.stage_trials) in (2, 3)
+    assert all(b == 2 * a for a, b in zip(plan.stage_epochs, plan.stage_epochs[1:]))  # later stages train longer
+    assert all(MIN_TRIALS <= n <= MAX_TRIALS for n in plan.stage_trials)
+    assert 1 <= plan.final_epochs <= MAX_FINAL_EPOCHS
+    if min(plan.stage_trials) > MIN_TRIALS:  # not pinned at the floor: the budget is respected
+        assert total_seconds(plan) <= seconds_left * 1.01
+    assert sum(plan.stage_seconds) + plan.final_seconds == pytest.approx(seconds_left)
+
+
+def test_coarse_stages_use_a_few_epochs_and_more_time_buys_trials_epochs_and_a_third_stage():
+    tight = plan_search(120, 1.0)
+    roomy = plan_search(1500, 1.0)
+    assert tight.stage_epochs == (2, 4) and tight.stage_trials == (22, 11)
+    assert roomy.stage_epochs == (5, 10, 20)  # the lecture's coarse 5 epochs, then finer and longer
+    assert roomy.stage_trials[-1] >= 8 and sum(roomy.stage_trials) > sum(tight.stage_trials)
+    assert roomy.final_epochs == MAX_FINAL_EPOCHS > tight.final_epochs
+    assert total_seconds(roomy) <= 1500
+
+
+def test_more_workers_buy_more_trials():
+    one = plan_search(600, 1.0, workers=1, cores=2)
+    two = plan_search(600, 1.0, workers=2, cores=2)
+    assert parallel_speedup(2, 2) == pytest.approx(1.2) and parallel_speedup(1, 2) == 1.0
+    assert sum(two.stage_trials) >= sum(one.stage_trials)
+
+
+def test_a_budget_already_spent_still_plans_the_minimum():
+    plan = plan_search(0, 1.0)
+    assert plan.stage_trials == (MIN_TRIALS, MIN_TRIALS) and plan.final_epochs == 1
+    assert plan.stage_epochs == (1, 2)
+
+
+def test_stage_deadlines_add_up():
+    plan = plan_search(100, 0.1)
+    deadlines = stage_deadlines(1000.0, plan)
+    assert deadlines[1] == pytest.approx(1000 + plan.stage_seconds[0])
+    assert deadlines[len(deadlines)] == pytest.approx(1000 + sum(plan.stage_seconds))
+    assert "stage 1:" in plan.describe() and "final training" in plan.describe()
