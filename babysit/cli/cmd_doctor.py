@@ -35,7 +35,7 @@ def add_parser(sub, name):
     p.add_argument("--reg", type=float, default=0.0, help="L2 strength of the model (default 0)")
     p.add_argument("--lr", type=float, default=None,
                    help="a learning rate to judge (update_ratio, and overfit_small's first try); "
-                        "default: the middle of lr_range's recommended range")
+                        "default: lr_range's suggestion, the working rate whose update ratio is nearest 1e-3")
     p.add_argument("--update", choices=list(UPDATE_RULES), default="sgd",
                    help="update rule of the lr probes and update ratio (default sgd, as in the lecture)")
     p.add_argument("--batch-size", type=int, default=100, help="minibatch size of the short runs (default 100)")

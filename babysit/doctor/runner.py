@@ -82,7 +82,7 @@ def _run_checks(names, factory, data, seed, lr, update_rule, batch_size, on_find
                     suggested = _call(lr_range, "lr_range", factory, data, kwargs).details.get("suggested_lr")
                     probed = True
                 kwargs.update(lr=suggested or DEFAULT_LR,
-                              lr_source="the middle of lr_range's range" if suggested else
+                              lr_source="lr_range's suggestion" if suggested else
                               "a default: lr_range found no working rate")
         finding = _call(CHECKS[name], name, factory, data, kwargs)
         if name == "lr_range":

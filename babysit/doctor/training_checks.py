@@ -22,6 +22,7 @@ OVERFIT_EPOCHS = 200  # the lecture's num_epochs=200
 PROBE_LRS = tuple(10.0 ** k for k in range(-6, 2))  # 1e-6 .. 10, one probe per decade
 PROBE_STEPS = 50
 MIN_DROP = 0.01  # the loss must fall by >= 1% over a probe, else it is "barely changing"
+RELATIVE_DROP = 0.1  # ... and by >= 10% of what the best probe achieved
 RATIO_BAND = (1e-4, 1e-2)  # the lecture: ~1e-3 (its own 0.01 example is "about okay")
 RATIO_FAIL = (1e-5, 1e-1)
 DEFAULT_LR = 1e-2
@@ -203,10 +204,14 @@ def lr_range(model_factory, data, *, seed=0, lrs=PROBE_LRS, steps: int = PROBE_S
              update_rule: str = "sgd", probe_rows: int = 200) -> Finding:
     """Short runs at log-spaced learning rates; the ones that make the loss go down form the recommended range.
 
+    A probe is 'too_high' when the loss explodes, turns NaN or rises; 'too_low' when
+    it falls by < 1%, or by < 10% of the best probe's fall; else 'good'.
+
     Inputs: model_factory; data; seed; lrs to probe (ascending); steps per probe; batch_size;
     update_rule; probe_rows, the fixed batch the start/end losses are measured on.
     Returns: a Finding whose value is [low, high] (None when no rate works) and
-    details['probes'] = [{lr, verdict, loss_start, loss_end, status, losses}], details['suggested_lr'].
+    details['probes'] = [{lr, verdict, loss_start, loss_end, status, steps, update_ratio, losses}] and
+    details['suggested_lr'], the good rate whose update/weight ratio is nearest the lecture's 1e-3.
     """
     data = as_doctor_data(data)
     factory = as_model_factory(model_factory)
@@ -221,14 +226,16 @@ def lr_range(model_factory, data, *, seed=0, lrs=PROBE_LRS, steps: int = PROBE_S
         for lr in sorted(float(v) for v in lrs):
             model = factory()
             probe = _ProbeLoss(model, X_probe, y_probe, steps)
+            ratios = UpdateRatioMonitor(every=5)
             loss_start = probe.loss_start
             solver = _solver(model, X, y, lr=lr, update_rule=update_rule, batch_size=batch, epochs=epochs, rng=rng,
-                             callbacks=[probe], X_val=X_probe, y_val=y_probe, eval_rows=probe_rows)
+                             callbacks=[probe, ratios], X_val=X_probe, y_val=y_probe, eval_rows=probe_rows)
             _run_limited(solver, steps)
             loss_end = probe.loss_end if probe.loss_end is not None else (solver.loss_history or [math.nan])[-1]
             verdict = probe_verdict(loss_start, loss_end, solver.status)
             probes.append({"lr": lr, "verdict": verdict, "loss_start": loss_start, "loss_end": loss_end,
-                           "status": solver.status, "steps": solver.iteration, "losses": solver.loss_history})
+                           "status": solver.status, "steps": solver.iteration, "update_ratio": _typical(ratios),
+                           "losses": solver.loss_history})
             # two explosions in a row: every larger rate explodes too
             if len(probes) >= 2 and all(p["verdict"] == "too_high" and p["status"] != "finished"
                                         for p in probes[-2:]):
@@ -250,19 +257,57 @@ def _run_limited(solver, steps):
     solver.train()
 
 
+def relative_verdicts(probes) -> None:
+    """Demote 'good' probes whose drop is under 10% of the best probe's drop to 'too_low', in place.
+
+    A model that starts confidently wrong (initial loss well above ln C) sheds
+    1% of its loss even at a rate 1000x too small; next to what the best rate
+    does in the same steps, that is still "barely changing".
+    """
+    drops = [p["loss_start"] - p["loss_end"] for p in probes if p["verdict"] == "good"]
+    if not drops:
+        return
+    best = max(drops)
+    for p in probes:
+        if p["verdict"] == "good" and p["loss_start"] - p["loss_end"] < RELATIVE_DROP * best:
+            p["verdict"] = "too_low"
+
+
+def _typical(monitor) -> float | None:
+    """Geometric mean over the weights of each weight's median update ratio (None when nothing was measured)."""
+    medians = [_median(v) for v in monitor.history["params"].values()]
+    medians = [m for m in medians if math.isfinite(m) and m > 0]
+    return float(np.exp(np.mean(np.log(medians)))) if medians else None
+
+
+def _suggest(probes) -> float:
+    """The good rate whose update/weight ratio is nearest the lecture's 1e-3 (in log space).
+
+    Falls back to a decade below the rate that reached the lowest loss when no
+    ratio was measured: the fastest short run is too aggressive for a long one.
+    """
+    good = [p for p in probes if p["verdict"] == "good"]
+    measured = [p for p in good if p.get("update_ratio")]
+    if measured:
+        return min(measured, key=lambda p: abs(math.log10(p["update_ratio"]) + 3))["lr"]
+    best = min(good, key=lambda p: p["loss_end"])
+    return max(min(p["lr"] for p in good), best["lr"] / 10)
+
+
 def _lr_range_finding(probes, steps, update_rule) -> Finding:
+    relative_verdicts(probes)
     good = [p["lr"] for p in probes if p["verdict"] == "good"]
     table = ", ".join(f"{p['lr']:g}: {p['verdict']}" for p in probes)
     details = {"probes": probes, "steps": steps, "update_rule": update_rule}
     expected = "a span of learning rates that make the loss go down"
     if good:
         low, high = min(good), max(good)
-        suggested = 10 ** ((math.log10(low) + math.log10(high)) / 2)
+        suggested = _suggest(probes)
         details["suggested_lr"] = suggested
         gaps = [p for p in probes if low < p["lr"] < high and p["verdict"] != "good"]
         status = "warn" if gaps else "pass"
         why = (f"the loss goes down for lr in [{low:g}, {high:g}] ({update_rule}, {steps} steps each; {table}); "
-               f"start the search there, e.g. lr {suggested:.2g}")
+               f"start the search there; lr {suggested:.2g} moves the weights by ~1e-3 per step")
         if gaps:
             erratic = ", ".join(f"{p['lr']:g}" for p in gaps)
             why += f"; but not at {erratic} inside that span: the loss is erratic"

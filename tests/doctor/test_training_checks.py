@@ -106,3 +106,23 @@ def test_update_ratio_flags_zero_init_weights_that_never_move(small_digits):
     assert f.status == "fail"
     assert f.value == {"W1": 0.0, "W2": 0.0}
     assert "exactly zero" in f.explanation
+
+
+def test_a_tiny_drop_next_to_a_big_one_is_still_too_low():
+    from babysit.doctor.training_checks import relative_verdicts
+
+    # a confidently wrong start (4.3 > ln 10) sheds 1.4% even at lr 1e-6; lr 1e-2 sheds 58%
+    probes = [{"lr": 1e-6, "verdict": "good", "loss_start": 4.325, "loss_end": 4.263},
+              {"lr": 1e-4, "verdict": "good", "loss_start": 4.325, "loss_end": 2.890},
+              {"lr": 1e-2, "verdict": "good", "loss_start": 4.325, "loss_end": 1.814},
+              {"lr": 1e-1, "verdict": "too_high", "loss_start": 4.325, "loss_end": 68.6}]
+    relative_verdicts(probes)
+    assert [p["verdict"] for p in probes] == ["too_low", "good", "good", "too_high"]
+
+
+def test_suggested_lr_is_the_good_probe_with_update_ratio_nearest_1e_3(small_digits):
+    f = lr_range(fc_factory([50]), small_digits)
+    good = [p for p in f.details["probes"] if p["verdict"] == "good"]
+    chosen = next(p for p in good if p["lr"] == f.details["suggested_lr"])
+    assert all(abs(math.log10(chosen["update_ratio"]) + 3) <= abs(math.log10(p["update_ratio"]) + 3) for p in good)
+    assert 1e-4 < chosen["update_ratio"] < 1e-2
