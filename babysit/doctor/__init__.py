@@ -14,7 +14,9 @@ from babysit.doctor.initial_checks import initial_loss, regularization
 from babysit.doctor.monitors import (ActivationMonitor, GradientMonitor, TrainingMonitor, UpdateRatioMonitor,
                                      WeightStatsMonitor)
 from babysit.doctor.runner import CHECKS, resolve_checks, run_doctor
-from babysit.doctor.training_checks import lr_range, overfit_small, update_ratio
+from babysit.doctor.lr_range_check import lr_range
+from babysit.doctor.overfit_check import overfit_small
+from babysit.doctor.update_ratio_check import update_ratio
 
 __all__ = [
     "Finding", "worst_status", "CHECKS", "run_doctor", "resolve_checks",

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from babysit.doctor.finding import Finding
-from babysit.doctor.training_checks import RATIO_BAND, RATIO_FAIL
+from babysit.doctor.update_ratio_check import RATIO_BAND, RATIO_FAIL
 
 FLAT_DROP = 0.01  # a run whose loss fell < 1% did not learn
 GAP_OVERFIT = 0.10  # train - val accuracy above this: overfitting

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from babysit.doctor.training_checks import RATIO_BAND
+from babysit.doctor.update_ratio_check import RATIO_BAND
 
 STATUS_COLORS = {"pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828"}
 VERDICT_COLORS = {"good": "#2e7d32", "too_low": "#1565c0", "too_high": "#c62828"}

@@ -12,7 +12,10 @@ from babysit.doctor.finding import Finding
 from babysit.doctor.gradient_check import gradient_check
 from babysit.doctor.initial_checks import initial_loss, regularization
 from babysit.doctor.inputs import as_doctor_data, as_model_factory
-from babysit.doctor.training_checks import DEFAULT_LR, lr_range, overfit_small, update_ratio
+from babysit.doctor.lr_range_check import lr_range
+from babysit.doctor.overfit_check import overfit_small
+from babysit.doctor.short_runs import DEFAULT_LR
+from babysit.doctor.update_ratio_check import update_ratio
 from babysit.errors import BabysitError, ConfigError
 
 CHECKS = {
