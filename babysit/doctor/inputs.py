@@ -109,9 +109,13 @@ def as_model_factory(model_or_factory) -> ModelFactory:
 
 
 def copy_weights(source, target) -> None:
-    """Copy every parameter of ``source`` into ``target`` (cast to the target's dtype)."""
+    """Copy every parameter of ``source`` into ``target``'s own arrays (cast to the target's dtype).
+
+    In place, never by assignment: assigning would let the two models share one
+    array, and training the copy would then change the caller's model.
+    """
     for name in source.params:
-        target.params[name] = source.params[name]
+        np.copyto(target.params[name], source.params[name], casting="same_kind")
 
 
 def weight_names(model) -> list[str]:
