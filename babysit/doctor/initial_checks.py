@@ -55,7 +55,8 @@ def initial_loss(model_factory, data, *, seed=0, rows: int = LOSS_ROWS) -> Findi
     status = "warn" if excess <= fail_margin else "fail"
     return Finding("initial_loss", status, loss, expected,
                    f"the loss at init is {loss:.3f}, far above ln({C}) = {ln_c:.3f}: the model starts "
-                   f"confidently wrong{scale_note} (weights initialized too large, or data not preprocessed)",
+                   f"confidently wrong{scale_note} (weights initialized too large, data not preprocessed, or a "
+                   "loss summed instead of averaged over the batch)",
                    "use --init he (ReLU) or xavier (tanh), or a smaller --weight-scale, and standardize the "
                    "data (--preprocess standardize); the lecture's net starts at 2.30 for 10 classes", details)
 

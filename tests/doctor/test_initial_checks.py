@@ -63,3 +63,26 @@ def test_regularization_warns_when_all_weights_are_zero(small_digits):
     f = regularization(fc_factory([50], init="zeros"), small_digits)
     assert f.status == "warn"
     assert "zero" in f.explanation
+
+
+def test_initial_loss_flags_a_loss_summed_over_the_batch(small_digits):
+    from babysit.nn import FullyConnectedNet
+
+    class SummedLoss(FullyConnectedNet):
+        def loss(self, X, y=None):
+            out = super().loss(X, y)
+            return out if y is None else (out[0] * len(y), out[1])
+
+    f = initial_loss(fc_factory([50], cls=SummedLoss, weight_scale=1e-4), small_digits)
+    assert f.status == "fail"
+    assert "summed" in f.explanation
+
+
+def test_initial_loss_flags_raw_unpreprocessed_pixels():
+    from babysit.data import load_source
+
+    ds = load_source("digits")
+    f = initial_loss(fc_factory([50]), {"X_train": ds.X_train, "y_train": ds.y_train, "X_val": ds.X_val,
+                                        "y_val": ds.y_val})
+    assert f.status in ("warn", "fail") and f.value > 6
+    assert "standardize" in f.advice
