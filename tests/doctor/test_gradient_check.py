@@ -86,3 +86,16 @@ def test_a_model_instance_works_as_factory(small_digits):
     model = fc_factory([10])()
     f = gradient_check(model, small_digits)
     assert f.status == "pass"
+
+
+def test_conv_net_with_spatial_batchnorm_passes(small_digits):
+    from babysit.nn import ConvNet
+
+    def make(**kw):
+        return ConvNet(input_dim=(1, 8, 8), conv_channels=[4, 6], hidden_dims=[10], num_classes=10,
+                       normalization="batchnorm", seed=0, **kw)
+
+    f = gradient_check(make, small_digits)
+    assert f.status == "pass", f.explanation
+    zero = {k for k, v in f.details["params"].items() if v["zero_gradient_expected"]}
+    assert zero == {"b1", "b2", "b3"}  # conv biases before spatial BN, the affine bias before BN
