@@ -126,3 +126,10 @@ def test_data_with_one_class(tmp_path):
 def test_json_into_a_missing_directory_is_refused_before_any_work(tmp_path):
     proc = doctor("--json", "nowhere/f.json", cwd=tmp_path)
     assert_one_line_error(proc, "--json")
+
+
+@pytest.mark.parametrize("lr,words", [("1e6", "too fast"), ("1e-9", "too slow")])
+def test_a_given_lr_far_off_is_judged_by_the_update_ratio(tmp_path, lr, words):
+    proc = doctor("--checks", "update_ratio", "--lr", lr, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert words in proc.stdout and "the given --lr" in proc.stdout
