@@ -84,7 +84,7 @@ def gradient_check(model_factory, data, *, seed=0, batch_size: int = 5, samples_
             p = model.params[name]
             a = analytic[name]
             indices = _sample_indices(a, samples_per_param, rng)
-            worst, worst_idx, kinks, numeric = 0.0, None, 0, {}
+            worst, worst_idx, kinks = 0.0, None, 0
             for flat in indices:
                 idx = np.unravel_index(flat, p.shape)
                 old = p[idx]
@@ -98,7 +98,6 @@ def gradient_check(model_factory, data, *, seed=0, batch_size: int = 5, samples_
                     kinks += 1  # the perturbation crossed a kink: the centred difference is meaningless here
                     continue
                 n = (fp - fm) / (2 * h)
-                numeric[flat] = n
                 if name in zero_grad:
                     err = max(abs(a[idx]), abs(n)) / floor  # true gradient 0: both must be noise-sized
                 else:
@@ -127,20 +126,22 @@ def gradient_check(model_factory, data, *, seed=0, batch_size: int = 5, samples_
     where = f"{worst_name}{tuple(worst['index'])}"
     skipped = sum(v["kinks"] for v in per_param.values())
     kink_note = f" ({skipped} element(s) at kinks skipped)" if skipped else ""
-    zero_note = (f"; {', '.join(sorted(zero_grad))} (bias before batchnorm) has a true gradient of 0 and "
-                 "was checked for ~0") if zero_grad else ""
+    zero_note = (f"; {', '.join(sorted(zero_grad))} (bias right before batchnorm: true gradient 0) checked "
+                 "for ~0") if zero_grad else ""
     if worst["error"] < PASS_ERROR:
         return Finding("gradient_check", "pass", worst["error"], expected,
                        f"analytic and numeric gradients agree for all {len(per_param)} parameters; worst "
                        f"relative error {worst['error']:.2e} at {where}{kink_note}{zero_note}", "", details)
-    bad = sorted((k for k, v in checked.items() if v["error"] >= FAIL_ERROR), key=lambda k: -checked[k]["error"])
+    bad = [k for k, v in checked.items() if v["error"] >= FAIL_ERROR]  # in forward order
     status = "fail" if bad else "warn"
     lead = (f"the backward pass is wrong for {', '.join(bad)}" if bad
             else "analytic and numeric gradients disagree more than they should")
+    # a wrong backward corrupts the gradients of every parameter before it and none after it
+    culprit = bad[-1] if bad else worst_name
     return Finding("gradient_check", status, worst["error"], expected,
                    f"{lead}: worst relative error {worst['error']:.2e} at {where}{kink_note}",
-                   "the gradient of the earliest parameter listed points at the broken layer: the layers "
-                   "after it are fine; check that layer's backward against its forward", details)
+                   f"the bug is in the backward of {culprit}'s layer or of the layer right after it (the "
+                   "parameters after it check out): compare that backward with its forward", details)
 
 
 def _sample_indices(grad: np.ndarray, k: int, rng: np.random.Generator) -> list[int]:

@@ -43,7 +43,7 @@ def test_bias_before_batchnorm_has_zero_true_gradient_and_passes(small_digits):
     assert f.details["params"]["b1"]["zero_gradient_expected"]
     assert f.details["params"]["b2"]["zero_gradient_expected"]
     assert not f.details["params"]["b3"]["zero_gradient_expected"]  # the output layer's bias is not before BN
-    assert "bias before batchnorm" in f.explanation
+    assert "bias right before batchnorm" in f.explanation
 
 
 def test_dropout_masks_are_frozen_during_the_check(small_digits):
@@ -99,3 +99,10 @@ def test_conv_net_with_spatial_batchnorm_passes(small_digits):
     assert f.status == "pass", f.explanation
     zero = {k for k, v in f.details["params"].items() if v["zero_gradient_expected"]}
     assert zero == {"b1", "b2", "b3"}  # conv biases before spatial BN, the affine bias before BN
+
+
+def test_the_advice_names_the_last_bad_parameter_before_the_broken_layer(small_digits):
+    # relu1 and relu2 pass back half the gradient: W1..b2 are wrong, W3/b3 (after relu2) are right
+    f = gradient_check(fc_factory([20, 20], cls=BrokenBackwardNet), small_digits)
+    assert f.status == "fail"
+    assert "b2's layer" in f.advice
