@@ -2,8 +2,8 @@
 
     val_acc: 0.412000, lr: 1.405206e-04, reg: 4.793564e-01, (1 / 100)
 
-Lines go to stdout (so they can be piped and compared); the rich progress bar goes to stderr
-and only when it is a terminal.
+Everything goes to stdout; the rich progress bar only when stdout is a terminal (piped output
+and logs get the plain lines).
 """
 
 from __future__ import annotations
@@ -59,26 +59,25 @@ def status_counts(records) -> str:
 
 class SearchPrinter(Observer):
     """Prints a search as it runs: stage headers, one lecture line per trial, a progress bar
-    (stderr, terminals only), and at the end the ranked table and the edge warnings."""
+    (terminals only), and at the end the ranked table and the edge warnings.
 
-    def __init__(self, out=None, err=None, top: int = 10):
+    Inputs: out, the file to write (default stdout); top, rows of the ranked table; terminal,
+    force (True) or forbid (False) terminal output such as the bar (default: ask the file).
+    """
+
+    def __init__(self, out=None, top: int = 10, terminal: bool | None = None):
         from rich.console import Console
 
-        self.console = Console(file=out or sys.stdout, highlight=False, soft_wrap=True)
+        self.console = Console(file=out or sys.stdout, highlight=False, soft_wrap=True, force_terminal=terminal)
         if not self.console.is_terminal:
             self.console.width = max(self.console.width, TABLE_WIDTH)  # pipes and logs: don't squeeze the table
-        self.err = Console(file=err or sys.stderr)
         self.top = top
         self._progress = None
         self._task = None
 
     def print(self, text: str = "") -> None:
-        # through the progress bar's console when one is live, so the bar stays below the lines
-        if self._progress is not None:
-            self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
-            self.console.file.flush()
-        else:
-            self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        # the live progress bar shares this console, which keeps the bar below the lines
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def on_search_start(self, spec, executor, resumed):
         self.print(f"search: {spec.stages} stage(s), model {spec.model}, data {spec.data.source}, "
@@ -88,12 +87,11 @@ class SearchPrinter(Observer):
 
     def on_stage_start(self, stage, space, trials, epochs, done):
         self.print(f"stage {stage}: {trials} trials x {epochs} epoch(s); {describe(space)}")
-        if self.err.is_terminal:
+        if self.console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(TextColumn(f"stage {stage}"), BarColumn(), MofNCompleteColumn(),
-                                      TimeElapsedColumn(), console=self.err, transient=True,
-                                      redirect_stdout=False, redirect_stderr=False)
+                                      TimeElapsedColumn(), console=self.console, transient=True)
             self._progress.start()
             self._task = self._progress.add_task("trials", total=trials, completed=done)
 
