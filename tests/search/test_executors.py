@@ -139,3 +139,19 @@ def test_trials_on_a_dask_cluster_match_local_processes(local_cluster):
         assert on_dask[i]["val_acc"] == on_local[i]["val_acc"]
         assert on_dask[i]["series"]["loss"] == on_local[i]["series"]["loss"]
     assert {r["pid"] for r in on_dask.values()} != {os.getpid()}  # ran in the cluster's worker processes
+
+
+def test_a_whole_search_on_the_cluster_matches_local_workers(local_cluster, tmp_path):
+    from babysit.search import SearchSpace, SearchSpec, run_search
+    from babysit.store import RunStore
+
+    spec = SearchSpec(DataRef("digits"), "fc:16", SearchSpace.parse({"lr": "1e-3:1e0:log", "reg": "1e-5:1e-1:log"}),
+                      (5, 3), (1, 2), seed=4)
+    outcomes = {}
+    for name, executor in (("dask", DaskExecutor(local_cluster.scheduler_address)), ("local", ProcessExecutor(2, 1))):
+        with executor, RunStore(tmp_path / f"{name}.sqlite") as store:
+            outcomes[name] = run_search(spec, store, executor)
+    dask, local = ([(r.stage, r.index, r.params, r.status, r.val_acc) for r in outcomes[k].records]
+                   for k in ("dask", "local"))
+    assert len(dask) == 8 and dask == local
+    assert str(outcomes["dask"].stages[1].space) == str(outcomes["local"].stages[1].space)
