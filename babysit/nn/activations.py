@@ -109,15 +109,50 @@ class _Activation(Layer):
 
 
 class ReLU(_Activation):
-    """``max(0, x)``."""
+    """``max(0, x)``.
+
+    ``fused_into_pool``: models set it when a MaxPool2d with ``applies_relu`` follows (max
+    pooling and ReLU commute, so rectifying the pooled, 4x smaller array is exact, and the
+    pool's routing applies this ReLU's gradient mask). The ReLU then passes its input and
+    gradient through unchanged, and computes ``last_output`` only when someone reads it.
+    """
 
     alloc = staticmethod(new_array)  # models give each layer a BufferPool (babysit.nn.buffers)
+    fused_into_pool = False
 
     def _fwd(self, x):
         return relu_forward(x, self.alloc)
 
     def _bwd(self, dout, out):
         return relu_backward(dout, out, self.alloc)
+
+    def forward(self, x):
+        if not self.fused_into_pool:
+            return super().forward(x)
+        self._check_input(x)
+        self._cache = self._unrectified = x  # last_output is max(x, 0), made when read
+        return x
+
+    def backward(self, dout):
+        if not self.fused_into_pool:
+            return super().backward(dout)
+        if self._cache is None:
+            raise InputError(f"{self}: backward() called before forward(); run forward first")
+        if dout.shape != self._cache.shape:
+            raise InputError(f"{self}: backward expected dout of shape {self._cache.shape} "
+                             f"(the forward output), got {dout.shape}")
+        return dout  # the pool after this layer already zeroed the gradient where x <= 0
+
+    @property
+    def last_output(self):
+        if getattr(self, "_unrectified", None) is not None:
+            self._last_output = relu_forward(self._unrectified, self.alloc)[0]
+            self._unrectified = None
+        return self._last_output
+
+    @last_output.setter
+    def last_output(self, value):
+        self._last_output, self._unrectified = value, None
 
 
 class Sigmoid(_Activation):

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from babysit.errors import ConfigError, InputError
-from babysit.nn.activations import ACTIVATIONS, PReLU, make_activation
+from babysit.nn.activations import ACTIVATIONS, PReLU, ReLU, make_activation
 from babysit.nn.affine import Affine
 from babysit.nn.base import Layer, as_float_dtype, check_finite
 from babysit.nn.batchnorm import BatchNorm, SpatialBatchNorm
@@ -51,6 +51,9 @@ class Model:
         for layer in layers[:-1]:  # the last layer's output is the scores the caller keeps
             if hasattr(layer, "alloc"):
                 layer.alloc = BufferPool()
+        for relu, pool in zip(layers, layers[1:]):  # pool first, then rectify the 4x smaller result
+            if type(relu) is ReLU and isinstance(pool, MaxPool2d):
+                relu.fused_into_pool = pool.applies_relu = True
         index = {public: (layer, local) for public, layer, local in named}
         self.params = ParamView(index, "params")
         self.grads = ParamView(index, "grads")

@@ -31,17 +31,20 @@ def _windows(x, size: int, stride: int, ho: int, wo: int) -> list[np.ndarray]:
     return [x[:, :, i:i + hi:stride, j:j + wi:stride] for i in range(size) for j in range(size)]
 
 
-def maxpool_forward(x, size: int, stride: int, alloc=new_array):
-    """Inputs: x (N, C, H, W); ``alloc`` where work arrays come from (babysit.nn.buffers).
+def maxpool_forward(x, size: int, stride: int, alloc=new_array, relu: bool = False):
+    """Inputs: x (N, C, H, W); ``alloc`` where work arrays come from (babysit.nn.buffers);
+    ``relu``: pool ``max(x, 0)`` instead of x (for the same price: see below).
     Returns: (out (N, C, Ho, Wo) laid out like x, cache).
 
     Ties go to the first maximum in the window (row-major), as in PyTorch; NaN propagates.
+    With ``relu``, windows whose maximum is <= 0 get no winner, so the backward routes no
+    gradient there: exactly the gradient of ReLU followed by pooling.
     """
     n, c, h, w = x.shape
     ho, wo = (h - size) // stride + 1, (w - size) // stride + 1
     shape = (n, c, ho, wo)
     out = alloc_like(alloc, "out", x, shape=shape)
-    argmax = alloc_like(alloc, "argmax", x, np.min_scalar_type(size * size - 1), shape)
+    argmax = alloc_like(alloc, "argmax", x, np.min_scalar_type(size * size), shape)
     better = alloc_like(alloc, "better", x, np.bool_, shape)
     offset = alloc_like(alloc, "offset", argmax)
     first, *rest = _windows(x, size, stride, ho, wo)
@@ -52,6 +55,10 @@ def maxpool_forward(x, size: int, stride: int, alloc=new_array):
         np.maximum(out, win, out=out)
         # offsets come in increasing order, so the last one that beat the max is the largest
         np.maximum(argmax, np.multiply(better, argmax.dtype.type(k), out=offset), out=argmax)
+    if relu:
+        no_winner = argmax.dtype.type(size * size)  # matches no window offset in the backward
+        np.maximum(argmax, np.multiply(np.less_equal(out, 0, out=better), no_winner, out=offset), out=argmax)
+        np.maximum(out, 0, out=out)
     return out, PoolCache(argmax, x.shape, size, stride)
 
 
@@ -82,6 +89,7 @@ class MaxPool2d(Layer):
     """Max pooling with a square window ``size`` and ``stride`` (default: stride = size)."""
 
     alloc = staticmethod(new_array)  # models give each layer a BufferPool (babysit.nn.buffers)
+    applies_relu = False  # models set it, with ReLU.fused_into_pool, on a ReLU -> MaxPool2d pair
 
     def __init__(self, size: int = 2, stride: int | None = None) -> None:
         super().__init__()
@@ -94,7 +102,7 @@ class MaxPool2d(Layer):
         self._check_input(x, ndim=4)
         if x.shape[2] < self.size or x.shape[3] < self.size:
             raise InputError(f"{self}: input of spatial size {x.shape[2:]} is smaller than the window {self.size}")
-        out, self._cache = maxpool_forward(x, self.size, self.stride, self.alloc)
+        out, self._cache = maxpool_forward(x, self.size, self.stride, self.alloc, self.applies_relu)
         self.last_output = out
         return out
 
