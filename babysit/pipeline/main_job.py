@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from babysit.errors import ConfigError
-from babysit.pipeline.plan import Plan, fmt_minutes, plan_search, stage_deadlines
+from babysit.pipeline.plan import MAX_FINAL_EPOCHS, Plan, fmt_minutes, plan_search, stage_deadlines
 from babysit.pipeline.record import log_solver_series, solver_metrics
 from babysit.search.driver import SearchOutcome, SearchSpec, run_search
 from babysit.search.executors import available_cores, make_executor
@@ -246,12 +246,11 @@ def _train_final(config, data, ref, best, plan, deadline, checkpoint_path, store
     from babysit.train.callbacks import Callback, Checkpoint
 
     params = dict(best.params)
-    seconds_per_epoch = plan.epoch_seconds
-    if best.seconds and best.epochs:
-        seconds_per_epoch = max(seconds_per_epoch, best.seconds / best.epochs / max(plan.parallel, 1.0))
+    # the trial's own pace is a fresher measure than the epoch timed before the search
+    seconds_per_epoch = best.seconds / best.epochs if best.seconds and best.epochs else plan.epoch_seconds
     room = deadline - time.monotonic() - REPORT_RESERVE_S
-    epochs = max(1, min(plan.final_epochs, int(room / seconds_per_epoch))) if room > 0 else 1
-    epochs = max(epochs, min(int(best.epochs or 1), plan.final_epochs))  # never shorter than the trial itself
+    epochs = max(1, min(MAX_FINAL_EPOCHS, int(room / seconds_per_epoch))) if room > 0 else 1
+    epochs = max(epochs, int(best.epochs or 1))  # never shorter than the trial it repeats
     model_text = model_spec_with_hidden(config.model, params.get("hidden"))
     train_config = {"data": config.data, "model": model_text, "seed": config.seed, "preprocess": config.preprocess,
                     "epochs": epochs, "search": name, "from_run": best.run_id, **params}

@@ -2,8 +2,9 @@
 
 From the seconds one epoch takes (measured by training one epoch) and the seconds left, pick
 stage 1's epochs (a few, as the lecture says), the trials of each stage and the epochs of the
-final training. The plan is a target: the driver also stops launching a stage's trials at
-that stage's deadline, so a slower machine runs fewer trials rather than overrunning.
+final training. Each stage has a deadline and its trial count is a ceiling: the driver stops
+launching a stage's trials at its deadline, so a busier machine runs fewer trials rather than
+overrunning, and a quieter one runs more than the timed epoch promised.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 STAGES = (3, 2)  # a third, finer stage when the budget affords it ("repeat as necessary"), else two
 MIN_LAST_STAGE_TRIALS = 8  # the third stage is worth running only with at least this many trials
 MIN_TRIALS = 4  # fewer than this and "the span of the best trials" means little
+TRIAL_HEADROOM = 2  # plan for this many times the trials that seem to fit (the deadlines cut the rest)
 MAX_TRIALS = 50  # per stage; the lecture ran 100, but past ~50 a stage adds little on small budgets
 MAX_STAGE1_EPOCHS = 5  # the lecture's coarse stage: 5 epochs
 TRIALS_FOR_MORE_EPOCHS = 20  # stage 1 trains longer only once it can afford this many trials
@@ -24,9 +26,10 @@ EPOCH_GROWTH = 2
 
 @dataclass(frozen=True)
 class Plan:
-    """Trials and epochs per stage, seconds per stage, epochs of the final training."""
+    """Trials (ceilings, and how many should fit) and epochs per stage, seconds per stage, final epochs."""
 
     stage_trials: tuple[int, ...]
+    expected_trials: tuple[int, ...]
     stage_epochs: tuple[int, ...]
     stage_seconds: tuple[float, ...]
     final_epochs: int
@@ -36,8 +39,9 @@ class Plan:
 
     def describe(self) -> str:
         stages = "; ".join(
-            f"stage {k + 1}: {n} trials x {e} epoch(s) in ~{s:.0f} s"
-            for k, (n, e, s) in enumerate(zip(self.stage_trials, self.stage_epochs, self.stage_seconds))
+            f"stage {k + 1}: ~{x} (up to {n}) trials x {e} epoch(s) in ~{s:.0f} s"
+            for k, (n, x, e, s) in enumerate(zip(self.stage_trials, self.expected_trials, self.stage_epochs,
+                                                 self.stage_seconds))
         )
         return (f"{stages}; final training {self.final_epochs} epochs in ~{self.final_seconds:.0f} s "
                 f"(one epoch takes {self.epoch_seconds:.2f} s)")
@@ -73,11 +77,15 @@ def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, 
         units = search_seconds * parallel / epoch_seconds / stages
         e1 = int(min(MAX_STAGE1_EPOCHS, max(1, units // TRIALS_FOR_MORE_EPOCHS)))
         epochs = tuple(e1 * EPOCH_GROWTH**k for k in range(stages))
-        trials = tuple(int(min(MAX_TRIALS, max(MIN_TRIALS, units // e))) for e in epochs)
-        if stages == STAGES[-1] or trials[-1] >= MIN_LAST_STAGE_TRIALS:
+        fit = [units // e for e in epochs]
+        if stages == STAGES[-1] or fit[-1] >= MIN_LAST_STAGE_TRIALS:
             break
+    # One timed epoch on a shared machine can be off by several times either way: each stage may run up
+    # to TRIAL_HEADROOM x the trials that fit, and its deadline decides how many it actually runs.
+    trials = tuple(int(min(MAX_TRIALS, max(MIN_TRIALS, TRIAL_HEADROOM * n))) for n in fit)
+    expected = tuple(int(min(t, max(1, n))) for t, n in zip(trials, fit))
     seconds = tuple(search_seconds / stages for _ in range(stages))
-    return Plan(trials, epochs, seconds, final_epochs, final_seconds, epoch_seconds, parallel)
+    return Plan(trials, expected, epochs, seconds, final_epochs, final_seconds, epoch_seconds, parallel)
 
 
 def stage_deadlines(start: float, plan: Plan) -> dict[int, float]:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from babysit.pipeline.plan import MAX_FINAL_EPOCHS, MAX_TRIALS, MIN_TRIALS, parallel_speedup, plan_search, stage_deadlines
+from babysit.pipeline.plan import (
+    MAX_FINAL_EPOCHS,
+    MAX_TRIALS,
+    MIN_TRIALS,
+    TRIAL_HEADROOM,
+    parallel_speedup,
+    plan_search,
+    stage_deadlines,
+)
 
 
-def total_seconds(plan):
-    search = sum(n * e for n, e in zip(plan.stage_trials, plan.stage_epochs)) * plan.epoch_seconds / plan.parallel
+def expected_seconds(plan):
+    """Seconds the plan takes if the timed epoch was right: the trials expected to fit, and the final training."""
+    search = sum(n * e for n, e in zip(plan.expected_trials, plan.stage_epochs)) * plan.epoch_seconds / plan.parallel
     return search + plan.final_epochs * plan.epoch_seconds
 
 
@@ -18,20 +27,22 @@ def test_the_plan_fits_the_budget(seconds_left, epoch_seconds):
     assert len(plan.stage_trials) in (2, 3)
     assert all(b == 2 * a for a, b in zip(plan.stage_epochs, plan.stage_epochs[1:]))  # later stages train longer
     assert all(MIN_TRIALS <= n <= MAX_TRIALS for n in plan.stage_trials)
+    assert all(x <= n and (n == MAX_TRIALS or n <= TRIAL_HEADROOM * x + 1 or n == MIN_TRIALS)
+               for x, n in zip(plan.expected_trials, plan.stage_trials))
     assert 1 <= plan.final_epochs <= MAX_FINAL_EPOCHS
-    if min(plan.stage_trials) > MIN_TRIALS:  # not pinned at the floor: the budget is respected
-        assert total_seconds(plan) <= seconds_left * 1.01
+    if min(plan.expected_trials) > MIN_TRIALS:  # not pinned at the floor: the budget is respected
+        assert expected_seconds(plan) <= seconds_left * 1.01
     assert sum(plan.stage_seconds) + plan.final_seconds == pytest.approx(seconds_left)
 
 
 def test_coarse_stages_use_a_few_epochs_and_more_time_buys_trials_epochs_and_a_third_stage():
     tight = plan_search(120, 1.0)
     roomy = plan_search(1500, 1.0)
-    assert tight.stage_epochs == (2, 4) and tight.stage_trials == (22, 11)
+    assert tight.stage_epochs == (2, 4) and tight.expected_trials == (22, 11) and tight.stage_trials == (44, 22)
     assert roomy.stage_epochs == (5, 10, 20)  # the lecture's coarse 5 epochs, then finer and longer
     assert roomy.stage_trials[-1] >= 8 and sum(roomy.stage_trials) > sum(tight.stage_trials)
     assert roomy.final_epochs == MAX_FINAL_EPOCHS > tight.final_epochs
-    assert total_seconds(roomy) <= 1500
+    assert expected_seconds(roomy) <= 1500
 
 
 def test_more_workers_buy_more_trials():
