@@ -14,7 +14,7 @@ from dataclasses import dataclass
 STAGES = (3, 2)  # a third, finer stage when the budget affords it ("repeat as necessary"), else two
 MIN_LAST_STAGE_TRIALS = 8  # the third stage is worth running only with at least this many trials
 MIN_TRIALS = 4  # fewer than this and "the span of the best trials" means little
-TRIAL_HEADROOM = 2  # plan for this many times the trials that seem to fit (the deadlines cut the rest)
+TRIAL_HEADROOM = 3  # plan for this many times the trials that seem to fit (the deadlines cut the rest)
 MAX_TRIALS = 50  # per stage; the lecture ran 100, but past ~50 a stage adds little on small budgets
 MAX_STAGE1_EPOCHS = 5  # the lecture's coarse stage: 5 epochs
 TRIALS_FOR_MORE_EPOCHS = 20  # stage 1 trains longer only once it can afford this many trials
