@@ -11,7 +11,7 @@ the zero-padded (C, H, W, N) work array anyway), and the output is an (N, F, Ho,
 the (F, Ho, Wo, N) result, which the next ReLU, pooling and conv keep. The patch matrix has
 an extra row of ones, so the bias rides in the GEMM and its gradient comes out of the weight
 gradient's GEMM for free. No Python loop over pixels or images: the copies loop only over
-the C*HH*WW patch rows' kernel offsets.
+the kernel offsets, and each copy is split over channels between threads (babysit.nn.parallel).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from babysit.errors import ConfigError, InputError
 from babysit.nn.base import Layer, as_float_dtype
 from babysit.nn.buffers import alloc_ordered, axis_order, new_array
 from babysit.nn.init import as_generator, init_weight, resolve_init
+from babysit.nn.parallel import split
 
 CHWN = (1, 2, 3, 0)  # the axes of (N, C, H, W) from outermost to innermost in memory
 
@@ -51,7 +52,11 @@ def pad_image(x, pad, alloc=new_array):
     n, c, h, w = x.shape
     # the border is zeroed when the buffer is made and never written: only the interior changes
     xp = alloc_ordered(alloc, "xpad", (n, c, h + 2 * pad, w + 2 * pad), x.dtype, CHWN, fill=0)
-    xp[:, :, pad:pad + h, pad:pad + w] = x
+    inner = xp[:, :, pad:pad + h, pad:pad + w]
+    if axis_order(x) == CHWN:  # long runs on both sides
+        split(lambda lo, hi: np.copyto(inner[:, lo:hi], x[:, lo:hi]), c, 2 * x.nbytes)
+    else:  # a transposing copy: 8 images at a time keep the reads and the writes in cache (3-4x faster)
+        split(lambda lo, hi: np.copyto(inner[lo:hi], x[lo:hi]), n, 2 * x.nbytes, block=8)
     return xp
 
 
@@ -66,7 +71,8 @@ def im2col(xp, hh, ww, stride, ho, wo, alloc=new_array):
     k = c * hh * ww
     win = as_strided(xp, (c, hh, ww, ho, wo, n), (sc, sh, sw, stride * sh, stride * sw, sn), writeable=False)
     cols = alloc("cols", (k + 1, ho * wo * n), xp.dtype, fill=1)  # the ones row is never overwritten
-    cols[:k].reshape(c, hh, ww, ho, wo, n)[...] = win
+    patches = cols[:k].reshape(c, hh, ww, ho, wo, n)
+    split(lambda lo, hi: np.copyto(patches[lo:hi], win[lo:hi]), c, 2 * patches.nbytes)
     return cols
 
 
@@ -77,11 +83,15 @@ def col2im(dcols, x_shape, hh, ww, stride, pad, ho, wo, alloc=new_array):
     """
     n, c, h, w = x_shape
     dxp = alloc_ordered(alloc, "dxpad", (n, c, h + 2 * pad, w + 2 * pad), dcols.dtype, CHWN)
-    dxp.fill(0)
     d = dcols.reshape(c, hh, ww, ho, wo, n).transpose(5, 0, 1, 2, 3, 4)  # (N, C, HH, WW, Ho, Wo)
-    for i in range(hh):  # loops over the kernel offsets only
-        for j in range(ww):
-            dxp[:, :, i:i + stride * ho:stride, j:j + stride * wo:stride] += d[:, :, i, j]
+
+    def scatter_channels(lo, hi):  # channels lo:hi, one part per thread
+        dxp[:, lo:hi].fill(0)
+        for i in range(hh):  # loops over the kernel offsets only
+            for j in range(ww):
+                dxp[:, lo:hi, i:i + stride * ho:stride, j:j + stride * wo:stride] += d[:, lo:hi, i, j]
+
+    split(scatter_channels, c, dcols.nbytes + dxp.nbytes)
     return dxp[:, :, pad:pad + h, pad:pad + w] if pad else dxp
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from babysit.errors import ConfigError, InputError
 from babysit.nn.base import Layer
 from babysit.nn.buffers import alloc_like, alloc_ordered, axis_order, new_array
+from babysit.nn.parallel import cache_block, split
 
 
 class PoolCache(NamedTuple):
@@ -47,18 +48,24 @@ def maxpool_forward(x, size: int, stride: int, alloc=new_array, relu: bool = Fal
     argmax = alloc_like(alloc, "argmax", x, np.min_scalar_type(size * size), shape)
     better = alloc_like(alloc, "better", x, np.bool_, shape)
     offset = alloc_like(alloc, "offset", argmax)
-    first, *rest = _windows(x, size, stride, ho, wo)
-    np.copyto(out, first)
-    argmax.fill(0)
-    for k, win in enumerate(rest, start=1):
-        np.greater(win, out, out=better)  # strict: on a tie the earlier offset keeps the max
-        np.maximum(out, win, out=out)
-        # offsets come in increasing order, so the last one that beat the max is the largest
-        np.maximum(argmax, np.multiply(better, argmax.dtype.type(k), out=offset), out=argmax)
-    if relu:
-        no_winner = argmax.dtype.type(size * size)  # matches no window offset in the backward
-        np.maximum(argmax, np.multiply(np.less_equal(out, 0, out=better), no_winner, out=offset), out=argmax)
-        np.maximum(out, 0, out=out)
+    windows = _windows(x, size, stride, ho, wo)
+    index = argmax.dtype.type
+
+    def pool_channels(lo, hi):  # channels lo:hi: a cache-sized block, run on one of the threads
+        o, am, b, off = (a[:, lo:hi] for a in (out, argmax, better, offset))
+        first, *rest = (win[:, lo:hi] for win in windows)
+        np.copyto(o, first)
+        am.fill(0)
+        for k, win in enumerate(rest, start=1):
+            np.greater(win, o, out=b)  # strict: on a tie the earlier offset keeps the max
+            np.maximum(o, win, out=o)
+            # offsets come in increasing order, so the last one that beat the max is the largest
+            np.maximum(am, np.multiply(b, index(k), out=off), out=am)
+        if relu:  # no winner (an offset the backward never matches) where the max is <= 0
+            np.maximum(am, np.multiply(np.less_equal(o, 0, out=b), index(size * size), out=off), out=am)
+            np.maximum(o, 0, out=o)
+
+    split(pool_channels, c, x.nbytes, cache_block(c, x.nbytes))  # several passes over each block
     return out, PoolCache(argmax, x.shape, size, stride)
 
 
@@ -67,21 +74,30 @@ def maxpool_backward(dout, cache: PoolCache, alloc=new_array):
     argmax, x_shape, size, stride = cache
     n, c, ho, wo = dout.shape
     order = axis_order(argmax)
-    if axis_order(dout) != order:  # one copy, so the passes below run over matching layouts
-        aligned = alloc_like(alloc, "dout", argmax, dout.dtype)
-        np.copyto(aligned, dout)
-        dout = aligned
     dx = alloc_ordered(alloc, "dx", x_shape, dout.dtype, order)
-    tiled = stride == size and x_shape[2] == size * ho and x_shape[3] == size * wo
-    if not tiled:  # some inputs are in no window (or in several, whose gradients add up)
-        dx.fill(0)
     won = alloc_like(alloc, "won", argmax, np.bool_)
-    for k, dwin in enumerate(_windows(dx, size, stride, ho, wo)):
-        np.equal(argmax, argmax.dtype.type(k), out=won)
-        if stride >= size:  # windows don't overlap: each input position gets one value
-            np.multiply(dout, won, out=dwin)
-        else:
-            dwin += dout * won
+    if axis_order(dout) != order:  # one copy, so the passes below run over matching layouts
+        dout, given = alloc_like(alloc, "dout", argmax, dout.dtype), dout
+    else:
+        given = None
+    tiled = stride == size and x_shape[2] == size * ho and x_shape[3] == size * wo
+    windows = _windows(dx, size, stride, ho, wo)
+    index = argmax.dtype.type
+
+    def route_channels(lo, hi):  # channels lo:hi: a cache-sized block, run on one of the threads
+        d, am, w = dout[:, lo:hi], argmax[:, lo:hi], won[:, lo:hi]
+        if given is not None:
+            np.copyto(d, given[:, lo:hi])
+        if not tiled:  # some inputs are in no window (or in several, whose gradients add up)
+            dx[:, lo:hi].fill(0)
+        for k, dwin in enumerate(windows):
+            np.equal(am, index(k), out=w)
+            if stride >= size:  # windows don't overlap: each input position gets one value
+                np.multiply(d, w, out=dwin[:, lo:hi])
+            else:
+                dwin[:, lo:hi] += d * w
+
+    split(route_channels, c, dx.nbytes, cache_block(c, dx.nbytes))
     return dx
 
 
