@@ -7,8 +7,9 @@ Usage: python benchmarks/bench_search.py [--tarball PATH] [--budget-minutes 25] 
    with 50 hidden units) as a subprocess: wall time, test and validation accuracy, the stage ranges,
    trials per minute during the search.
 2. Throughput: the same ``babysit search`` (one stage, N trials x 2 epochs, fixed seed) with
-   ``--workers 1`` and ``--workers 2``: trials per minute of each, and whether both found the same
-   val_acc for every trial.
+   ``--workers 1`` and ``--workers 2``: trials per minute of each (over the whole search, start-up
+   included, and in steady state from the first finished trial on), and whether both found the
+   same val_acc for every trial.
 
 The load average is sampled every 10 s throughout (the machine may be shared); it is printed with
 the figures. Run by hand; the numbers go to docs/benchmarks.md with the machine and date.
@@ -78,7 +79,12 @@ def search_rate(store_path: Path, search: str | None = None) -> dict:
     statuses: dict[str, int] = {}
     for r in runs:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    # steady state: from the first trial's end (workers started, data loaded) to the last one's
+    first_done = sorted(r["finished"] for r in runs)
+    steady = (len(runs) - 1) / (first_done[-1] - first_done[0]) * 60 if len(runs) > 1 else float("nan")
     return {"trials": len(runs), "seconds": round(span, 1), "trials_per_minute": round(60 * len(runs) / span, 2),
+            "steady_trials_per_minute": round(steady, 2),
+            "median_trial_seconds": round(statistics.median(r["seconds"] for r in runs if r["seconds"]), 3),
             "statuses": statuses, "val_acc": {(r["stage"], r["trial_index"]): r["val_acc"] for r in runs}}
 
 
@@ -123,7 +129,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tarball", type=Path, default=DEFAULT_TARBALL)
     parser.add_argument("--budget-minutes", type=float, default=25.0)
     parser.add_argument("--job-workers", type=int, default=1)
-    parser.add_argument("--throughput-trials", type=int, default=12)
+    parser.add_argument("--throughput-trials", type=int, default=40)
     parser.add_argument("--out", type=Path, default=None, help="keep the job's folder here (default: a temp dir)")
     parser.add_argument("--skip-job", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
@@ -166,6 +172,7 @@ def _cpu() -> str:
 
 def _blas() -> str:
     try:
+        import numpy  # noqa: F401  (threadpoolctl reports only the libraries already loaded)
         from threadpoolctl import threadpool_info
 
         for d in threadpool_info():

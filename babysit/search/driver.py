@@ -261,7 +261,7 @@ def _record(store, run_id: int, task: TrialTask, outcome: Mapping) -> TrialRecor
         store.log_metrics(run_id, "lr", steps, values)
     metrics = {k: outcome.get(k) for k in ("val_acc", "train_acc", "loss", "epochs", "seconds")}
     metrics["best_val_acc"] = outcome.get("val_acc")
-    for k in ("final_val_acc", "iterations", "stop_reason", "host", "pid"):
+    for k in ("final_val_acc", "iterations", "stop_reason", "host", "pid", "data_seconds"):
         if outcome.get(k) is not None:
             metrics[k] = outcome[k]
     status = outcome.get("status", "failed")

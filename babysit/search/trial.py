@@ -178,7 +178,8 @@ def run_trial(task: TrialTask) -> dict:
     Returns a dict of plain values: status ('finished' | 'exploded' | 'diverged' | 'failed'),
     error (text or None), val_acc (the best epoch's validation accuracy: the Solver keeps that
     model, as the lecture's trainer does), final_val_acc, train_acc (last epoch), loss (last
-    iteration), epochs (completed), iterations, seconds, stop_reason, host, pid, and series:
+    iteration), epochs (completed), iterations, seconds (training only), data_seconds (loading and
+    preprocessing the data: 0 when this process had it cached), stop_reason, host, pid, and series:
     {'loss': [per iteration], 'train_acc': [per epoch], 'val_acc': [per epoch],
     'lr': [[iteration, lr] where the rate changes]}.
     """
@@ -193,11 +194,15 @@ def run_trial(task: TrialTask) -> dict:
 
 def _train(task: TrialTask, start: float) -> dict:
     data = prepared_data(task.data)
+    loaded = time.perf_counter()
     model = build_trial_model(task.model, task.params, data.input_shape, data.num_classes, seed=task.seed)
     # separate streams for init (above) and minibatches, both from the trial's seed
     solver = make_solver(model, data.solver_data(), task.params, task.epochs, seed=task.seed + 1)
     solver.train()
-    return solver_result(solver, time.perf_counter() - start)
+    result = solver_result(solver, time.perf_counter() - loaded)
+    # a worker's first trial loads the data: kept apart so 'seconds' measures training alone
+    result["data_seconds"] = loaded - start
+    return result
 
 
 def solver_result(solver, seconds: float) -> dict:

@@ -39,6 +39,7 @@ def test_a_good_trial_learns_and_returns_plain_values():
     # lecture's per-epoch decay 0.95: the rate changes at the first iteration of each epoch
     per_epoch = n_train // 100
     assert series["lr"] == [[1, 3e-2], [1 + per_epoch, 3e-2 * 0.95], [1 + 2 * per_epoch, 3e-2 * 0.95**2]]
+    assert 0 <= result["data_seconds"] < 60 and result["seconds"] > 0  # loading is kept out of 'seconds'
     json.dumps(result)  # plain values only: travels from any worker and into the store as is
     assert pickle.loads(pickle.dumps(result)) == result
 
