@@ -82,6 +82,23 @@ def _busy_ticks() -> tuple[int, int]:
     return sum(v) - v[3] - v[4], int(fields[11]) + int(fields[12])  # minus idle, iowait; utime + stime
 
 
+def foreign_load(seconds: float = 1.0) -> float:
+    """Cores that other processes kept busy over the next ``seconds`` (from /proc/stat)."""
+    busy0, own0 = _busy_ticks()
+    time.sleep(seconds)
+    busy1, own1 = _busy_ticks()
+    return ((busy1 - busy0) - (own1 - own0)) / os.sysconf("SC_CLK_TCK") / seconds
+
+
+def wait_until_quiet(max_seconds: float, max_foreign: float = 0.15) -> float:
+    """Wait (up to ``max_seconds``) until other processes use less than ``max_foreign`` cores; returns their load."""
+    deadline = time.monotonic() + max_seconds
+    load = foreign_load(1.0)
+    while load > max_foreign and time.monotonic() < deadline:
+        load = foreign_load(2.0)
+    return load
+
+
 def interleaved_timings(steps: dict[str, Callable[[], object]], *, rounds: int, steps_per_round: dict[str, int],
                         warmup_per_round: int = 2, max_foreign: float = 0.15,
                         max_rounds: int | None = None) -> tuple[dict[str, list[float]], int]:

@@ -43,6 +43,7 @@ from _common import (  # noqa: E402
     time_call,
     torch_gemms,
     tracemalloc_peak,
+    wait_until_quiet,
 )
 
 BATCH = 200
@@ -305,6 +306,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per case (medians over them)")
     parser.add_argument("--block-seconds", type=float, default=0.15, help="length of one timed block")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                        help="before each case, wait up to this long for other processes to leave the CPUs")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--memory-child", nargs=3, metavar=("CASE", "VARIANT", "METHOD"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -325,6 +328,9 @@ def main(argv=None) -> int:
         print(f"warning: load average {info['load_average'][0]:.2f}: the machine is not quiet; figures will drift")
     results = []
     for name in args.cases.split(","):
+        if args.wait_quiet:
+            load = wait_until_quiet(args.wait_quiet)
+            print(f"{name}: other processes use {load:.2f} cores", flush=True)
         r = run_case(name, CASES[name], args.rounds, args.block_seconds, not args.no_memory)
         print(f"{name}: babysit {r['samples_per_s']['babysit']:,.0f}/s, {r['best_torch']} "
               f"{r['samples_per_s'][r['best_torch']]:,.0f}/s, ratio {r['ratio']:.2f}x", flush=True)

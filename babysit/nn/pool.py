@@ -3,8 +3,9 @@
 The size*size window offsets each give a strided view of the input, (N, C, Ho, Wo) like the
 output; the forward keeps a running maximum over those views plus the offset that won (a
 small integer per output), and the backward writes the output gradient through the same
-views. Every pass is over whole arrays in the input's memory layout (the conv's (C, H, W, N)
-keeps its long contiguous runs), and when the windows tile the input no zero fill is needed.
+views. The passes run over blocks of channels small enough to stay in cache between passes,
+in the input's memory layout (the conv's (C, H, W, N) keeps its long contiguous runs); when
+the windows tile the input no zero fill is needed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 from babysit.errors import ConfigError, InputError
 from babysit.nn.base import Layer
 from babysit.nn.buffers import alloc_like, alloc_ordered, axis_order, new_array
-from babysit.nn.parallel import cache_block, split
+
+CACHE_BLOCK_BYTES = 512 << 10  # input per block of channels: fits a core's L2 cache with room to spare
 
 
 class PoolCache(NamedTuple):
@@ -30,6 +32,12 @@ def _windows(x, size: int, stride: int, ho: int, wo: int) -> list[np.ndarray]:
     """One strided (N, C, Ho, Wo) view of x per window offset (i, j), in row-major order."""
     hi, wi = stride * (ho - 1) + 1, stride * (wo - 1) + 1
     return [x[:, :, i:i + hi:stride, j:j + wi:stride] for i in range(size) for j in range(size)]
+
+
+def _channel_blocks(c: int, nbytes: int):
+    """(lo, hi) ranges of channels, each about CACHE_BLOCK_BYTES of an nbytes array."""
+    step = max(1, CACHE_BLOCK_BYTES * c // max(nbytes, 1))
+    return [(lo, min(lo + step, c)) for lo in range(0, c, step)]
 
 
 def maxpool_forward(x, size: int, stride: int, alloc=new_array, relu: bool = False):
@@ -50,8 +58,7 @@ def maxpool_forward(x, size: int, stride: int, alloc=new_array, relu: bool = Fal
     offset = alloc_like(alloc, "offset", argmax)
     windows = _windows(x, size, stride, ho, wo)
     index = argmax.dtype.type
-
-    def pool_channels(lo, hi):  # channels lo:hi: a cache-sized block, run on one of the threads
+    for lo, hi in _channel_blocks(c, x.nbytes):  # the passes below find their block in cache
         o, am, b, off = (a[:, lo:hi] for a in (out, argmax, better, offset))
         first, *rest = (win[:, lo:hi] for win in windows)
         np.copyto(o, first)
@@ -64,8 +71,6 @@ def maxpool_forward(x, size: int, stride: int, alloc=new_array, relu: bool = Fal
         if relu:  # no winner (an offset the backward never matches) where the max is <= 0
             np.maximum(am, np.multiply(np.less_equal(o, 0, out=b), index(size * size), out=off), out=am)
             np.maximum(o, 0, out=o)
-
-    split(pool_channels, c, x.nbytes, cache_block(c, x.nbytes))  # several passes over each block
     return out, PoolCache(argmax, x.shape, size, stride)
 
 
@@ -83,8 +88,7 @@ def maxpool_backward(dout, cache: PoolCache, alloc=new_array):
     tiled = stride == size and x_shape[2] == size * ho and x_shape[3] == size * wo
     windows = _windows(dx, size, stride, ho, wo)
     index = argmax.dtype.type
-
-    def route_channels(lo, hi):  # channels lo:hi: a cache-sized block, run on one of the threads
+    for lo, hi in _channel_blocks(c, dx.nbytes):
         d, am, w = dout[:, lo:hi], argmax[:, lo:hi], won[:, lo:hi]
         if given is not None:
             np.copyto(d, given[:, lo:hi])
@@ -96,8 +100,6 @@ def maxpool_backward(dout, cache: PoolCache, alloc=new_array):
                 np.multiply(d, w, out=dwin[:, lo:hi])
             else:
                 dwin[:, lo:hi] += d * w
-
-    split(route_channels, c, dx.nbytes, cache_block(c, dx.nbytes))
     return dx
 
 
