@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from babysit.nn.base import Layer, as_float_dtype
-from babysit.nn.buffers import new_array
+from babysit.nn.buffers import alloc_like, new_array
 from babysit.nn.init import as_generator, init_weight, resolve_init
 
 
@@ -37,7 +37,12 @@ def affine_backward(dout: np.ndarray, cache: AffineCache, need_dx: bool = True,
     x, w = cache
     dw = np.matmul(x.T, dout, out=dw)
     db = np.sum(dout, axis=0, out=db)
-    dx = np.matmul(dout, w.T, out=dx) if need_dx else None
+    if not need_dx:
+        return None, dw, db
+    if dx is not None and not dx.flags.c_contiguous and dx.T.flags.c_contiguous:
+        np.matmul(w, dout.T, out=dx.T)  # a column-major dx: BLAS writes it as dx.T (NumPy would not use BLAS)
+    else:
+        dx = np.matmul(dout, w.T, out=dx)
     return dx, dw, db
 
 
@@ -76,7 +81,9 @@ class Affine(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         cache = self._pop_cache(dout)
-        dx = self.alloc("dx", cache.x.shape, dout.dtype) if self.input_grad else None
+        # dx laid out like x: after a conv's Flatten that is the conv's (C, H, W, N) order, so the
+        # layers below get their gradient in the layout they work in, without a transposing copy
+        dx = alloc_like(self.alloc, "dx", cache.x, dout.dtype) if self.input_grad else None
         dx, _, _ = affine_backward(dout, cache, self.input_grad, self.grads["W"], self.grads["b"], dx)
         return dx
 

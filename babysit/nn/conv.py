@@ -1,24 +1,19 @@
-"""2-D convolution as im2col + GEMM, a few output rows at a time, in the layout (C, H, W, N).
+"""2-D convolution as im2col + one GEMM, in the channel-major, batch-minor layout (C, H, W, N).
 
 Why that layout: with the batch axis innermost, a row of the padded image for every image
 of the batch, ``x[c, h, w0:w1, :]``, is one contiguous run of (w1 - w0) * N values. So the
-patch copies (im2col), their backward scatter (col2im) and the pooling windows after the conv
-all move long runs instead of one channel vector or one image row at a time, and the GEMM
+patch matrix (im2col), its backward scatter (col2im) and the pooling windows after the conv
+all copy long runs instead of one channel vector or one image row at a time, and the GEMM
 ``[W, b] @ [patches; 1]`` writes its (F, Ho*Wo*N) result straight into that same layout.
-
-Why a few rows at a time: the whole patch matrix is 9x the input (59 MB for a 32-channel
-16x16 batch of 200), and a training step on a 2-core machine is bound by memory traffic:
-writing it, reading it for the forward GEMM, again for the weight gradient, and doing the
-same for its gradient costs more than the GEMMs. Patches for a chunk of output rows (about
-``CHUNK_BYTES``) stay in cache between their copy and their GEMM; the backward rebuilds them
-from the padded input it keeps, a cheap copy, instead of storing the big matrix.
 
 The layer API stays (N, C, H, W): the input may be stored in any layout (it is copied into
 the zero-padded (C, H, W, N) work array), and the output is an (N, F, Ho, Wo) view of the
 (F, Ho, Wo, N) result, which the next ReLU, pooling and conv keep. The patch matrix has an
 extra row of ones, so the bias rides in the GEMM and its gradient comes out of the weight
-gradient's GEMM for free. No Python loop over pixels or images: the copies loop only over
-output-row chunks and kernel offsets.
+gradient's GEMM for free. The patch gradients are made and scattered a few output rows at
+a time (``CHUNK_BYTES``), so that they are still in cache when col2im adds them up, instead
+of filling a second matrix 9x the input. No Python loop over pixels or images: the copies
+loop only over kernel offsets (and row chunks).
 """
 
 from __future__ import annotations
@@ -34,11 +29,11 @@ from babysit.nn.buffers import alloc_ordered, axis_order, new_array
 from babysit.nn.init import as_generator, init_weight, resolve_init
 
 CHWN = (1, 2, 3, 0)  # the axes of (N, C, H, W) from outermost to innermost in memory
-CHUNK_BYTES = 2 << 20  # patches per chunk: stays in the last-level cache with the GEMM's operands
+CHUNK_BYTES = 2 << 20  # patch gradients per chunk of output rows (at least one row)
 
 
 class ConvCache(NamedTuple):
-    xp: np.ndarray          # the zero-padded input (N, C, Hp, Wp), stored (C, Hp, Wp, N)
+    cols: np.ndarray        # (C*HH*WW + 1, Ho*Wo*N): the patches, rows ordered (c, i, j), then a row of ones
     w: np.ndarray
     x_shape: tuple
     stride: int
@@ -68,40 +63,28 @@ def pad_image(x, pad, alloc=new_array):
     return xp
 
 
-def rows_per_chunk(k: int, row: int, ho: int, itemsize: int) -> int:
-    """Output rows per chunk: patches of about CHUNK_BYTES (at least one row)."""
-    return max(1, min(ho, CHUNK_BYTES // ((k + 1) * row * itemsize)))
+def im2col(xp, hh, ww, stride, ho, wo, alloc=new_array):
+    """Patches of the padded input xp (N, C, Hp, Wp) as columns: (C*HH*WW + 1, Ho*Wo*N).
 
-
-def row_chunks(xp, hh, ww, stride, ho, wo, alloc=new_array):
-    """Yield (h0, h1, cols) for chunks of output rows: cols (C*HH*WW + 1, (h1-h0)*Wo*N) holds
-    the patches of xp (N, C, Hp, Wp) for output rows h0:h1, rows ordered (c, i, j) like
-    ``W.reshape(F, -1)``, columns (ho, wo, n), then a row of ones. The buffer is reused: use
-    each chunk before asking for the next.
+    Rows are ordered (c, i, j) like ``W.reshape(F, -1)``, columns (ho, wo, n); the last row is
+    ones. xp stored (C, H, W, N) makes every copied run Wo*N long (at stride 1).
     """
     n, c = xp.shape[:2]
     sn, sc, sh, sw = xp.strides
     k = c * hh * ww
-    row = wo * n  # columns per output row
-    rows = rows_per_chunk(k, row, ho, xp.itemsize)
-    buffer = alloc("cols", (k + 1, rows * row), xp.dtype, fill=1)  # the ones row is never overwritten
-    for h0 in range(0, ho, rows):
-        h1 = min(h0 + rows, ho)
-        cols = buffer[:, :(h1 - h0) * row]
-        patches = cols[:k].reshape(c, hh, ww, h1 - h0, wo, n)
-        win = as_strided(xp[0, 0, h0 * stride:], (c, hh, ww, h1 - h0, wo, n),
-                         (sc, sh, sw, stride * sh, stride * sw, sn), writeable=False)
-        np.copyto(patches, win)
-        yield h0, h1, cols
+    win = as_strided(xp, (c, hh, ww, ho, wo, n), (sc, sh, sw, stride * sh, stride * sw, sn), writeable=False)
+    cols = alloc("cols", (k + 1, ho * wo * n), xp.dtype, fill=1)  # the ones row is never overwritten
+    np.copyto(cols[:k].reshape(c, hh, ww, ho, wo, n), win)
+    return cols
 
 
 def col2im_rows(dcols, dxp, h0, h1, hh, ww, stride, wo):
-    """Add patch gradients (C*HH*WW, (h1-h0)*Wo*N) of output rows h0:h1 into dxp (N, C, Hp, Wp)."""
+    """Add the patch gradients (C*HH*WW, (h1-h0)*Wo*N) of output rows h0:h1 into dxp (N, C, Hp, Wp)."""
     n, c = dxp.shape[:2]
     d = dcols.reshape(c, hh, ww, h1 - h0, wo, n).transpose(5, 0, 1, 2, 3, 4)  # (N, C, HH, WW, rows, Wo)
     for i in range(hh):  # loops over the kernel offsets only
+        top = h0 * stride + i
         for j in range(ww):
-            top = h0 * stride + i
             dxp[:, :, top:top + stride * (h1 - h0):stride, j:j + stride * wo:stride] += d[:, :, i, j]
 
 
@@ -114,43 +97,39 @@ def conv_forward(x, w, b, stride=1, pad=0, alloc=new_array):
     """Inputs: x (N, C, H, W) in any memory layout; w (F, C, HH, WW); b (F,);
     ``alloc`` where work arrays come from (see babysit.nn.buffers).
     Returns: (out (N, F, Ho, Wo), stored (F, Ho, Wo, N), cache)."""
-    f, c, hh, ww = w.shape
+    f, _, hh, ww = w.shape
     n, _, h, wd = x.shape
     ho, wo = conv_output_size(h, hh, stride, pad), conv_output_size(wd, ww, stride, pad)
-    xp = pad_image(x, pad, alloc)
-    wb = alloc("wb", (f, c * hh * ww + 1), w.dtype)  # [W, b]: the bias meets the ones row
+    cols = im2col(pad_image(x, pad, alloc), hh, ww, stride, ho, wo, alloc)
+    wb = alloc("wb", (f, cols.shape[0]), w.dtype)  # [W, b]: the bias meets the ones row
     wb[:, :-1] = w.reshape(f, -1)
     wb[:, -1] = b
-    out = alloc("out", (f, ho * wo * n), x.dtype)
-    for h0, h1, cols in row_chunks(xp, hh, ww, stride, ho, wo, alloc):
-        np.matmul(wb, cols, out=out[:, h0 * wo * n:h1 * wo * n])
-    return out.reshape(f, ho, wo, n).transpose(3, 0, 1, 2), ConvCache(xp, w, x.shape, stride, pad)
+    out = np.matmul(wb, cols, out=alloc("out", (f, ho * wo * n), x.dtype))
+    return out.reshape(f, ho, wo, n).transpose(3, 0, 1, 2), ConvCache(cols, w, x.shape, stride, pad)
 
 
 def conv_backward(dout, cache: ConvCache, need_dx=True, alloc=new_array):
     """Backward of ``conv_forward``: returns (dx (N, C, H, W) or None, dw (F, C, HH, WW), db (F,))."""
-    xp, w, x_shape, stride, pad = cache
+    cols, w, x_shape, stride, pad = cache
     f, c, hh, ww = w.shape
     n, _, ho, wo = dout.shape
     k = c * hh * ww
     dout_m = _as_matrix(dout)  # (F, Ho*Wo*N)
-    wt = w.reshape(f, k).T
-    dwb_t = np.zeros((k + 1, f), dout.dtype)  # [dW, db].T, summed over the chunks; the ones row gives db
-    part = alloc("dwb_part", (k + 1, f), dout.dtype)
-    if need_dx:
-        dxp = alloc_ordered(alloc, "dxpad", xp.shape, dout.dtype, CHWN)
-        dxp.fill(0)
-        dcols_buffer = alloc("dcols", (k, rows_per_chunk(k, wo * n, ho, xp.itemsize) * wo * n), dout.dtype)
-    for h0, h1, cols in row_chunks(xp, hh, ww, stride, ho, wo, alloc):
-        d = dout_m[:, h0 * wo * n:h1 * wo * n]
-        dwb_t += np.matmul(cols, d.T, out=part)  # this order: 10-20% faster than d @ cols.T
-        if need_dx:
-            dcols = np.matmul(wt, d, out=dcols_buffer[:, :d.shape[1]])
-            col2im_rows(dcols, dxp, h0, h1, hh, ww, stride, wo)
-    dw, db = dwb_t[:k].T.reshape(w.shape), dwb_t[k]
+    dwb = np.matmul(cols, dout_m.T).T  # (F, K+1); the ones row gives db (this order: 10-20% faster GEMM)
+    dw, db = dwb[:, :k].reshape(w.shape), dwb[:, k]
     if not need_dx:
         return None, dw, db
     h, wd = x_shape[2:]
+    dxp = alloc_ordered(alloc, "dxpad", (n, c, h + 2 * pad, wd + 2 * pad), dout.dtype, CHWN)
+    dxp.fill(0)
+    row = wo * n  # columns per output row
+    rows = max(1, min(ho, CHUNK_BYTES // (k * row * dout.itemsize)))
+    dcols = alloc("dcols", (k, rows * row), dout.dtype)
+    wt = w.reshape(f, k).T
+    for h0 in range(0, ho, rows):
+        h1 = min(h0 + rows, ho)
+        chunk = np.matmul(wt, dout_m[:, h0 * row:h1 * row], out=dcols[:, :(h1 - h0) * row])
+        col2im_rows(chunk, dxp, h0, h1, hh, ww, stride, wo)
     return dxp[:, :, pad:pad + h, pad:pad + wd], dw, db
 
 
