@@ -100,13 +100,15 @@ def wait_until_quiet(max_seconds: float, max_foreign: float = 0.15) -> float:
 
 
 def interleaved_timings(steps: dict[str, Callable[[], object]], *, rounds: int, steps_per_round: dict[str, int],
-                        warmup_per_round: int = 2, max_foreign: float = 0.15,
+                        warmup_per_round: int = 2, max_foreign: float = 0.15, settle_seconds: float = 0.3,
                         max_rounds: int | None = None) -> tuple[dict[str, list[float]], int]:
     """Seconds per step for each callable, measured in alternating blocks so drift hits all alike.
 
     Each round times every callable once, as a block of ``steps_per_round[name]`` calls after
-    ``warmup_per_round`` untimed ones (they wake the thread pools the other library left
-    asleep); the order rotates every round. A round counts only when no block in it saw
+    ``warmup_per_round`` untimed ones, and ``settle_seconds`` after the previous block: BLAS
+    and OpenMP worker threads spin for a while after their last job (OpenBLAS ~0.1 s), and a
+    block started at once would share the cores with the other library's spinning threads.
+    The order rotates every round. A round counts only when no block in it saw
     other processes use more than ``max_foreign`` cores (from /proc/stat): the machine is
     shared, and a busy neighbour makes a 2-thread BLAS many times slower. Rounds run until
     ``rounds`` quiet ones are in or ``max_rounds`` (default 4 * rounds) have run; when too
@@ -122,6 +124,7 @@ def interleaved_timings(steps: dict[str, Callable[[], object]], *, rounds: int, 
         block, foreign = {}, 0.0
         for name in order:
             fn = steps[name]
+            time.sleep(settle_seconds)
             for _ in range(warmup_per_round):
                 fn()
             busy0, own0 = _busy_ticks()

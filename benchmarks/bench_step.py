@@ -253,6 +253,7 @@ def run_case(name: str, case: Case, rounds: int, block_seconds: float, memory: b
         "case": name, "title": case.title, "loss_rel_diff": diff, "steps_per_round": per_round,
         "rounds": len(times["babysit"]), "quiet_rounds": n_quiet,
         "seconds": sec, "samples_per_s": {v: BATCH / s for v, s in sec.items()},
+        "round_seconds": times,
         "spread": {v: (min(times[v]) / sec[v], max(times[v]) / sec[v]) for v in variants},
         "best_torch": best_torch, "ratio": sec[best_torch] / sec["babysit"],
         "ratios": {v: sec[v] / sec["babysit"] for v in torch_variants(case)},

@@ -50,11 +50,19 @@ def axis_order(x: np.ndarray) -> tuple[int, ...]:
 
 def alloc_ordered(alloc, name: str, shape: tuple, dtype, order: tuple, fill=None) -> np.ndarray:
     """An array of ``shape`` from ``alloc``, stored with its axes in memory ``order`` (a transposed view)."""
+    if order == tuple(range(len(order))):
+        return alloc(name, shape, dtype, fill)
     a = alloc(f"{name}{order}", tuple(shape[i] for i in order), dtype, fill)  # a layout of its own name:
-    return a.transpose(np.argsort(order))                                    # fills stay where they belong
+    inverse = [0] * len(order)                                               # fills stay where they belong
+    for position, axis in enumerate(order):
+        inverse[axis] = position
+    return a.transpose(inverse)
 
 
 def alloc_like(alloc, name: str, x: np.ndarray, dtype=None, shape=None) -> np.ndarray:
     """An array from ``alloc`` laid out like x (as ``np.empty_like``), with x's shape and dtype unless given."""
-    return alloc_ordered(alloc, name, x.shape if shape is None else shape,
-                         x.dtype if dtype is None else dtype, axis_order(x))
+    shape = x.shape if shape is None else shape
+    dtype = x.dtype if dtype is None else dtype
+    if x.flags.c_contiguous:  # the common case, without the stride sorting (a step calls this often)
+        return alloc(name, shape, dtype)
+    return alloc_ordered(alloc, name, shape, dtype, axis_order(x))
