@@ -8,11 +8,21 @@ float32, batch 200, CIFAR-shaped random data (200, 3, 32, 32). Models:
 - ``convnet``:   ``ConvNet(conv_channels=[32, 64])``: conv3x3 32 - relu - pool - conv3x3 64 - relu - pool - affine 10
 
 PyTorch runs the same architecture with the same initial weights (the first losses are
-compared as a check) with ``torch.set_num_threads(cores)``; for the ConvNet both NCHW and
-channels_last are timed and the faster is the reference. Timings are medians over rounds
-that interleave the libraries. Peak memory is measured in fresh subprocesses. The GEMM
-fraction divides the step's GEMM FLOPs by the step time and by NumPy's GEMM rate measured
-on the step's own GEMM shapes in this run.
+compared as a check), ``torch.set_num_threads(cores)``, ``F.cross_entropy`` and
+``torch.optim.SGD(foreach=True)``; for the ConvNet both NCHW and channels_last are timed
+and the faster is the reference. Timings are medians over rounds that interleave the
+libraries (see ``_common.interleaved_timings``: rotating order, a pause before each block so
+the other library's spinning threads go idle, rounds disturbed by other processes dropped).
+
+Peak memory, each in a fresh subprocess: the rise of peak RSS (VmHWM, reset first) over the
+first 5 steps after building the model and data, for both libraries; for babysit also
+tracemalloc's peak over the first 3 steps (every NumPy array the steps allocate: the reused
+work buffers plus the temporaries; PyTorch's allocations are invisible to it).
+
+GEMM fraction: the step's matrix products (``gemm_shapes``: forward, weight gradient and
+input gradient except at the first layer; a conv counted as its im2col GEMM) timed alone
+with NumPy in the same rounds, divided by the step time: the share of the step a
+GEMM-only implementation at NumPy's rate on these shapes would need.
 
 Run (the OpenBLAS variables pin old kernels; users don't set them):
 
@@ -42,6 +52,7 @@ from _common import (  # noqa: E402
     rss_peak_delta,
     time_call,
     torch_gemms,
+    foreign_load,
     tracemalloc_peak,
     wait_until_quiet,
 )
@@ -325,8 +336,10 @@ def main(argv=None) -> int:
         print(f"  {d}")
     if info["env"]:
         print(f"environment: {info['env']}")
-    if info["load_average"][0] > 0.5:
-        print(f"warning: load average {info['load_average'][0]:.2f}: the machine is not quiet; figures will drift")
+    busy = foreign_load(1.0)
+    if busy > 0.15:
+        print(f"warning: other processes use {busy:.2f} cores: the machine is not quiet; figures will drift "
+              "(rounds they disturb are dropped; --wait-quiet waits for a quiet moment)")
     results = []
     for name in args.cases.split(","):
         if args.wait_quiet:
