@@ -9,5 +9,7 @@ from babysit.nn import (  # noqa: E402
     init_two_layer_model,
     two_layer_net,
 )
+from babysit.train import ClassifierTrainer, Solver  # noqa: E402
 
-__all__ = ["FullyConnectedNet", "TwoLayerNet", "ConvNet", "init_two_layer_model", "two_layer_net", "__version__"]
+__all__ = ["FullyConnectedNet", "TwoLayerNet", "ConvNet", "init_two_layer_model", "two_layer_net",
+           "ClassifierTrainer", "Solver", "__version__"]

@@ -45,6 +45,8 @@ def add_parser(sub, name):
                         "(fitted on the training split, saved with the model)")
     p.add_argument("--out", type=Path, default=Path("babysit-model"),
                    help="directory for model.safetensors and model.json (default ./babysit-model)")
+    p.add_argument("--store", type=Path, default=None,
+                   help="also record the run (settings, loss and accuracy series, status) in this SQLite run store")
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines, only the summary")
     p.set_defaults(run=run)
 
@@ -61,6 +63,11 @@ def run(args) -> int:
     )
     result = train_model(config, args.out, callbacks=[ProgressBar(verbose=not args.quiet)], verbose=not args.quiet)
     solver = result.solver
+    if args.store is not None:
+        from babysit.pipeline.record import record_train_run
+
+        run_id = record_train_run(args.store, config.to_dict(), solver, result.seconds, result.checkpoint)
+        print(f"recorded as run {run_id} in {args.store} (see `babysit runs --store {args.store}`)")
     samples = solver.iteration * min(solver.batch_size, len(solver.X_train))
     print(f"status: {solver.status} after {solver.epoch} epoch(s), {solver.iteration} iterations, "
           f"{result.seconds:.1f} s ({samples / max(result.seconds, 1e-9):,.0f} samples/s)")

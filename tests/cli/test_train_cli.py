@@ -47,6 +47,20 @@ def test_train_prints_the_lectures_lines_and_saves_the_best_model(trained):
     assert meta["class_names"] == [str(i) for i in range(10)]
 
 
+def test_train_with_store_records_the_run_for_babysit_runs(tmp_path):
+    proc = babysit("train", "--data", "digits", "--model", "fc:16", "--epochs", "2", "--lr", "1e-2", "--quiet",
+                   "--store", "runs.sqlite", "--out", "m", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "recorded as run 1 in runs.sqlite" in proc.stdout
+    listed = babysit("runs", "--store", "runs.sqlite", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    (run,) = json.loads(listed.stdout)
+    assert run["search"] is None and run["status"] == "finished" and run["epochs"] == 2
+    assert run["params"]["model"] == "fc:16" and run["params"]["lr"] == 1e-2
+    best = float(re.search(r"best validation accuracy: (\d\.\d{4})", proc.stdout).group(1))
+    assert run["val_acc"] == pytest.approx(best, abs=5e-5)
+
+
 def test_eval_reproduces_the_best_validation_accuracy(trained):
     cwd, proc = trained
     best = float(re.search(r"best validation accuracy: (\d\.\d+)", proc.stdout).group(1))
