@@ -9,7 +9,7 @@ from babysit.errors import ConfigError
 # flags for every searchable hyperparameter: --lr, --reg, --hidden, --dropout, --lr-decay, ...
 EXAMPLES = {
     "lr": "1e-6:1e-3:log", "reg": "1e-5:1e5:log", "hidden": "50,100,200", "dropout": "0:0.5",
-    "lr_decay": "0.9", "momentum": "0.5:0.99", "batch_size": "100", "update": "momentum",
+    "lr_decay": "0.9", "momentum": "0.5:0.99", "horizon": "80", "batch_size": "100", "update": "momentum",
     "weight_scale": "1e-4:1e-1:log", "init": "he,xavier", "activation": "relu,tanh", "normalization": "none,batchnorm",
 }
 DEFAULT_SPACE = {"lr": "1e-6:1e-3:log", "reg": "1e-5:1e5:log"}  # the lecture's coarse ranges

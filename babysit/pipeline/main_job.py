@@ -30,6 +30,7 @@ LECTURE_LR = (1e-6, 1e-3)  # the lecture's coarse range, when the doctor cannot 
 # and standardized inputs, 0.5 * reg * sum(W**2) is ~50 x reg for the 2-layer net at init, so
 # reg above ~10 only shrinks the weights to zero: the range stops there.
 REG_RANGE = (1e-5, 1e1)
+PROBE_GAP_ABOVE = math.sqrt(10.0)  # the doctor's lr probes are a decade apart: search half way to the next
 REPORT_RESERVE_S = 5.0  # kept back from the budget for evaluation, plots and the report
 
 
@@ -127,8 +128,11 @@ def run_job(config: JobConfig, out, *, observer=None, say=None) -> JobResult:
         plan = plan_search(deadline - time.monotonic() - REPORT_RESERVE_S, epoch_seconds,
                            workers=config.workers, cores=cores)
         say(f"plan ({fmt_minutes(60 * config.budget_minutes)} budget, {config.workers} worker(s)): {plan.describe()}")
+        # every trial anneals its rate as far as the final training will (see trial.epoch_decay): short
+        # trials with a long run's per-epoch decay would favour rates too low for the long run
         space = SearchSpace({"lr": LogUniform(*lr_range), "reg": LogUniform(*REG_RANGE),
-                             **{k: _constant(v) for k, v in fixed.items()}})
+                             **{k: _constant(v) for k, v in fixed.items()},
+                             "horizon": _constant(plan.final_epochs)})
         spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed)
         name = _fresh_search_name(store)
         with make_executor(config.workers) as executor:
@@ -211,10 +215,14 @@ def _doctor(config, data, fixed, say):
     lr = next((f for f in findings if f.check == "lr_range"), None)
     if lr is not None and isinstance(lr.value, (list, tuple)) and len(lr.value) == 2:
         low, high = float(lr.value[0]), float(lr.value[1])
-        if not low < high:  # a single good probe: half a decade either side
-            low, high = low / math.sqrt(10.0), high * math.sqrt(10.0)
+        if not low < high:  # a single good probe: half a decade below
+            low = low / math.sqrt(10.0)
+        # The probes are a decade apart and short: the highest rate that works lies between the last good
+        # probe and the first bad one, and a long annealed run tolerates (and usually wants) rates near it.
+        high = high * PROBE_GAP_ABOVE
         note = (f"the doctor's lr_range probe recommends {lr.value[0]:g} .. {lr.value[1]:g} "
-                f"({fixed['update']}); the search starts there")
+                f"({fixed['update']}); the search starts from {low:.3g} .. {high:.3g}, half a decade past the "
+                f"last good probe towards the first failing one")
         return findings, (low, high), note
     note = (f"the doctor's lr_range found no working rate ({lr.explanation if lr else 'not run'}); the search "
             f"starts from the lecture's lr range {LECTURE_LR[0]:g} .. {LECTURE_LR[1]:g}")

@@ -380,6 +380,9 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
         Hyperparameter("dropout", "float", "probability of dropping a hidden unit", _UNIT),
         Hyperparameter("lr_decay", "float", "learning rate factor per epoch", Interval(0.0, 1.0, "right")),
         Hyperparameter("momentum", "float", "momentum of the update rule", _UNIT),
+        Hyperparameter("horizon", "int", "epochs the lr decay is spread over: a trial of E epochs multiplies the "
+                       "rate by lr_decay**(horizon/E) per epoch, so it ends as annealed as a horizon-epoch run",
+                       Interval(1, math.inf)),
         Hyperparameter("hidden", "int", "hidden units per layer", Interval(1, math.inf)),
         Hyperparameter("batch_size", "int", "examples per minibatch", Interval(1, math.inf)),
         Hyperparameter("update", "option", "update rule", options=tuple(UPDATE_RULES)),

@@ -8,9 +8,14 @@ result travels back from a worker process or a Dask cluster unchanged. A trial t
 returns status 'failed' with the error; it never raises itself.
 
 Hyperparameters a trial understands (names of ``babysit.search.HYPERPARAMETERS``): lr, reg,
-weight_scale, dropout, lr_decay, momentum, hidden (units of every hidden layer), batch_size,
-update, init, activation, normalization. Unset ones take ``TRIAL_DEFAULTS``: the lecture's
-momentum update, lr_decay 0.95, batch size 100.
+weight_scale, dropout, lr_decay, momentum, horizon, hidden (units of every hidden layer),
+batch_size, update, init, activation, normalization. Unset ones take ``TRIAL_DEFAULTS``: the
+lecture's momentum update, lr_decay 0.95, batch size 100.
+
+``horizon`` fights the short-horizon bias of coarse stages: a 5-epoch trial with the per-epoch
+decay of an 80-epoch run ends with a rate 16x too high for its length, and so prefers rates that
+are too low for the long run. With ``horizon=80`` the trial compresses the 80-epoch schedule into
+its own epochs (decay ``lr_decay ** (80 / 5)`` per epoch) and ends as annealed as the long run.
 """
 
 from __future__ import annotations
@@ -166,10 +171,19 @@ def make_solver(model, data: Mapping, params: Mapping, epochs: int, seed: int, *
     if "momentum" in s:
         optim_config["momentum"] = float(s["momentum"])
     return Solver(
-        model, data, update_rule=s["update"], optim_config=optim_config, lr_decay=float(s["lr_decay"]),
+        model, data, update_rule=s["update"], optim_config=optim_config, lr_decay=epoch_decay(s, epochs),
         batch_size=int(s["batch_size"]), num_epochs=int(epochs), num_train_samples=TRAIN_ACC_ROWS,
         seed=np.random.default_rng(seed), callbacks=list(callbacks), verbose=verbose,
     )
+
+
+def epoch_decay(params: Mapping, epochs: int) -> float:
+    """The per-epoch lr factor of a run of ``epochs`` epochs: ``lr_decay``, spread over ``horizon`` when given."""
+    decay = float(params.get("lr_decay", TRIAL_DEFAULTS["lr_decay"]))
+    horizon = params.get("horizon")
+    if horizon is None:
+        return decay
+    return decay ** (float(horizon) / max(int(epochs), 1))
 
 
 def run_trial(task: TrialTask) -> dict:

@@ -48,7 +48,9 @@ def test_the_doctor_ran_and_its_lr_range_seeded_the_search(job):
     lr_finding = next(f for f in result.findings if f.check == "lr_range")
     low, high = lr_finding.value
     stage1 = result.search.stages[0].space["lr"]
-    assert (stage1.low, stage1.high) == (low, high)
+    # from the lowest good probe to half a decade past the highest (the probes are a decade apart)
+    assert stage1.low == low and stage1.high == pytest.approx(high * 10**0.5)
+    assert result.search.stages[0].space["horizon"].options == (result.plan.final_epochs,)
     assert "lr_range probe recommends" in result.lr_note
     assert any(line.startswith("doctor: lr_range: pass") for line in lines)
 

@@ -90,6 +90,22 @@ def test_hyperparameters_reach_the_model_and_the_solver():
     assert solver.schedule.lr_at(1, 0) == pytest.approx(1e-3 * 0.8)
 
 
+def test_horizon_compresses_the_long_runs_decay_into_the_trials_epochs():
+    from babysit.search.trial import build_trial_model, epoch_decay, make_solver
+
+    data = prepared_data(DIGITS)
+    params = {"lr": 1e-2, "lr_decay": 0.95, "horizon": 80}
+    assert epoch_decay(params, 80) == pytest.approx(0.95)
+    assert epoch_decay(params, 5) == pytest.approx(0.95 ** 16)
+    assert epoch_decay({"lr_decay": 0.9}, 5) == 0.9  # no horizon: the per-epoch decay as given
+    model = build_trial_model("fc:8", params, data.input_shape, data.num_classes, seed=0)
+    solver = make_solver(model, data.solver_data(), params, 5, seed=0)
+    # after its 5 epochs the trial's rate is where an 80-epoch run's is after 80
+    assert solver.schedule.lr_at(5, 0) == pytest.approx(1e-2 * 0.95 ** 80, rel=1e-6)
+    solver.train()
+    assert solver.lr_history[-1] == pytest.approx(1e-2 * 0.95 ** 64, rel=1e-5)  # the last epoch's rate
+
+
 def test_hidden_needs_a_hidden_layer_and_unknown_names_are_refused():
     assert model_spec_with_hidden("conv:8,16/100", 64) == "conv:8,16/64"
     with pytest.raises(ConfigError, match="--hidden: the model fc has no hidden affine layer"):
