@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from babysit.doctor import TrainingMonitor, diagnose_solver
+from babysit.doctor.plots import save_run_plots
 from babysit.errors import ConfigError
 from babysit.train.callbacks import ProgressBar
 from babysit.train.optim import UPDATE_RULES
@@ -47,6 +49,12 @@ def add_parser(sub, name):
                    help="directory for model.safetensors and model.json (default ./babysit-model)")
     p.add_argument("--store", type=Path, default=None,
                    help="also record the run (settings, loss and accuracy series, status) in this SQLite run store")
+    p.add_argument("--monitor-every", type=int, default=10, metavar="N",
+                   help="sample the training monitors (update/weight ratios, activation and gradient statistics) "
+                        "every N iterations; 0 turns them off (default 10: a few percent of the time)")
+    p.add_argument("--plots", type=Path, default=None, metavar="DIR",
+                   help="save the run's plots here: loss (annotated with the diagnosis), accuracy, update ratios, "
+                        "activation histograms, weights")
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines, only the summary")
     p.set_defaults(run=run)
 
@@ -61,22 +69,50 @@ def run(args) -> int:
         schedule=args.schedule, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         preprocess=args.preprocess,
     )
-    result = train_model(config, args.out, callbacks=[ProgressBar(verbose=not args.quiet)], verbose=not args.quiet)
+    if args.monitor_every < 0:
+        raise ConfigError(f"--monitor-every must be >= 0 (0 turns the monitors off); got {args.monitor_every}")
+    if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
+        raise ConfigError(f"--plots: {args.plots} exists and is not a directory")
+    monitor = TrainingMonitor(every=args.monitor_every) if args.monitor_every else None
+    callbacks = [ProgressBar(verbose=not args.quiet), *([monitor] if monitor else [])]
+    result = train_model(config, args.out, callbacks=callbacks, verbose=not args.quiet)
     solver = result.solver
-    if args.store is not None:
-        from babysit.pipeline.record import record_train_run
-
-        run_id = record_train_run(args.store, config.to_dict(), solver, result.seconds, result.checkpoint)
-        print(f"recorded as run {run_id} in {args.store} (see `babysit runs --store {args.store}`)")
     samples = solver.iteration * min(solver.batch_size, len(solver.X_train))
     print(f"status: {solver.status} after {solver.epoch} epoch(s), {solver.iteration} iterations, "
           f"{result.seconds:.1f} s ({samples / max(result.seconds, 1e-9):,.0f} samples/s)")
     if solver.stop_reason:
         print(f"stopped because {solver.stop_reason}: try a lower --lr (the lecture: cost > 3x the first cost "
               "or NaN almost always means the learning rate is too high)")
-    if result.checkpoint is None:
+    if result.checkpoint is not None:
+        print(f"best validation accuracy: {solver.best_val_acc:.4f} (epoch {solver.best_epoch})")
+        print(f"saved {result.checkpoint} and {result.checkpoint.with_suffix('.json')}")
+    else:
         print(f"no checkpoint written: the run ended before its first epoch; {args.out} is unchanged")
+    history = monitor.history if monitor else None
+    diagnoses = diagnose_solver(solver, monitor)
+    print_diagnoses(diagnoses)
+    if args.plots is not None:
+        written = save_run_plots(solver.loss_history, solver.train_acc_history, solver.val_acc_history, history,
+                                 diagnoses, args.plots)
+        print(f"plots: {', '.join(str(p) for p in written)}")
+    if args.store is not None:
+        from babysit.pipeline.record import record_train_run
+
+        run_id = record_train_run(args.store, config.to_dict(), solver, result.seconds, result.checkpoint,
+                                  monitor_history=history, diagnoses=diagnoses)
+        print(f"recorded as run {run_id} in {args.store} (see `babysit runs --store {args.store}`)")
+    if result.checkpoint is None:
         return 1
-    print(f"best validation accuracy: {solver.best_val_acc:.4f} (epoch {solver.best_epoch})")
-    print(f"saved {result.checkpoint} and {result.checkpoint.with_suffix('.json')}")
     return 0
+
+
+def print_diagnoses(findings) -> None:
+    """The end-of-run diagnoses, one row each (as the doctor prints its checks), then what to do."""
+    import sys
+
+    from babysit.doctor.report import format_advice, format_row, marks_for
+
+    marks = marks_for(getattr(sys.stdout, "encoding", None))
+    print("diagnosis of the run:")
+    for line in [*(format_row(f, marks) for f in findings), *format_advice(findings)]:
+        print(line)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from babysit.errors import ConfigError
 from babysit.pipeline.plan import MAX_FINAL_EPOCHS, Plan, fmt_minutes, plan_search, stage_deadlines
-from babysit.pipeline.record import log_solver_series, solver_metrics
+from babysit.pipeline.record import log_monitor_series, log_solver_series, solver_metrics
 from babysit.search.driver import SearchOutcome, SearchSpec, run_search
 from babysit.search.executors import available_cores, make_executor
 from babysit.search.spaces import LogUniform, SearchSpace
@@ -31,7 +31,8 @@ LECTURE_LR = (1e-6, 1e-3)  # the lecture's coarse range, when the doctor cannot 
 # reg above ~10 only shrinks the weights to zero: the range stops there.
 REG_RANGE = (1e-5, 1e1)
 PROBE_GAP_ABOVE = math.sqrt(10.0)  # the doctor's lr probes are a decade apart: search half way to the next
-REPORT_RESERVE_S = 5.0  # kept back from the budget for evaluation, plots and the report
+REPORT_RESERVE_S = 5.0
+MIN_SEARCH_EPOCHS = 8  # the smallest search: about this many one-epoch trials  # kept back from the budget for evaluation, plots and the report
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,14 @@ def run_job(config: JobConfig, out, *, observer=None, say=None) -> JobResult:
         t = time.monotonic()
         epoch_seconds = _time_one_epoch(config, data, fixed, lr_range)
         cores = available_cores()
-        plan = plan_search(deadline - time.monotonic() - REPORT_RESERVE_S, epoch_seconds,
-                           workers=config.workers, cores=cores)
+        seconds_left = deadline - time.monotonic() - REPORT_RESERVE_S
+        minimal = MIN_SEARCH_EPOCHS * epoch_seconds
+        if seconds_left < minimal:  # no model without a search: run the smallest one, past the budget
+            say(f"warning: the budget leaves {max(seconds_left, 0):.1f} s for the search, less than the smallest "
+                f"search needs (~{minimal:.1f} s at {epoch_seconds:.2f} s per epoch); running that, past the budget "
+                f"(give a larger --budget-minutes)")
+            seconds_left = minimal
+        plan = plan_search(seconds_left, epoch_seconds, workers=config.workers, cores=cores)
         say(f"plan ({fmt_minutes(60 * config.budget_minutes)} budget, {config.workers} worker(s)): {plan.describe()}")
         # every trial anneals its rate as far as the final training will (see trial.epoch_decay): short
         # trials with a long run's per-epoch decay would favour rates too low for the long run
@@ -141,6 +148,9 @@ def run_job(config: JobConfig, out, *, observer=None, say=None) -> JobResult:
         timings["search"] = time.monotonic() - t
         best = outcome.best
         if best is None:
+            if not outcome.records:
+                raise ConfigError(f"the search ran no trial within the budget (the machine may be very busy); "
+                                  f"give a larger --budget-minutes (was {config.budget_minutes:g})")
             raise ConfigError(
                 "every trial of the search exploded, diverged or failed; see the lines above and the doctor's "
                 f"findings in {store_path} (try another --model or preprocessing)"
@@ -281,17 +291,37 @@ def _train_final(config, data, ref, best, plan, deadline, checkpoint_path, store
     say(f"final: training the best configuration (run {best.run_id}, val_acc {best.val_acc:f} after "
         f"{best.epochs:g} epochs) for {epochs} epochs")
     run_id = store.start_run(None, None, None, {**params, "model": model_text, "epochs": epochs})
+    monitor = _monitor()
     solver = make_solver(model, data.solver_data(), params, epochs, seed=seed + 1,
-                         callbacks=[checkpoint, StopAtDeadline(), Lines()])
+                         callbacks=[checkpoint, StopAtDeadline(), Lines(), *([monitor] if monitor else [])])
     t = time.perf_counter()
     with _quiet():
         solver.train()
     seconds = time.perf_counter() - t
     log_solver_series(store, run_id, solver)
+    diagnoses = []
+    if monitor is not None:  # the lecture's "babysitting": what the curves and the monitors say about the run
+        from babysit.doctor import diagnose_solver
+
+        diagnoses = diagnose_solver(solver, monitor)
+        log_monitor_series(store, run_id, monitor.history)
+        store.add_findings(run_id, diagnoses)
+        for finding in diagnoses:
+            say(f"final: diagnosis: {finding.check}: {finding.status}: {finding.explanation}")
     metrics = {**solver_metrics(solver, seconds), "role": "final", "search": name}
     return {"run_id": run_id, "status": solver.status, "metrics": metrics, "model": model, "solver": solver,
             "checkpoint": checkpoint.path if checkpoint.saved else None, "epochs": epochs, "seconds": seconds,
-            "train_config": train_config}
+            "train_config": train_config, "diagnoses": diagnoses,
+            "monitor_history": monitor.history if monitor is not None else None}
+
+
+def _monitor():
+    """The doctor's TrainingMonitor (sampling every 10 iterations: a few percent), or None without the doctor."""
+    try:
+        from babysit.doctor import TrainingMonitor
+    except ImportError:
+        return None
+    return TrainingMonitor(every=10)
 
 
 def plan_stage_final(plan: Plan) -> int:

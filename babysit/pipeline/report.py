@@ -2,8 +2,9 @@
 
 Sections: the result (test and validation accuracy), the doctor's findings, the search plan,
 each stage's ranges and best trial, the edge warnings, the ranked trials, the final training
-curves. Plots: validation accuracy against each searched hyperparameter (one colour per
-stage; the lecture's log-space picture), and the final run's loss and accuracy curves.
+curves and the diagnoses of the final run. Plots: validation accuracy against each searched
+hyperparameter (one colour per stage; the lecture's log-space picture), the final run's loss
+and accuracy curves, and its monitors (update/weight ratios, activation histograms, weights).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from babysit.search.records import ranked
 from babysit.search.stages import describe, format_value
 
 TOP_TRIALS = 15
+# the doctor's plots of the final run's monitors (babysit.doctor.plots.save_run_plots file stems)
+MONITOR_PLOTS = ("update_ratios", "activation_histograms", "weights")
 
 
 def write_report(result, config, store) -> None:
@@ -79,6 +82,13 @@ def _sections(result, config) -> list[tuple[str, list]]:
                 str(r.run_id)] for i, r in enumerate(ranked(outcome.records)[:TOP_TRIALS], start=1)]),
              ("plot", "search")]
     curves = [("plot", "final")]
+    diagnoses = final.get("diagnoses") or []
+    if diagnoses:
+        curves.append(("p", "What the curves and the training monitors (sampled every 10 iterations) say about "
+                            "the final run:"))
+        curves.append(("table", ["diagnosis", "status", "value", "explanation", "advice"],
+                       [[f.check, f.status, _short(f.value), f.explanation, f.advice] for f in diagnoses]))
+        curves += [("plot", name) for name in MONITOR_PLOTS]
     return [("Result", summary), ("Doctor", doctor), ("Search, coarse to fine", search),
             ("Edge warnings", warnings), (f"Best {TOP_TRIALS} trials", table), ("Final training", curves)]
 
@@ -157,7 +167,20 @@ def _plots(result) -> dict[str, bytes]:
         fig.tight_layout()
         out["final"] = _png(fig)
         plt.close(fig)
+        out.update(_monitor_plots(result.final, solver))
     return out
+
+
+def _monitor_plots(final, solver) -> dict[str, bytes]:
+    """The update-ratio, activation-histogram and weight plots of the final run (the doctor draws them)."""
+    if not final.get("monitor_history"):
+        return {}
+    from babysit.doctor.plots import save_run_plots
+
+    with tempfile.TemporaryDirectory() as tmp:
+        written = save_run_plots(solver.loss_history, solver.train_acc_history, solver.val_acc_history,
+                                 final["monitor_history"], final.get("diagnoses") or [], tmp)
+        return {p.stem: p.read_bytes() for p in written if p.stem in MONITOR_PLOTS}
 
 
 def _png(fig) -> bytes:
