@@ -2,9 +2,10 @@
 
 Those files are Python-2 pickles of dicts holding str/bytes, ints, lists and one
 uint8 NumPy array. Plain ``pickle.load`` runs whatever callable a file names, so
-a crafted file can execute code. Here ``find_class`` admits only the three
-globals a NumPy array needs (``_reconstruct``, ``ndarray``, ``dtype``) and
-refuses every other name with a DataError, before anything is called.
+a crafted file can execute code. Here ``find_class`` admits only the globals a
+NumPy array needs (``_reconstruct``, ``ndarray``, ``dtype``, plus ``_frombuffer``
+and ``_codecs.encode`` wrapped to accept plain numeric data / latin-1 text only)
+and refuses every other name with a DataError, before anything is called.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ class Plan:
 def parallel_speedup(workers: int, cores: int) -> float:
     """Trials/second of ``workers`` processes relative to one process using every core.
 
-    Two single-thread processes on two cores give ~1.2x one two-thread process (PERFORMANCE.md);
+    Two single-thread processes on two cores give ~1.2x one two-thread process (../shared/PERFORMANCE.md);
     BLAS threads scale worse than processes, so more processes help, up to the cores.
     """
     if workers <= 1:

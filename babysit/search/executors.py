@@ -7,7 +7,7 @@ back to the caller; executors never touch the run store. A task whose worker die
 whose function raises, yields a 'failed' result instead of stopping the others.
 
 Threads: N trials at once on C cores must not each start C BLAS threads (two processes with
-two threads each on two cores run 3.7x slower than one; see PERFORMANCE.md). Local workers
+two threads each on two cores run 3.7x slower than one; see ../shared/PERFORMANCE.md). Local workers
 get ``OMP/OPENBLAS/MKL_NUM_THREADS = C // N`` in their environment before they start (NumPy
 reads it once, at import), and threadpoolctl limits in the process as well; Dask trials run
 under threadpoolctl limits of ``C // (trials running on that host)``.

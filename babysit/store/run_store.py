@@ -1,7 +1,7 @@
 """The run store: searches, runs, metric series, doctor findings and artifacts in one SQLite file.
 
 Only the driver process writes (``RunStore(path)`` takes an exclusive writer lock); any
-number of readers (``RunStore(path, readonly=True)``: dashboard, ``babysit runs``) read
+number of readers (``RunStore(path, readonly=True)``: ``babysit runs``, the reports) read
 at the same time thanks to WAL mode. Every write is one transaction, so a kill -9
 never loses a committed run and never leaves a half-written one.
 

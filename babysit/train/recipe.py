@@ -1,8 +1,8 @@
 """One training run from plain settings: load, preprocess, build, train, checkpoint.
 
 ``train_model(TrainConfig(data='digits', model='fc:100'), out='runs/a')`` is what
-``babysit train`` does; the pipeline and search reuse it for "train the best
-configuration longer".
+``babysit train`` does. (The search's trials and ``babysit run``'s final training build
+their Solver with ``babysit.search.trial.make_solver`` instead: they share one prepared data set.)
 """
 
 from __future__ import annotations
