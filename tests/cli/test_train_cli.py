@@ -61,6 +61,41 @@ def test_train_with_store_records_the_run_for_babysit_runs(tmp_path):
     assert run["val_acc"] == pytest.approx(best, abs=5e-5)
 
 
+def test_train_ends_with_a_diagnosis_of_the_run(trained):
+    _, proc = trained
+    out = proc.stdout
+    assert "diagnosis of the run:" in out
+    diagnosis = out.split("diagnosis of the run:", 1)[1].splitlines()[1:]
+    checks = [line.split()[1] for line in diagnosis if line.startswith("  ") and len(line.split()) > 2][:4]
+    assert checks == ["loss_curve", "accuracy_gap", "update_ratios", "unit_health"]
+
+
+def test_train_monitors_go_to_the_plots_and_the_store(tmp_path):
+    from babysit.store import RunStore
+
+    proc = babysit("train", "--data", "digits", "--model", "fc:16", "--epochs", "3", "--lr", "1e-2", "--quiet",
+                   "--plots", "plots", "--store", "runs.sqlite", "--out", "m", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "accuracy.png", "activation_histograms.png", "loss.png", "update_ratios.png", "weights.png"]
+    with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
+        (run,) = store.runs()
+        kinds = set(store.metric_kinds(run["id"]))
+        assert {"update_ratio:W1", "grad_norm:W2", "weight_std:W1", "act_std:relu1", "dead:relu1"} <= kinds
+        assert [f["check"] for f in store.findings(run["id"])] == [
+            "loss_curve", "accuracy_gap", "update_ratios", "unit_health"]
+
+
+def test_train_without_monitors_diagnoses_the_curves_only(tmp_path):
+    proc = babysit("train", "--data", "digits", "--model", "fc:16", "--epochs", "2", "--quiet", "--monitor-every", "0",
+                   "--out", "m", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "loss_curve" in proc.stdout and "update_ratios" not in proc.stdout
+    bad = babysit("train", "--monitor-every", "-1", "--out", "m2", cwd=tmp_path)
+    assert_one_line_error(bad, "--monitor-every must be >= 0")
+    assert not (tmp_path / "m2").exists()
+
+
 def test_eval_reproduces_the_best_validation_accuracy(trained):
     cwd, proc = trained
     best = float(re.search(r"best validation accuracy: (\d\.\d+)", proc.stdout).group(1))
