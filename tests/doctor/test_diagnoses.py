@@ -94,6 +94,16 @@ def test_update_ratio_diagnosis_against_1e_3():
     assert diagnose_update_ratios({}).status == "warn"
 
 
+def test_update_ratios_are_judged_early_not_after_the_decay_and_convergence():
+    # a well-set rate (1e-3) that lr decay and a converged loss shrink to 1e-6 later in the run
+    annealed = {"iteration": list(range(1, 101)), "params": {"W1": [1e-3] * 20 + [1e-6] * 80}}
+    finding = diagnose_update_ratios(annealed)
+    assert finding.status == "pass" and finding.value == {"W1": 1e-3}
+    # a rate too low from the start is still caught
+    slow = {"iteration": list(range(1, 101)), "params": {"W1": [1e-6] * 20 + [1e-3] * 80}}
+    assert diagnose_update_ratios(slow).status != "pass"
+
+
 def test_units_that_die_during_training_are_reported():
     f = diagnose_units({"iteration": [1, 11], "layers": {"relu1": {"dead": [0.02, 0.8], "saturated": [None, None]},
                                                          "relu2": {"dead": [0.0, 0.01], "saturated": [None, None]}}})
