@@ -44,3 +44,22 @@ def test_histogram_uses_the_lectures_range_for_tanh_and_skips_non_finite():
 def test_nonlinear_layers_are_labelled_by_kind_and_depth():
     model = fc_factory([5, 5], activation="tanh")()
     assert [label for label, _ in nonlinear_layers(model)] == ["tanh1", "tanh2"]
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.05, 100.0])  # mean small against the spread (fast path) or not
+def test_array_summary_matches_numpy_in_float64(shift):
+    from babysit.doctor.stats import array_summary
+
+    a = (np.random.default_rng(3).standard_normal((3072, 50)) * 0.01 + shift).astype(np.float32)
+    s = array_summary(a)
+    assert s["mean"] == pytest.approx(float(np.mean(a, dtype=np.float64)), rel=1e-12)
+    assert s["std"] == pytest.approx(float(np.std(a, dtype=np.float64)), rel=1e-5)
+    assert s["norm"] == pytest.approx(float(np.linalg.norm(a.astype(np.float64))), rel=1e-6)
+
+
+def test_array_summary_of_constant_empty_and_nonfinite_arrays():
+    from babysit.doctor.stats import array_summary
+
+    assert array_summary(np.full(7, 2.0, dtype=np.float32))["std"] == 0.0
+    assert np.isnan(array_summary(np.zeros(0, dtype=np.float32))["std"])
+    assert np.isnan(array_summary(np.array([1.0, np.nan]))["std"])

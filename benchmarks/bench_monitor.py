@@ -1,0 +1,71 @@
+"""What the training monitors cost: epochs of the 2-layer net on CIFAR-10 with and without them.
+
+``babysit train`` and ``babysit run``'s final training attach a ``TrainingMonitor(every=10)``
+by default (update/weight ratios, weight, activation and gradient statistics, per-epoch
+histograms). Measured: seconds per epoch (minibatch steps + the end-of-epoch accuracy checks)
+of fc:50 on the 40,000 CIFAR-10 training images with no monitor, every=10 and every=1, in
+interleaved rounds (medians), all cores.
+
+Usage: python benchmarks/bench_monitor.py [--tarball PATH] [--rounds 5] [--epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info  # noqa: E402
+
+from babysit.doctor import TrainingMonitor  # noqa: E402
+from babysit.search.trial import DataRef, build_trial_model, make_solver, prepared_data  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_TARBALL = REPO / ".." / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
+PARAMS = {"lr": 1e-2, "reg": 1e-2, "update": "momentum", "lr_decay": 0.95, "batch_size": 100}
+VARIANTS = {"none": None, "every=10": 10, "every=1": 1}
+
+
+def epoch_seconds(data, every: int | None, epochs: int) -> float:
+    model = build_trial_model("fc:50", PARAMS, data.input_shape, data.num_classes, seed=1)
+    callbacks = [TrainingMonitor(every=every)] if every else []
+    solver = make_solver(model, data.solver_data(), PARAMS, epochs, seed=2, callbacks=callbacks)
+    start = time.perf_counter()
+    with np.errstate(all="ignore"):
+        solver.train()
+    return (time.perf_counter() - start) / epochs
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tarball", type=Path, default=DEFAULT_TARBALL)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args(argv)
+    if not args.tarball.exists():
+        print(f"CIFAR-10 tarball not found at {args.tarball}; pass --tarball", file=sys.stderr)
+        return 2
+    data = prepared_data(DataRef(f"folder:{args.tarball.resolve()}", 0, "standardize"))
+    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    names = list(VARIANTS)
+    for r in range(args.rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:  # rotate the order
+            times[name].append(epoch_seconds(data, VARIANTS[name], args.epochs))
+    base = statistics.median(times["none"])
+    rows = {name: {"epoch_seconds": round(statistics.median(t), 4),
+                   "overhead": f"{statistics.median(t) / base - 1:+.1%}"} for name, t in times.items()}
+    for name, row in rows.items():
+        print(f"{name:>9}: {row['epoch_seconds']:.3f} s/epoch ({row['overhead']})")
+    print(json.dumps({"machine": machine_info(), "rounds": args.rounds, "epochs": args.epochs, "results": rows,
+                      "all": times}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
