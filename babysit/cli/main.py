@@ -29,6 +29,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line and exits 2."""
 
     def error(self, message):  # noqa: D401 - argparse API
+        if message.endswith("expected one argument"):  # e.g. --lr -1:1e-2:log: argparse took the value for an option
+            option = message.split()[1].rstrip(":")
+            message += f" (a value that starts with '-' needs the = form: {option}=VALUE)"
         self.exit(2, f"babysit: error: {message} (see `{self.prog} --help`)\n")
 
 

@@ -153,6 +153,8 @@ def test_bad_ranges_are_one_line_errors(tmp_path):
                           "--lr: a log range needs 0 < low < high; got '1e-3:1e-6:log'")
     assert_one_line_error(babysit("search", "--reg=-1:10:log", "--store", store, cwd=tmp_path),
                           "--reg: a log range needs 0 < low < high; got '-1:10:log'")
+    assert_one_line_error(babysit("search", "--reg", "-1:10:log", "--store", store, cwd=tmp_path),
+                          "argument --reg: expected one argument", "needs the = form: --reg=VALUE")
     assert_one_line_error(babysit("search", "--lr", "1e-3:abc:log", "--store", store, cwd=tmp_path),
                           "--lr: 'abc' is not a number")
     assert_one_line_error(babysit("search", "--param", "lrr=1e-3:1e-1:log", "--store", store, cwd=tmp_path),
