@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from babysit.doctor import TrainingMonitor, diagnose_solver
+from babysit.doctor.monitors import EVERY as MONITOR_EVERY
 from babysit.doctor.plots import save_run_plots
 from babysit.errors import ConfigError
 from babysit.train.callbacks import ProgressBar
@@ -49,9 +51,9 @@ def add_parser(sub, name):
                    help="directory for model.safetensors and model.json (default ./babysit-model)")
     p.add_argument("--store", type=Path, default=None,
                    help="also record the run (settings, loss and accuracy series, status) in this SQLite run store")
-    p.add_argument("--monitor-every", type=int, default=10, metavar="N",
+    p.add_argument("--monitor-every", type=int, default=MONITOR_EVERY, metavar="N",
                    help="sample the training monitors (update/weight ratios, activation and gradient statistics) "
-                        "every N iterations; 0 turns them off (default 10: a few percent of the time)")
+                        f"every N iterations; 0 turns them off (default {MONITOR_EVERY}: a few percent of the time)")
     p.add_argument("--plots", type=Path, default=None, metavar="DIR",
                    help="save the run's plots here: loss (annotated with the diagnosis), accuracy, update ratios, "
                         "activation histograms, weights")
@@ -108,8 +110,6 @@ def run(args) -> int:
 
 def print_diagnoses(findings) -> None:
     """The end-of-run diagnoses, one row each (as the doctor prints its checks), then what to do."""
-    import sys
-
     from babysit.doctor.report import format_advice, format_row, marks_for
 
     marks = marks_for(getattr(sys.stdout, "encoding", None))

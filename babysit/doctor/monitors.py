@@ -25,6 +25,9 @@ from babysit.errors import ConfigError
 from babysit.train.callbacks import Callback
 
 
+EVERY = 10  # default sampling period: about 4% of an epoch of the 2-layer net (benchmarks/bench_monitor.py)
+
+
 def _check_every(every) -> int:
     if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
         raise ConfigError(f"monitor: 'every' must be a positive integer (sample every N iterations); got {every!r}")
@@ -44,7 +47,7 @@ class UpdateRatioMonitor(Callback):
     all zero and stays so has ratio 0, one that leaves zero has ratio inf.
     """
 
-    def __init__(self, every: int = 10, params: str = "weights"):
+    def __init__(self, every: int = EVERY, params: str = "weights"):
         self.every = _check_every(every)
         if params not in ("weights", "all"):
             raise ConfigError(f"UpdateRatioMonitor: params must be 'weights' or 'all'; got {params!r}")
@@ -124,7 +127,7 @@ class ActivationMonitor(Callback):
     'histograms': [{'iteration', 'epoch', 'layers': {label: {'counts', 'edges'}}}]}.
     """
 
-    def __init__(self, every: int = 10, histograms: bool = True):
+    def __init__(self, every: int = EVERY, histograms: bool = True):
         self.every = _check_every(every)
         self.histograms = histograms
         self.history = {"iteration": [], "layers": {}, "histograms": []}
@@ -160,7 +163,7 @@ class GradientMonitor(Callback):
     'histograms': [{'iteration', 'epoch', 'params': {name: {'counts', 'edges'}}}]} (one per epoch).
     """
 
-    def __init__(self, every: int = 10, histograms: bool = True):
+    def __init__(self, every: int = EVERY, histograms: bool = True):
         self.every = _check_every(every)
         self.histograms = histograms
         self.history = {"iteration": [], "params": {}, "histograms": []}
@@ -194,7 +197,7 @@ class TrainingMonitor(Callback):
     to keep per-epoch activation and gradient histograms.
     """
 
-    def __init__(self, every: int = 10, histograms: bool = True):
+    def __init__(self, every: int = EVERY, histograms: bool = True):
         self.every = _check_every(every)
         self.monitors = {
             "update_ratio": UpdateRatioMonitor(every),

@@ -134,12 +134,11 @@ def array_summary(a: np.ndarray) -> dict:
     """
     flat = a.ravel()
     norm = float(np.linalg.norm(flat))
-    if flat.size == 0 or not math.isfinite(norm):
-        return {"mean": float(np.mean(a, dtype=np.float64)) if flat.size else math.nan,
-                "std": float(np.std(a, dtype=np.float64)) if flat.size else math.nan, "norm": norm}
+    if flat.size == 0:
+        return {"mean": math.nan, "std": math.nan, "norm": norm}
     mean = float(np.mean(flat, dtype=np.float64))
     mean_square = norm * norm / flat.size
-    if mean * mean <= FAST_STD_MAX_MEAN_SHARE * mean_square:
+    if math.isfinite(norm) and mean * mean <= FAST_STD_MAX_MEAN_SHARE * mean_square:
         std = math.sqrt(max(mean_square - mean * mean, 0.0))
     else:
         std = float(np.std(flat, dtype=np.float64))

@@ -31,8 +31,8 @@ LECTURE_LR = (1e-6, 1e-3)  # the lecture's coarse range, when the doctor cannot 
 # reg above ~10 only shrinks the weights to zero: the range stops there.
 REG_RANGE = (1e-5, 1e1)
 PROBE_GAP_ABOVE = math.sqrt(10.0)  # the doctor's lr probes are a decade apart: search half way to the next
-REPORT_RESERVE_S = 5.0
-MIN_SEARCH_EPOCHS = 8  # the smallest search: about this many one-epoch trials  # kept back from the budget for evaluation, plots and the report
+REPORT_RESERVE_S = 5.0  # kept back from the budget for evaluation, plots and the report
+MIN_SEARCH_EPOCHS = 8  # the smallest search: about this many one-epoch trials
 
 
 @dataclass(frozen=True)
@@ -261,6 +261,7 @@ def _quiet():
 def _train_final(config, data, ref, best, plan, deadline, checkpoint_path, store, name, say) -> dict:
     """Train ``best``'s configuration for the planned epochs (fewer if the budget runs short), keeping the
     best-validation model in ``checkpoint_path``; records the run in the store."""
+    from babysit.doctor import TrainingMonitor, diagnose_solver
     from babysit.train.callbacks import Callback, Checkpoint
 
     params = dict(best.params)
@@ -291,37 +292,25 @@ def _train_final(config, data, ref, best, plan, deadline, checkpoint_path, store
     say(f"final: training the best configuration (run {best.run_id}, val_acc {best.val_acc:f} after "
         f"{best.epochs:g} epochs) for {epochs} epochs")
     run_id = store.start_run(None, None, None, {**params, "model": model_text, "epochs": epochs})
-    monitor = _monitor()
+    monitor = TrainingMonitor()
     solver = make_solver(model, data.solver_data(), params, epochs, seed=seed + 1,
-                         callbacks=[checkpoint, StopAtDeadline(), Lines(), *([monitor] if monitor else [])])
+                         callbacks=[checkpoint, StopAtDeadline(), Lines(), monitor])
     t = time.perf_counter()
     with _quiet():
         solver.train()
     seconds = time.perf_counter() - t
     log_solver_series(store, run_id, solver)
-    diagnoses = []
-    if monitor is not None:  # the lecture's "babysitting": what the curves and the monitors say about the run
-        from babysit.doctor import diagnose_solver
-
-        diagnoses = diagnose_solver(solver, monitor)
-        log_monitor_series(store, run_id, monitor.history)
-        store.add_findings(run_id, diagnoses)
-        for finding in diagnoses:
-            say(f"final: diagnosis: {finding.check}: {finding.status}: {finding.explanation}")
+    # the lecture's "babysitting": what the curves and the monitors say about the run
+    history = monitor.history
+    diagnoses = diagnose_solver(solver, monitor)
+    log_monitor_series(store, run_id, history)
+    store.add_findings(run_id, diagnoses)
+    for finding in diagnoses:
+        say(f"final: diagnosis: {finding.check}: {finding.status}: {finding.explanation}")
     metrics = {**solver_metrics(solver, seconds), "role": "final", "search": name}
     return {"run_id": run_id, "status": solver.status, "metrics": metrics, "model": model, "solver": solver,
             "checkpoint": checkpoint.path if checkpoint.saved else None, "epochs": epochs, "seconds": seconds,
-            "train_config": train_config, "diagnoses": diagnoses,
-            "monitor_history": monitor.history if monitor is not None else None}
-
-
-def _monitor():
-    """The doctor's TrainingMonitor (sampling every 10 iterations: a few percent), or None without the doctor."""
-    try:
-        from babysit.doctor import TrainingMonitor
-    except ImportError:
-        return None
-    return TrainingMonitor(every=10)
+            "train_config": train_config, "diagnoses": diagnoses, "monitor_history": history}
 
 
 def plan_stage_final(plan: Plan) -> int:

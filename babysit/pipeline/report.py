@@ -84,8 +84,9 @@ def _sections(result, config) -> list[tuple[str, list]]:
     curves = [("plot", "final")]
     diagnoses = final.get("diagnoses") or []
     if diagnoses:
-        curves.append(("p", "What the curves and the training monitors (sampled every 10 iterations) say about "
-                            "the final run:"))
+        every = (final.get("monitor_history") or {}).get("every")
+        curves.append(("p", f"What the curves and the training monitors (sampled every {every} iterations) say "
+                            "about the final run:"))
         curves.append(("table", ["diagnosis", "status", "value", "explanation", "advice"],
                        [[f.check, f.status, _short(f.value), f.explanation, f.advice] for f in diagnoses]))
         curves += [("plot", name) for name in MONITOR_PLOTS]
