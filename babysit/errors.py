@@ -15,7 +15,23 @@ class InputError(BabysitError, ValueError):
 
 
 class ConfigError(BabysitError, ValueError):
-    """An option, argument or parameter value is unknown or out of range."""
+    """An option, argument or parameter value is unknown or out of range.
+
+    Raised by ``babysit.validation`` with the parts of its message: ``parameter`` (the
+    argument's name in the library), ``owner`` (the class or function), ``expected`` (what
+    it must be) and ``got`` (the repr of what came in); all None for a free-form message.
+    """
+
+    def __init__(self, message: str, *, parameter: str | None = None, owner: str | None = None,
+                 expected: str | None = None, got: str | None = None):
+        super().__init__(message)
+        self.parameter, self.owner, self.expected, self.got = parameter, owner, expected, got
+
+    def for_flag(self, flag: str) -> str:
+        """The message worded for a command-line user: "--epochs must be an int in [1, inf). Got 0 instead."."""
+        if self.expected is None:
+            return str(self)
+        return f"{flag} must be {self.expected}. Got {self.got} instead."
 
 
 class DataError(BabysitError):

@@ -22,7 +22,7 @@ from babysit.errors import ConfigError
 from babysit.nn.init import INIT_SCHEMES
 from babysit.nn.models import MODEL_ACTIVATIONS, NORMALIZATIONS
 from babysit.train.optim import UPDATE_RULES
-from babysit.train.validation import Interval
+from babysit.validation import Interval
 
 EDGES = ("low", "high")
 

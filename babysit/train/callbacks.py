@@ -12,7 +12,7 @@ import math
 import sys
 from pathlib import Path
 
-from babysit.train.validation import Interval, check_float
+from babysit.validation import Interval, check_float
 
 
 class Callback:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from babysit.errors import ConfigError, InputError
-from babysit.train.validation import Interval, check_float, reject_unknown
+from babysit.validation import Interval, check_float, reject_unknown
 
 UNIT = Interval(0.0, 1.0, "left")  # [0, 1): decay rates and momenta
 POSITIVE = Interval(0.0, math.inf, "neither")

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from babysit.errors import ConfigError
-from babysit.train.validation import Interval, check_float, check_int
+from babysit.validation import Interval, check_float, check_int
 
 POSITIVE = Interval(0.0, math.inf, "neither")
 NON_NEGATIVE = Interval(0.0, math.inf)

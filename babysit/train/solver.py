@@ -21,7 +21,7 @@ from babysit.errors import ConfigError, InputError
 from babysit.train.callbacks import Callback, EpochPrinter, ExplosionGuard
 from babysit.train.optim import make_optimizer
 from babysit.train.schedules import EpochDecay, Schedule, make_schedule
-from babysit.train.validation import Interval, check_float, check_int
+from babysit.validation import Interval, check_float, check_int
 
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 POSITIVE_INT = Interval(1, math.inf)

@@ -1,0 +1,138 @@
+"""Argument checks with one message format, for every layer of babysit.
+
+Every check raises ``ConfigError`` worded the scikit-learn way:
+"The 'momentum' parameter of Momentum must be a float in [0, 1). Got 1.5 instead."
+The error also carries the parts (``parameter``, ``owner``, ``expected``, ``got``), so the
+CLI, which alone knows its flags, can say "--momentum must be a float in [0, 1). Got 1.5
+instead." (``ConfigError.for_flag``). Library code never names a CLI flag.
+
+This module sits below ``nn``, ``data`` and everything else: of babysit it imports only ``errors``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from babysit.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A real interval; ``closed`` is 'both', 'left', 'right' or 'neither'."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    closed: str = "both"
+
+    def __contains__(self, value: float) -> bool:
+        above = value >= self.low if self.closed in ("both", "left") else value > self.low
+        below = value <= self.high if self.closed in ("both", "right") else value < self.high
+        return above and below
+
+    def __str__(self) -> str:
+        left = "[" if self.closed in ("both", "left") and math.isfinite(self.low) else "("
+        right = "]" if self.closed in ("both", "right") and math.isfinite(self.high) else ")"
+        return f"{left}{_fmt(self.low)}, {_fmt(self.high)}{right}"
+
+
+POSITIVE = Interval(0.0, math.inf, "neither")  # > 0
+NON_NEGATIVE = Interval(0.0, math.inf)  # >= 0
+UNIT = Interval(0.0, 1.0)  # [0, 1]
+AT_LEAST_ONE = Interval(1, math.inf)  # ints >= 1
+
+
+def _fmt(x: float) -> str:
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:g}"
+
+
+def invalid(owner: str, name: str, expected: str, value) -> ConfigError:
+    """The ConfigError for parameter ``name`` of ``owner``: it must be ``expected``; ``value`` came in.
+
+    For checks the helpers below do not cover (``expected`` reads after "must be", e.g.
+    "a non-empty list of positive ints"). Raise what it returns.
+    """
+    return ConfigError(
+        f"The '{name}' parameter of {owner} must be {expected}. Got {value!r} instead.",
+        parameter=name, owner=owner, expected=expected, got=repr(value),
+    )
+
+
+def check_float(owner: str, name: str, value, interval: Interval = Interval()) -> float:
+    """Return ``value`` as a Python float in ``interval`` (NaN never passes) or raise ConfigError."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = not math.isnan(value) and value in interval
+    if not ok:
+        raise invalid(owner, name, f"a float in {interval}", value)
+    return value
+
+
+def check_int(owner: str, name: str, value, interval: Interval = Interval()) -> int:
+    """Return ``value`` as a Python int in ``interval`` or raise ConfigError (bools are refused)."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if ok:
+        value = int(value)
+        ok = value in interval
+    if not ok:
+        raise invalid(owner, name, f"an int in {interval}", value)
+    return value
+
+
+def check_optional_float(owner: str, name: str, value, interval: Interval = Interval()) -> float | None:
+    """``check_float`` that lets None through (a parameter whose default is computed elsewhere)."""
+    return None if value is None else check_float(owner, name, value, interval)
+
+
+def check_optional_int(owner: str, name: str, value, interval: Interval = Interval()) -> int | None:
+    """``check_int`` that lets None through."""
+    return None if value is None else check_int(owner, name, value, interval)
+
+
+def check_choice(owner: str, name: str, value, choices: Iterable):
+    """Return ``value`` if it is one of ``choices``, else raise ConfigError listing them."""
+    choices = list(choices)
+    if value not in choices:
+        raise invalid(owner, name, f"one of {', '.join(map(repr, choices))}", value)
+    return value
+
+
+def check_bool(owner: str, name: str, value) -> bool:
+    """Return ``value`` if it is a bool (NumPy's included), else raise ConfigError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise invalid(owner, name, "a bool", value)
+    return bool(value)
+
+
+def check_int_list(owner: str, name: str, values, interval: Interval = AT_LEAST_ONE, *,
+                   allow_empty: bool = True) -> tuple[int, ...]:
+    """Return ``values`` (any iterable of ints, e.g. hidden layer sizes) as a tuple, each in ``interval``."""
+    expected = f"a {'' if allow_empty else 'non-empty '}sequence of ints in {interval}"
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise invalid(owner, name, expected, values)
+    items = list(values)
+    if (not items and not allow_empty) or not all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) in interval for v in items
+    ):
+        raise invalid(owner, name, expected, values)
+    return tuple(int(v) for v in items)
+
+
+def reject_unknown(owner: str, given: Mapping | Iterable[str], known: Iterable[str]) -> None:
+    """Raise ConfigError naming the keys of ``given`` that are not in ``known``."""
+    known = list(known)
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"Unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            f"for {owner}; expected one of: {', '.join(known) or '(none)'}.",
+            parameter=unknown[0], owner=owner, expected=f"one of: {', '.join(known) or '(none)'}",
+            got=repr(unknown[0]),
+        )
