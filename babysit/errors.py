@@ -29,8 +29,8 @@ class ConfigError(BabysitError, ValueError):
 
     def for_flag(self, flag: str) -> str:
         """The message worded for a command-line user: "--epochs must be an int in [1, inf). Got 0 instead."."""
-        if self.expected is None:
-            return str(self)
+        if self.expected is None:  # a free-form message about the parameter: say which flag it is about
+            return f"{flag}: {self}"
         return f"{flag} must be {self.expected}. Got {self.got} instead."
 
 

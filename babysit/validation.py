@@ -43,6 +43,7 @@ class Interval:
 POSITIVE = Interval(0.0, math.inf, "neither")  # > 0
 NON_NEGATIVE = Interval(0.0, math.inf)  # >= 0
 UNIT = Interval(0.0, 1.0)  # [0, 1]
+UNIT_OPEN = Interval(0.0, 1.0, "left")  # [0, 1): probabilities of dropping, momentum
 AT_LEAST_ONE = Interval(1, math.inf)  # ints >= 1
 
 

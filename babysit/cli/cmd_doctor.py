@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
@@ -50,44 +49,36 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
-    from babysit.data import Preprocessor, load_source
+    from babysit.data import prepare
     from babysit.doctor import resolve_checks, run_doctor, worst_status
-    from babysit.doctor.inputs import as_doctor_data
+    from babysit.doctor.inputs import as_dataset
     from babysit.doctor.report import format_advice, format_row, format_summary, marks_for
-    from babysit.train.model_spec import build_from_spec, parse_model_spec
+    from babysit.train.recipe import TrainConfig, model_factory
+    from babysit.validation import AT_LEAST_ONE, POSITIVE, check_int, check_optional_float
 
     # Everything that can be wrong with the command line fails here, before any data is read.
     checks = resolve_checks(args.checks)
-    spec = parse_model_spec(args.model)
-    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
-        raise ConfigError(f"--lr must be a positive number; got {args.lr}")
-    if args.batch_size < 1:
-        raise ConfigError(f"--batch-size must be a positive integer; got {args.batch_size}")
+    check_optional_float("doctor", "lr", args.lr, POSITIVE)
+    check_int("doctor", "batch_size", args.batch_size, AT_LEAST_ONE)
     if args.json is not None and not args.json.parent.exists():
         raise ConfigError(f"--json: directory {args.json.parent} does not exist")
     if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
         raise ConfigError(f"--plots: {args.plots} exists and is not a directory")
-    preprocessor = Preprocessor.from_spec(args.preprocess)
+    config = TrainConfig(data=args.data, preprocess=args.preprocess, seed=args.seed, model=args.model,
+                         activation=args.activation, init=args.init, weight_scale=args.weight_scale,
+                         normalization=None if args.normalization == "none" else args.normalization,
+                         dropout=args.dropout, reg=args.reg)
 
     start = time.perf_counter()
-    dataset = load_source(args.data, seed=args.seed)
-    data = {"X_train": preprocessor.fit_transform(dataset.X_train), "y_train": dataset.y_train,
-            "X_val": preprocessor.transform(dataset.X_val), "y_val": dataset.y_val}
-    as_doctor_data(data, dataset.num_classes)  # one-class data and the like: a clear error now
-    options = dict(activation=args.activation, init=args.init, weight_scale=args.weight_scale,
-                   normalization=None if args.normalization == "none" else args.normalization,
-                   dropout=args.dropout, reg=args.reg, seed=args.seed)
-    input_shape = data["X_train"].shape[1:]
-
-    def make_model(**overrides):
-        return build_from_spec(spec, input_shape=input_shape, num_classes=dataset.num_classes,
-                               **{**options, **overrides})
-
+    dataset, _ = prepare(config.data, config.preprocess, config.seed)
+    as_dataset(dataset)  # one-class data and the like: a clear error now
+    make_model = model_factory(config, dataset.input_shape, dataset.num_classes)
     model = make_model()  # a spec that cannot be built fails here, as bad input
     marks = marks_for(getattr(sys.stdout, "encoding", None))
     print(f"babysit doctor: {args.data} ({len(dataset.y_train)} training rows, {dataset.num_classes} classes, "
-          f"preprocess {args.preprocess}), model {spec} ({model.num_params():,} parameters), seed {args.seed}")
-    findings = run_doctor(make_model, data, checks, args.seed, lr=args.lr, update_rule=args.update,
+          f"preprocess {args.preprocess}), model {config.model_spec()} ({model.num_params():,} parameters), "
+          f"seed {args.seed}")
+    findings = run_doctor(make_model, dataset, checks, args.seed, lr=args.lr, update_rule=args.update,
                           batch_size=args.batch_size, on_finding=lambda f: print(format_row(f, marks), flush=True))
     seconds = time.perf_counter() - start
     for line in format_advice(findings):

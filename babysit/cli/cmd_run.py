@@ -15,7 +15,7 @@ def add_parser(sub, name):
                     "(its learning-rate range seeds the search), search learning rate and regularization from "
                     "coarse to fine within the time budget, train the best configuration longer, evaluate it on "
                     "the held-out test split, and write DIR/model.safetensors + model.json, DIR/runs.sqlite and "
-                    "DIR/report.html + report.md. With no options: the embedded digits, in about a minute.")
+                    "DIR/report.html + report.md. With no options: the embedded digits, within its one-minute default budget.")
     p.add_argument("--data", default=d.data, help="digits (default, embedded) | cifar10:DIR | folder:PATH | npz:PATH")
     p.add_argument("--model", default=d.model, help=f"fc:H1,H2,... or conv:F1,F2[/H1,...] (default {d.model})")
     p.add_argument("--budget-minutes", type=float, default=d.budget_minutes,
@@ -43,5 +43,5 @@ def run(args) -> int:
     print(f"  {result.report_html} and {result.report_md.name}")
     if result.test is not None:
         print(f"test accuracy {result.test['accuracy']:.4f}, validation accuracy "
-              f"{result.final['metrics']['val_acc']:.4f}")
+              f"{result.final.metrics()['val_acc']:.4f}")
     return 0 if result.checkpoint is not None else 1

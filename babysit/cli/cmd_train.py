@@ -5,13 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from babysit.doctor import TrainingMonitor, diagnose_solver
 from babysit.doctor.monitors import EVERY as MONITOR_EVERY
-from babysit.doctor.plots import save_run_plots
-from babysit.errors import ConfigError
 from babysit.train.callbacks import ProgressBar
 from babysit.train.optim import UPDATE_RULES
-from babysit.train.recipe import TrainConfig, train_model
+from babysit.train.recipe import TrainConfig
 
 DEFAULTS = TrainConfig()
 
@@ -61,9 +58,14 @@ def add_parser(sub, name):
     p.set_defaults(run=run)
 
 
+# library parameter -> the flag a user typed (for error messages: only the CLI knows its flags)
+FLAGS = {"batch_size": "--batch-size", "lr_decay": "--lr-decay", "weight_scale": "--weight-scale",
+         "monitor_every": "--monitor-every", "num_epochs": "--epochs", "p": "--dropout"}
+
+
 def run(args) -> int:
-    if args.out.exists() and not args.out.is_dir():
-        raise ConfigError(f"--out: {args.out} exists and is not a directory")
+    from babysit.pipeline.training import train_job
+
     config = TrainConfig(
         data=args.data, model=args.model, activation=args.activation, init=args.init,
         weight_scale=args.weight_scale, normalization=None if args.normalization == "none" else args.normalization,
@@ -71,18 +73,13 @@ def run(args) -> int:
         schedule=args.schedule, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         preprocess=args.preprocess,
     )
-    if args.monitor_every < 0:
-        raise ConfigError(f"--monitor-every must be >= 0 (0 turns the monitors off); got {args.monitor_every}")
-    if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
-        raise ConfigError(f"--plots: {args.plots} exists and is not a directory")
-    monitor = TrainingMonitor(every=args.monitor_every) if args.monitor_every else None
-    callbacks = [ProgressBar(verbose=not args.quiet), *([monitor] if monitor else [])]
-    result = train_model(config, args.out, callbacks=callbacks, verbose=not args.quiet)
-    solver = result.solver
+    job = train_job(config, args.out, store=args.store, plots=args.plots, monitor_every=args.monitor_every,
+                    callbacks=[ProgressBar(verbose=not args.quiet)], verbose=not args.quiet)
+    result, solver = job.run.result, job.run.solver
     samples = solver.iteration * min(solver.batch_size, len(solver.X_train))
     print(f"status: {solver.status} after {solver.epoch} epoch(s), {solver.iteration} iterations, "
           f"{result.seconds:.1f} s ({samples / max(result.seconds, 1e-9):,.0f} samples/s)")
-    if solver.stop_reason:
+    if solver.status in ("exploded", "diverged"):
         print(f"stopped because {solver.stop_reason}: try a lower --lr (the lecture: cost > 3x the first cost "
               "or NaN almost always means the learning rate is too high)")
     if result.checkpoint is not None:
@@ -90,22 +87,12 @@ def run(args) -> int:
         print(f"saved {result.checkpoint} and {result.checkpoint.with_suffix('.json')}")
     else:
         print(f"no checkpoint written: the run ended before its first epoch; {args.out} is unchanged")
-    history = monitor.history if monitor else None
-    diagnoses = diagnose_solver(solver, monitor)
-    print_diagnoses(diagnoses)
-    if args.plots is not None:
-        written = save_run_plots(solver.loss_history, solver.train_acc_history, solver.val_acc_history, history,
-                                 diagnoses, args.plots)
-        print(f"plots: {', '.join(str(p) for p in written)}")
-    if args.store is not None:
-        from babysit.pipeline.record import record_train_run
-
-        run_id = record_train_run(args.store, config.to_dict(), solver, result.seconds, result.checkpoint,
-                                  monitor_history=history, diagnoses=diagnoses)
-        print(f"recorded as run {run_id} in {args.store} (see `babysit runs --store {args.store}`)")
-    if result.checkpoint is None:
-        return 1
-    return 0
+    print_diagnoses(job.run.diagnoses)
+    if job.plots:
+        print(f"plots: {', '.join(str(p) for p in job.plots)}")
+    if job.run_id is not None:
+        print(f"recorded as run {job.run_id} in {args.store} (see `babysit runs --store {args.store}`)")
+    return 0 if result.checkpoint is not None else 1
 
 
 def print_diagnoses(findings) -> None:

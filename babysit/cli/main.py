@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from babysit.errors import BabysitError
+from babysit.errors import BabysitError, ConfigError
 
 # subcommand name -> module; a module registers its own arguments.
 COMMANDS = {
@@ -43,7 +43,22 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
         module.add_parser(sub, name)
+        sub.choices[name].set_defaults(flags=_flags(sub.choices[name], getattr(module, "FLAGS", {})))
     return parser
+
+
+def _flags(parser: argparse.ArgumentParser, extra: dict) -> dict[str, str]:
+    """Library parameter name -> the command's flag: each option's dest (batch_size -> --batch-size), then the
+    command's own FLAGS for library names that differ from its dests (num_epochs -> --epochs)."""
+    flags = {a.dest: max(a.option_strings, key=len) for a in parser._actions if a.option_strings}
+    return {**flags, **extra}
+
+
+def error_message(exc: BabysitError, flags: dict[str, str]) -> str:
+    """The one-line message of a user error; a parameter the command has a flag for is named by that flag."""
+    if isinstance(exc, ConfigError) and exc.parameter in flags:
+        return exc.for_flag(flags[exc.parameter])
+    return str(exc)
 
 
 def _version() -> str:
@@ -58,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except BabysitError as exc:
-        print(f"babysit {args.command}: error: {exc}", file=sys.stderr)
+        print(f"babysit {args.command}: error: {error_message(exc, args.flags)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"babysit {args.command}: interrupted", file=sys.stderr)

@@ -1,8 +1,9 @@
 """babysit.data: data sources, deterministic splits and the lecture's preprocessing.
 
-``load_source(spec)`` reads ``digits`` (embedded), ``cifar10:DIR``,
-``folder:PATH`` or ``npz:PATH`` into a :class:`Dataset`; a :class:`Preprocessor`
-is fitted on its training split and applied to the others.
+``prepare(source, preprocess, seed)`` is the one data path of every command and trial: it
+reads ``digits`` (embedded), ``cifar10:DIR``, ``folder:PATH`` or ``npz:PATH`` into a
+:class:`Dataset` (``load_source``), fits a :class:`Preprocessor` on its training split and
+applies it to every split.
 """
 
 from babysit.data.arrays import check_features, check_labels, read_npz_arrays
@@ -13,6 +14,7 @@ from babysit.data.digits import DIGITS_CLASS_NAMES, read_digits
 from babysit.data.image_folder import FolderLoadInfo, read_image_folder
 from babysit.data.preprocessing import KINDS as PREPROCESSING_KINDS
 from babysit.data.preprocessing import Preprocessor
+from babysit.data.prepare import prepare
 from babysit.data.safe_pickle import safe_unpickle, safe_unpickle_file
 from babysit.data.sources import SOURCES, load_source, parse_source
 from babysit.data.splits import split_size, stratified_split
@@ -29,6 +31,7 @@ __all__ = [
     "check_labels",
     "default_cache_dir",
     "load_source",
+    "prepare",
     "match_classes",
     "parse_source",
     "read_cifar10",

@@ -45,6 +45,27 @@ class Dataset:
             raise ConfigError(f"split must be one of {', '.join(SPLITS)}; got {name!r}")
         return getattr(self, f"X_{name}"), getattr(self, f"y_{name}")
 
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` training rows drawn without replacement (all rows when there are fewer), in sorted order."""
+        if n >= len(self.y_train):
+            return self.X_train, self.y_train
+        rows = np.sort(rng.choice(len(self.y_train), n, replace=False))
+        return self.X_train[rows], self.y_train[rows]
+
+    def stratified_sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """About ``n`` training rows covering as many classes as possible (round-robin over classes)."""
+        if n >= len(self.y_train):
+            return self.X_train, self.y_train
+        by_class = [rng.permutation(np.flatnonzero(self.y_train == c)) for c in np.unique(self.y_train)]
+        rows, depth = [], 0
+        while len(rows) < n:
+            for members in by_class:
+                if depth < len(members) and len(rows) < n:
+                    rows.append(members[depth])
+            depth += 1
+        rows = np.sort(np.array(rows))
+        return self.X_train[rows], self.y_train[rows]
+
     def as_dict(self) -> dict[str, np.ndarray]:
         """The cs231n ``data`` dict: X_train, y_train, X_val, y_val, X_test, y_test."""
         return {f"{a}_{s}": getattr(self, f"{a}_{s}") for s in SPLITS for a in ("X", "y")}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from babysit.doctor.finding import Finding
-from babysit.doctor.inputs import as_doctor_data, as_model_factory, child_rng, quiet_numpy, weight_names
+from babysit.doctor.inputs import as_dataset, as_model_factory, child_rng, quiet_numpy, weight_names
 from babysit.doctor.stats import activation_summary, nonlinear_layers, symmetric_fraction
 
 ROWS = 500
@@ -46,7 +46,7 @@ def activation_stats(model_factory, data, *, seed=0, rows: int = ROWS) -> Findin
     Returns: a Finding whose value maps layer -> std; details['layers'] holds the full per-layer
     statistics (with histograms) and details['problems'] one entry per flagged layer.
     """
-    data = as_doctor_data(data)
+    data = as_dataset(data)
     model = as_model_factory(model_factory)()
     X, _ = data.sample(rows, child_rng(seed, "activation_stats"))
     stats = layer_statistics(model, X)

@@ -21,7 +21,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from babysit.doctor.finding import Finding
-from babysit.doctor.inputs import FrozenRandomness, as_doctor_data, as_model_factory, child_rng, copy_weights
+from babysit.doctor.inputs import FrozenRandomness, as_dataset, as_model_factory, child_rng, copy_weights
 from babysit.errors import ConfigError
 
 PASS_ERROR = 1e-4  # cs231n: < 1e-4 is fine for objectives with kinks, > 1e-2 means the gradient is wrong
@@ -55,7 +55,7 @@ def gradient_check(model_factory, data, *, seed=0, batch_size: int = 5, samples_
     Returns: a Finding whose value is the worst relative error; details['params'] holds per
     parameter {error, index, checked, kinks} and details['worst'] names the parameter and element.
     """
-    data = as_doctor_data(data)
+    data = as_dataset(data)
     factory = as_model_factory(model_factory)
     rng = child_rng(seed, "gradient_check")
     model = float64_copy(factory, factory())

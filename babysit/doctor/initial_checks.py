@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from babysit.doctor.finding import Finding
-from babysit.doctor.inputs import (FrozenRandomness, as_doctor_data, as_model_factory, child_rng,
+from babysit.doctor.inputs import (FrozenRandomness, as_dataset, as_model_factory, child_rng,
                                    num_classes_of, quiet_numpy, weight_names)
 
 LOSS_ROWS = 500  # enough rows for a stable mean loss, few enough to stay instant
@@ -16,10 +16,10 @@ LOSS_ROWS = 500  # enough rows for a stable mean loss, few enough to stay instan
 def initial_loss(model_factory, data, *, seed=0, rows: int = LOSS_ROWS) -> Finding:
     """With reg 0, the softmax loss of a fresh model should be about ln(C) (2.30 for 10 classes).
 
-    Inputs: model_factory (or a model); data (see ``as_doctor_data``); seed; rows to average over.
+    Inputs: model_factory (or a model); data (see ``as_dataset``); seed; rows to average over.
     Returns: a Finding whose value is the loss, expected ln(C); details hold ln_c, scores_std, rows.
     """
-    data = as_doctor_data(data)
+    data = as_dataset(data)
     model = as_model_factory(model_factory)()
     X, y = data.sample(rows, child_rng(seed, "initial_loss"))
     C = num_classes_of(model, data)
@@ -67,7 +67,7 @@ def regularization(model_factory, data, *, seed=0, reg: float = 1e3, rows: int =
     Inputs: model_factory (or a model); data; seed; reg, the cranked-up strength; rows.
     Returns: a Finding whose value is the loss at ``reg``, expected "> the loss at reg 0".
     """
-    data = as_doctor_data(data)
+    data = as_dataset(data)
     model = as_model_factory(model_factory)()
     X, y = data.sample(rows, child_rng(seed, "regularization"))
     frozen = FrozenRandomness(model)

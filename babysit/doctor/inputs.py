@@ -5,77 +5,52 @@ from __future__ import annotations
 import contextlib
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
+from babysit.data.dataset import Dataset
 from babysit.errors import ConfigError, DataError
 
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
-@dataclass
-class DoctorData:
-    """Training and validation arrays: X (N, ...) already preprocessed, y (N,) int labels in 0..C-1."""
+def as_dataset(data, num_classes: int | None = None) -> Dataset:
+    """The checks' data as a ``babysit.data.Dataset`` (preprocessed arrays): a Dataset is taken as is;
+    a dict with X_train/y_train/X_val/y_val (the cs231n data dict) or a tuple (X, y) is wrapped.
 
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    num_classes: int
-
-    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` training rows drawn without replacement (all rows when there are fewer), in sorted order."""
-        if n >= len(self.y_train):
-            return self.X_train, self.y_train
-        rows = np.sort(rng.choice(len(self.y_train), n, replace=False))
-        return self.X_train[rows], self.y_train[rows]
-
-    def stratified_sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """About ``n`` training rows covering as many classes as possible (round-robin over classes)."""
-        if n >= len(self.y_train):
-            return self.X_train, self.y_train
-        by_class = [rng.permutation(np.flatnonzero(self.y_train == c)) for c in np.unique(self.y_train)]
-        rows, depth = [], 0
-        while len(rows) < n:
-            for members in by_class:
-                if depth < len(members) and len(rows) < n:
-                    rows.append(members[depth])
-            depth += 1
-        rows = np.sort(np.array(rows))
-        return self.X_train[rows], self.y_train[rows]
-
-
-def as_doctor_data(data, num_classes: int | None = None) -> DoctorData:
-    """Accept a babysit.data Dataset, a dict with X_train/y_train/X_val/y_val, or a tuple (X, y).
-
-    With (X, y) the validation split is the training split. Raises DataError for
-    mismatched lengths, non-integer labels or fewer than two classes.
+    With (X, y) the validation split is the training split; without ``num_classes`` the classes are
+    0 .. the largest label. Raises DataError for mismatched lengths, non-integer labels or fewer
+    than two classes.
     """
-    if isinstance(data, tuple) and len(data) == 2:
-        arrays = [data[0], data[1], data[0], data[1]]
+    if isinstance(data, Dataset):
+        dataset = data
     else:
-        get = data.get if isinstance(data, Mapping) else (lambda k: getattr(data, k, None))
-        arrays = [get(k) for k in DATA_KEYS]
-        missing = [k for k, a in zip(DATA_KEYS, arrays) if a is None]
-        if missing:
-            raise DataError(f"doctor: the data lacks {', '.join(missing)}; expected {', '.join(DATA_KEYS)} "
-                            "(a Dataset, a dict, or a tuple (X, y))")
-    X_train, y_train, X_val, y_val = (np.asarray(a) for a in arrays)
-    for X, y, split in ((X_train, y_train, "train"), (X_val, y_val, "val")):
-        if len(X) != len(y):
-            raise DataError(f"doctor: X_{split} has {len(X)} rows but y_{split} has {len(y)} labels")
-        if not np.issubdtype(y.dtype, np.integer):
-            raise DataError(f"doctor: y_{split} must hold integer class labels; got dtype {y.dtype}")
-    if len(y_train) < 2:
-        raise DataError(f"doctor: the training split has {len(y_train)} row(s); the checks need at least 2")
-    classes = np.unique(y_train)
+        if isinstance(data, tuple) and len(data) == 2:
+            arrays = [data[0], data[1], data[0], data[1]]
+        else:
+            get = data.get if isinstance(data, Mapping) else (lambda k: getattr(data, k, None))
+            arrays = [get(k) for k in DATA_KEYS]
+            missing = [k for k, a in zip(DATA_KEYS, arrays) if a is None]
+            if missing:
+                raise DataError(f"doctor: the data lacks {', '.join(missing)}; expected {', '.join(DATA_KEYS)} "
+                                "(a Dataset, a dict, or a tuple (X, y))")
+        X_train, y_train, X_val, y_val = (np.asarray(a) for a in arrays)
+        for X, y, split in ((X_train, y_train, "train"), (X_val, y_val, "val")):
+            if len(X) != len(y):
+                raise DataError(f"doctor: X_{split} has {len(X)} rows but y_{split} has {len(y)} labels")
+            if not np.issubdtype(y.dtype, np.integer):
+                raise DataError(f"doctor: y_{split} must hold integer class labels; got dtype {y.dtype}")
+        if num_classes is None and len(y_train):
+            num_classes = int(max(y_train.max(), y_val.max() if len(y_val) else 0)) + 1
+        dataset = Dataset(X_train, y_train, X_val, y_val, X_train[:0], y_train[:0],
+                          [str(c) for c in range(int(num_classes or 0))], "arrays")
+    if len(dataset.y_train) < 2:
+        raise DataError(f"doctor: the training split has {len(dataset.y_train)} row(s); the checks need at least 2")
+    classes = np.unique(dataset.y_train)
     if len(classes) < 2:
         raise DataError(f"doctor: the training labels hold {len(classes)} class ({classes.tolist()}); "
                         "a classifier needs examples of at least 2 classes")
-    if num_classes is None:
-        num_classes = int(max(y_train.max(), y_val.max() if len(y_val) else 0)) + 1
-    return DoctorData(X_train, y_train, X_val, y_val, int(num_classes))
+    return dataset
 
 
 ModelFactory = Callable[..., object]
@@ -124,7 +99,7 @@ def weight_names(model) -> list[str]:
     return list(names) if names is not None else [k for k in model.params if k.startswith("W")]
 
 
-def num_classes_of(model, data: DoctorData) -> int:
+def num_classes_of(model, data: Dataset) -> int:
     return int(getattr(model, "num_classes", data.num_classes))
 
 

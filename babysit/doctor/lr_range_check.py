@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from babysit.doctor.finding import Finding
-from babysit.doctor.inputs import FrozenRandomness, as_doctor_data, as_model_factory, child_rng, quiet_numpy
+from babysit.doctor.inputs import FrozenRandomness, as_dataset, as_model_factory, child_rng, quiet_numpy
 from babysit.doctor.monitors import UpdateRatioMonitor
 from babysit.doctor.short_runs import epochs_for, finite, median, run_steps, short_solver
 from babysit.train.callbacks import Callback
@@ -73,7 +73,7 @@ def lr_range(model_factory, data, *, seed=0, lrs=PROBE_LRS, steps: int = PROBE_S
     details['probes'] = [{lr, verdict, loss_start, loss_end, status, steps, update_ratio, losses}] and
     details['suggested_lr'], the good rate whose update/weight ratio is nearest the lecture's 1e-3.
     """
-    data = as_doctor_data(data)
+    data = as_dataset(data)
     factory = as_model_factory(model_factory)
     rng = child_rng(seed, "lr_range")
     X_probe, y_probe = data.sample(probe_rows, rng)
@@ -96,7 +96,7 @@ def lr_range(model_factory, data, *, seed=0, lrs=PROBE_LRS, steps: int = PROBE_S
                            "status": solver.status, "steps": solver.iteration, "update_ratio": _typical(ratios),
                            "losses": solver.loss_history})
             # two explosions in a row: every larger rate explodes too
-            if len(probes) >= 2 and all(p["verdict"] == "too_high" and p["status"] != "finished"
+            if len(probes) >= 2 and all(p["verdict"] == "too_high" and p["status"] in ("exploded", "diverged")
                                         for p in probes[-2:]):
                 break
     return _lr_range_finding(probes, steps, update_rule)

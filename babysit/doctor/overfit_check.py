@@ -13,7 +13,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from babysit.doctor.finding import Finding
-from babysit.doctor.inputs import as_doctor_data, as_model_factory, child_rng, quiet_numpy, weight_names
+from babysit.doctor.inputs import as_dataset, as_model_factory, child_rng, quiet_numpy, weight_names
 from babysit.doctor.monitors import WeightStatsMonitor
 from babysit.doctor.short_runs import DEFAULT_LR, finite, short_solver
 from babysit.train.callbacks import Callback
@@ -37,11 +37,11 @@ class _StopWhenPerfect(Callback):
 
     def on_epoch_end(self, solver):
         if solver.train_acc_history and solver.train_acc_history[-1] >= 1.0:
-            solver.request_stop("finished", f"100% train accuracy at epoch {solver.epoch}")
+            solver.request_stop("stopped", f"100% train accuracy at epoch {solver.epoch}")
         elif solver.epoch == self.patience and solver.loss_history:
             first, last = solver.loss_history[0], solver.loss_history[-1]
             if finite(first) and finite(last) and abs(first - last) < 1e-4 * abs(first):
-                solver.request_stop("finished", f"the loss has not moved in {self.patience} epochs")
+                solver.request_stop("stopped", f"the loss has not moved in {self.patience} epochs")
 
 
 
@@ -55,7 +55,7 @@ def overfit_small(model_factory, data, *, seed=0, lr: float | None = None, rows:
     details hold the attempts and, for the best one, the loss/accuracy curves and
     the weights' mean/std per epoch.
     """
-    data = as_doctor_data(data)
+    data = as_dataset(data)
     factory = as_model_factory(model_factory)
     rng = child_rng(seed, "overfit_small")
     X, y = data.stratified_sample(rows, rng)

@@ -11,7 +11,7 @@ from babysit.doctor.activation_check import activation_stats
 from babysit.doctor.finding import Finding
 from babysit.doctor.gradient_check import gradient_check
 from babysit.doctor.initial_checks import initial_loss, regularization
-from babysit.doctor.inputs import as_doctor_data, as_model_factory
+from babysit.doctor.inputs import as_dataset, as_model_factory
 from babysit.doctor.lr_range_check import lr_range
 from babysit.doctor.overfit_check import overfit_small
 from babysit.doctor.short_runs import DEFAULT_LR
@@ -60,7 +60,7 @@ def run_doctor(model_factory, data, checks=None, seed=0, *, lr: float | None = N
     naming the error; errors in the user's input (BabysitError) propagate.
     """
     names = resolve_checks(checks)
-    data = as_doctor_data(data)
+    data = as_dataset(data)
     factory = as_model_factory(model_factory)
     limit = (threadpool_limits(limits=blas_threads, user_api="blas") if blas_threads
              else contextlib.nullcontext())

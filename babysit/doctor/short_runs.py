@@ -33,8 +33,8 @@ class StopAfter(Callback):
         self.steps = steps
 
     def on_iteration_end(self, solver):
-        if solver.iteration >= self.steps and solver.status == "finished":
-            solver.request_stop("finished", f"short run done after {self.steps} steps")
+        if solver.iteration >= self.steps and solver.status == "running":
+            solver.request_stop("stopped", f"short run done after {self.steps} steps")
 
 
 def run_steps(solver, steps: int):

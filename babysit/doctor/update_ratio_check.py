@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from babysit.doctor.finding import Finding
-from babysit.doctor.inputs import as_doctor_data, as_model_factory, child_rng, quiet_numpy
+from babysit.doctor.inputs import as_dataset, as_model_factory, child_rng, quiet_numpy
 from babysit.doctor.monitors import UpdateRatioMonitor
 from babysit.doctor.short_runs import DEFAULT_LR, epochs_for, median, run_steps, short_solver, span
 
@@ -25,7 +25,7 @@ def update_ratio(model_factory, data, *, seed=0, lr: float = DEFAULT_LR, steps: 
     update_rule; lr_source, words saying where lr came from (for the explanation).
     Returns: a Finding whose value maps weight -> median ratio over the steps.
     """
-    data = as_doctor_data(data)
+    data = as_dataset(data)
     factory = as_model_factory(model_factory)
     rng = child_rng(seed, "update_ratio")
     X, y = data.sample(min(len(data.y_train), steps * batch_size), rng)

@@ -104,3 +104,13 @@ def stage_deadlines(start: float, plan: Plan) -> dict[int, float]:
 
 def fmt_minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def time_one_epoch(config, data) -> float:
+    """Seconds one epoch of ``config`` (a TrainConfig; minibatch steps + the per-epoch accuracy checks) takes
+    on ``data`` (the ``(dataset, preprocessor)`` of ``babysit.data.prepare``): what the plan is made from."""
+    import dataclasses
+
+    from babysit.train.recipe import train_model
+
+    return train_model(dataclasses.replace(config, epochs=1), data=data, verbose=False).seconds

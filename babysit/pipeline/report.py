@@ -25,7 +25,7 @@ TOP_TRIALS = 15
 MONITOR_PLOTS = ("update_ratios", "activation_histograms", "weights")
 
 
-def write_report(result, config, store) -> None:
+def write_report(result, config) -> None:
     """Write ``result.report_md`` and ``result.report_html`` (and the plots as DIR/plots/*.png)."""
     plots = _plots(result)
     plot_dir = result.out / "plots"
@@ -49,10 +49,10 @@ def _sections(result, config) -> list[tuple[str, list]]:
     if result.test is not None:
         summary.append(("p", f"Test accuracy {result.test['accuracy']:.4f} on {result.test['num_examples']} held-out "
                              f"examples (the test split of {config.data}, never seen by the search)."))
-    val = final["metrics"].get("val_acc")
-    if val is not None:
-        summary.append(("p", f"Validation accuracy {val:.4f} after training the best configuration for "
-                             f"{final['metrics']['epochs']} epochs ({final['seconds']:.1f} s)."))
+    metrics = final.metrics()
+    if metrics["val_acc"] is not None:
+        summary.append(("p", f"Validation accuracy {metrics['val_acc']:.4f} after training the best configuration "
+                             f"for {metrics['epochs']} epochs ({metrics['seconds']:.1f} s)."))
     best = outcome.best
     if best is not None:
         summary.append(("p", "Best configuration: " + ", ".join(f"{k} {format_value(v)}" for k, v in best.params.items())
@@ -82,9 +82,9 @@ def _sections(result, config) -> list[tuple[str, list]]:
                 str(r.run_id)] for i, r in enumerate(ranked(outcome.records)[:TOP_TRIALS], start=1)]),
              ("plot", "search")]
     curves = [("plot", "final")]
-    diagnoses = final.get("diagnoses") or []
+    diagnoses = final.diagnoses
     if diagnoses:
-        every = (final.get("monitor_history") or {}).get("every")
+        every = (final.monitor_history or {}).get("every")
         curves.append(("p", f"What the curves and the training monitors (sampled every {every} iterations) say "
                             "about the final run:"))
         curves.append(("table", ["diagnosis", "status", "value", "explanation", "advice"],
@@ -149,8 +149,8 @@ def _plots(result) -> dict[str, bytes]:
         fig.tight_layout()
         out["search"] = _png(fig)
         plt.close(fig)
-    solver = result.final.get("solver")
-    if solver is not None and solver.loss_history:
+    solver = result.final.solver
+    if solver.loss_history:
         fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
         a.plot(range(1, len(solver.loss_history) + 1), solver.loss_history, lw=0.6)
         a.set_xlabel("iteration")
@@ -168,20 +168,16 @@ def _plots(result) -> dict[str, bytes]:
         fig.tight_layout()
         out["final"] = _png(fig)
         plt.close(fig)
-        out.update(_monitor_plots(result.final, solver))
+        out.update(_monitor_plots(result.final))
     return out
 
 
-def _monitor_plots(final, solver) -> dict[str, bytes]:
+def _monitor_plots(final) -> dict[str, bytes]:
     """The update-ratio, activation-histogram and weight plots of the final run (the doctor draws them)."""
-    if not final.get("monitor_history"):
+    if not final.monitor_history:
         return {}
-    from babysit.doctor.plots import save_run_plots
-
     with tempfile.TemporaryDirectory() as tmp:
-        written = save_run_plots(solver.loss_history, solver.train_acc_history, solver.val_acc_history,
-                                 final["monitor_history"], final.get("diagnoses") or [], tmp)
-        return {p.stem: p.read_bytes() for p in written if p.stem in MONITOR_PLOTS}
+        return {p.stem: p.read_bytes() for p in final.run.save_plots(tmp) if p.stem in MONITOR_PLOTS}
 
 
 def _png(fig) -> bytes:

@@ -29,6 +29,8 @@ from babysit.search.samplers import GridSampler, RandomSampler
 from babysit.search.spaces import Choice, SearchSpace
 from babysit.search.stages import EdgeWarning, next_stage_space
 from babysit.search.trial import DataRef, TrialTask, run_trial, trial_seed
+from babysit.store.recording import record_run
+from babysit.train.outcome import RunRecord
 
 SPEC_VERSION = 1
 EPOCH_GROWTH = 2  # each stage trains this many times longer than the one before
@@ -196,18 +198,20 @@ def run_search(
 
 def check_setup(spec: SearchSpec) -> None:
     """Fail before any trial runs when no trial could: unknown data, a bad model spec, fixed options the
-    model cannot take, --hidden for a model without hidden layers. Loads the data in this process.
+    model cannot take, hidden for a model without hidden layers. Prepares the data in this process.
 
-    Settings that fail only in some combinations (e.g. --init he,small with --weight-scale) are left to
+    Settings that fail only in some combinations (e.g. init he,small with weight_scale) are left to
     the trials: those trials fail, are recorded 'failed', and the search goes on.
     """
-    from babysit.search.trial import build_trial_model, model_spec_with_hidden, prepared_data
+    from babysit.search.trial import prepared, trial_config
+    from babysit.train.recipe import build_model
 
-    data = prepared_data(spec.data)
+    dataset, _ = prepared(spec.data)
     constants = {n: s.options[0] for n, s in spec.space.items() if isinstance(s, Choice) and len(s.options) == 1}
     if "hidden" in spec.space:
-        model_spec_with_hidden(spec.model, 1)
-    build_trial_model(spec.model, constants, data.input_shape, data.num_classes, seed=0)
+        constants.setdefault("hidden", 1)
+    config = trial_config(spec.data, spec.model, constants, spec.stage_epochs[0], seed=0)
+    build_model(config, dataset.input_shape, dataset.num_classes)
 
 
 def _run_stage(spec, store, executor, search_id, stage, space, done, observer, deadline, trial_fn) -> StageOutcome:
@@ -249,27 +253,13 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
     return result
 
 
-def _record(store, run_id: int, task: TrialTask, outcome: Mapping) -> TrialRecord:
-    """Write one trial's series, then its final status (so a run marked finished has all its series)."""
-    series = outcome.get("series") or {}
-    for kind in ("loss", "train_acc", "val_acc"):  # steps: iterations for loss, epochs for accuracies
-        values = series.get(kind) or []
-        if values:
-            store.log_metrics(run_id, kind, range(1, len(values) + 1), values)
-    if series.get("lr"):
-        steps, values = zip(*series["lr"])
-        store.log_metrics(run_id, "lr", steps, values)
-    metrics = {k: outcome.get(k) for k in ("val_acc", "train_acc", "loss", "epochs", "seconds")}
-    metrics["best_val_acc"] = outcome.get("val_acc")
-    for k in ("final_val_acc", "iterations", "stop_reason", "host", "pid", "data_seconds"):
-        if outcome.get(k) is not None:
-            metrics[k] = outcome[k]
-    status = outcome.get("status", "failed")
-    store.finish_run(run_id, status, metrics, error=outcome.get("error"))
+def _record(store, run_id: int, task: TrialTask, record: RunRecord) -> TrialRecord:
+    """Write one trial's record (series first, then its final status: a run marked finished has all its series)."""
+    record_run(store, run_id, record)
+    m = record.metrics
     return TrialRecord(
-        run_id=run_id, stage=task.stage, index=task.index, params=dict(task.params), status=status,
-        val_acc=outcome.get("val_acc"), train_acc=outcome.get("train_acc"), loss=outcome.get("loss"),
-        epochs=outcome.get("epochs"), seconds=outcome.get("seconds"), error=outcome.get("error"),
-        stop_reason=outcome.get("stop_reason"),
-        extra={k: metrics[k] for k in ("final_val_acc", "iterations", "host", "pid") if k in metrics},
+        run_id=run_id, stage=task.stage, index=task.index, params=dict(task.params), status=record.status,
+        val_acc=m.get("val_acc"), train_acc=m.get("train_acc"), loss=m.get("loss"), epochs=m.get("epochs"),
+        seconds=m.get("seconds"), error=record.error, stop_reason=m.get("stop_reason"),
+        extra={k: m[k] for k in ("final_val_acc", "iterations", "host", "pid") if m.get(k) is not None},
     )

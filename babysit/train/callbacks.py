@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from pathlib import Path
 
 from babysit.validation import Interval, check_float
@@ -63,15 +64,22 @@ class EpochPrinter(Callback):
     val 0.103000, lr 1.000000e-06``, then ``finished optimization. best validation accuracy: 0.192000``.
 
     ``cost`` is the last minibatch's loss and ``lr`` the rate used during the epoch.
-    ``print_every=N`` also prints cs231n's ``(Iteration 1 / 4900) loss: 2.302585`` every N iterations.
+    ``print_every=N`` also prints cs231n's ``(Iteration 1 / 4900) loss: 2.302585`` every N iterations;
+    ``prefix`` starts every line (``babysit run`` prints its final training's lines as ``final: ...``);
+    lines go to ``say`` (a callable taking one line) when given, else to ``file`` (default stdout).
     """
 
-    def __init__(self, print_every: int | None = None, file=None):
+    def __init__(self, print_every: int | None = None, file=None, prefix: str = "", say=None):
         self.print_every = print_every
         self.file = file
+        self.prefix = prefix
+        self.say = say
 
     def _print(self, line: str) -> None:
-        print(line, file=self.file or sys.stdout, flush=True)
+        if self.say is not None:
+            self.say(self.prefix + line)
+        else:
+            print(self.prefix + line, file=self.file or sys.stdout, flush=True)
 
     def on_iteration_end(self, solver):
         it = solver.iteration
@@ -86,9 +94,26 @@ class EpochPrinter(Callback):
         )
 
     def on_train_end(self, solver):
-        if solver.status != "finished":
+        if solver.status == "stopped":
+            self._print(f"stopped early: {solver.stop_reason}")
+        elif solver.status != "finished":
             self._print(f"stopped early ({solver.status}): {solver.stop_reason}")
         self._print("finished optimization. best validation accuracy: %f" % solver.best_val_acc)
+
+
+class Deadline(Callback):
+    """Ends the run (status 'stopped') after the first epoch that ends past ``deadline`` (a time.monotonic()).
+
+    Checked at epoch ends only, so the model kept is always a whole epoch's; ``babysit run``'s
+    final training stops here when its time budget runs out.
+    """
+
+    def __init__(self, deadline: float):
+        self.deadline = float(deadline)
+
+    def on_epoch_end(self, solver):
+        if time.monotonic() > self.deadline and solver.epoch < solver.num_epochs:
+            solver.request_stop("stopped", f"the time budget ran out after {solver.epoch} epochs")
 
 
 class ProgressBar(Callback):

@@ -24,6 +24,16 @@ class ModelSpec:
     hidden_dims: tuple[int, ...] = ()
     conv_channels: tuple[int, ...] = field(default=())
 
+    def with_hidden(self, units: int | None) -> ModelSpec:
+        """This spec with every hidden affine layer set to ``units`` (None: unchanged); the search's 'hidden'."""
+        if units is None:
+            return self
+        if not self.hidden_dims:
+            raise ConfigError(
+                f"The model {self} has no hidden affine layer to size with hidden={units!r}; "
+                "use a model with hidden layers, e.g. fc:100", parameter="hidden")
+        return ModelSpec(self.kind, (int(units),) * len(self.hidden_dims), self.conv_channels)
+
     def __str__(self) -> str:
         hidden = ",".join(map(str, self.hidden_dims))
         if self.kind == "fc":

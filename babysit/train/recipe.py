@@ -1,33 +1,59 @@
-"""One training run from plain settings: load, preprocess, build, train, checkpoint.
+"""The one training recipe: settings -> model + Solver + callbacks -> result.
 
-``train_model(TrainConfig(data='digits', model='fc:100'), out='runs/a')`` is what
-``babysit train`` does. (The search's trials and ``babysit run``'s final training build
-their Solver with ``babysit.search.trial.make_solver`` instead: they share one prepared data set.)
+``train_model(TrainConfig(data='digits', model='fc:100'), out='runs/a')`` is what ``babysit train``
+does, and every other training goes through the same functions: each search trial
+(``TrainConfig.with_params``), the final training of ``babysit run``, and finetuning next.
+``TrainConfig``'s defaults are the lecture's (the momentum update, a learning-rate decay of
+0.95 per epoch, minibatches of 100): they are written here and nowhere else.
+
+Seeds: ``seed`` splits the data; the model's init draws from ``run_seed`` (default: ``seed``)
+and the minibatch order from ``run_seed + 1``, separate streams, so a search gives each trial
+its own ``run_seed`` while all trials share one split.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from babysit.train.callbacks import Checkpoint
-from babysit.train.model_spec import build_from_spec, parse_model_spec
+from babysit.train.model_spec import ModelSpec, build_from_spec, parse_model_spec
+from babysit.train.outcome import run_record
 from babysit.train.solver import Solver
+from babysit.validation import (
+    AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, UNIT_OPEN, Interval, check_choice, check_float, check_int, check_optional_float,
+    check_optional_int, reject_unknown,
+)
 
 CHECKPOINT_NAME = "model.safetensors"
+FINITE_NON_NEGATIVE = Interval(0.0, math.inf, "left")  # [0, inf): reg=inf is no regularization strength
+LECTURE_LR_DECAY = 0.95  # the lecture's learning_rate_decay, per epoch, when no schedule is given
+TRAIN_ACC_ROWS = 1000  # rows of the training split each epoch's train accuracy is measured on
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The settings of one run (the CLI flags of ``babysit train``); JSON-able via ``to_dict``.
+    """The settings of one training run; JSON-able via ``to_dict``. Checked when built.
 
-    lr_decay None means the lecture's 0.95, or 1.0 when a ``schedule`` is given.
+    Data: data (a source spec), preprocess, seed (of the split, and of init and minibatches
+    unless ``run_seed`` is given). Model: model (``fc:100,100`` / ``conv:32,64``), hidden (units
+    of every hidden affine layer, overriding the spec's), activation, init, weight_scale,
+    normalization, dropout. Optimization: update, lr, momentum (None: the rule's default), reg,
+    lr_decay (None: 0.95, or 1 with a ``schedule``), schedule, horizon (spread the decay of a
+    ``horizon``-epoch run over ``epochs``: a short trial ends as annealed as the long run it
+    stands for), epochs, batch_size, run_seed.
     """
 
     data: str = "digits"
+    preprocess: str = "standardize"
+    seed: int = 0
     model: str = "fc:100"
+    hidden: int | None = None
     activation: str | None = None
     init: str | None = None
     weight_scale: float | None = None
@@ -35,69 +61,144 @@ class TrainConfig:
     dropout: float = 0.0
     update: str = "momentum"
     lr: float = 1e-2
+    momentum: float | None = None
     reg: float = 0.0
     lr_decay: float | None = None
     schedule: str | None = None
+    horizon: int | None = None
     epochs: int = 10
     batch_size: int = 100
-    seed: int = 0
-    # Per-feature standardization gives the unit-scale inputs that the default He/Xavier init
-    # assumes; the lecture's mean_image alone leaves pixels at +-128 (it pairs with a tiny init).
-    preprocess: str = "standardize"
+    run_seed: int | None = None
+
+    def __post_init__(self):
+        from babysit.train.optim import UPDATE_RULES
+
+        owner = "TrainConfig"
+        check_int(owner, "seed", self.seed, NON_NEGATIVE)
+        check_optional_int(owner, "run_seed", self.run_seed, NON_NEGATIVE)
+        check_optional_int(owner, "hidden", self.hidden, AT_LEAST_ONE)
+        check_float(owner, "dropout", self.dropout, UNIT_OPEN)
+        check_choice(owner, "update", self.update, UPDATE_RULES)
+        check_float(owner, "lr", self.lr, POSITIVE)
+        check_optional_float(owner, "momentum", self.momentum, UNIT_OPEN)
+        check_float(owner, "reg", self.reg, FINITE_NON_NEGATIVE)
+        check_optional_float(owner, "lr_decay", self.lr_decay, Interval(0.0, 1.0, "right"))
+        check_optional_float(owner, "weight_scale", self.weight_scale, POSITIVE)
+        check_optional_int(owner, "horizon", self.horizon, AT_LEAST_ONE)
+        check_int(owner, "epochs", self.epochs, AT_LEAST_ONE)
+        check_int(owner, "batch_size", self.batch_size, AT_LEAST_ONE)
+        self.model_spec()  # a bad --model fails before any data is read
+
+    def model_spec(self) -> ModelSpec:
+        """The parsed ``model`` with ``hidden`` applied."""
+        return parse_model_spec(self.model).with_hidden(self.hidden)
+
+    def with_params(self, params: Mapping, **settings) -> TrainConfig:
+        """This config with a search's hyperparameters (names of TrainConfig fields) and ``settings`` applied."""
+        reject_unknown("TrainConfig.with_params", params, TUNABLE)
+        return dataclasses.replace(self, **dict(params), **settings)
+
+    @property
+    def init_seed(self) -> int:
+        return self.seed if self.run_seed is None else self.run_seed
+
+    def epoch_decay(self) -> float:
+        """The learning-rate factor per epoch: ``lr_decay`` (its default), spread over ``horizon`` when given."""
+        decay = self.lr_decay if self.lr_decay is not None else (1.0 if self.schedule else LECTURE_LR_DECAY)
+        if self.horizon is None:
+            return decay
+        return decay ** (self.horizon / self.epochs)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
+# The hyperparameters a search may vary: every setting but the data and the seeds.
+TUNABLE = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("data", "preprocess", "seed",
+                                                                                    "run_seed"))
+
+
 @dataclass
 class TrainResult:
-    """What a run produced: the Solver (histories, status), model, fitted preprocessor,
-    the data set, the checkpoint path (None when nothing was saved) and wall seconds."""
+    """What a run produced: the Solver (histories, status, ``metrics()``), the model, the fitted
+    preprocessor, the (preprocessed) data set, and the checkpoint path (None when nothing was saved)."""
 
+    config: TrainConfig
     solver: Solver
     model: object
     preprocessor: object
     dataset: object
     checkpoint: Path | None
-    seconds: float
+
+    @property
+    def seconds(self) -> float:
+        return self.solver.seconds
+
+    def record(self, **kwargs):
+        """This run as a ``babysit.store.RunRecord`` (see ``babysit.train.outcome.run_record``), checkpoint included."""
+        artifacts = [("checkpoint", self.checkpoint)] if self.checkpoint is not None else []
+        return run_record(self.solver, artifacts=[*artifacts, *kwargs.pop("artifacts", ())], **kwargs)
 
 
-def train_model(config: TrainConfig, out=None, *, callbacks=(), verbose: bool = True) -> TrainResult:
+def build_model(config: TrainConfig, input_shape, num_classes: int, dtype=np.float32):
+    """The babysit.nn model ``config`` describes, for examples of ``input_shape`` and ``num_classes`` classes."""
+    return build_from_spec(
+        config.model_spec(), input_shape=input_shape, num_classes=num_classes, activation=config.activation,
+        init=config.init, weight_scale=config.weight_scale, normalization=config.normalization,
+        dropout=config.dropout, reg=config.reg, dtype=dtype, seed=config.init_seed,
+    )
+
+
+def make_solver(config: TrainConfig, model, data, *, callbacks=(), verbose: bool = False) -> Solver:
+    """The Solver ``config`` describes for ``model`` on ``data`` (a Dataset or the cs231n data dict)."""
+    optim_config = {"learning_rate": config.lr}
+    if config.momentum is not None:
+        optim_config["momentum"] = config.momentum
+    return Solver(
+        model, data, update_rule=config.update, optim_config=optim_config, lr_decay=config.epoch_decay(),
+        schedule=config.schedule, batch_size=config.batch_size, num_epochs=config.epochs,
+        num_train_samples=TRAIN_ACC_ROWS, seed=np.random.default_rng(config.init_seed + 1),
+        callbacks=list(callbacks), verbose=verbose,
+    )
+
+
+def train_model(config: TrainConfig, out=None, *, data=None, callbacks=(), verbose: bool = True,
+                checkpoint_info: Mapping | None = None) -> TrainResult:
     """Train one model as ``config`` says; with ``out``, keep the best one in ``out/model.safetensors``.
 
-    The checkpoint is written (atomically) whenever validation accuracy improves,
-    so a run that explodes early leaves any earlier checkpoint in ``out`` intact.
+    Inputs: data, the ``(dataset, preprocessor)`` of ``babysit.data.prepare`` when the caller has
+    it already (a search, ``babysit run``), else it is prepared from the config; callbacks,
+    besides the Checkpoint; checkpoint_info, extra keys for the checkpoint's train_config.
+    The checkpoint is written (atomically) whenever validation accuracy improves, so a run that
+    explodes early leaves any earlier checkpoint in ``out`` intact.
     """
-    from babysit.data import Preprocessor, load_source
+    if data is None:
+        from babysit.data import prepare
 
-    spec = parse_model_spec(config.model)  # fail on a bad spec before loading any data
-    preprocessor = Preprocessor.from_spec(config.preprocess)
-    dataset = load_source(config.data, seed=config.seed)
-    data = {
-        "X_train": preprocessor.fit_transform(dataset.X_train), "y_train": dataset.y_train,
-        "X_val": preprocessor.transform(dataset.X_val), "y_val": dataset.y_val,
-    }
-    model = build_from_spec(
-        spec, input_shape=data["X_train"].shape[1:], num_classes=dataset.num_classes,
-        activation=config.activation, init=config.init, weight_scale=config.weight_scale,
-        normalization=config.normalization, dropout=config.dropout, reg=config.reg, seed=config.seed,
-    )
+        data = prepare(config.data, config.preprocess, config.seed)
+    dataset, preprocessor = data
+    model = build_model(config, dataset.input_shape, dataset.num_classes)
     callbacks = list(callbacks)
     checkpoint = None
     if out is not None:
         checkpoint = Checkpoint(
             Path(out) / CHECKPOINT_NAME, class_names=dataset.class_names, preprocessor=preprocessor,
-            train_config=config.to_dict(),
+            train_config={**config.to_dict(), **(checkpoint_info or {})},
         )
-        callbacks.append(checkpoint)
-    lr_decay = config.lr_decay if config.lr_decay is not None else (1.0 if config.schedule else 0.95)
-    solver = Solver(
-        model, data, update_rule=config.update, optim_config={"learning_rate": config.lr},
-        lr_decay=lr_decay, schedule=config.schedule, batch_size=config.batch_size,
-        num_epochs=config.epochs, seed=config.seed, callbacks=callbacks, verbose=verbose,
-    )
-    start = time.perf_counter()
-    solver.train()
-    seconds = time.perf_counter() - start
+        callbacks.insert(0, checkpoint)
+    solver = make_solver(config, model, dataset, callbacks=callbacks, verbose=verbose)
+    # Probing absurd learning rates overflows by design: the explosion guard judges the loss, not NumPy warnings.
+    with np.errstate(all="ignore"):
+        solver.train()
     saved = checkpoint.path if checkpoint is not None and checkpoint.saved else None
-    return TrainResult(solver, model, preprocessor, dataset, saved, seconds)
+    return TrainResult(config, solver, model, preprocessor, dataset, saved)
+
+
+def model_factory(config: TrainConfig, input_shape, num_classes: int):
+    """``make(dtype=np.float32) -> model``: fresh models of ``config`` for the doctor's checks (float64 for
+    the gradient check), each initialized from the same seed."""
+
+    def make(dtype=np.float32):
+        return build_model(config, input_shape, num_classes, dtype=dtype)
+
+    return make

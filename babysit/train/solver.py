@@ -13,6 +13,7 @@ explosion guard and checkpoints are callbacks (babysit.train.callbacks).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -21,9 +22,10 @@ from babysit.errors import ConfigError, InputError
 from babysit.train.callbacks import Callback, EpochPrinter, ExplosionGuard
 from babysit.train.optim import make_optimizer
 from babysit.train.schedules import EpochDecay, Schedule, make_schedule
-from babysit.validation import Interval, check_float, check_int
+from babysit.validation import Interval, check_choice, check_float, check_int
 
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
+STOP_STATUSES = ("stopped", "exploded", "diverged")  # what request_stop accepts
 POSITIVE_INT = Interval(1, math.inf)
 
 
@@ -41,8 +43,11 @@ class Solver:
     explosion_factor, the ExplosionGuard's factor (None: no guard).
     After ``train()``: loss_history and lr_history (per iteration),
     train_acc_history and val_acc_history (per epoch), best_val_acc,
-    best_params (copies, also restored into the model), status
-    ('finished' | 'exploded' | 'diverged'), stopped_at and stop_reason.
+    best_params (copies, also restored into the model), seconds (wall time
+    of ``train()``), stopped_at, stop_reason and status: 'not started', then
+    'running', then 'finished' (every planned epoch ran), 'stopped' (a callback
+    ended it on purpose: a deadline, a short run's step count), 'exploded' or
+    'diverged' (the explosion guard). ``metrics()`` summarizes the run.
     """
 
     def __init__(
@@ -89,7 +94,8 @@ class Solver:
         self.best_val_acc = 0.0
         self.best_epoch = None
         self.best_params = None
-        self.status = "finished"
+        self.status = "not started"
+        self.seconds = 0.0
         self.stopped_at = None
         self.stop_reason = None
         self._stop = False
@@ -113,6 +119,8 @@ class Solver:
 
     def train(self) -> Solver:
         """Run the optimization; returns self."""
+        start = time.perf_counter()
+        self.status = "running"
         self._fire("on_train_begin")
         while self.epoch < self.num_epochs and not self._stop:
             self._fire("on_epoch_begin")
@@ -129,13 +137,17 @@ class Solver:
                     break
             else:
                 self._end_epoch()
+        if self.status == "running":
+            self.status = "finished"
         self._restore_best()
+        self.seconds = time.perf_counter() - start
         self._fire("on_train_end")
         return self
 
     def request_stop(self, status: str, reason: str) -> None:
-        """End the run after the current hook: status 'exploded', 'diverged' or a monitor's own."""
-        self.status, self.stop_reason, self.stopped_at = status, reason, self.iteration
+        """End the run after the current hook: status 'stopped' (on purpose), 'exploded' or 'diverged'."""
+        self.status = check_choice("Solver.request_stop", "status", status, STOP_STATUSES)
+        self.stop_reason, self.stopped_at = reason, self.iteration
         self._stop = True
 
     def check_accuracy(self, X, y, num_samples=None, batch_size=None) -> float:
@@ -154,14 +166,21 @@ class Solver:
         return correct / max(len(X), 1)
 
     def metrics(self) -> dict:
-        """JSON-able summary of the run so far."""
+        """The run's metrics so far, JSON-able: what the run store, checkpoints and reports record.
+
+        val_acc is the best epoch's validation accuracy (that model is the one kept, as the
+        lecture's trainer keeps it; equal to best_val_acc), final_val_acc the last epoch's;
+        loss the last iteration's (None when not finite); seconds the wall time of train().
+        """
+        has_val = bool(self.val_acc_history)
         return {
-            "status": self.status, "stopped_at": self.stopped_at, "stop_reason": self.stop_reason,
-            "epochs_completed": self.epoch, "iterations": self.iteration,
-            "best_val_acc": self.best_val_acc, "best_epoch": self.best_epoch,
+            "status": self.status, "val_acc": self.best_val_acc if has_val else None,
+            "best_val_acc": self.best_val_acc if has_val else None, "best_epoch": self.best_epoch,
+            "final_val_acc": self.val_acc_history[-1] if has_val else None,
             "train_acc": self.train_acc_history[-1] if self.train_acc_history else None,
-            "val_acc": self.val_acc_history[-1] if self.val_acc_history else None,
-            "final_loss": self.loss if math.isfinite(self.loss) else None,
+            "loss": self.loss if math.isfinite(self.loss) else None,
+            "epochs": self.epoch, "iterations": self.iteration, "seconds": float(self.seconds),
+            "stopped_at": self.stopped_at, "stop_reason": self.stop_reason,
         }
 
     def _minibatches(self):

@@ -1,16 +1,16 @@
 import numpy as np
 import pytest
 
-from babysit.doctor.inputs import as_doctor_data, as_model_factory, child_rng
+from babysit.doctor.inputs import as_dataset, as_model_factory, child_rng
 from babysit.errors import DataError
 
 from .doctor_cases import fc_factory
 
 
 def test_data_as_dict_tuple_or_object(small_digits):
-    d = as_doctor_data(small_digits)
+    d = as_dataset(small_digits)
     assert d.num_classes == 10 and len(d.y_train) == 400
-    t = as_doctor_data((small_digits["X_train"], small_digits["y_train"]))
+    t = as_dataset((small_digits["X_train"], small_digits["y_train"]))
     assert t.X_val is t.X_train
 
 
@@ -22,11 +22,11 @@ def test_data_as_dict_tuple_or_object(small_digits):
 ])
 def test_bad_data_is_a_data_error(data, fragment):
     with pytest.raises(DataError, match=fragment):
-        as_doctor_data(data)
+        as_dataset(data)
 
 
 def test_stratified_sample_covers_every_class(small_digits):
-    X, y = as_doctor_data(small_digits).stratified_sample(20, np.random.default_rng(0))
+    X, y = as_dataset(small_digits).stratified_sample(20, np.random.default_rng(0))
     assert len(y) == 20 and set(y.tolist()) == set(range(10))
 
 

@@ -63,9 +63,15 @@ def test_the_search_went_coarse_to_fine_and_the_best_trained_longer(job):
     assert len(stages) >= 2 and all(s.records for s in stages)
     assert [s.epochs for s in stages] == list(result.plan.stage_epochs)
     best = result.search.best
-    assert result.final["epochs"] > best.epochs  # "train the best configuration longer"
-    assert result.final["train_config"]["lr"] == best.params["lr"]
+    assert result.final.epochs > best.epochs  # "train the best configuration longer"
+    assert result.final.config.lr == best.params["lr"] and result.final.config.reg == best.params["reg"]
     assert any(line.startswith("final: Finished epoch 1 / ") for line in lines)
+    # the checkpoint says where it came from: the split seed (which eval re-splits with) and the search
+    from babysit.train.checkpoint import load_checkpoint
+
+    _, meta = load_checkpoint(result.checkpoint)
+    assert meta["train_config"]["seed"] == 2 and meta["train_config"]["search"] == "run 1"
+    assert meta["train_config"]["from_run"] == best.run_id and meta["train_config"]["lr"] == best.params["lr"]
 
 
 def test_the_store_holds_findings_trials_and_the_final_run(job):
@@ -80,10 +86,10 @@ def test_the_store_holds_findings_trials_and_the_final_run(job):
         assert len(final) == 1 and final[0]["extra"]["role"] == "final"
         # the final run's diagnoses and its monitors' series
         diagnosed = [f["check"] for f in store.findings(final[0]["id"])]
-        assert diagnosed == [f.check for f in result.final["diagnoses"]]
+        assert diagnosed == [f.check for f in result.final.diagnoses]
         assert diagnosed[:2] == ["loss_curve", "accuracy_gap"] and "update_ratios" in diagnosed
         kinds = store.metric_kinds(final[0]["id"])
-        assert {"loss", "val_acc", "update_ratio:W1", "weight_std:W1", "dead:relu1", "act_std:relu1"} <= set(kinds)
+        assert {"loss", "val_acc", "lr", "update_ratio:W1", "weight_std:W1", "dead:relu1", "act_std:relu1"} <= set(kinds)
         assert final[0]["extra"]["test_acc"] == result.test["accuracy"]
         assert len(runs) == len(result.search.records) + 1
         kinds = sorted(a["kind"] for a in store.artifacts(final[0]["id"]))
@@ -117,11 +123,13 @@ def test_a_second_run_into_the_same_folder_adds_a_search_and_keeps_history(job, 
 
 
 def test_bad_settings_fail_before_any_work(tmp_path):
-    with pytest.raises(ConfigError, match="--budget-minutes must be a number > 0"):
+    with pytest.raises(ConfigError, match="'budget_minutes' parameter of JobConfig must be a float in"):
         run_job(JobConfig(budget_minutes=0), tmp_path / "a", say=Collect())
     with pytest.raises(ConfigError, match="--model: expected"):
         run_job(JobConfig(model="mlp:3"), tmp_path / "b", say=Collect())
+    with pytest.raises(ConfigError, match="'workers' parameter of JobConfig"):
+        JobConfig(workers=0)
     (tmp_path / "file").write_text("x")
-    with pytest.raises(ConfigError, match="exists and is not a directory"):
+    with pytest.raises(ConfigError, match="'out' parameter of run_job must be a directory"):
         run_job(JobConfig(), tmp_path / "file", say=Collect())
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

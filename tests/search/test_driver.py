@@ -168,7 +168,7 @@ def test_a_spent_budget_launches_no_more_trials(tmp_path):
 
 
 def test_bad_setups_fail_before_any_trial(tmp_path):
-    with pytest.raises(ConfigError, match="--hidden: the model fc has no hidden affine layer"):
+    with pytest.raises(ConfigError, match="The model fc has no hidden affine layer"):
         search(tmp_path, spec(SearchSpace.parse({"lr": "1e-3:1e-1:log", "hidden": "8,16"}), model="fc"))
     with pytest.raises(ConfigError, match="unknown data source"):
         search(tmp_path, SearchSpec(DataRef("mnist"), "fc:8", LECTURE))

@@ -74,7 +74,7 @@ def test_a_dead_worker_fails_only_its_trial_and_the_pool_recovers():
     with ProcessExecutor(2, threads=1) as executor:
         results = {task: r for task, r in executor.run(die_on_three, range(6))}
     assert sorted(results) == [0, 1, 2, 3, 4, 5]
-    assert results[3]["status"] == "failed" and "worker process died" in results[3]["error"]
+    assert results[3].status == "failed" and "worker process died" in results[3].error
     assert all(results[t] == {"status": "finished", "task": t} for t in (0, 1, 2, 4, 5))
 
 
@@ -82,7 +82,7 @@ def test_a_raising_function_becomes_a_failed_result():
     for executor in (InlineExecutor(), ProcessExecutor(2, threads=1)):
         with executor:
             results = {task: r for task, r in executor.run(raise_on_two, range(4))}
-        assert results[2]["status"] == "failed" and results[2]["error"] == "RuntimeError: boom in task 2"
+        assert results[2].status == "failed" and results[2].error == "RuntimeError: boom in task 2"
         assert [results[t]["task"] for t in (0, 1, 3)] == [0, 1, 3]
 
 
@@ -133,11 +133,11 @@ def test_trials_on_a_dask_cluster_match_local_processes(local_cluster):
     with ProcessExecutor(2, threads=1) as local:
         on_local = {t.index: r for t, r in local.run(run_trial, tasks)}
     assert sorted(on_dask) == [0, 1, 2, 3]
-    assert on_dask[3]["status"] in ("exploded", "diverged")
+    assert on_dask[3].status in ("exploded", "diverged")
     for i in range(4):
-        assert on_dask[i]["status"] == on_local[i]["status"]
-        assert on_dask[i]["val_acc"] == on_local[i]["val_acc"]
-        assert on_dask[i]["series"]["loss"] == on_local[i]["series"]["loss"]
+        assert on_dask[i].status == on_local[i].status
+        assert on_dask[i].metrics["val_acc"] == on_local[i].metrics["val_acc"]
+        assert on_dask[i].series["loss"] == on_local[i].series["loss"]
     assert {r["pid"] for r in on_dask.values()} != {os.getpid()}  # ran in the cluster's worker processes
 
 

@@ -89,7 +89,7 @@ def test_guard_reports_diverged_and_the_iteration():
     solver.train()
     assert (solver.status, solver.stopped_at, solver.epoch) == ("diverged", 7, 1)
     assert "nan" in solver.stop_reason
-    assert solver.metrics()["final_loss"] is None
+    assert solver.metrics()["loss"] is None
 
 
 def test_guard_factor_is_configurable_and_validated(digits):
@@ -181,14 +181,30 @@ def test_callback_hooks_fire_in_order(digits):
 class StopAfterEpoch(Callback):
     def on_epoch_end(self, solver):
         if solver.epoch == 2:
-            solver.request_stop("early_stopped", "validation accuracy stopped improving")
+            solver.request_stop("stopped", "validation accuracy stopped improving")
 
 
 def test_a_callback_can_stop_the_run(digits):
     solver = Solver(_net(), _small(digits), batch_size=100, num_epochs=10, verbose=False,
                     callbacks=[StopAfterEpoch()])
     solver.train()
-    assert (solver.status, solver.epoch, solver.stopped_at) == ("early_stopped", 2, 4)
+    assert (solver.status, solver.epoch, solver.stopped_at) == ("stopped", 2, 4)
+    assert solver.stop_reason == "validation accuracy stopped improving"
+
+
+def test_status_tells_not_started_running_finished_and_refuses_unknown_stops(digits):
+    seen = []
+
+    class Watch(Callback):
+        def on_epoch_end(self, solver):
+            seen.append(solver.status)
+
+    solver = Solver(_net(), _small(digits), batch_size=100, num_epochs=2, verbose=False, callbacks=[Watch()])
+    assert solver.status == "not started"
+    solver.train()
+    assert seen == ["running", "running"] and solver.status == "finished" and solver.seconds > 0
+    with pytest.raises(ConfigError, match="'status' parameter of Solver.request_stop"):
+        solver.request_stop("early_stopped", "no such status")
 
 
 def test_check_accuracy_is_eval_mode_and_batch_independent(digits):
