@@ -18,13 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info  # noqa: E402
 
 from babysit.doctor import TrainingMonitor  # noqa: E402
-from babysit.search.trial import DataRef, build_trial_model, make_solver, prepared_data  # noqa: E402
+from babysit.search.trial import DataRef, prepared, trial_config  # noqa: E402
+from babysit.train.recipe import train_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TARBALL = REPO / ".." / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
@@ -32,14 +32,11 @@ PARAMS = {"lr": 1e-2, "reg": 1e-2, "update": "momentum", "lr_decay": 0.95, "batc
 VARIANTS = {"none": None, "every=10": 10, "every=1": 1}
 
 
-def epoch_seconds(data, every: int | None, epochs: int) -> float:
-    model = build_trial_model("fc:50", PARAMS, data.input_shape, data.num_classes, seed=1)
+def epoch_seconds(ref, data, every: int | None, epochs: int) -> float:
+    """Seconds per epoch of fc:50 trained by the recipe, with the TrainingMonitor sampling every ``every`` (None: off)."""
     callbacks = [TrainingMonitor(every=every)] if every else []
-    solver = make_solver(model, data.solver_data(), PARAMS, epochs, seed=2, callbacks=callbacks)
-    start = time.perf_counter()
-    with np.errstate(all="ignore"):
-        solver.train()
-    return (time.perf_counter() - start) / epochs
+    config = trial_config(ref, "fc:50", PARAMS, epochs, seed=1)
+    return train_model(config, data=data, callbacks=callbacks, verbose=False).seconds / epochs
 
 
 def main(argv=None) -> int:
@@ -51,12 +48,13 @@ def main(argv=None) -> int:
     if not args.tarball.exists():
         print(f"CIFAR-10 tarball not found at {args.tarball}; pass --tarball", file=sys.stderr)
         return 2
-    data = prepared_data(DataRef(f"folder:{args.tarball.resolve()}", 0, "standardize"))
+    ref = DataRef(f"folder:{args.tarball.resolve()}", 0, "standardize")
+    data = prepared(ref)
     times: dict[str, list[float]] = {name: [] for name in VARIANTS}
     names = list(VARIANTS)
     for r in range(args.rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:  # rotate the order
-            times[name].append(epoch_seconds(data, VARIANTS[name], args.epochs))
+            times[name].append(epoch_seconds(ref, data, VARIANTS[name], args.epochs))
     base = statistics.median(times["none"])
     rows = {name: {"epoch_seconds": round(statistics.median(t), 4),
                    "overhead": f"{statistics.median(t) / base - 1:+.1%}"} for name, t in times.items()}
