@@ -11,11 +11,28 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_TARBALL = REPO.parent / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
+
+
+def prepared_tarball(tarball: Path):
+    """(DataRef, prepared data) of the CIFAR-10 JPEG tarball, standardized, as a search's trials see it;
+    None, with a message, when the file is missing."""
+    from babysit.search.trial import DataRef, prepared
+
+    if not tarball.exists():
+        print(f"CIFAR-10 tarball not found at {tarball}; pass --tarball", file=sys.stderr)
+        return None
+    ref = DataRef(f"folder:{tarball.resolve()}", 0, "standardize")
+    return ref, prepared(ref)
 
 
 # -- the machine -------------------------------------------------------------

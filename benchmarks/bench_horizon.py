@@ -23,13 +23,11 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info  # noqa: E402
+from _common import DEFAULT_TARBALL, machine_info, prepared_tarball  # noqa: E402
 
-from babysit.search.trial import DataRef, prepared, trial_config  # noqa: E402
+from babysit.search.trial import trial_config  # noqa: E402
 from babysit.train.recipe import train_model  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_TARBALL = REPO / ".." / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
 LRS = (2e-3, 5e-3, 1e-2, 2e-2, 4e-2)
 SHORT, LONG = 10, 80
 
@@ -46,11 +44,10 @@ def main(argv=None) -> int:
     parser.add_argument("--reg", type=float, default=1e-2)
     parser.add_argument("--skip-long", action="store_true", help="only the 10-epoch trials")
     args = parser.parse_args(argv)
-    if not args.tarball.exists():
-        print(f"CIFAR-10 tarball not found at {args.tarball}; pass --tarball", file=sys.stderr)
+    loaded = prepared_tarball(args.tarball)
+    if loaded is None:
         return 2
-    ref = DataRef(f"folder:{args.tarball.resolve()}", 0, "standardize")
-    data = prepared(ref)
+    ref, data = loaded
     base = {"reg": args.reg, "update": "momentum", "lr_decay": 0.95, "batch_size": 100}
     rows = []
     for lr in LRS:

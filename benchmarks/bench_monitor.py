@@ -20,14 +20,12 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info  # noqa: E402
+from _common import DEFAULT_TARBALL, machine_info, prepared_tarball  # noqa: E402
 
 from babysit.doctor import TrainingMonitor  # noqa: E402
-from babysit.search.trial import DataRef, prepared, trial_config  # noqa: E402
+from babysit.search.trial import trial_config  # noqa: E402
 from babysit.train.recipe import train_model  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_TARBALL = REPO / ".." / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
 PARAMS = {"lr": 1e-2, "reg": 1e-2, "update": "momentum", "lr_decay": 0.95, "batch_size": 100}
 VARIANTS = {"none": None, "every=10": 10, "every=1": 1}
 
@@ -45,11 +43,10 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args(argv)
-    if not args.tarball.exists():
-        print(f"CIFAR-10 tarball not found at {args.tarball}; pass --tarball", file=sys.stderr)
+    loaded = prepared_tarball(args.tarball)
+    if loaded is None:
         return 2
-    ref = DataRef(f"folder:{args.tarball.resolve()}", 0, "standardize")
-    data = prepared(ref)
+    ref, data = loaded
     times: dict[str, list[float]] = {name: [] for name in VARIANTS}
     names = list(VARIANTS)
     for r in range(args.rounds):
