@@ -60,14 +60,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     For writers that want a path or a file object of their own (``np.savez``, safetensors):
     ``with atomic_path(p) as tmp, open(tmp, "wb") as f: np.savez(f, **arrays)``. The temp
-    file exists (empty, with the final mode) when yielded; write into it rather than
-    deleting and recreating it, or its mode is whatever the writer gives it. On an exception
-    it is removed and ``path`` is left as it was.
+    file exists (empty) when yielded. A writer may replace it with its own file (safetensors
+    does, with mode 0600): the final file still gets the umask mode. On an exception the
+    temp file is removed and ``path`` is left as it was.
     """
     path = Path(path)
     tmp = _create_temp(path)
     try:
+        mode = os.stat(tmp).st_mode & 0o777  # what the kernel gave a new file: 0o666 & ~umask
         yield tmp
+        if os.stat(tmp).st_mode & 0o777 != mode:
+            os.chmod(tmp, mode)
         _fsync_file(tmp)
         os.replace(tmp, path)
         _fsync_dir(path.parent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 
 import pytest
@@ -9,77 +10,20 @@ import pytest
 from babysit.errors import StoreError
 from babysit.store import INTERRUPTED, LATEST_VERSION, RunStore, schema
 
-# The store babysit 0.1.0 wrote (schema version 1), verbatim: a test fixture independent of
-# schema.py, so an edit of an old migration shows up here.
-V1_DDL = (
-    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
-    "INSERT INTO schema_version (version) VALUES (1)",
-    """CREATE TABLE searches (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE,
-        spec_json TEXT NOT NULL,
-        spec_hash TEXT NOT NULL,
-        created REAL NOT NULL)""",
-    """CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        search_id INTEGER REFERENCES searches(id),
-        stage INTEGER,
-        trial_index INTEGER,
-        params_json TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'exploded', 'diverged', 'failed')),
-        error TEXT,
-        started REAL NOT NULL,
-        finished REAL,
-        seconds REAL,
-        val_acc REAL,
-        train_acc REAL,
-        loss REAL,
-        epochs REAL,
-        best_val_acc REAL,
-        extra_json TEXT)""",
-    "CREATE INDEX runs_by_trial ON runs (search_id, stage, trial_index)",
-    """CREATE TABLE metrics (
-        run_id INTEGER NOT NULL REFERENCES runs(id),
-        kind TEXT NOT NULL,
-        step INTEGER NOT NULL,
-        value REAL)""",
-    "CREATE INDEX metrics_by_run_kind ON metrics (run_id, kind, step)",
-    """CREATE TABLE findings (
-        id INTEGER PRIMARY KEY,
-        run_id INTEGER REFERENCES runs(id),
-        check_name TEXT NOT NULL,
-        status TEXT NOT NULL,
-        value_json TEXT,
-        expected_json TEXT,
-        explanation TEXT,
-        advice TEXT,
-        details_json TEXT,
-        created REAL NOT NULL)""",
-    "CREATE INDEX findings_by_run ON findings (run_id)",
-    """CREATE TABLE artifacts (
-        id INTEGER PRIMARY KEY,
-        run_id INTEGER REFERENCES runs(id),
-        kind TEXT NOT NULL,
-        path TEXT NOT NULL,
-        created REAL NOT NULL)""",
-    "CREATE INDEX artifacts_by_run ON artifacts (run_id)",
-    "PRAGMA application_id = 1113749875",  # 0x42627973, "Bbys"
-)
+# SHA-256 of migration 1's statements as babysit 0.1.0 shipped them: old migrations are never
+# edited (stores in the field were built by them), so the v1 store below is what 0.1.0 wrote.
+V1_SHA256 = "2fa9849f91f59367b234d5e804d8af73c3cf2c51122d84123677d59e08fcde43"
 
 SPEC_JSON = '{"seed":0,"trials":4}'
-
-
-def _schema_sql(path) -> set[tuple]:
-    with sqlite3.connect(path) as conn:
-        return set(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name != 'runs_v2'"))
 
 
 def _write_v1_store(path) -> dict[str, int]:
     """A version-1 store as babysit 0.1.0 left it after a kill: returns run ids by what happened to them."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
-    for statement in V1_DDL:
-        conn.execute(statement)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        assert schema.migrate(conn) == 1
     conn.execute("INSERT INTO searches VALUES (1, 'search', ?, 'hash', 1.0)", (SPEC_JSON,))
     ids = {}
     rows = [  # (name, trial, status, error, val_acc)
@@ -104,15 +48,8 @@ def _write_v1_store(path) -> dict[str, int]:
     return ids
 
 
-def test_the_v1_fixture_is_what_the_first_migration_builds(tmp_path):
-    _write_v1_store(tmp_path / "fixture.sqlite")
-    built = tmp_path / "built.sqlite"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
-        conn = sqlite3.connect(built, isolation_level=None)
-        assert schema.migrate(conn) == 1
-        conn.close()
-    assert _schema_sql(built) == _schema_sql(tmp_path / "fixture.sqlite")
+def test_migration_1_is_as_shipped():
+    assert hashlib.sha256("\n".join(schema.MIGRATIONS[0]).encode()).hexdigest() == V1_SHA256
 
 
 def test_a_v1_store_is_upgraded_in_place_keeping_every_run(tmp_path):
