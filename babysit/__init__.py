@@ -1,15 +1,14 @@
 """babysit: the lecture "Training Neural Networks, Part I" as software."""
 
-__version__ = "0.1.0"
-
-from babysit.nn import (  # noqa: E402
+from babysit._version import __version__
+from babysit.nn import (
     ConvNet,
     FullyConnectedNet,
     TwoLayerNet,
     init_two_layer_model,
     two_layer_net,
 )
-from babysit.train import ClassifierTrainer, Solver  # noqa: E402
+from babysit.train import ClassifierTrainer, Solver
 
 __all__ = ["FullyConnectedNet", "TwoLayerNet", "ConvNet", "init_two_layer_model", "two_layer_net",
            "ClassifierTrainer", "Solver", "__version__"]

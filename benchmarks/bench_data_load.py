@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info  # noqa: E402
 
 from babysit.data import load_source, read_image_folder  # noqa: E402
-from babysit.data.image_folder import _default_workers  # noqa: E402
+from babysit.data.decode import default_workers  # noqa: E402
 
 DEFAULT_TARBALL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cifar10-train-jpeg.tar.gz"
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tarball", type=Path, default=DEFAULT_TARBALL.resolve())
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=_default_workers(), help="decode processes for the parallel cold run")
+    parser.add_argument("--workers", type=int, default=default_workers(), help="decode processes for the parallel cold run")
     args = parser.parse_args(argv)
     if not args.tarball.is_file():
         print(f"tarball not found: {args.tarball}", file=sys.stderr)

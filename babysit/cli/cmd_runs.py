@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 JSON_KEYS = ("id", "search", "stage", "status", "params", "val_acc", "train_acc", "loss", "epochs", "seconds")
@@ -22,6 +21,7 @@ def add_parser(sub, name):
 
 def run(args) -> int:
     from babysit.errors import ConfigError
+    from babysit.fileio import dumps
     from babysit.store import RunStore
 
     with RunStore(args.store, readonly=True) as store:
@@ -33,10 +33,30 @@ def run(args) -> int:
                               f"{', '.join(names) or 'no searches'}")
         runs = [r for r in runs if r["search"] == args.search]
     if args.json:
-        print(json.dumps([{k: r[k] for k in JSON_KEYS} for r in runs]))
+        print(dumps([{k: r[k] for k in JSON_KEYS} for r in runs]))
         return 0
     _print_table(runs, args.store)
+    note = interrupted_note(runs)
+    if note:
+        print(note)
     return 0
+
+
+def interrupted_note(runs) -> str | None:
+    """What to do about interrupted runs, or None when there are none."""
+    from babysit.store import INTERRUPTED
+
+    stopped = [r for r in runs if r["status"] == INTERRUPTED]
+    if not stopped:
+        return None
+    searches = sorted({r["search"] for r in stopped if r["search"] is not None})
+    text = (f"{len(stopped)} run(s) interrupted: the process writing the store was stopped before they "
+            f"finished.")
+    if searches:
+        text += (f" Running the same `babysit search` command again (same --store and --name) resumes "
+                 f"{'search' if len(searches) == 1 else 'searches'} {', '.join(map(repr, searches))}: "
+                 f"only the unfinished trials run again.")
+    return text
 
 
 def _print_table(runs, path) -> None:

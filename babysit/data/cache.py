@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from babysit.fileio import atomic_path
 
 
 def default_cache_dir() -> Path:
@@ -33,20 +34,14 @@ def read_npz(path: Path) -> dict[str, np.ndarray] | None:
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> bool:
-    """Write ``arrays`` to ``path`` atomically (temp file + rename); False if it cannot.
+    """Write ``arrays`` to ``path`` atomically (``babysit.fileio.atomic_path``); False if it cannot.
 
     Readers never see a half-written file; a read-only cache only costs a warning.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
     except OSError as exc:
         warnings.warn(f"cannot write cache file {path} ({exc}); continuing without cache", stacklevel=3)
         return False

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from babysit.fileio import to_jsonable
 
 STATUSES = ("pass", "warn", "fail")
 
@@ -37,35 +36,13 @@ class Finding:
         if self.status not in STATUSES:
             raise ValueError(f"Finding.status must be one of {', '.join(STATUSES)}; got {self.status!r}")
 
-    @property
-    def failed(self) -> bool:
-        return self.status == "fail"
-
     def to_dict(self) -> dict:
-        """A JSON-able dict (NumPy values become Python ones; NaN/inf become the strings 'nan'/'inf')."""
+        """A JSON-able dict (NumPy values become Python ones; NaN and ±inf become None: strict JSON)."""
         return {
             "check": self.check, "status": self.status, "value": to_jsonable(self.value),
             "expected": to_jsonable(self.expected), "explanation": self.explanation, "advice": self.advice,
             "details": to_jsonable(self.details),
         }
-
-
-def to_jsonable(obj):
-    """Convert NumPy scalars/arrays, tuples and non-finite floats into plain JSON values."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        x = float(obj)
-        return x if math.isfinite(x) else str(x)
-    return obj
 
 
 def worst_status(findings) -> str:

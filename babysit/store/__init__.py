@@ -1,7 +1,8 @@
 """babysit.store: the run store on SQLite (searches, runs, metric series, findings, artifacts)."""
 
-from babysit.store.run_store import INTERRUPTED, RUN_METRIC_COLUMNS, RunStore, spec_hash
-from babysit.store.schema import FINAL_STATUSES, LATEST_VERSION, RUN_STATUSES
+from babysit.store.codec import RUN_METRIC_COLUMNS, spec_hash
+from babysit.store.run_store import RunStore
+from babysit.store.schema import FINAL_STATUSES, INTERRUPTED, LATEST_VERSION, RUN_STATUSES
 
 __all__ = [
     "FINAL_STATUSES",

@@ -5,10 +5,10 @@ number of readers (``RunStore(path, readonly=True)``: ``babysit runs``, the repo
 at the same time thanks to WAL mode. Every write is one transaction, so a kill -9
 never loses a committed run and never leaves a half-written one.
 
-Interrupted runs: a run still ``running`` when its writer died is marked ``failed``
-with error ``'interrupted'`` the next time a writer opens the store (the writer lock
-proves nobody is still running it). ``finished_trials`` leaves such runs out, so
-resuming a search redoes exactly those trials; the interrupted rows stay as history.
+Interrupted runs: a run still ``running`` when its writer died gets the status
+``interrupted`` the next time a writer opens the store (the writer lock proves nobody
+is still running it). ``finished_trials`` leaves such runs out, so resuming a search
+redoes exactly those trials; the interrupted rows stay as history.
 
 Workers never write: a forked worker must not use the connection it inherits (SQLite
 forbids carrying a connection across fork); it does not inherit the writer lock.
@@ -16,7 +16,6 @@ forbids carrying a connection across fork); it does not inherit the writer lock.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import sqlite3
@@ -28,42 +27,22 @@ from pathlib import Path
 import numpy as np
 
 from babysit.errors import StoreError
-from babysit.store import schema
-from babysit.store.schema import APPLICATION_ID, FINAL_STATUSES, stored_version, user_tables
+from babysit.store.codec import (
+    RUN_METRIC_COLUMNS,
+    RUN_SELECT,
+    differing_keys,
+    finding_fields,
+    float_or_none,
+    from_json,
+    run_dict,
+    spec_hash,
+    to_json,
+)
+from babysit.store.connection import connect
+from babysit.store.schema import FINAL_STATUSES, INTERRUPTED
 from babysit.store.writer_lock import WriterLock
 
-INTERRUPTED = "interrupted"
-
-_FINDING_FIELDS = ("check", "status", "value", "expected", "explanation", "advice", "details")
-
-# finish_run() metrics that have their own column; any other key goes to extra_json.
-RUN_METRIC_COLUMNS = ("val_acc", "train_acc", "loss", "epochs", "best_val_acc")
-
-_RUN_COLUMNS = (
-    "id, search_id, stage, trial_index, params_json, status, error, started, finished, seconds, "
-    + ", ".join(RUN_METRIC_COLUMNS)
-    + ", extra_json"
-)
-
-
-def to_json(value) -> str:
-    """JSON text of ``value`` with keys sorted; NumPy scalars and arrays become plain numbers/lists."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain)
-
-
-def spec_hash(spec: Mapping) -> str:
-    """SHA-256 of the canonical JSON of a search spec: equal specs hash equal, whatever the key order."""
-    return hashlib.sha256(to_json(spec).encode()).hexdigest()
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    raise TypeError(f"cannot store a {type(value).__name__} as JSON: {value!r}")
+__all__ = ["INTERRUPTED", "RUN_METRIC_COLUMNS", "RunStore", "spec_hash", "to_json"]
 
 
 class RunStore:
@@ -92,70 +71,12 @@ class RunStore:
                     f"cannot create store {self.path}: {err.strerror}: {err.filename}; check the path"
                 ) from None
         try:
-            self._conn = self._connect()
+            self._conn = connect(self.path, readonly)
             if not readonly:
                 self.mark_interrupted()
         except BaseException:
             self.close()
             raise
-
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: no implicit transactions; every write uses _transaction().
-        try:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        except sqlite3.Error as err:
-            raise StoreError(f"cannot open store {self.path}: {err}; check the path and its permissions") from None
-        try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            tables = user_tables(conn)
-        except sqlite3.DatabaseError as err:
-            conn.close()
-            raise StoreError(
-                f"{self.path} is not a babysit run store (not an SQLite database: {err}); "
-                "give a new path or an existing store"
-            ) from None
-        if app_id != APPLICATION_ID and tables:
-            conn.close()
-            raise StoreError(
-                f"{self.path} is an SQLite database but not a babysit run store "
-                f"(application_id {app_id}, tables: {', '.join(tables)}); give a new path or an existing store"
-            )
-        if self.readonly and app_id != APPLICATION_ID:
-            conn.close()
-            raise StoreError(f"{self.path} is not a babysit run store (an empty file); expected a store to read")
-        version = stored_version(conn)
-        if version > schema.LATEST_VERSION:
-            conn.close()
-            raise StoreError(
-                f"store {self.path} has schema version {version}, newer than this babysit "
-                f"(knows up to {schema.LATEST_VERSION}); upgrade babysit to read it"
-            )
-        conn.execute("PRAGMA foreign_keys = ON")
-        if self.readonly:
-            conn.execute("PRAGMA query_only = ON")
-            if version < schema.LATEST_VERSION:
-                conn.close()
-                raise StoreError(
-                    f"store {self.path} has schema version {version}; open it once for writing to upgrade it"
-                )
-            return conn
-        # WAL: readers never block the writer nor the other way round. synchronous=NORMAL in WAL
-        # mode loses no committed transaction when the process dies (kill -9); only a power cut
-        # can drop the last commits, and the file stays consistent even then.
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            conn.close()
-            raise StoreError(f"store {self.path}: SQLite refused WAL mode (got {mode!r}); use a local disk")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        try:
-            schema.migrate(conn)
-        except sqlite3.Error as err:
-            conn.close()
-            raise StoreError(
-                f"store {self.path} could not be upgraded from schema version {version} to "
-                f"{schema.LATEST_VERSION} ({err}); the store is unchanged, use the babysit that wrote it"
-            ) from None
-        return conn
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -218,7 +139,7 @@ class RunStore:
                 return cur.lastrowid
         search_id, old_text, old_hash = row
         if old_hash != digest:
-            differing = _differing_keys(json.loads(old_text), json.loads(spec_text))
+            differing = differing_keys(json.loads(old_text), json.loads(spec_text))
             detail = f" (differs in: {', '.join(differing)})" if differing else ""
             raise StoreError(
                 f"store {self.path} holds search {name} with a different spec{detail}; "
@@ -260,7 +181,7 @@ class RunStore:
             raise ValueError(f"finish_run status must be one of {', '.join(FINAL_STATUSES)}; got {status!r}")
         metrics = dict(metrics or {})
         seconds = metrics.pop("seconds", None)
-        columns = {k: _float_or_none(metrics.pop(k, None)) for k in RUN_METRIC_COLUMNS}
+        columns = {k: float_or_none(metrics.pop(k, None)) for k in RUN_METRIC_COLUMNS}
         extra = to_json(metrics) if metrics else None
         now = time.time()
         with self._transaction() as conn:
@@ -278,28 +199,24 @@ class RunStore:
             )
 
     def mark_interrupted(self) -> int:
-        """Mark every ``running`` run as ``failed`` with error 'interrupted'; returns how many.
+        """Mark every ``running`` run ``interrupted`` (error 'interrupted' too); returns how many.
 
         Safe only while holding the writer lock (the constructor calls it): then no live
         process is running those runs.
         """
         with self._transaction() as conn:
             cur = conn.execute(
-                "UPDATE runs SET status = 'failed', error = ?, finished = ? WHERE status = 'running'",
-                (INTERRUPTED, time.time()),
+                "UPDATE runs SET status = ?, error = ?, finished = ? WHERE status = 'running'",
+                (INTERRUPTED, INTERRUPTED, time.time()),
             )
             return cur.rowcount
 
     def run(self, run_id: int) -> dict:
         """One run as a dict (see ``runs``); ValueError if it does not exist."""
-        row = self.conn.execute(
-            f"SELECT {_prefixed('r.', _RUN_COLUMNS)}, s.name FROM runs r "
-            "LEFT JOIN searches s ON s.id = r.search_id WHERE r.id = ?",
-            (run_id,),
-        ).fetchone()
+        row = self.conn.execute(RUN_SELECT + " WHERE r.id = ?", (run_id,)).fetchone()
         if row is None:
             raise ValueError(f"run {run_id} does not exist in store {self.path}")
-        return _run_dict(row)
+        return run_dict(row)
 
     def runs(self, search_id: int | None = None) -> list[dict]:
         """Runs in id order, all or those of one search.
@@ -307,25 +224,22 @@ class RunStore:
         Each dict: id, search_id, search (name or None), stage, trial_index, params, status,
         error, started, finished, seconds, val_acc, train_acc, loss, epochs, best_val_acc, extra.
         """
-        sql = (
-            f"SELECT {_prefixed('r.', _RUN_COLUMNS)}, s.name FROM runs r "
-            "LEFT JOIN searches s ON s.id = r.search_id"
-        )
+        sql = RUN_SELECT
         args: tuple = ()
         if search_id is not None:
             sql += " WHERE r.search_id = ?"
             args = (search_id,)
-        return [_run_dict(row) for row in self.conn.execute(sql + " ORDER BY r.id", args)]
+        return [run_dict(row) for row in self.conn.execute(sql + " ORDER BY r.id", args)]
 
     def finished_trials(self, search_id: int) -> dict[tuple[int, int], dict]:
         """Trials of a search that resume must not redo: ``(stage, trial_index) -> run``.
 
-        Every final status counts (a trial that exploded or raised would do so again),
-        except runs failed as 'interrupted'. Where a trial ran more than once, the latest wins.
+        Every final status counts (a trial that exploded or raised would do so again); running
+        and interrupted runs do not. Where a trial ran more than once, the latest wins.
         """
         done = {}
         for run in self.runs(search_id):
-            if run["status"] == "running" or (run["status"] == "failed" and run["error"] == INTERRUPTED):
+            if run["status"] in ("running", INTERRUPTED):
                 continue
             done[(run["stage"], run["trial_index"])] = run
         return done
@@ -339,7 +253,7 @@ class RunStore:
         NaN is stored as SQL NULL and read back as NaN.
         """
         steps = [int(s) for s in steps]
-        values = [_float_or_none(v) for v in values]
+        values = [float_or_none(v) for v in values]
         if len(steps) != len(values):
             raise ValueError(f"log_metrics {kind!r}: {len(steps)} steps but {len(values)} values")
         with self._transaction() as conn:
@@ -374,7 +288,7 @@ class RunStore:
         now = time.time()
         rows = []
         for finding in findings:
-            f = _finding_fields(finding)
+            f = finding_fields(finding)
             rows.append(
                 (
                     run_id,
@@ -411,7 +325,7 @@ class RunStore:
         for row in self.conn.execute(sql + " ORDER BY id", args):
             d = dict(zip(keys, row))
             for key in ("value", "expected", "details"):
-                d[key] = json.loads(d[key]) if d[key] is not None else None
+                d[key] = from_json(d[key])
             out.append(d)
         return out
 
@@ -434,37 +348,3 @@ class RunStore:
         keys = ("id", "run_id", "kind", "path", "created")
         return [dict(zip(keys, row)) for row in self.conn.execute(sql + " ORDER BY id", args)]
 
-
-def _finding_fields(finding) -> Mapping:
-    if isinstance(finding, Mapping):
-        return finding
-    if hasattr(finding, "to_dict"):  # babysit.doctor.Finding: JSON-safe values (NaN -> 'nan')
-        return finding.to_dict()
-    return {k: getattr(finding, k, None) for k in _FINDING_FIELDS}
-
-
-def _float_or_none(value) -> float | None:
-    # SQLite would store NaN as NULL anyway; doing it here makes the rule explicit.
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value
-
-
-def _prefixed(prefix: str, columns: str) -> str:
-    return ", ".join(prefix + c.strip() for c in columns.split(","))
-
-
-def _run_dict(row) -> dict:
-    keys = [c.strip() for c in _RUN_COLUMNS.split(",")] + ["search"]
-    d = dict(zip(keys, row))
-    d["params"] = json.loads(d.pop("params_json"))
-    extra = d.pop("extra_json")
-    d["extra"] = json.loads(extra) if extra else {}
-    return d
-
-
-def _differing_keys(old, new) -> list[str]:
-    if not (isinstance(old, dict) and isinstance(new, dict)):
-        return []
-    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))

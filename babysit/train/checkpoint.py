@@ -5,24 +5,23 @@
 under ``buffer.``, fitted preprocessing arrays under ``preprocess.``) and
 ``out/model.json`` (architecture from ``model.config()``, parameter shapes and
 dtypes, preprocessing config, class names, training config, metrics, babysit
-version). Each file is written to a temporary name and moved into place with
-``os.replace``, so an interrupted save never leaves a half-written file; both
-carry one ``checkpoint_id`` so a pair from different saves is detected.
+version). Each file is written with ``babysit.fileio.atomic_path`` (temp file,
+fsync, ``os.replace``), so an interrupted save never leaves a half-written file;
+both carry one ``checkpoint_id`` so a pair from different saves is detected.
 No pickle anywhere: the weights load in PyTorch too.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import os
-import tempfile
 import uuid
 from pathlib import Path
 
 import numpy as np
 
+from babysit._version import __version__
 from babysit.errors import BabysitError, CheckpointError
+from babysit.fileio import atomic_path, dumps
 
 FORMAT = "babysit-checkpoint"
 FORMAT_VERSION = 1
@@ -64,8 +63,6 @@ def save_checkpoint(path, model, *, preprocessor=None, class_names, train_config
     """
     from safetensors.numpy import save_file
 
-    from babysit import __version__
-
     weights, sidecar = checkpoint_paths(path)
     tensors = {name: np.ascontiguousarray(arr) for name, arr in model.params.items()}
     tensors.update({BUFFER_PREFIX + k: np.ascontiguousarray(v) for k, v in model_buffers(model).items()})
@@ -86,21 +83,12 @@ def save_checkpoint(path, model, *, preprocessor=None, class_names, train_config
         "train_config": train_config or {},
         "metrics": metrics or {},
     }
-    text = json.dumps(_jsonable(meta), indent=2, allow_nan=False) + "\n"
+    text = dumps(meta, indent=2) + "\n"
     weights.parent.mkdir(parents=True, exist_ok=True)
-    tmp_weights = _temp_name(weights)
-    tmp_sidecar = _temp_name(sidecar)
-    try:
+    # Both temp files are written before either is moved into place (weights first).
+    with atomic_path(sidecar) as tmp_sidecar, atomic_path(weights) as tmp_weights:
         save_file(tensors, str(tmp_weights), metadata={"format": FORMAT, "checkpoint_id": checkpoint_id})
-        _fsync(tmp_weights)
         tmp_sidecar.write_text(text, encoding="utf-8")
-        _fsync(tmp_sidecar)
-        os.replace(tmp_weights, weights)
-        os.replace(tmp_sidecar, sidecar)
-        _fsync_dir(weights.parent)
-    finally:
-        for tmp in (tmp_weights, tmp_sidecar):
-            tmp.unlink(missing_ok=True)
     return weights
 
 
@@ -196,41 +184,3 @@ def _read_weights(weights: Path) -> tuple[dict[str, np.ndarray], dict]:
     if header.get("format") != FORMAT:
         raise CheckpointError(f"{weights}: not a babysit checkpoint (no '{FORMAT}' marker in its header)")
     return tensors, header
-
-
-def _jsonable(value):
-    """numpy scalars/arrays to Python, non-finite floats to None (strict JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _temp_name(target: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    return Path(name)
-
-
-def _fsync(path: Path) -> None:
-    os.chmod(path, 0o644)  # mkstemp's 0600 would carry over to the checkpoint through os.replace
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

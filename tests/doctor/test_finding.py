@@ -7,12 +7,12 @@ import pytest
 from babysit.doctor import Finding, worst_status
 
 
-def test_to_dict_is_strict_json_with_numpy_values_and_non_finite_floats():
+def test_to_dict_is_strict_json_with_numpy_values_and_non_finite_floats_as_null():
     f = Finding("x", "warn", np.float32(1.5), {"a": np.int64(3)}, "why", "do this",
                 details={"arr": np.arange(3), "nan": math.nan, "inf": np.float64(np.inf), "t": (1, 2)})
     d = json.loads(json.dumps(f.to_dict(), allow_nan=False))
     assert d == {"check": "x", "status": "warn", "value": 1.5, "expected": {"a": 3}, "explanation": "why",
-                 "advice": "do this", "details": {"arr": [0, 1, 2], "nan": "nan", "inf": "inf", "t": [1, 2]}}
+                 "advice": "do this", "details": {"arr": [0, 1, 2], "nan": None, "inf": None, "t": [1, 2]}}
 
 
 def test_status_must_be_known():

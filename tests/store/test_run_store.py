@@ -1,21 +1,21 @@
-"""RunStore on real SQLite files: round trips, resume bookkeeping, refusals, the writer lock."""
+"""RunStore on real SQLite files: round trips and resume bookkeeping.
+
+Refusals and the writer lock: test_store_open.py; schema upgrades: test_store_migrations.py;
+kill -9 and concurrent readers: test_store_crash.py.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
-import os
 import sqlite3
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 
 from babysit.errors import StoreError
-from babysit.store import INTERRUPTED, LATEST_VERSION, RunStore, spec_hash
+from babysit.store import INTERRUPTED, LATEST_VERSION, RUN_STATUSES, RunStore, spec_hash
 
 SPEC = {"space": {"lr": {"type": "log", "low": 1e-6, "high": 1e-3}}, "trials": 10, "stages": 2, "seed": 0}
 
@@ -129,14 +129,14 @@ def test_same_name_with_different_spec_is_refused_and_nothing_lost(tmp_path):
         assert len(s.searches()) == 1
 
 
-def test_finished_trials_skip_interrupted_and_keep_the_latest(store):
+def test_finished_trials_skip_running_and_interrupted_and_keep_the_latest(store):
     sid = store.create_or_open_search("s", SPEC)
-    outcomes = {0: ("finished", None), 1: ("exploded", None), 2: ("diverged", None), 3: ("failed", "boom"),
-                4: ("failed", INTERRUPTED)}
-    ids = {}
+    interrupted = store.start_run(sid, 1, 4, {"trial": 4})
+    assert store.mark_interrupted() == 1  # what a writer opening the store after a kill does
+    outcomes = {0: ("finished", None), 1: ("exploded", None), 2: ("diverged", None), 3: ("failed", "boom")}
     for trial, (status, error) in outcomes.items():
-        ids[trial] = store.start_run(sid, 1, trial, {"trial": trial})
-        store.finish_run(ids[trial], status, {"val_acc": trial / 10}, error=error)
+        store.finish_run(store.start_run(sid, 1, trial, {"trial": trial}), status, {"val_acc": trial / 10},
+                         error=error)
     still_running = store.start_run(sid, 1, 5, {})
     redo = store.start_run(sid, 1, 0, {"trial": 0})  # a trial run twice: the latest counts
     store.finish_run(redo, "finished", {"val_acc": 0.9})
@@ -146,7 +146,8 @@ def test_finished_trials_skip_interrupted_and_keep_the_latest(store):
     assert set(done) == {(1, 0), (1, 1), (1, 2), (1, 3)}
     assert done[(1, 0)]["id"] == redo and done[(1, 0)]["val_acc"] == 0.9
     assert done[(1, 3)]["status"] == "failed" and done[(1, 3)]["error"] == "boom"
-    assert still_running not in {r["id"] for r in done.values()}
+    assert {still_running, interrupted}.isdisjoint(r["id"] for r in done.values())
+    assert store.run(interrupted)["status"] == INTERRUPTED
 
 
 def test_reopen_marks_runs_left_running_as_interrupted(tmp_path):
@@ -159,18 +160,21 @@ def test_reopen_marks_runs_left_running_as_interrupted(tmp_path):
     s.close()  # as if the driver died with `left` running
     with RunStore(path) as s:
         run = s.run(left)
-        assert (run["status"], run["error"]) == ("failed", INTERRUPTED)
+        # the error keeps the word 'interrupted' too, as before the status existed
+        assert (run["status"], run["error"]) == (INTERRUPTED, INTERRUPTED) and run["finished"] >= run["started"]
         assert s.run(done)["status"] == "finished"
         assert set(s.finished_trials(sid)) == {(1, 0)}
         assert s.mark_interrupted() == 0
-        with pytest.raises(ValueError, match="already failed"):
+        with pytest.raises(ValueError, match="already interrupted"):
             s.finish_run(left, "finished", {})
 
 
 def test_finish_run_rejects_bad_status_and_double_finish(store):
+    assert INTERRUPTED in RUN_STATUSES
     rid = store.start_run(None, None, None, {})
-    with pytest.raises(ValueError, match="must be one of finished, exploded, diverged, failed; got 'running'"):
-        store.finish_run(rid, "running", {})
+    for status in ("running", INTERRUPTED):  # 'interrupted' is the store's word, not a run's outcome
+        with pytest.raises(ValueError, match=f"must be one of finished, exploded, diverged, failed; got '{status}'"):
+            store.finish_run(rid, status, {})
     store.finish_run(rid, "exploded", {"loss": float("inf")})
     assert store.run(rid)["loss"] == math.inf
     with pytest.raises(ValueError, match="already exploded"):
@@ -242,115 +246,9 @@ def test_readonly_reader_sees_data_and_cannot_write(tmp_path):
 
 
 def test_unknown_json_type_is_refused_before_anything_is_written(store):
-    with pytest.raises(TypeError, match="cannot store a object as JSON"):
+    with pytest.raises(TypeError, match="cannot write a object as JSON"):
         store.start_run(None, None, None, {"bad": object()})
     assert store.runs() == []
-
-
-# -- refusals --------------------------------------------------------------------------
-
-
-def test_text_file_is_refused_and_left_untouched(tmp_path):
-    path = tmp_path / "notes.txt"
-    path.write_text("these are my notes, not a database\n" * 20)
-    before = path.read_bytes()
-    with pytest.raises(StoreError, match=r"notes.txt is not a babysit run store \(not an SQLite database"):
-        RunStore(path)
-    assert path.read_bytes() == before
-
-
-def test_other_sqlite_database_is_refused_and_left_untouched(tmp_path):
-    path = tmp_path / "other.db"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE customers (name TEXT)")
-    conn.execute("INSERT INTO customers VALUES ('ada')")
-    conn.commit()
-    conn.close()
-    before = path.read_bytes()
-    for readonly in (False, True):
-        with pytest.raises(StoreError, match="is an SQLite database but not a babysit run store .*tables: customers"):
-            RunStore(path, readonly=readonly)
-    assert path.read_bytes() == before
-
-
-def test_missing_or_empty_file_for_reading_and_folder_are_refused(tmp_path):
-    with pytest.raises(StoreError, match="no run store at"):
-        RunStore(tmp_path / "missing.sqlite", readonly=True)
-    assert not (tmp_path / "missing.sqlite").exists()
-    (tmp_path / "empty.sqlite").write_bytes(b"")
-    with pytest.raises(StoreError, match="not a babysit run store"):
-        RunStore(tmp_path / "empty.sqlite", readonly=True)
-    with pytest.raises(StoreError, match="is a folder"):
-        RunStore(tmp_path)
-
-
-def test_path_under_a_file_is_refused(tmp_path):
-    (tmp_path / "plain").write_text("x")
-    with pytest.raises(StoreError, match=f"cannot create store .*plain/runs.sqlite: File exists: {tmp_path / 'plain'}; check the path"):
-        RunStore(tmp_path / "plain" / "runs.sqlite")
-
-
-def test_empty_file_becomes_a_store(tmp_path):
-    path = tmp_path / "runs.sqlite"
-    path.write_bytes(b"")
-    with RunStore(path) as s:
-        assert s.runs() == []
-
-
-def test_store_from_a_newer_babysit_is_refused(tmp_path):
-    path = tmp_path / "runs.sqlite"
-    RunStore(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE schema_version SET version = 99")
-    conn.commit()
-    conn.close()
-    with pytest.raises(StoreError, match=f"schema version 99, newer than this babysit \\(knows up to {LATEST_VERSION}\\)"):
-        RunStore(path)
-
-
-def test_closed_store_says_so(tmp_path):
-    s = RunStore(tmp_path / "runs.sqlite")
-    s.close()
-    s.close()  # idempotent
-    with pytest.raises(StoreError, match="is closed"):
-        s.runs()
-
-
-# -- one writer ------------------------------------------------------------------------
-
-
-def test_second_writer_in_this_process_is_refused_until_the_first_closes(tmp_path):
-    path = tmp_path / "runs.sqlite"
-    first = RunStore(path)
-    rid = first.start_run(None, None, None, {})
-    with pytest.raises(StoreError, match=rf"is already open for writing in this process \(pid {os.getpid()}\)"):
-        RunStore(path)
-    assert first.run(rid)["status"] == "running"  # the refused writer marked nothing interrupted
-    first.close()
-    with RunStore(path) as second:
-        assert second.run(rid)["error"] == INTERRUPTED
-
-
-def test_writer_in_another_process_is_named_by_pid(tmp_path):
-    path = tmp_path / "runs.sqlite"
-    code = textwrap.dedent(
-        f"""
-        import sys, time
-        from babysit.store import RunStore
-        s = RunStore({str(path)!r})
-        print("open", flush=True)
-        sys.stdin.readline()
-        """
-    )
-    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "open"
-        with pytest.raises(StoreError, match=f"pid {child.pid}"):
-            RunStore(path)
-    finally:
-        child.communicate("\n", timeout=30)
-    with RunStore(path):
-        pass  # the lock went with the process
 
 
 def test_spec_json_is_canonical_text(store):
@@ -360,64 +258,22 @@ def test_spec_json_is_canonical_text(store):
     assert json.loads(text) == store.searches()[0]["spec"]
 
 
-def test_forked_child_does_not_keep_the_store_locked(tmp_path):
-    """Workers forked by the driver must not hold the writer lock once the driver lets go of it."""
-    path = tmp_path / "runs.sqlite"
-    store = RunStore(path)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: wait until the parent says it is done, touch nothing
-        os.close(write_end)
-        os.read(read_end, 1)
-        os._exit(0)
-    os.close(read_end)
-    try:
-        store.close()
-        other = subprocess.run(
-            [sys.executable, "-c", f"from babysit.store import RunStore; RunStore({str(path)!r}).close()"],
-            capture_output=True, text=True, timeout=60,
-        )
-        assert other.returncode == 0, other.stderr
-    finally:
-        os.write(write_end, b"x")
-        os.close(write_end)
-        os.waitpid(pid, 0)
+def test_spec_text_and_hash_are_what_earlier_versions_wrote(store):
+    """A resume matches the stored spec by its hash: the canonical text must never change."""
+    assert spec_hash(SPEC) == "84b85d46731cab1d5f8476ea5ce8e52bba6297879245c6c6b049b27be8bdd542"
+    odd = {"b": (1, np.float32(0.1), np.int64(3), True, None),
+           "a": {"x": np.arange(3), "2": "two", "y": np.float64(1e-7)}, "u": "é"}
+    sid = store.create_or_open_search("odd", odd)
+    text = store.conn.execute("SELECT spec_json FROM searches WHERE id = ?", (sid,)).fetchone()[0]
+    assert text == '{"a":{"2":"two","x":[0,1,2],"y":1e-07},"b":[1,0.10000000149011612,3,true,null],"u":"\\u00e9"}'
+    assert spec_hash(odd) == "b8e51704382d72ae8d510cb6d0ab42920866dba5980b869b80891afd55304302"
 
 
-def test_an_older_store_is_migrated_in_place_keeping_its_runs(tmp_path, monkeypatch):
-    from babysit.store import schema
-
-    path = tmp_path / "runs.sqlite"
-    with RunStore(path) as s:
-        rid = s.start_run(None, None, None, {"lr": 1e-3})
-        s.finish_run(rid, "finished", {"val_acc": 0.5})
-    v2 = ("ALTER TABLE runs ADD COLUMN note TEXT", "UPDATE runs SET note = 'migrated'")
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + (v2,))
-    monkeypatch.setattr(schema, "LATEST_VERSION", LATEST_VERSION + 1)
-    with pytest.raises(StoreError, match=f"schema version {LATEST_VERSION}; open it once for writing to upgrade it"):
-        RunStore(path, readonly=True)
-    with RunStore(path) as s:
-        assert s.run(rid)["val_acc"] == 0.5
-        assert s.conn.execute("SELECT note FROM runs").fetchall() == [("migrated",)]
-        assert s.conn.execute("SELECT version FROM schema_version").fetchall() == [(LATEST_VERSION + 1,)]
-    with RunStore(path, readonly=True) as s:
-        assert s.run(rid)["status"] == "finished"
-
-
-def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
-    from babysit.store import schema
-
-    path = tmp_path / "runs.sqlite"
-    with RunStore(path) as s:
-        s.start_run(None, None, None, {})
-    broken = ("ALTER TABLE runs ADD COLUMN note TEXT", "THIS IS NOT SQL")
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + (broken,))
-    monkeypatch.setattr(schema, "LATEST_VERSION", LATEST_VERSION + 1)
-    with pytest.raises(StoreError, match=f"could not be upgraded from schema version {LATEST_VERSION} to "
-                       f"{LATEST_VERSION + 1} .*the store is unchanged"):
-        RunStore(path)
-    conn = sqlite3.connect(path)
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(LATEST_VERSION,)]
-    columns = [r[1] for r in conn.execute("PRAGMA table_info(runs)")]
-    assert "note" not in columns and conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
-    conn.close()
+def test_non_finite_values_in_json_columns_are_null(store):
+    rid = store.start_run(None, None, None, {"lr": float("nan"), "grid": (1e-3, float("inf"))})
+    store.finish_run(rid, "diverged", {"loss": float("nan"), "lr_final": float("-inf")})
+    params_json, extra_json = store.conn.execute("SELECT params_json, extra_json FROM runs").fetchone()
+    assert "NaN" not in params_json + extra_json and "Infinity" not in params_json + extra_json
+    run = store.run(rid)
+    assert run["params"] == {"lr": None, "grid": [1e-3, None]} and run["extra"] == {"lr_final": None}
+    assert run["loss"] is None  # a metric column: NaN is NULL there too

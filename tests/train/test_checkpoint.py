@@ -1,11 +1,13 @@
 """Checkpoints: safetensors + JSON round trip, atomic writes, and every corrupted or mismatched file."""
 
+import importlib.metadata
 import json
 import os
 
 import numpy as np
 import pytest
 
+import babysit
 from babysit.data import Preprocessor
 from babysit.errors import CheckpointError
 from babysit.nn import FullyConnectedNet
@@ -48,7 +50,7 @@ def test_round_trip_restores_weights_buffers_preprocessing_and_metadata(tmp_path
     assert meta["class_names"] == CLASSES
     assert meta["train_config"] == {"lr": 0.1, "update": "sgd"}
     assert meta["metrics"] == {"best_val_acc": 0.75, "loss": None}  # strict JSON: NaN stored as null
-    assert meta["babysit_version"]
+    assert meta["babysit_version"] == babysit.__version__ == importlib.metadata.version("babysit")
     probe = rng.integers(0, 255, (5, 1, 2, 4)).astype(np.uint8)
     np.testing.assert_array_equal(meta["preprocessor"].transform(probe), pre.transform(probe))
 
@@ -74,7 +76,10 @@ def test_path_without_suffix_and_overwrite(tmp_path, rng):
     _save(tmp_path / "model", model)
     loaded, _ = load_checkpoint(tmp_path / "model.safetensors")
     np.testing.assert_array_equal(loaded.params["b3"], model.params["b3"])
-    assert oct(os.stat(first).st_mode & 0o777) == "0o644"
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for written in checkpoint_paths(first):  # an ordinary file's mode, not mkstemp's 0600
+        assert os.stat(written).st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, rng, monkeypatch):
@@ -103,31 +108,17 @@ def _edit_sidecar(path, edit):
     sidecar.write_text(json.dumps(meta))
 
 
-def test_checkpoint_for_another_architecture_names_parameter_and_shapes(tmp_path, rng):
+@pytest.mark.parametrize("change, message", [
+    ({"hidden_dims": [7, 5]}, r"parameter 'W1' has shape \(8, 6\); the FullyConnectedNet architecture expects \(8, 7\)"),
+    ({"dtype": "float64"}, r"parameter 'W1' has dtype float32; .* expects float64"),
+    ({"activation": "prelu"}, r"parameter 'alpha1' of the FullyConnectedNet architecture is missing"),
+    ({"normalization": None}, r"unexpected parameter\(s\) beta1, beta2, buffer.running_mean1"),
+], ids=["shape", "dtype", "missing", "unexpected"])
+def test_weights_that_do_not_fit_the_architecture_are_refused_naming_the_parameter(tmp_path, rng, change, message):
     model, _ = _trained_bn_model(rng)
     path = _save(tmp_path / "model.safetensors", model)
-    _edit_sidecar(path, lambda m: m["architecture"].update(hidden_dims=[7, 5]))
-    with pytest.raises(CheckpointError, match=r"parameter 'W1' has shape \(8, 6\); the FullyConnectedNet architecture expects \(8, 7\)"):
-        load_checkpoint(path)
-
-
-def test_dtype_mismatch(tmp_path, rng):
-    model, _ = _trained_bn_model(rng)
-    path = _save(tmp_path / "model.safetensors", model)
-    _edit_sidecar(path, lambda m: m["architecture"].update(dtype="float64"))
-    with pytest.raises(CheckpointError, match=r"parameter 'W1' has dtype float32; .* expects float64"):
-        load_checkpoint(path)
-
-
-def test_missing_and_unexpected_parameters(tmp_path, rng):
-    model, _ = _trained_bn_model(rng)
-    path = _save(tmp_path / "model.safetensors", model)
-    _edit_sidecar(path, lambda m: m["architecture"].update(activation="prelu"))
-    with pytest.raises(CheckpointError, match=r"parameter 'alpha1' of the FullyConnectedNet architecture is missing"):
-        load_checkpoint(path)
-    path = _save(tmp_path / "model.safetensors", model)
-    _edit_sidecar(path, lambda m: m["architecture"].update(normalization=None))
-    with pytest.raises(CheckpointError, match=r"unexpected parameter\(s\) beta1, beta2, buffer.running_mean1"):
+    _edit_sidecar(path, lambda m: m["architecture"].update(change))
+    with pytest.raises(CheckpointError, match=message):
         load_checkpoint(path)
 
 
