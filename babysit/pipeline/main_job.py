@@ -20,7 +20,8 @@ from babysit.pipeline.plan import MAX_FINAL_EPOCHS, Plan, fmt_minutes, plan_sear
 from babysit.pipeline.record import log_monitor_series, log_solver_series, solver_metrics
 from babysit.search.driver import SearchOutcome, SearchSpec, run_search
 from babysit.search.executors import available_cores, make_executor
-from babysit.search.spaces import LogUniform, SearchSpace
+from babysit.search.search_space import SearchSpace
+from babysit.search.spaces import LogUniform
 from babysit.search.trial import DataRef, build_trial_model, make_solver, model_spec_with_hidden, prepared_data, trial_seed
 
 CHECKPOINT_NAME = "model.safetensors"

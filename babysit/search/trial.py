@@ -128,7 +128,7 @@ def trial_seed(search_seed: int, stage: int, index: int) -> int:
 
 def settings(params: Mapping) -> dict:
     """``params`` over ``TRIAL_DEFAULTS``; ConfigError for a name no trial understands."""
-    from babysit.search.spaces import hyperparameter
+    from babysit.search.hyperparameters import hyperparameter
 
     for name in params:
         hyperparameter(name)  # raises, naming the known ones

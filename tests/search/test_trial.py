@@ -111,7 +111,8 @@ def test_hidden_needs_a_hidden_layer_and_unknown_names_are_refused():
     with pytest.raises(ConfigError, match="--hidden: the model fc has no hidden affine layer"):
         model_spec_with_hidden("fc", 50)
     result = run_trial(task({"lr": 1e-2, "lr_rate": 1e-2}))
-    assert result["status"] == "failed" and "unknown hyperparameter 'lr_rate'" in result["error"]
+    assert result["status"] == "failed" and "'name' parameter of hyperparameter" in result["error"]
+    assert "Got 'lr_rate' instead" in result["error"]
 
 
 def test_trial_seeds_depend_on_seed_stage_and_index_only():
