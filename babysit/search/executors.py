@@ -48,7 +48,20 @@ def _always() -> bool:
     return True
 
 
-class InlineExecutor:
+class _Executor:
+    """What every executor shares: a context manager that closes it on exit."""
+
+    def close(self) -> None:
+        """Let go of workers and connections (the inline executor holds none)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class InlineExecutor(_Executor):
     """Runs trials one after another in the calling process (``make_executor(1)``): no start-up cost,
     the data stays loaded between trials, every core serves the one trial."""
 
@@ -66,15 +79,6 @@ class InlineExecutor:
             except Exception as exc:  # fn is meant not to raise; a result is owed anyway
                 result = failed_result(exc)
             yield task, result
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _worker_init(threads: int, parent_pid: int) -> None:
@@ -114,7 +118,7 @@ def _thread_caps(threads: int):
                 os.environ[k] = v
 
 
-class ProcessExecutor:
+class ProcessExecutor(_Executor):
     """``workers`` local processes started with 'spawn' (never fork: a forked child would inherit the
     driver's SQLite connection). Each worker gets ``cores // workers`` BLAS threads.
 
@@ -198,12 +202,6 @@ class ProcessExecutor:
     def close(self) -> None:
         self._shutdown_pool()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 def _dask_trial(fn: Callable, task, workers_on_host: dict) -> dict:
     """Run ``fn(task)`` on a Dask worker with BLAS capped to the host's cores / its concurrent trials."""
@@ -221,7 +219,7 @@ def _dask_trial(fn: Callable, task, workers_on_host: dict) -> dict:
         return fn(task)
 
 
-class DaskExecutor:
+class DaskExecutor(_Executor):
     """Trials on the Dask distributed cluster whose scheduler listens at ``address`` (tcp://HOST:PORT).
 
     Workers must have babysit installed and see the same data paths. As many trials run at once
@@ -280,12 +278,6 @@ class DaskExecutor:
     def close(self) -> None:
         self.client.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 def _first_done(futures, poll: float = 0.05) -> list:
     """The futures that are done, waiting until there is one (polling: distributed.wait wants a default client)."""
@@ -299,7 +291,7 @@ def _first_done(futures, poll: float = 0.05) -> list:
 
 
 def make_executor(workers: int | None = 1, cluster: str | None = None):
-    """A ``DaskExecutor`` on ``cluster`` (an address) if given, else ``workers`` local processes (1 or None: this one)."""
+    """A ``DaskExecutor`` on ``cluster`` (an address) if given, else ``workers`` local processes (1, None: this one)."""
     workers = check_optional_int("make_executor", "workers", workers, AT_LEAST_ONE)
     if cluster:
         if workers not in (None, 1):

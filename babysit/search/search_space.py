@@ -26,9 +26,9 @@ class SearchSpace(Mapping):
 
     def __init__(self, spaces: Mapping[str, Space]):
         if not spaces:
-            raise invalid("SearchSpace", "spaces",
-                          f"a non-empty mapping of hyperparameter names ({', '.join(sorted(HYPERPARAMETERS))}) to spaces",
-                          spaces)
+            known = ", ".join(sorted(HYPERPARAMETERS))
+            expected = f"a non-empty mapping of hyperparameter names ({known}) to spaces"
+            raise invalid("SearchSpace", "spaces", expected, spaces)
         for name, space in spaces.items():
             check_space(name, space)
         self._spaces = {name: spaces[name] for name in sorted(spaces)}

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from babysit.validation import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Interval, check_choice, check_float, check_int, invalid
+from babysit.validation import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    POSITIVE,
+    Interval,
+    check_choice,
+    check_float,
+    check_int,
+    invalid,
+)
 
 EDGES = ("low", "high")
 FINITE = Interval(-math.inf, math.inf, "neither")
@@ -250,8 +259,8 @@ class Choice(Space):
         values = _check_values("Choice.narrow", values)
         kept = tuple(o for o in self.options if o in values)
         if not kept:
-            raise invalid("Choice.narrow", "values", f"a list holding at least one of the options {list(self.options)!r}",
-                          values)
+            expected = f"a list holding at least one of the options {list(self.options)!r}"
+            raise invalid("Choice.narrow", "values", expected, values)
         return Choice(kept)
 
     def near_edge(self, value, tol: float = 0.1) -> None:
@@ -260,8 +269,8 @@ class Choice(Space):
 
     def extend(self, edge: str, factor: float | None = None) -> Choice:
         """Always a ConfigError: a list of options has no edges; list more options instead."""
-        raise invalid("Choice.extend", "edge", f"the edge of a range, but {self!r} has none (list more options instead)",
-                      edge)
+        expected = f"the edge of a range, but {self!r} has none (list more options instead)"
+        raise invalid("Choice.extend", "edge", expected, edge)
 
     def grid(self, n: int | None = None) -> list:
         """Every option (a grid over a list is the list; ``n`` does not apply)."""

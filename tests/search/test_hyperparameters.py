@@ -46,7 +46,7 @@ def test_check_space_names_the_hyperparameter(config_error):
         check_space("hidden", Uniform(10, 20))
     with config_error("SearchSpace", "lr", r"a LogUniform, Uniform or Choice of numbers in \(0, inf\)"):
         check_space("lr", IntUniform(1, 2))
-    with config_error("SearchSpace", "update", r"a Choice of sgd, momentum, nesterov, rmsprop, adam \(update rule: not lbfgs\)"):
+    with config_error("SearchSpace", "update", r"a Choice of sgd, momentum, .*, adam \(update rule: not lbfgs\)"):
         check_space("update", Choice(["sgd", "lbfgs"]))
     with config_error("SearchSpace", "dropout", r"\(probability of dropping a hidden unit: not 1.0\)"):
         check_space("dropout", Uniform(0.0, 1.0))
