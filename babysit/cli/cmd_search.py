@@ -16,7 +16,7 @@ DEFAULT_SPACE = {"lr": "1e-6:1e-3:log", "reg": "1e-5:1e5:log"}  # the lecture's 
 
 
 def add_parser(sub, name):
-    from babysit.search.spaces import HYPERPARAMETERS
+    from babysit.search.hyperparameters import HYPERPARAMETERS
 
     p = sub.add_parser(
         name, help="coarse-to-fine random search of hyperparameters (the lecture's cross-validation strategy)",
@@ -51,7 +51,7 @@ def add_parser(sub, name):
 
 def space_texts(args) -> dict[str, str]:
     """Hyperparameter name -> range text from the flags and --param NAME=RANGE (the lecture's lr/reg if none)."""
-    from babysit.search.spaces import HYPERPARAMETERS, hyperparameter
+    from babysit.search.hyperparameters import HYPERPARAMETERS, hyperparameter
 
     texts = {n: getattr(args, f"hp_{n}") for n in HYPERPARAMETERS if getattr(args, f"hp_{n}", None) is not None}
     for item in args.param:
@@ -74,7 +74,7 @@ def run(args) -> int:
     from babysit.search.console import SearchPrinter
     from babysit.search.driver import SearchSpec, check_setup, run_search
     from babysit.search.executors import make_executor
-    from babysit.search.spaces import SearchSpace
+    from babysit.search.search_space import SearchSpace
     from babysit.search.trial import DataRef
     from babysit.store import RunStore
 

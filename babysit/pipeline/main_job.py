@@ -25,7 +25,8 @@ from babysit.pipeline.plan import Plan, fmt_minutes, plan_search, stage_deadline
 from babysit.pipeline.search_ranges import LECTURE_LR, REG_RANGE, lr_range_from
 from babysit.search.driver import SearchOutcome, SearchSpec, run_search
 from babysit.search.executors import available_cores, make_executor
-from babysit.search.spaces import Choice, LogUniform, SearchSpace
+from babysit.search.search_space import SearchSpace
+from babysit.search.spaces import Choice, LogUniform
 from babysit.search.trial import DataRef, prepared, trial_config
 from babysit.store.recording import record_run
 from babysit.train.recipe import LECTURE_LR_DECAY, TrainConfig, model_factory

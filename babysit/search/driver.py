@@ -23,14 +23,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from babysit.errors import ConfigError
 from babysit.search.records import TrialRecord, ranked
-from babysit.search.samplers import GridSampler, RandomSampler
-from babysit.search.spaces import Choice, SearchSpace
+from babysit.search.samplers import SAMPLERS, GridSampler, RandomSampler
+from babysit.search.search_space import SearchSpace
+from babysit.search.spaces import Choice
 from babysit.search.stages import EdgeWarning, next_stage_space
 from babysit.search.trial import DataRef, TrialTask, run_trial, trial_seed
 from babysit.store.recording import record_run
 from babysit.train.outcome import RunRecord
+from babysit.validation import AT_LEAST_ONE, NON_NEGATIVE, check_choice, check_int, check_int_list, invalid
 
 SPEC_VERSION = 1
 EPOCH_GROWTH = 2  # each stage trains this many times longer than the one before
@@ -52,26 +53,22 @@ class SearchSpec:
     sampler: str = "random"
 
     def __post_init__(self):
-        if len(self.stage_trials) != len(self.stage_epochs) or not self.stage_trials:
-            raise ConfigError(
-                f"a search needs as many trial counts as epoch counts (one per stage); got "
-                f"{list(self.stage_trials)} trials and {list(self.stage_epochs)} epochs"
-            )
-        for what, values in (("--trials", self.stage_trials), ("--epochs", self.stage_epochs)):
-            if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-                raise ConfigError(f"{what} must be a positive integer; got {list(values)}")
-        if self.sampler not in ("random", "grid"):
-            raise ConfigError(f"--sampler must be random or grid; got {self.sampler!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"--seed must be a non-negative integer; got {self.seed!r}")
+        trials = check_int_list("SearchSpec", "stage_trials", self.stage_trials, allow_empty=False)
+        epochs = check_int_list("SearchSpec", "stage_epochs", self.stage_epochs, allow_empty=False)
+        if len(epochs) != len(trials):
+            raise invalid("SearchSpec", "stage_epochs",
+                          f"one int in [1, inf) per stage, as many as stage_trials ({len(trials)})", self.stage_epochs)
+        object.__setattr__(self, "stage_trials", trials)
+        object.__setattr__(self, "stage_epochs", epochs)
+        object.__setattr__(self, "seed", check_int("SearchSpec", "seed", self.seed, NON_NEGATIVE))
+        check_choice("SearchSpec", "sampler", self.sampler, SAMPLERS)
 
     @classmethod
     def from_cli(cls, *, data: DataRef, model: str, space: SearchSpace, stages: int, trials: int, epochs: int,
                  seed: int = 0, sampler: str = "random") -> SearchSpec:
-        """``--stages K --trials N --epochs E``: N trials per stage, E epochs in stage 1, doubling after."""
-        for what, value in (("--stages", stages), ("--trials", trials), ("--epochs", epochs)):
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{what} must be a positive integer; got {value!r}")
+        """K ``stages`` of ``trials`` each, ``epochs`` in stage 1, doubling after (the CLI's three numbers)."""
+        stages, trials, epochs = (check_int("SearchSpec.from_cli", name, value, AT_LEAST_ONE)
+                                  for name, value in (("stages", stages), ("trials", trials), ("epochs", epochs)))
         return cls(data, model, space, (trials,) * stages, tuple(epochs * EPOCH_GROWTH**k for k in range(stages)),
                    seed, sampler)
 

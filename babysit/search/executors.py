@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from babysit.errors import ConfigError
 from babysit.search.trial import failed_result
+from babysit.validation import AT_LEAST_ONE, check_int, check_optional_int, invalid
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 CLUSTER_TIMEOUT_S = 5.0
@@ -47,8 +48,21 @@ def _always() -> bool:
     return True
 
 
-class InlineExecutor:
-    """Runs trials one after another in the calling process (``--workers 1``): no start-up cost,
+class _Executor:
+    """What every executor shares: a context manager that closes it on exit."""
+
+    def close(self) -> None:
+        """Let go of workers and connections (the inline executor holds none)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class InlineExecutor(_Executor):
+    """Runs trials one after another in the calling process (``make_executor(1)``): no start-up cost,
     the data stays loaded between trials, every core serves the one trial."""
 
     slots = 1
@@ -65,15 +79,6 @@ class InlineExecutor:
             except Exception as exc:  # fn is meant not to raise; a result is owed anyway
                 result = failed_result(exc)
             yield task, result
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _worker_init(threads: int, parent_pid: int) -> None:
@@ -113,7 +118,7 @@ def _thread_caps(threads: int):
                 os.environ[k] = v
 
 
-class ProcessExecutor:
+class ProcessExecutor(_Executor):
     """``workers`` local processes started with 'spawn' (never fork: a forked child would inherit the
     driver's SQLite connection). Each worker gets ``cores // workers`` BLAS threads.
 
@@ -122,12 +127,12 @@ class ProcessExecutor:
     """
 
     def __init__(self, workers: int, threads: int | None = None, start_method: str = "spawn"):
-        if workers < 1:
-            raise ConfigError(f"--workers must be >= 1; got {workers}")
+        workers = check_int("ProcessExecutor", "workers", workers, AT_LEAST_ONE)
+        threads = check_optional_int("ProcessExecutor", "threads", threads, AT_LEAST_ONE)
         if start_method not in ("spawn", "forkserver"):
-            raise ValueError(f"start_method must be 'spawn' or 'forkserver' (never fork); got {start_method!r}")
-        self.slots = int(workers)
-        self.threads = threads_per_worker(workers) if threads is None else int(threads)
+            raise invalid("ProcessExecutor", "start_method", "'spawn' or 'forkserver' (never 'fork')", start_method)
+        self.slots = workers
+        self.threads = threads_per_worker(workers) if threads is None else threads
         self.start_method = start_method
         self.description = f"{workers} local processes, {self.threads} BLAS thread(s) each"
         self._pool = None
@@ -197,12 +202,6 @@ class ProcessExecutor:
     def close(self) -> None:
         self._shutdown_pool()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 def _dask_trial(fn: Callable, task, workers_on_host: dict) -> dict:
     """Run ``fn(task)`` on a Dask worker with BLAS capped to the host's cores / its concurrent trials."""
@@ -220,7 +219,7 @@ def _dask_trial(fn: Callable, task, workers_on_host: dict) -> dict:
         return fn(task)
 
 
-class DaskExecutor:
+class DaskExecutor(_Executor):
     """Trials on the Dask distributed cluster whose scheduler listens at ``address`` (tcp://HOST:PORT).
 
     Workers must have babysit installed and see the same data paths. As many trials run at once
@@ -232,15 +231,15 @@ class DaskExecutor:
         try:
             from distributed import Client
         except ImportError:  # pragma: no cover - a declared dependency
-            raise ConfigError("--cluster needs the 'distributed' package; pip install distributed") from None
+            raise ConfigError("DaskExecutor needs the 'distributed' package; pip install distributed") from None
         try:
             self.client = Client(self.address, timeout=f"{timeout}s", set_as_default=False)
         except Exception as exc:  # OSError / TimeoutError when nothing listens, ValueError for a bad address
             reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise ConfigError(
-                f"--cluster: no Dask scheduler answered at {self.address!r} within {timeout:g} s "
-                f"({type(exc).__name__}: {reason[:160]}); start one (`dask scheduler`) and pass its "
-                "tcp://HOST:PORT address"
+            raise invalid(
+                "DaskExecutor", "address",
+                f"the tcp://HOST:PORT address of a running Dask scheduler (start one with `dask scheduler`); "
+                f"none answered within {timeout:g} s ({type(exc).__name__}: {reason[:160]})", self.address,
             ) from None
         info = self.client.scheduler_info()
         workers = info.get("workers", {})
@@ -279,12 +278,6 @@ class DaskExecutor:
     def close(self) -> None:
         self.client.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 def _first_done(futures, poll: float = 0.05) -> list:
     """The futures that are done, waiting until there is one (polling: distributed.wait wants a default client)."""
@@ -297,14 +290,13 @@ def _first_done(futures, poll: float = 0.05) -> list:
         time.sleep(poll)
 
 
-def make_executor(workers: int = 1, cluster: str | None = None):
-    """The executor the CLI flags name: ``--cluster ADDRESS``, else ``--workers N`` (1: this process)."""
+def make_executor(workers: int | None = 1, cluster: str | None = None):
+    """A ``DaskExecutor`` on ``cluster`` (an address) if given, else ``workers`` local processes (1, None: this one)."""
+    workers = check_optional_int("make_executor", "workers", workers, AT_LEAST_ONE)
     if cluster:
         if workers not in (None, 1):
-            raise ConfigError(f"give --workers or --cluster, not both (got --workers {workers} --cluster {cluster})")
+            raise invalid("make_executor", "workers", "1 or None when a cluster is given", workers)
         return DaskExecutor(cluster)
     if workers is None or workers == 1:
         return InlineExecutor()
-    if workers < 1:
-        raise ConfigError(f"--workers must be >= 1; got {workers}")
     return ProcessExecutor(workers)

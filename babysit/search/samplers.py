@@ -13,18 +13,18 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from babysit.errors import ConfigError
-from babysit.search.spaces import SearchSpace
+from babysit.search.search_space import SearchSpace
+from babysit.validation import NON_NEGATIVE, Interval, check_choice, check_int, invalid
 
 
 def _seed_words(seed) -> tuple[int, ...]:
-    words = (seed,) if isinstance(seed, (numbers.Number, str)) else tuple(seed)
+    words = (seed,) if isinstance(seed, (numbers.Number, str)) or not isinstance(seed, Iterable) else tuple(seed)
     if not words or any(isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 0 for w in words):
-        raise ConfigError(f"seed must be a non-negative integer (or a sequence of them); got {seed!r}")
+        raise invalid("RandomSampler", "seed", "a non-negative int or a non-empty sequence of them", seed)
     return tuple(int(w) for w in words)
 
 
@@ -41,9 +41,8 @@ class RandomSampler:
 
     def config(self, index: int) -> dict:
         """Configuration number ``index`` (0-based): name -> value."""
-        if index < 0:
-            raise ValueError(f"config index must be >= 0; got {index}")
-        return self.space.sample(np.random.default_rng([*self.seed, int(index)]))
+        index = check_int("RandomSampler.config", "index", index, NON_NEGATIVE)
+        return self.space.sample(np.random.default_rng([*self.seed, index]))
 
     def configs(self, n: int) -> list[dict]:
         """The first ``n`` configurations; a prefix of any longer list from the same sampler."""
@@ -63,27 +62,20 @@ class GridSampler:
 
     def __init__(self, space: SearchSpace, points_per_dim: int | Mapping[str, int] = 3):
         self.space = space
-        if isinstance(points_per_dim, Mapping):
-            unknown = sorted(set(points_per_dim) - set(space))
-            if unknown:
-                raise ConfigError(f"grid points given for {', '.join(unknown)}, not in the search space {list(space)}")
-            missing = sorted(set(space) - set(points_per_dim))
-            if missing:
-                raise ConfigError(f"grid points missing for {', '.join(missing)}")
-        else:
-            points_per_dim = dict.fromkeys(space, points_per_dim)
-        for name, n in points_per_dim.items():
-            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-                raise ConfigError(f"grid points for {name} must be an integer >= 1; got {n!r}")
-        self.values = {name: space[name].grid(points_per_dim[name]) for name in space}
+        points = dict(points_per_dim) if isinstance(points_per_dim, Mapping) else dict.fromkeys(space, points_per_dim)
+        if set(points) != set(space) or any(
+            isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1 for n in points.values()
+        ):
+            raise invalid("GridSampler", "points_per_dim",
+                          f"an int in [1, inf), or a mapping of each of {', '.join(space)} to one", points_per_dim)
+        self.values = {name: space[name].grid(int(points[name])) for name in space}
 
     def __len__(self) -> int:
         return math.prod(len(v) for v in self.values.values())
 
     def config(self, index: int) -> dict:
         """Grid point number ``index`` (0 <= index < len)."""
-        if not 0 <= index < len(self):
-            raise IndexError(f"grid point {index} out of range; the grid has {len(self)} points")
+        index = check_int("GridSampler.config", "index", index, Interval(0, len(self) - 1))
         config = {}
         for name in reversed(self.values):  # mixed radix, last name fastest
             index, digit = divmod(index, len(self.values[name]))
@@ -103,8 +95,7 @@ SAMPLERS = {"random": RandomSampler, "grid": GridSampler}
 
 def make_sampler(kind: str, space: SearchSpace, *, seed: int | Sequence[int] = 0, points_per_dim=3):
     """``RandomSampler(space, seed)`` for 'random', ``GridSampler(space, points_per_dim)`` for 'grid'."""
+    check_choice("make_sampler", "kind", kind, SAMPLERS)
     if kind == "random":
         return RandomSampler(space, seed)
-    if kind == "grid":
-        return GridSampler(space, points_per_dim)
-    raise ConfigError(f"unknown sampler {kind!r}; expected one of: {', '.join(SAMPLERS)}")
+    return GridSampler(space, points_per_dim)

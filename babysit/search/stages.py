@@ -12,7 +12,9 @@ import math
 from dataclasses import dataclass
 
 from babysit.search.records import TrialRecord, ranked
-from babysit.search.spaces import Choice, LogUniform, SearchSpace, Space
+from babysit.search.search_space import SearchSpace
+from babysit.search.spaces import Choice, LogUniform, Space, option_text
+from babysit.search.syntax import format_space
 
 TOP_FRACTION = 0.2  # the next stage spans the best fifth of the trials...
 MIN_TOP = 3  # ...but at least the best three
@@ -60,7 +62,7 @@ class EdgeWarning:
         wider = _extend(SearchSpace({self.name: self.space}), self.name, self.edge)[self.name]
         if isinstance(wider, LogUniform):
             return f"{wider.low:.3g}:{wider.high:.3g}:log"
-        return wider.to_cli()
+        return format_space(wider)
 
 
 def next_stage_space(space: SearchSpace, records, stage: int, *, last: bool = False):
@@ -110,13 +112,13 @@ def format_value(value) -> str:
     """A hyperparameter value as the lecture prints it: floats as %e, the rest as text."""
     if isinstance(value, float):
         return f"{value:e}"
-    return "none" if value is None else str(value)
+    return option_text(value)
 
 
 def describe_space(space: Space) -> str:
     """A range in words for the output: '1.00e-06 .. 1.00e-03 (log)', '0 .. 0.5', '50, 100, 200'."""
     if isinstance(space, Choice):
-        return ", ".join("none" if o is None else str(o) for o in space.options)
+        return ", ".join(option_text(o) for o in space.options)
     if isinstance(space, LogUniform):
         return f"{space.low:.2e} .. {space.high:.2e} (log)"
     return f"{space.low:g} .. {space.high:g}"

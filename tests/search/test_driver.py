@@ -173,7 +173,7 @@ def test_bad_setups_fail_before_any_trial(tmp_path):
     with pytest.raises(ConfigError, match="unknown data source"):
         search(tmp_path, SearchSpec(DataRef("mnist"), "fc:8", LECTURE))
     assert not (tmp_path / "runs.sqlite").exists() or RunStore(tmp_path / "runs.sqlite", readonly=True).runs() == []
-    with pytest.raises(ConfigError, match="--trials must be a positive integer"):
+    with pytest.raises(ConfigError, match=r"The .trials. parameter of SearchSpec.from_cli must be an int in \[1, inf\)"):
         SearchSpec.from_cli(data=DIGITS, model="fc:8", space=LECTURE, stages=2, trials=0, epochs=1)
 
 

@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from babysit.errors import ConfigError
 from babysit.search.executors import DaskExecutor, InlineExecutor, ProcessExecutor, make_executor, threads_per_worker
 from babysit.search.trial import DataRef, TrialTask, run_trial
 
@@ -100,18 +99,33 @@ def test_no_task_is_pulled_once_the_budget_says_stop():
     assert pulled == [0, 1, 2] and sorted(done) == [0, 1, 2]
 
 
-def test_make_executor_picks_by_flags():
-    assert isinstance(make_executor(1), InlineExecutor)
+def test_make_executor_picks_by_workers_and_cluster():
+    assert isinstance(make_executor(1), InlineExecutor) and isinstance(make_executor(None), InlineExecutor)
     executor = make_executor(2)
     assert isinstance(executor, ProcessExecutor) and executor.slots == 2
-    with pytest.raises(ConfigError, match="--workers must be >= 1; got 0"):
-        make_executor(0)
 
 
-def test_an_unreachable_cluster_is_a_config_error_within_the_timeout():
+@pytest.mark.parametrize(
+    "make, owner, parameter, expected",
+    [
+        (lambda: make_executor(0), "make_executor", "workers", r"an int in \[1, inf\)"),
+        (lambda: make_executor(2.0), "make_executor", "workers", r"an int in \[1, inf\)"),
+        (lambda: make_executor(2, "tcp://127.0.0.1:9"), "make_executor", "workers", "1 or None when a cluster is given"),
+        (lambda: ProcessExecutor(0), "ProcessExecutor", "workers", r"an int in \[1, inf\)"),
+        (lambda: ProcessExecutor(2, threads=0), "ProcessExecutor", "threads", r"an int in \[1, inf\)"),
+        (lambda: ProcessExecutor(2, start_method="fork"), "ProcessExecutor", "start_method", "never 'fork'"),
+    ],
+)
+def test_bad_executor_arguments_name_the_parameter(config_error, make, owner, parameter, expected):
+    with config_error(owner, parameter, expected):
+        make()
+
+
+def test_an_unreachable_cluster_is_a_config_error_within_the_timeout(config_error):
     start = time.monotonic()
-    with pytest.raises(ConfigError, match=r"--cluster: no Dask scheduler answered at 'tcp://127.0.0.1:9' within 2 s"):
+    with config_error("DaskExecutor", "address", "the tcp://HOST:PORT address of a running Dask scheduler") as err:
         DaskExecutor("tcp://127.0.0.1:9", timeout=2)
+    assert "none answered within 2 s" in str(err.value) and err.value.got == "'tcp://127.0.0.1:9'"
     assert time.monotonic() - start < 15
 
 

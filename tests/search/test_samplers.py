@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import pytest
 
-from babysit.errors import ConfigError
 from babysit.search import GridSampler, LogUniform, RandomSampler, SearchSpace, make_sampler
 
 SPACE = SearchSpace.parse({"lr": "1e-6:1e-3:log", "reg": "1e-5:1e5:log", "hidden": "50,100,200", "dropout": "0:0.5"})
@@ -54,10 +53,15 @@ def test_configs_are_the_same_in_a_fresh_process():
     assert json.loads(out) == RandomSampler(SPACE, seed=11).configs(5)
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "0", True, ()])
-def test_bad_seeds_are_refused(seed):
-    with pytest.raises(ConfigError, match="seed must be a non-negative integer"):
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True, (), (1, -2), None])
+def test_bad_seeds_are_refused(config_error, seed):
+    with config_error("RandomSampler", "seed", "a non-negative int or a non-empty sequence of them"):
         RandomSampler(SPACE, seed)
+
+
+def test_a_negative_index_is_refused(config_error):
+    with config_error("RandomSampler.config", "index", r"an int in \[0, inf\)"):
+        RandomSampler(SPACE, 0).config(-1)
 
 
 def test_grid_walks_every_combination_once_in_order():
@@ -72,28 +76,31 @@ def test_grid_walks_every_combination_once_in_order():
     assert configs[-1] == {"dropout": 0.5, "hidden": 200, "lr": 1e-3}
     assert grid.configs(5) == configs[:5] and grid.configs(100) == configs
     assert grid.config(7) == configs[7]
-    with pytest.raises(IndexError, match="grid point 12 out of range; the grid has 12 points"):
-        grid.config(12)
+
+def test_a_grid_index_past_the_end_is_refused(config_error):
+    grid = GridSampler(SearchSpace.parse({"lr": "1e-6:1e-3:log", "hidden": "50,100,200"}), points_per_dim=2)
+    with config_error("GridSampler.config", "index", r"an int in \[0, 5\]"):
+        grid.config(6)
+    with config_error("GridSampler.config", "index"):
+        grid.config(-1)
 
 
-def test_grid_points_per_dimension():
+def test_grid_points_per_dimension(config_error):
     space = SearchSpace.parse({"lr": "1e-6:1e-3:log", "reg": "1e-5:1e5:log"})
     grid = GridSampler(space, {"lr": 4, "reg": 1})
     assert len(grid) == 4
     assert [c["lr"] for c in grid] == pytest.approx([1e-6, 1e-5, 1e-4, 1e-3])
     assert [c["reg"] for c in grid] == pytest.approx([1.0] * 4)
-    with pytest.raises(ConfigError, match="grid points missing for reg"):
-        GridSampler(space, {"lr": 4})
-    with pytest.raises(ConfigError, match="grid points given for hidden, not in the search space"):
-        GridSampler(space, {"lr": 4, "reg": 1, "hidden": 2})
-    with pytest.raises(ConfigError, match="grid points for lr must be an integer >= 1; got 0"):
-        GridSampler(space, 0)
+    expected = r"an int in \[1, inf\), or a mapping of each of lr, reg to one"
+    for points in ({"lr": 4}, {"lr": 4, "reg": 1, "hidden": 2}, 0, {"lr": 4, "reg": 0}, 2.0, True):
+        with config_error("GridSampler", "points_per_dim", expected):
+            GridSampler(space, points)
 
 
-def test_make_sampler():
+def test_make_sampler(config_error):
     assert make_sampler("random", SPACE, seed=2).configs(3) == RandomSampler(SPACE, 2).configs(3)
     assert len(make_sampler("grid", SPACE, points_per_dim=2)) == 2 * 2 * 3 * 2
-    with pytest.raises(ConfigError, match="unknown sampler 'sobol'; expected one of: random, grid"):
+    with config_error("make_sampler", "kind", "one of 'random', 'grid'"):
         make_sampler("sobol", SPACE)
 
 
