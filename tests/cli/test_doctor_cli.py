@@ -1,12 +1,11 @@
 """`babysit doctor` as a real subprocess: the report, the JSON, the plots, exit codes and one-line errors."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from .helpers import assert_one_line_error, babysit
 
 CHECKS = ["initial_loss", "regularization", "gradient_check", "overfit_small", "lr_range", "activation_stats",
           "update_ratio"]
@@ -14,18 +13,8 @@ DEEP_TANH = ["--model", ",".join(["fc:500"] + ["500"] * 9), "--activation", "tan
 
 
 def doctor(*args, cwd, encoding="utf-8"):
-    env = {**os.environ, "PYTHONIOENCODING": encoding}
-    return subprocess.run([sys.executable, "-m", "babysit", "doctor", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, encoding="utf-8", errors="replace", timeout=300, env=env)
-
-
-def assert_one_line_error(proc, *fragments):
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
+    """`babysit doctor ARGS`, its stdout in UTF-8 unless told otherwise (the report's marks depend on it)."""
+    return babysit("doctor", *args, cwd=cwd, encoding=encoding)
 
 
 @pytest.fixture(scope="module")

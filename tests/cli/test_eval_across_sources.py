@@ -9,16 +9,11 @@ of them drops it to chance).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-
-def babysit(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "babysit", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+from .helpers import babysit
 
 
 @pytest.fixture(scope="module")

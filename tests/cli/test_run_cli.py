@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 
-
-def babysit(*args, cwd, timeout=300):
-    return subprocess.run([sys.executable, "-m", "babysit", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+from .helpers import assert_one_line_error, babysit
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +56,4 @@ def test_bad_options_are_one_line_errors(tmp_path):
                            (("--model", "mlp:3"), "--model: expected"),
                            (("--data", "folder:/no/such/dir"), "/no/such/dir"),
                            (("--workers", "0"), "--workers must be >= 1")):
-        proc = babysit("run", *args, "--out", "o", cwd=tmp_path)
-        assert proc.returncode == 2, proc.stdout + proc.stderr
-        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
-        assert fragment in proc.stderr
+        assert_one_line_error(babysit("run", *args, "--out", "o", cwd=tmp_path), fragment)

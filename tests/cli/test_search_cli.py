@@ -16,22 +16,9 @@ import pytest
 
 from babysit.store import RunStore
 
+from .helpers import assert_one_line_error, babysit
+
 LINE = re.compile(r"^val_acc: \d\.\d{6}, lr: \d\.\d{6}e[+-]\d\d, reg: \d\.\d{6}e[+-]\d\d, \((\d+) / (\d+)\)$")
-
-
-def babysit(*args, cwd, timeout=300):
-    return subprocess.run([sys.executable, "-m", "babysit", *map(str, args)], cwd=cwd, capture_output=True,
-                           text=True, timeout=timeout)
-
-
-def assert_one_line_error(proc, *fragments):
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 SEARCH = ("search", "--data", "digits", "--model", "fc:16", "--lr", "1e-3:1e0:log", "--reg", "1e-5:1e-1:log",

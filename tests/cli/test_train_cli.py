@@ -3,24 +3,10 @@
 import json
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-
-def babysit(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "babysit", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
-
-
-def assert_one_line_error(proc, *fragments):
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
+from .helpers import assert_one_line_error, babysit
 
 
 @pytest.fixture(scope="module")

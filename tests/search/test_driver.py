@@ -172,7 +172,10 @@ def test_bad_setups_fail_before_any_trial(tmp_path):
         search(tmp_path, spec(SearchSpace.parse({"lr": "1e-3:1e-1:log", "hidden": "8,16"}), model="fc"))
     with pytest.raises(ConfigError, match="unknown data source"):
         search(tmp_path, SearchSpec(DataRef("mnist"), "fc:8", LECTURE))
-    assert not (tmp_path / "runs.sqlite").exists() or RunStore(tmp_path / "runs.sqlite", readonly=True).runs() == []
+    # `search` opened the store, so it exists; the failed setups must have left it empty: no search row
+    # (run_search creates it only after check_setup passed) and no trial recorded 'running' or 'failed'
+    with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
+        assert (store.searches(), store.runs()) == ([], [])
     with pytest.raises(ConfigError, match=r"The .trials. parameter of SearchSpec.from_cli must be an int in \[1, inf\)"):
         SearchSpec.from_cli(data=DIGITS, model="fc:8", space=LECTURE, stages=2, trials=0, epochs=1)
 

@@ -242,9 +242,20 @@ def test_bad_data_is_an_input_error(digits):
 
 
 def test_accepts_a_dataset_object():
+    """A Dataset gives the Solver its arrays by attribute: the train and val splits (never the test split),
+    trained exactly as the same arrays in the cs231n data dict."""
     ds = load_source("digits", seed=0)
-    solver = Solver(_net(), ds, num_epochs=1, verbose=False)
-    assert solver.train().epoch == 1
+    solver = Solver(_net(), ds, num_epochs=1, verbose=False, seed=0)
+    for key in ("X_train", "y_train", "X_val", "y_val"):
+        np.testing.assert_array_equal(getattr(solver, key), getattr(ds, key))
+    solver.train()
+    as_dict = Solver(_net(), {k: getattr(ds, k) for k in ("X_train", "y_train", "X_val", "y_val")}, num_epochs=1,
+                     verbose=False, seed=0).train()
+    assert len(solver.loss_history) == len(ds.y_train) // 100  # one epoch of the training split at batch 100
+    assert solver.loss_history == as_dict.loss_history
+    # one epoch: the restored best model is the one scored; its accuracy on ds's val split is the history's
+    val_acc = float(np.mean(solver.model.predict(ds.X_val) == ds.y_val))
+    assert solver.val_acc_history == as_dict.val_acc_history == [val_acc]
 
 
 def test_epoch_printer_prints_the_slides_lines(capsys):
@@ -277,12 +288,19 @@ def test_progress_bar_is_off_without_a_tty(digits, capsys):
 
 def test_progress_bar_renders_on_a_terminal(digits):
     import io
+    import re
 
     from rich.console import Console
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=100)
-    Solver(_net(), _small(digits), num_epochs=2, batch_size=50, verbose=False,
-           callbacks=[ProgressBar(console=console)]).train()
-    text = buffer.getvalue()
-    assert "epoch" in text and "loss" in text
+    solver = Solver(_net(), _small(digits), num_epochs=2, batch_size=50, verbose=False,
+                    callbacks=[ProgressBar(console=console)]).train()
+    # the frames the terminal was sent, without colours and cursor moves; rich redraws the bar after "\r"
+    frames = [f.strip() for f in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buffer.getvalue()).split("\r") if f.strip()]
+    assert solver.num_iterations == 8  # 200 rows / batch 50 = 4 iterations x 2 epochs
+    # it starts at 0 of all iterations, and its last frame (drawn when the bar stops) shows the run's end:
+    # the second epoch, every iteration done, and the last minibatch's loss
+    assert frames[0].startswith("epoch 1/2") and "0/8" in frames[0] and "loss -" in frames[0]
+    assert frames[-1].startswith("epoch 2/2") and "8/8" in frames[-1]
+    assert f"loss {solver.loss_history[-1]:.4f}" in frames[-1]

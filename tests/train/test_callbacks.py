@@ -1,0 +1,345 @@
+"""The Solver's callbacks on real runs: ExplosionGuard, EpochPrinter, ProgressBar, Checkpoint, and hook order."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from babysit.errors import ConfigError
+from babysit.nn import FullyConnectedNet
+from babysit.train import Callback, Checkpoint, EpochPrinter, ExplosionGuard, ProgressBar, Solver, load_checkpoint
+
+LECTURE_LINE = re.compile(r"^Finished epoch (\d+) / (\d+): cost \d+\.\d{6}, train: \d\.\d{6}, val \d\.\d{6}, "
+                          r"lr \d\.\d{6}e[+-]\d\d$")
+
+
+@pytest.fixture(scope="module")
+def data():
+    """120 training and 40 validation rows of 8 features in 3 classes, a little learnable (class means differ)."""
+    rng = np.random.default_rng(0)
+    y_train, y_val = rng.integers(0, 3, 120), rng.integers(0, 3, 40)
+    shift = np.eye(3, 8, dtype=np.float32)
+    return {"X_train": (rng.standard_normal((120, 8)) + shift[y_train]).astype(np.float32), "y_train": y_train,
+            "X_val": (rng.standard_normal((40, 8)) + shift[y_val]).astype(np.float32), "y_val": y_val}
+
+
+def net(seed=0, **kw):
+    return FullyConnectedNet([16], input_dim=8, num_classes=3, seed=seed, **kw)
+
+
+def solver(data, callbacks=(), *, model=None, lr=0.05, epochs=3, batch_size=30, explosion_factor=None, **kw):
+    """A quiet plain-sgd Solver over ``data``: no printer, no guard unless a factor is given; at batch 30,
+    120 / 30 = 4 iterations per epoch."""
+    return Solver(net() if model is None else model, data, update_rule="sgd", optim_config={"learning_rate": lr},
+                  batch_size=batch_size, num_epochs=epochs, verbose=False, seed=0, callbacks=list(callbacks),
+                  explosion_factor=explosion_factor, **kw)
+
+
+# -- ExplosionGuard ---------------------------------------------------------------------------------------------
+
+def guard_at(solver_, guard, losses):
+    """Feed ``losses`` to ``guard`` as the iterations of ``solver_`` would, stopping where the Solver would."""
+    guard.on_train_begin(solver_)
+    for i, loss in enumerate(losses, start=1):
+        solver_.iteration, solver_.loss = i, loss
+        guard.on_iteration_end(solver_)
+        if solver_.status != "finished":
+            break
+    return solver_
+
+
+def test_guard_stops_at_the_first_loss_above_factor_times_the_first(data):
+    # The guard changes nothing until it stops a run, so the guarded run's losses are the unguarded run's. At
+    # lr 1e-30 the float32 weights do not move: the loss varies with the minibatch only, up and down.
+    losses = solver(data, lr=1e-30, epochs=5, batch_size=10).train().loss_history
+    ratios = np.array(losses) / losses[0]
+    factor = 1.1
+    assert (ratios > factor).any() and (ratios[1:] <= factor).any()  # a crossing, and losses before it that pass
+    first_above = 1 + int(np.flatnonzero(ratios > factor)[0])  # 1-based iteration
+    guarded = solver(data, lr=1e-30, epochs=5, batch_size=10, explosion_factor=factor).train()
+    assert (guarded.status, guarded.stopped_at) == ("exploded", first_above)
+    assert guarded.loss_history == losses[:first_above]
+    assert f"exceeds 1.1 x the first loss {losses[0]:.6g}" in guarded.stop_reason
+    # factor 1 is allowed and strict: a run whose every loss equals the first (full batch, still weights) finishes
+    full_batch = solver(data, lr=1e-30, epochs=3, batch_size=120, explosion_factor=1.0).train()
+    assert full_batch.status == "finished" and len(set(full_batch.loss_history)) == 1
+
+
+def test_guard_threshold_is_strictly_above_factor_times_the_first(data):
+    # 3 x 2.0 = 6.0 exactly in binary floating point: equal to the threshold passes, just above it does not
+    assert guard_at(solver(data), ExplosionGuard(3.0), [2.0, 6.0, 1.0, 6.0]).status == "finished"
+    stopped = guard_at(solver(data), ExplosionGuard(3.0), [2.0, 5.9, math.nextafter(6.0, 7.0), 1.0])
+    assert (stopped.status, stopped.stopped_at) == ("exploded", 3)
+    assert stopped.stop_reason == "the loss 6 at iteration 3 exceeds 3 x the first loss 2"
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_loss_is_diverged_whatever_the_factor(data, bad):
+    for factor in (3.0, math.inf):  # inf keeps only this check
+        stopped = guard_at(solver(data), ExplosionGuard(factor), [2.0, 2.1, bad, 2.0])
+        assert (stopped.status, stopped.stopped_at) == ("diverged", 3)
+        assert stopped.stop_reason == f"the loss became {bad} at iteration 3"
+    # a non-finite first loss is not taken as the reference either
+    assert guard_at(solver(data), ExplosionGuard(), [bad, 2.0]).status == "diverged"
+
+
+def test_an_infinite_factor_lets_any_finite_loss_through(data):
+    assert guard_at(solver(data), ExplosionGuard(math.inf), [1e-3, 1e30, 1e300]).status == "finished"
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.999, -3.0, math.nan, "3", True, None])
+def test_guard_factor_must_be_a_float_of_at_least_one(factor):
+    with pytest.raises(ConfigError, match=r"The 'factor' parameter of ExplosionGuard must be a float in \[1, inf\)\. "
+                                          rf"Got {re.escape(repr(factor))} instead"):
+        ExplosionGuard(factor)
+
+
+def test_the_solvers_explosion_factor_is_the_guards():
+    with pytest.raises(ConfigError, match="'factor' parameter of ExplosionGuard"):
+        Solver(net(), {"X_train": np.zeros((4, 8), np.float32), "y_train": np.zeros(4, np.int64),
+                       "X_val": np.zeros((2, 8), np.float32), "y_val": np.zeros(2, np.int64)}, explosion_factor=0.5)
+
+
+def test_one_guard_reused_takes_each_runs_own_first_loss(data):
+    guard = ExplosionGuard(3.0)
+    calm = solver(data, [guard], lr=0.01, epochs=1).train()
+    assert calm.status == "finished"
+    # a net with a large init starts (and stays, at this tiny rate) far above 3 x the calm run's first loss
+    loud = solver(data, [guard], model=net(weight_scale=5.0), lr=1e-6, epochs=1).train()
+    assert min(loud.loss_history) > 3 * calm.loss_history[0]
+    assert loud.status == "finished" and guard.first_loss == loud.loss_history[0]
+
+
+# -- EpochPrinter -----------------------------------------------------------------------------------------------
+
+def test_epoch_lines_carry_the_epochs_last_cost_accuracies_and_rate(data):
+    out = io.StringIO()
+    s = solver(data, [EpochPrinter(file=out)], lr=0.04, lr_decay=0.5).train()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3 + 1 and all(LECTURE_LINE.match(line) for line in lines[:3])
+    per_epoch = s.iterations_per_epoch
+    for epoch, line in enumerate(lines[:3], start=1):
+        last = epoch * per_epoch - 1  # the epoch's last minibatch
+        assert line == (f"Finished epoch {epoch} / 3: cost {s.loss_history[last]:.6f}, "
+                        f"train: {s.train_acc_history[epoch - 1]:.6f}, val {s.val_acc_history[epoch - 1]:.6f}, "
+                        f"lr {s.lr_history[last]:.6e}")
+    # the rate used during each epoch, 0.04 halved after every epoch (not the next epoch's rate)
+    assert [line.rsplit(" lr ", 1)[1] for line in lines[:3]] == ["4.000000e-02", "2.000000e-02", "1.000000e-02"]
+    assert lines[3] == f"finished optimization. best validation accuracy: {max(s.val_acc_history):.6f}"
+
+
+def test_print_every_adds_the_iteration_lines_at_1_and_every_n(data):
+    out = io.StringIO()
+    s = solver(data, [EpochPrinter(print_every=5, file=out)]).train()
+    lines = out.getvalue().splitlines()
+    total = s.num_iterations  # 3 epochs x 4
+    iteration_lines = [f"(Iteration {i} / {total}) loss: {s.loss_history[i - 1]:f}" for i in (1, 5, 10)]
+    epoch_lines = [line for line in lines if line.startswith("Finished epoch")]
+    # in the order they happen: iterations 1 (epoch 1), 5 (epoch 2), 10 (epoch 3), each before its epoch's line
+    assert lines == [iteration_lines[0], epoch_lines[0], iteration_lines[1], epoch_lines[1], iteration_lines[2],
+                     epoch_lines[2], lines[-1]]
+
+
+def test_a_run_stopped_early_says_why_before_the_summary(data):
+    out = io.StringIO()
+    s = solver(data, [EpochPrinter(file=out)], lr=1e6, explosion_factor=3.0).train()
+    assert s.status in ("exploded", "diverged") and s.epoch == 0
+    assert out.getvalue().splitlines() == [f"stopped early ({s.status}): {s.stop_reason}",
+                                           "finished optimization. best validation accuracy: 0.000000"]
+
+
+class StopAfterEpoch(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, solver_):
+        if solver_.epoch == self.epoch:
+            solver_.request_stop("early_stopped", "validation accuracy stopped improving")
+
+
+def test_a_callbacks_stop_is_printed_after_the_epochs_that_ran(data):
+    out = io.StringIO()
+    solver(data, [StopAfterEpoch(2), EpochPrinter(file=out)], epochs=5).train()
+    lines = out.getvalue().splitlines()
+    assert [LECTURE_LINE.match(line).group(1, 2) for line in lines[:2]] == [("1", "5"), ("2", "5")]
+    assert lines[2:] == ["stopped early (early_stopped): validation accuracy stopped improving", lines[3]]
+    assert lines[3].startswith("finished optimization. best validation accuracy: ")
+
+
+# -- ProgressBar ------------------------------------------------------------------------------------------------
+
+def rich_threads_left(wait=5.0):
+    """rich's refresh threads still alive; a stopped display's thread ends within its refresh period (0.1 s)."""
+    threads = [t for t in threading.enumerate() if type(t).__module__.startswith("rich")]
+    for thread in threads:
+        thread.join(wait)
+    return [t for t in threads if t.is_alive()]
+
+
+def test_progress_bar_is_off_on_a_console_that_is_not_a_terminal(data):
+    from rich.console import Console
+
+    plain = io.StringIO()
+    solver(data, [ProgressBar(console=Console(file=plain))], epochs=1).train()
+    quiet = io.StringIO()
+    solver(data, [ProgressBar(verbose=False, console=Console(file=quiet, force_terminal=True))], epochs=1).train()
+    assert plain.getvalue() == "" and quiet.getvalue() == ""
+
+
+class StreamsSeen(Callback):
+    """Records sys.stdout during the run: a live rich display redirects it through its console."""
+
+    def __init__(self):
+        self.stdout = []
+
+    def on_iteration_end(self, solver_):
+        self.stdout.append(sys.stdout)
+
+
+def test_progress_bar_on_a_terminal_is_live_during_the_run_and_gone_after(data):
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    stdout_before = sys.stdout
+    seen = StreamsSeen()
+    solver(data, [ProgressBar(console=Console(force_terminal=True, file=buffer)), seen], epochs=2).train()
+    assert all(stream is not stdout_before for stream in seen.stdout)  # it was live: output went through rich
+    assert sys.stdout is stdout_before  # and it let go of the streams
+    assert rich_threads_left() == []  # no refresh thread left drawing
+    text = buffer.getvalue()
+    assert re.findall(r"\x1b\[\?25[lh]", text) == ["\x1b[?25l", "\x1b[?25h"]  # the cursor hidden once, then shown
+    assert "8/8" in text  # 2 epochs x 4 iterations, all counted
+
+
+class Interrupt(Callback):
+    def on_iteration_end(self, solver_):
+        if solver_.iteration == 2:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of an epoch
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: Solver.train() has no try/finally and ProgressBar stops only in on_train_end, so a run ended by an "
+    "exception (Ctrl-C, a failing callback or checkpoint save) leaves rich's live display running: the cursor "
+    "stays hidden, sys.stdout/sys.stderr stay redirected and the refresh thread keeps drawing"))
+def test_progress_bar_is_gone_after_a_run_ended_by_an_exception(data):
+    from rich.console import Console
+
+    console = Console(force_terminal=True, file=io.StringIO())
+    stdout_before = sys.stdout
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            solver(data, [ProgressBar(console=console), Interrupt()], epochs=2).train()
+        assert sys.stdout is stdout_before and rich_threads_left(wait=1.0) == []
+    finally:
+        for live in list(console._live_stack):  # clean up what the bug leaves, for the tests that follow
+            live.stop()
+        assert sys.stdout is stdout_before
+
+
+# -- Checkpoint -------------------------------------------------------------------------------------------------
+
+class SavesSeen(Callback):
+    """After each epoch (placed after Checkpoint): the checkpoint_id on disk, or None when nothing is there yet."""
+
+    def __init__(self, path):
+        self.sidecar = path.with_suffix(".json")
+        self.ids = []
+
+    def read(self):
+        return json.loads(self.sidecar.read_text())["checkpoint_id"] if self.sidecar.exists() else None
+
+    def on_epoch_end(self, solver_):
+        self.ids.append(self.read())
+
+
+def test_checkpoint_saves_on_improving_epochs_and_once_more_at_the_end(data, tmp_path):
+    path = tmp_path / "m.safetensors"
+    checkpoint = Checkpoint(path, class_names=["a", "b", "c"], train_config={"lr": 0.05})
+    seen = SavesSeen(path)
+    s = solver(data, [checkpoint, seen], lr=0.05, epochs=8).train()
+    val = s.val_acc_history
+    improved = [i == 0 or v > max(val[:i]) for i, v in enumerate(val)]
+    assert any(improved[1:]) and not all(improved)  # both kinds of epoch happen in this run
+    # a new checkpoint id on exactly the epochs that improved on the best so far
+    changed = [seen.ids[0] is not None] + [a != b for a, b in zip(seen.ids, seen.ids[1:])]
+    assert changed == improved
+    # then once more at the end: the final metrics with the best (restored) parameters
+    assert seen.read() != seen.ids[-1] and checkpoint.saved
+    model, meta = load_checkpoint(path)
+    assert meta["metrics"] == json.loads(json.dumps(s.metrics()))
+    last_improved = 1 + max(i for i, up in enumerate(improved) if up)
+    assert meta["metrics"]["epochs_completed"] == 8 and meta["metrics"]["best_epoch"] == last_improved
+    assert meta["class_names"] == ["a", "b", "c"] and meta["train_config"] == {"lr": 0.05}
+    for name, best in s.best_params.items():
+        np.testing.assert_array_equal(model.params[name], best)
+
+
+def test_checkpoint_writes_nothing_when_no_epoch_ends(data, tmp_path):
+    path = tmp_path / "m.safetensors"
+    checkpoint = Checkpoint(path, class_names=["a", "b", "c"])
+    assert checkpoint.saved is False
+    s = solver(data, [checkpoint], lr=1e6, explosion_factor=3.0).train()
+    assert s.status in ("exploded", "diverged") and s.epoch == 0
+    assert checkpoint.saved is False and list(tmp_path.iterdir()) == []
+
+
+def test_an_exploding_run_leaves_the_earlier_checkpoint_as_it_was(data, tmp_path):
+    path = tmp_path / "m.safetensors"
+    solver(data, [Checkpoint(path, class_names=["a", "b", "c"])], epochs=1).train()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(before) == ["m.json", "m.safetensors"]
+    again = Checkpoint(path, class_names=["a", "b", "c"])
+    solver(data, [again], lr=1e6, explosion_factor=3.0).train()
+    assert again.saved is False and {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+# -- hook order -------------------------------------------------------------------------------------------------
+
+class Log(Callback):
+    """Appends (name, hook, solver status) to a shared list at every hook."""
+
+    def __init__(self, name, log):
+        self.name, self.log = name, log
+
+    def _note(self, hook, s):
+        self.log.append((self.name, hook, s.status))
+
+    def on_train_begin(self, s):
+        self._note("train_begin", s)
+
+    def on_epoch_begin(self, s):
+        self._note("epoch_begin", s)
+
+    def on_iteration_end(self, s):
+        self._note("iteration_end", s)
+
+    def on_epoch_end(self, s):
+        self._note("epoch_end", s)
+
+    def on_train_end(self, s):
+        self._note("train_end", s)
+
+
+def test_hooks_fire_in_list_order_between_the_solvers_guard_and_printer(data):
+    log = []
+    s = Solver(net(), data, batch_size=60, num_epochs=1, seed=0, callbacks=[Log("b", log), Log("a", log)])
+    assert [type(c) for c in s.callbacks] == [ExplosionGuard, Log, Log, EpochPrinter]
+    s.callbacks[-1].file = io.StringIO()
+    s.train()
+    hooks = ["train_begin", "epoch_begin", "iteration_end", "iteration_end", "epoch_end", "train_end"]
+    assert [(name, hook) for name, hook, _ in log] == [(name, hook) for hook in hooks for name in ("b", "a")]
+
+
+def test_callbacks_after_the_guard_see_its_verdict_in_the_same_hook(data):
+    log = []
+    s = solver(data, [Log("after", log)], lr=1e6, explosion_factor=3.0).train()
+    iteration_ends = [status for _, hook, status in log if hook == "iteration_end"]
+    assert len(iteration_ends) == s.stopped_at  # the stopping iteration's hook still reached every callback
+    assert iteration_ends[:-1] == ["finished"] * (s.stopped_at - 1) and iteration_ends[-1] == s.status != "finished"
