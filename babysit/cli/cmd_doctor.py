@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from babysit.errors import ConfigError
+from babysit.fileio import atomic_write, dumps
 
 DEFAULT_CHECKS_HELP = "initial_loss,regularization,gradient_check,overfit_small,lr_range,activation_stats,update_ratio"
 
@@ -86,7 +85,7 @@ def run(args) -> int:
     print()
     print(format_summary(findings, seconds))
     if args.json is not None:
-        _write_json(args.json, {"findings": [f.to_dict() for f in findings]})
+        atomic_write(args.json, dumps({"findings": [f.to_dict() for f in findings]}, indent=2) + "\n")
         print(f"wrote {args.json}")
     if args.plots is not None:
         from babysit.doctor.plots import save_doctor_plots
@@ -94,10 +93,3 @@ def run(args) -> int:
         for path in save_doctor_plots(findings, args.plots):
             print(f"wrote {path}")
     return 1 if worst_status(findings) == "fail" else 0
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    """Write atomically: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from babysit.fileio import dumps
 
 
 def add_parser(sub, name):
@@ -22,7 +22,7 @@ def run(args) -> int:
 
     result, info = evaluate_checkpoint(args.checkpoint, args.data, split=args.split)
     if args.json:
-        print(json.dumps(result))
+        print(dumps(result))
         return 0
     print(f"{info['split']} split of {info['source']}: {info['num_examples']} examples")
     print(f"accuracy {result['accuracy']:.4f}   loss {result['loss']:.4f}")

@@ -13,6 +13,9 @@ EXAMPLES = {
     "weight_scale": "1e-4:1e-1:log", "init": "he,xavier", "activation": "relu,tanh", "normalization": "none,batchnorm",
 }
 DEFAULT_SPACE = {"lr": "1e-6:1e-3:log", "reg": "1e-5:1e5:log"}  # the lecture's coarse ranges
+# library parameter -> flag, where the names differ (the CLI alone knows its flags; see cli.main.error_message)
+FLAGS = {"hyperparameter.name": "--param", "address": "--cluster",
+         **{name: "--" + name.replace("_", "-") for name in EXAMPLES}}
 
 
 def add_parser(sub, name):

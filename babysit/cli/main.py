@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from babysit.errors import BabysitError, ConfigError
@@ -49,15 +50,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _flags(parser: argparse.ArgumentParser, extra: dict) -> dict[str, str]:
     """Library parameter name -> the command's flag: each option's dest (batch_size -> --batch-size), then the
-    command's own FLAGS for library names that differ from its dests (num_epochs -> --epochs)."""
+    command's own FLAGS for library names that differ from its dests (num_epochs -> --epochs), keyed by the
+    parameter or by 'owner.parameter' where one name means different things (hyperparameter.name -> --param)."""
     flags = {a.dest: max(a.option_strings, key=len) for a in parser._actions if a.option_strings}
     return {**flags, **extra}
 
 
 def error_message(exc: BabysitError, flags: dict[str, str]) -> str:
     """The one-line message of a user error; a parameter the command has a flag for is named by that flag."""
-    if isinstance(exc, ConfigError) and exc.parameter in flags:
-        return exc.for_flag(flags[exc.parameter])
+    if isinstance(exc, ConfigError) and exc.parameter is not None:
+        flag = flags.get(f"{exc.owner}.{exc.parameter}", flags.get(exc.parameter))
+        if flag is not None:
+            return exc.for_flag(flag)
     return str(exc)
 
 
@@ -78,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"babysit {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `babysit ... | head`: the reader left; what it wanted it got
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,10 +12,9 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 import tempfile
-from pathlib import Path
 
+from babysit.fileio import atomic_write
 from babysit.search.driver import varying
 from babysit.search.records import ranked
 from babysit.search.stages import describe, format_value
@@ -31,11 +30,11 @@ def write_report(result, config) -> None:
     plot_dir = result.out / "plots"
     plot_dir.mkdir(exist_ok=True)
     for name, png in plots.items():
-        _write_atomic(plot_dir / f"{name}.png", png)
+        atomic_write(plot_dir / f"{name}.png", png)
     sections = _sections(result, config)
     md = _markdown(sections, plots)
-    _write_atomic(result.report_md, md.encode())
-    _write_atomic(result.report_html, _html(sections, plots).encode())
+    atomic_write(result.report_md, md.encode())
+    atomic_write(result.report_html, _html(sections, plots).encode())
 
 
 # -- content, shared by both formats ------------------------------------------------------------
@@ -240,22 +239,3 @@ def _html(sections, plots) -> str:
                 parts.append(f"<img alt='{block[1]}' src='data:image/png;base64,{data}'>")
     parts.append("</body></html>")
     return "\n".join(parts)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

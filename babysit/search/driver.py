@@ -29,7 +29,6 @@ from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import Choice
 from babysit.search.stages import EdgeWarning, next_stage_space
 from babysit.search.trial import DataRef, TrialTask, run_trial, trial_seed
-from babysit.store.recording import record_run
 from babysit.train.outcome import RunRecord
 from babysit.validation import AT_LEAST_ONE, NON_NEGATIVE, check_choice, check_int, check_int_list, invalid
 
@@ -252,6 +251,8 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
 
 def _record(store, run_id: int, task: TrialTask, record: RunRecord) -> TrialRecord:
     """Write one trial's record (series first, then its final status: a run marked finished has all its series)."""
+    from babysit.store.recording import record_run  # here, not at the top: workers import this package, never the store
+
     record_run(store, run_id, record)
     m = record.metrics
     return TrialRecord(

@@ -44,7 +44,9 @@ class ModelSpec:
 def parse_model_spec(spec: str) -> ModelSpec:
     """Parse 'fc:100,100', 'fc', 'conv:32,64' or 'conv:32,64/100'; ConfigError otherwise."""
     text = str(spec).strip().replace(" ", "")
-    kind, _, rest = text.partition(":")
+    kind, sep, rest = text.partition(":")
+    if sep and not rest:  # 'fc:' is a typo for fc:SIZES, not a request for a plain softmax classifier ('fc')
+        raise ConfigError(f"--model: {spec!r} names no layer sizes; expected {MODEL_SPEC_SYNTAX}")
     if kind == "fc":
         return ModelSpec("fc", _sizes(rest, spec, allow_empty=True))
     if kind == "conv":

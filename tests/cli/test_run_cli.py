@@ -52,8 +52,8 @@ def test_runs_lists_the_search_and_the_final_run(ran):
 
 
 def test_bad_options_are_one_line_errors(tmp_path):
-    for args, fragment in ((("--budget-minutes", "-1"), "--budget-minutes must be a number > 0"),
+    for args, fragment in ((("--budget-minutes", "-1"), "--budget-minutes must be a float in (0, inf). Got -1.0 instead."),
                            (("--model", "mlp:3"), "--model: expected"),
                            (("--data", "folder:/no/such/dir"), "/no/such/dir"),
-                           (("--workers", "0"), "--workers must be >= 1")):
+                           (("--workers", "0"), "--workers must be an int in [1, inf). Got 0 instead.")):
         assert_one_line_error(babysit("run", *args, "--out", "o", cwd=tmp_path), fragment)

@@ -137,21 +137,21 @@ def test_kill_9_mid_search_then_resume_loses_and_redoes_nothing(tmp_path, worker
 def test_bad_ranges_are_one_line_errors(tmp_path):
     store = tmp_path / "s.sqlite"
     assert_one_line_error(babysit("search", "--lr", "1e-3:1e-6:log", "--store", store, cwd=tmp_path),
-                          "--lr: a log range needs 0 < low < high; got '1e-3:1e-6:log'")
+                          "--lr must be LOW:HIGH:log", "(a log range needs 0 < low < high). Got '1e-3:1e-6:log' instead.")
     assert_one_line_error(babysit("search", "--reg=-1:10:log", "--store", store, cwd=tmp_path),
-                          "--reg: a log range needs 0 < low < high; got '-1:10:log'")
+                          "--reg must be", "(a log range needs 0 < low < high). Got '-1:10:log' instead.")
     assert_one_line_error(babysit("search", "--reg", "-1:10:log", "--store", store, cwd=tmp_path),
                           "argument --reg: expected one argument", "needs the = form: --reg=VALUE")
     assert_one_line_error(babysit("search", "--lr", "1e-3:abc:log", "--store", store, cwd=tmp_path),
-                          "--lr: 'abc' is not a number")
+                          "--lr must be", "('abc' is not a number). Got '1e-3:abc:log' instead.")
     assert_one_line_error(babysit("search", "--param", "lrr=1e-3:1e-1:log", "--store", store, cwd=tmp_path),
-                          "unknown hyperparameter 'lrr' (did you mean 'lr'?)")
+                          "--param must be the name of a hyperparameter", "(did you mean 'lr'?). Got 'lrr' instead.")
     assert_one_line_error(babysit("search", "--momentum-rate", "0.9", "--store", store, cwd=tmp_path),
                           "unrecognized arguments: --momentum-rate")
     assert_one_line_error(babysit("search", "--trials", "0", "--store", store, cwd=tmp_path),
-                          "--trials must be a positive integer")
+                          "--trials must be an int in [1, inf). Got 0 instead.")
     assert_one_line_error(babysit("search", "--model", "fc", "--hidden", "10,20", "--store", store, cwd=tmp_path),
-                          "--hidden: the model fc has no hidden affine layer")
+                          "--hidden: The model fc has no hidden affine layer")
     assert not store.exists()  # nothing was started
 
 
@@ -181,7 +181,8 @@ def test_not_a_store_and_a_missing_store_are_one_line_errors(tmp_path):
 def test_an_unreachable_cluster_is_a_one_line_error(tmp_path):
     start = time.monotonic()
     assert_one_line_error(babysit(*SEARCH, "--cluster", "tcp://127.0.0.1:9", "--store", "s.sqlite", cwd=tmp_path),
-                          "--cluster: no Dask scheduler answered at 'tcp://127.0.0.1:9' within 5 s")
+                          "--cluster must be the tcp://HOST:PORT address of a running Dask scheduler", "none answered within 5 s",
+                          "Got 'tcp://127.0.0.1:9' instead.")
     assert time.monotonic() - start < 30
     assert not (tmp_path / "s.sqlite").exists()
     assert_one_line_error(babysit(*SEARCH, "--cluster", "tcp://h:1", "--workers", "2", "--store", "s", cwd=tmp_path),

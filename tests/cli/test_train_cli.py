@@ -78,7 +78,7 @@ def test_train_without_monitors_diagnoses_the_curves_only(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "loss_curve" in proc.stdout and "update_ratios" not in proc.stdout
     bad = babysit("train", "--monitor-every", "-1", "--out", "m2", cwd=tmp_path)
-    assert_one_line_error(bad, "--monitor-every must be >= 0")
+    assert_one_line_error(bad, "--monitor-every must be an int in [0, inf). Got -1 instead.")
     assert not (tmp_path / "m2").exists()
 
 
@@ -123,7 +123,11 @@ def test_an_exploding_run_keeps_the_existing_checkpoint(trained):
     (["--schedule", "linear"], "--schedule"),
     (["--preprocess", "pca"], "pca"),
     (["--update", "adagrad"], "adagrad"),
-    (["--epochs", "1", "--batch-size", "0"], "batch_size"),
+    (["--epochs", "1", "--batch-size", "0"], "--batch-size must be an int in [1, inf). Got 0 instead."),
+    (["--reg", "nan"], "--reg must be a float in [0, inf). Got nan instead."),
+    (["--epochs", "0"], "--epochs must be an int in [1, inf). Got 0 instead."),
+    (["--dropout", "1.5"], "--dropout must be a float in [0, 1). Got 1.5 instead."),
+    (["--model", "fc:"], "--model"),
 ])
 def test_train_bad_input_is_one_line(tmp_path, args, fragment):
     proc = babysit("train", *args, "--out", "out", cwd=tmp_path)

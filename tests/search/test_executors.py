@@ -152,7 +152,7 @@ def test_trials_on_a_dask_cluster_match_local_processes(local_cluster):
         assert on_dask[i].status == on_local[i].status
         assert on_dask[i].metrics["val_acc"] == on_local[i].metrics["val_acc"]
         assert on_dask[i].series["loss"] == on_local[i].series["loss"]
-    assert {r["pid"] for r in on_dask.values()} != {os.getpid()}  # ran in the cluster's worker processes
+    assert {r.metrics["pid"] for r in on_dask.values()} != {os.getpid()}  # ran in the cluster's worker processes
 
 
 def test_a_whole_search_on_the_cluster_matches_local_workers(local_cluster, tmp_path):

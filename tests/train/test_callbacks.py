@@ -46,11 +46,12 @@ def solver(data, callbacks=(), *, model=None, lr=0.05, epochs=3, batch_size=30, 
 
 def guard_at(solver_, guard, losses):
     """Feed ``losses`` to ``guard`` as the iterations of ``solver_`` would, stopping where the Solver would."""
+    solver_.status = "running"  # as Solver.train() sets it before the first hook
     guard.on_train_begin(solver_)
     for i, loss in enumerate(losses, start=1):
         solver_.iteration, solver_.loss = i, loss
         guard.on_iteration_end(solver_)
-        if solver_.status != "finished":
+        if solver_.status != "running":
             break
     return solver_
 
@@ -74,7 +75,7 @@ def test_guard_stops_at_the_first_loss_above_factor_times_the_first(data):
 
 def test_guard_threshold_is_strictly_above_factor_times_the_first(data):
     # 3 x 2.0 = 6.0 exactly in binary floating point: equal to the threshold passes, just above it does not
-    assert guard_at(solver(data), ExplosionGuard(3.0), [2.0, 6.0, 1.0, 6.0]).status == "finished"
+    assert guard_at(solver(data), ExplosionGuard(3.0), [2.0, 6.0, 1.0, 6.0]).status == "running"  # not stopped
     stopped = guard_at(solver(data), ExplosionGuard(3.0), [2.0, 5.9, math.nextafter(6.0, 7.0), 1.0])
     assert (stopped.status, stopped.stopped_at) == ("exploded", 3)
     assert stopped.stop_reason == "the loss 6 at iteration 3 exceeds 3 x the first loss 2"
@@ -91,7 +92,7 @@ def test_a_non_finite_loss_is_diverged_whatever_the_factor(data, bad):
 
 
 def test_an_infinite_factor_lets_any_finite_loss_through(data):
-    assert guard_at(solver(data), ExplosionGuard(math.inf), [1e-3, 1e30, 1e300]).status == "finished"
+    assert guard_at(solver(data), ExplosionGuard(math.inf), [1e-3, 1e30, 1e300]).status == "running"  # not stopped
 
 
 @pytest.mark.parametrize("factor", [0.5, 0.999, -3.0, math.nan, "3", True, None])
@@ -161,7 +162,7 @@ class StopAfterEpoch(Callback):
 
     def on_epoch_end(self, solver_):
         if solver_.epoch == self.epoch:
-            solver_.request_stop("early_stopped", "validation accuracy stopped improving")
+            solver_.request_stop("stopped", "validation accuracy stopped improving")
 
 
 def test_a_callbacks_stop_is_printed_after_the_epochs_that_ran(data):
@@ -169,7 +170,7 @@ def test_a_callbacks_stop_is_printed_after_the_epochs_that_ran(data):
     solver(data, [StopAfterEpoch(2), EpochPrinter(file=out)], epochs=5).train()
     lines = out.getvalue().splitlines()
     assert [LECTURE_LINE.match(line).group(1, 2) for line in lines[:2]] == [("1", "5"), ("2", "5")]
-    assert lines[2:] == ["stopped early (early_stopped): validation accuracy stopped improving", lines[3]]
+    assert lines[2:] == ["stopped early: validation accuracy stopped improving", lines[3]]
     assert lines[3].startswith("finished optimization. best validation accuracy: ")
 
 
@@ -275,7 +276,7 @@ def test_checkpoint_saves_on_improving_epochs_and_once_more_at_the_end(data, tmp
     model, meta = load_checkpoint(path)
     assert meta["metrics"] == json.loads(json.dumps(s.metrics()))
     last_improved = 1 + max(i for i, up in enumerate(improved) if up)
-    assert meta["metrics"]["epochs_completed"] == 8 and meta["metrics"]["best_epoch"] == last_improved
+    assert meta["metrics"]["epochs"] == 8 and meta["metrics"]["best_epoch"] == last_improved
     assert meta["class_names"] == ["a", "b", "c"] and meta["train_config"] == {"lr": 0.05}
     for name, best in s.best_params.items():
         np.testing.assert_array_equal(model.params[name], best)
@@ -342,4 +343,4 @@ def test_callbacks_after_the_guard_see_its_verdict_in_the_same_hook(data):
     s = solver(data, [Log("after", log)], lr=1e6, explosion_factor=3.0).train()
     iteration_ends = [status for _, hook, status in log if hook == "iteration_end"]
     assert len(iteration_ends) == s.stopped_at  # the stopping iteration's hook still reached every callback
-    assert iteration_ends[:-1] == ["finished"] * (s.stopped_at - 1) and iteration_ends[-1] == s.status != "finished"
+    assert iteration_ends[:-1] == ["running"] * (s.stopped_at - 1) and iteration_ends[-1] == s.status != "running"
