@@ -5,9 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from babysit.cli.main import build_parser, error_message
 from babysit.errors import ConfigError, DataError
-from babysit.validation import check_int, invalid
+from babysit.validation import AT_LEAST_ONE, check_int, invalid
 
 
 REQUIRED = {"search": ["--store", "s.sqlite"], "eval": ["--checkpoint", "x"]}
@@ -18,11 +20,9 @@ def _flags(command: str) -> dict:
 
 
 def test_a_parameter_is_named_by_the_commands_flag():
-    try:
-        check_int("Solver", "batch_size", 0)
-    except ConfigError as exc:
-        error = exc
-    assert error_message(error, _flags("train")) == "--batch-size must be an int in (-inf, inf). Got 0 instead."
+    with pytest.raises(ConfigError) as info:
+        check_int("Solver", "batch_size", 0, AT_LEAST_ONE)
+    assert error_message(info.value, _flags("train")) == "--batch-size must be an int in [1, inf). Got 0 instead."
     # the same name means another thing for another owner: 'name' of hyperparameter is --param in search
     unknown = invalid("hyperparameter", "name", "the name of a hyperparameter", "lrr")
     assert error_message(unknown, _flags("search")).startswith("--param must be the name of a hyperparameter")
