@@ -70,9 +70,10 @@ def test_wrong_rank():
         MaxPool2d(2).forward(np.ones((4, 4)))
 
 
-@pytest.mark.parametrize("size, stride", [(0, 1), (2, 0)])
-def test_bad_configuration(size, stride):
-    with pytest.raises(ConfigError, match=f"MaxPool2d: size and stride must be >= 1; got size={size}, stride={stride}"):
+@pytest.mark.parametrize("size, stride, parameter", [(0, 1, "size"), (2, 0, "stride"), (2.0, None, "size"),
+                                                    (2, 1.5, "stride"), (True, None, "size")])
+def test_bad_configuration(size, stride, parameter):
+    with pytest.raises(ConfigError, match=rf"The '{parameter}' parameter of MaxPool2d must be an int in \[1, inf\)"):
         MaxPool2d(size, stride)
 
 

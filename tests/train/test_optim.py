@@ -130,10 +130,14 @@ def test_config_errors_have_one_message_format():
         make_optimizer("rmsprop", decay_rate="high")
     with pytest.raises(ConfigError, match=r"Unknown parameter 'momentum' for sgd; expected one of: \(none\)"):
         make_optimizer("sgd", momentum=0.9)
-    with pytest.raises(ConfigError, match=r"Unknown update rule 'adagrad'; expected one of: sgd, momentum, nesterov, rmsprop, adam"):
+    with pytest.raises(ConfigError, match=r"Unknown update rule 'adagrad' for make_optimizer; expected one of: sgd, "
+                                          r"momentum, nesterov, rmsprop, adam\.") as info:
         make_optimizer("adagrad")
-    with pytest.raises(ConfigError, match=r"The 'lr' parameter of sgd must be a float in \[0, inf\)\. Got -1\.0"):
-        make_optimizer("sgd").step(_params(), _grad_sequence(1)[0], -1.0)
+    assert info.value.for_flag("--update") == ("--update must be one of: sgd, momentum, nesterov, rmsprop, adam. "
+                                               "Got 'adagrad' instead.")
+    for lr in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match=rf"The 'lr' parameter of sgd must be a float in \[0, inf\)\. Got {lr}"):
+            make_optimizer("sgd").step(_params(), _grad_sequence(1)[0], lr)
 
 
 def test_missing_or_misshapen_gradient_is_an_input_error():
