@@ -41,11 +41,8 @@ def test_eval_mode_uses_running_statistics():
     np.testing.assert_array_equal(bn.running_mean, [1.0, -2.0])  # eval never moves them
 
 
-@pytest.mark.torch
 @pytest.mark.parametrize("spatial", [False, True], ids=["batchnorm", "spatial"])
-def test_running_statistics_track_torch_over_several_steps_then_eval(spatial):
-    import torch
-
+def test_running_statistics_track_torch_over_several_steps_then_eval(torch, spatial):
     rng = np.random.default_rng(3)
     shape = (5, 3, 2, 3) if spatial else (7, 3)
     bn = (SpatialBatchNorm if spatial else BatchNorm)(3, dtype=np.float64)

@@ -22,12 +22,9 @@ def conv_configs(draw):
     return n, c, f, (kh, kw), stride, pad, h, w
 
 
-@pytest.mark.torch
 @settings(max_examples=30, deadline=None)
 @given(conv_configs(), st.integers(0, 2**16))
-def test_random_shapes_match_torch(config, seed):
-    import torch
-
+def test_random_shapes_match_torch(torch, config, seed):
     n, c, f, k, stride, pad, h, w = config
     rng = np.random.default_rng(seed)
     layer = Conv2d(c, f, k, stride, pad, dtype=np.float64, rng=seed)

@@ -7,8 +7,10 @@ import pytest
 
 from babysit.errors import ConfigError, InputError
 from babysit.nn import BatchNorm, ConvNet, FullyConnectedNet, TwoLayerNet, build_model
-from babysit.nn.gradcheck import model_gradients
 from babysit.nn.base import Layer
+from babysit.nn.gradcheck import model_gradients
+
+from .torch_helpers import assert_model_matches_torch, copy_params_from_torch, model_links, torch_twin
 
 N, D, C = 5, 6, 3
 IMAGE = (2, 4, 4)
@@ -131,8 +133,6 @@ def test_regularization_adds_half_reg_sum_of_squared_weights(reg):
 
 # -- PyTorch parity -----------------------------------------------------------
 def _assert_matches_torch(model, X, y, from_torch=False):
-    from .torch_helpers import assert_model_matches_torch, copy_params_from_torch, model_links, torch_twin
-
     module, layer_links = torch_twin(model.layers)
     links = model_links(model, layer_links)
     if from_torch:  # start from torch's own initialization instead of babysit's
@@ -142,30 +142,27 @@ def _assert_matches_torch(model, X, y, from_torch=False):
     assert_model_matches_torch(model, module, links, X, y, buffers=buffers)
 
 
-@pytest.mark.torch
 @pytest.mark.parametrize("kwargs", [
     dict(), dict(activation="tanh", reg=0.3), dict(activation="prelu"), dict(activation="maxout", reg=0.1),
     dict(activation="elu", normalization="batchnorm"), dict(activation="leaky_relu", normalization="batchnorm", reg=1.0),
 ], ids=["relu", "tanh-reg", "prelu", "maxout-reg", "elu-bn", "leaky-bn-reg"])
-def test_fully_connected_matches_torch(kwargs):
+def test_fully_connected_matches_torch(torch, kwargs):
     X, y = _data()
     model = FullyConnectedNet([5, 4], input_dim=D, num_classes=C, dtype=np.float64, seed=5, **kwargs)
     _assert_matches_torch(model, X, y)
 
 
-@pytest.mark.torch
 @pytest.mark.parametrize("kwargs", [
     dict(conv_channels=[3], hidden_dims=[4]),
     dict(conv_channels=[2, 3], hidden_dims=[4], normalization="batchnorm", reg=0.2),
 ], ids=["plain", "bn-reg"])
-def test_convnet_matches_torch(kwargs):
+def test_convnet_matches_torch(torch, kwargs):
     X, y = _data(IMAGE, n=4)
     model = ConvNet(input_dim=IMAGE, num_classes=C, dtype=np.float64, seed=6, **kwargs)
     _assert_matches_torch(model, X, y)
 
 
-@pytest.mark.torch
-def test_weights_copied_from_torch_give_the_same_loss():
+def test_weights_copied_from_torch_give_the_same_loss(torch):
     X, y = _data()
     model = FullyConnectedNet([5], input_dim=D, num_classes=C, normalization="batchnorm", dtype=np.float64, seed=7)
     _assert_matches_torch(model, X, y, from_torch=True)

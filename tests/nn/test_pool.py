@@ -19,12 +19,9 @@ def pool_configs(draw):
     return draw(st.integers(1, 2)), draw(st.integers(1, 3)), h, w, size, stride
 
 
-@pytest.mark.torch
 @settings(max_examples=30, deadline=None)
 @given(pool_configs(), st.integers(0, 2**16))
-def test_random_windows_match_torch(config, seed):
-    import torch
-
+def test_random_windows_match_torch(torch, config, seed):
     n, c, h, w, size, stride = config
     x = distinct(np.random.default_rng(seed), (n, c, h, w))
     result = assert_layer_matches_torch(MaxPool2d(size, stride), torch.nn.MaxPool2d(size, stride), x, seed=seed)
