@@ -131,10 +131,13 @@ def check_int_list(owner: str, name: str, values, interval: Interval = AT_LEAST_
 
 
 def check_dtype(owner: str, name: str, value, allowed: Iterable = (np.float32, np.float64)) -> np.dtype:
-    """Return ``value`` (np.float32, 'float64', ...) as a NumPy dtype among ``allowed``, or raise ConfigError."""
+    """Return ``value`` (np.float32, 'float64', ...) as a NumPy dtype among ``allowed``, or raise ConfigError.
+
+    None is refused, though NumPy reads it as float64: here it is more likely a dtype left unset.
+    """
     allowed = [np.dtype(a) for a in allowed]
     try:
-        dtype = np.dtype(value)
+        dtype = None if value is None else np.dtype(value)
     except (TypeError, ValueError):
         dtype = None
     if dtype is None or dtype not in allowed:  # not `None in allowed`: NumPy finds np.float64 == None
