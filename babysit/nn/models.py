@@ -288,8 +288,8 @@ class ConvNet(Model):
         c, h, w = self.input_shape
         blocks = min(h, w).bit_length() - 1  # 2x2 poolings a min(h, w) input survives
         if len(self.conv_channels) > blocks:
-            raise invalid(owner, "conv_channels", f"at most {blocks} blocks for a {h}x{w} input (each 2x2 "
-                          "max pool halves it)", conv_channels)
+            raise invalid(owner, "conv_channels", f"at most {blocks} blocks for a {h}x{w} input (each 2x2 max "
+                          "pool halves it: more would shrink it to nothing)", conv_channels)
         built, k = _Layers(), 0
         for f in self.conv_channels:
             k += 1

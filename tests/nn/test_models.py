@@ -318,7 +318,7 @@ def test_two_layer_net_names_its_own_parameter():
     (dict(kernel_size=0), "kernel_size", r"an int in \[1, inf\)"),
     (dict(input_dim=(4, 4)), "input_dim", r"\(C, H, W\): three ints in \[1, inf\)\. Got \(4, 4\)"),
     (dict(conv_channels=[2, 2, 2]), "conv_channels", r"at most 2 blocks for a 4x4 input \(each 2x2 max pool halves "
-                                                     r"it\)\. Got \[2, 2, 2\]"),
+                                                     r"it: more would shrink it to nothing\)\. Got \[2, 2, 2\]"),
     (dict(normalization="group"), "normalization", "one of None, 'batchnorm'"),
     (dict(reg=float("nan")), "reg", r"a float in \[0, inf\)"),
     (dict(num_classes=1), "num_classes", r"an int in \[2, inf\)"),
