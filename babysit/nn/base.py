@@ -88,8 +88,9 @@ class Layer:
         return out
 
     def _checked_cache(self, dout: np.ndarray, out_shape: tuple | None = None):
-        """The last forward's cache (kept for the next forward), after checking that a forward came
-        first and that ``dout`` has the shape of its output (``out_shape``, default ``last_output``'s).
+        """The last forward's cache, after checking that a forward came first and that ``dout`` has
+        the shape of its output (``out_shape``, default ``last_output``'s). The cache stays until
+        the next forward replaces it, so a second backward of the same forward works.
         """
         if self._cache is None:
             raise InputError(f"{self}: backward() called before forward(); run forward first")

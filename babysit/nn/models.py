@@ -302,7 +302,8 @@ class ConvNet(Model):
         d = c * h * w
         for hdim in self.hidden_dims:
             k += 1
-            built.add_normalized(Affine(d, hdim, **winit), k, BatchNorm(hdim, dtype=self.dtype) if normalization else None)
+            norm = BatchNorm(hdim, dtype=self.dtype) if normalization else None
+            built.add_normalized(Affine(d, hdim, **winit), k, norm)
             built.add(make_activation("relu"))
             d = hdim
         built.add(Affine(d, self.num_classes, **winit), k + 1)

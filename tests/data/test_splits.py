@@ -50,7 +50,8 @@ def test_split_size_fractions_and_counts(value, n, expected):
 @pytest.mark.parametrize("value, expected", [
     (1.0, r"a float in \[0, 1\)"), (-0.1, r"a float in \[0, 1\)"), (1.5, r"a float in \[0, 1\)"),
     (float("nan"), r"a float in \[0, 1\)"), (100, r"an int in \[0, 100\)"), (-3, r"an int in \[0, 100\)"),
-    (True, r"a fraction in \[0, 1\) or a row count in \[0, 100\)"), ("0.1", "a fraction in .*"), (None, "a fraction in .*"),
+    (True, r"a fraction in \[0, 1\) or a row count in \[0, 100\)"), ("0.1", "a fraction in .*"),
+    (None, "a fraction in .*"),
 ])
 def test_split_size_rejects_bad_values(value, expected):
     with pytest.raises(ConfigError, match=rf"The 'val_fraction' parameter of load_source must be {expected}\. Got"):

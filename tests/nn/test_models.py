@@ -271,7 +271,8 @@ def test_bad_labels_name_the_model_and_leave_it_untouched(y, message):
 
 
 @pytest.mark.parametrize("kwargs, parameter, expected", [
-    (dict(activation="swish"), "activation", "one of 'relu', 'leaky_relu', 'prelu', 'elu', 'sigmoid', 'tanh', 'maxout'"),
+    (dict(activation="swish"), "activation",
+     "one of 'relu', 'leaky_relu', 'prelu', 'elu', 'sigmoid', 'tanh', 'maxout'"),
     (dict(init="glorot"), "init", "one of 'small', 'xavier', 'he', 'zeros'"),
     (dict(normalization="layernorm"), "normalization", "one of None, 'batchnorm'"),
     (dict(dropout=1.0), "dropout", r"a float in \[0, 1\)\. Got 1.0"),
