@@ -23,7 +23,11 @@ from babysit.errors import ConfigError
 
 @dataclass(frozen=True)
 class Interval:
-    """A real interval; ``closed`` is 'both', 'left', 'right' or 'neither'."""
+    """A real interval; ``closed`` is 'both', 'left', 'right' or 'neither'.
+
+    An infinite bound always prints open ("[1, inf)"), but a closed one lets inf in
+    (ExplosionGuard's ``factor=inf``): close only the finite side for a finite range.
+    """
 
     low: float = -math.inf
     high: float = math.inf
@@ -40,8 +44,9 @@ class Interval:
         return f"{left}{_fmt(self.low)}, {_fmt(self.high)}{right}"
 
 
-POSITIVE = Interval(0.0, math.inf, "neither")  # > 0
-NON_NEGATIVE = Interval(0.0, math.inf)  # >= 0
+FINITE = Interval(-math.inf, math.inf, "neither")  # any finite number (an Interval() lets +-inf in)
+POSITIVE = Interval(0.0, math.inf, "neither")  # finite, > 0
+NON_NEGATIVE = Interval(0.0, math.inf, "left")  # finite, >= 0 (closed at inf, inf itself would pass)
 UNIT = Interval(0.0, 1.0)  # [0, 1]
 UNIT_OPEN = Interval(0.0, 1.0, "left")  # [0, 1): probabilities of dropping, momentum
 AT_LEAST_ONE = Interval(1, math.inf)  # ints >= 1
@@ -65,7 +70,7 @@ def invalid(owner: str, name: str, expected: str, value) -> ConfigError:
     )
 
 
-def check_float(owner: str, name: str, value, interval: Interval = Interval()) -> float:
+def check_float(owner: str, name: str, value, interval: Interval = FINITE) -> float:
     """Return ``value`` as a Python float in ``interval`` (NaN never passes) or raise ConfigError."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if ok:
@@ -87,7 +92,7 @@ def check_int(owner: str, name: str, value, interval: Interval = Interval()) -> 
     return value
 
 
-def check_optional_float(owner: str, name: str, value, interval: Interval = Interval()) -> float | None:
+def check_optional_float(owner: str, name: str, value, interval: Interval = FINITE) -> float | None:
     """``check_float`` that lets None through (a parameter whose default is computed elsewhere)."""
     return None if value is None else check_float(owner, name, value, interval)
 
@@ -126,14 +131,44 @@ def check_int_list(owner: str, name: str, values, interval: Interval = AT_LEAST_
     return tuple(int(v) for v in items)
 
 
+def check_dtype(owner: str, name: str, value, allowed: Iterable = (np.float32, np.float64)) -> np.dtype:
+    """Return ``value`` (np.float32, 'float64', ...) as a NumPy dtype among ``allowed``, or raise ConfigError.
+
+    None is refused, though NumPy reads it as float64: here it is more likely a dtype left unset.
+    """
+    allowed = [np.dtype(a) for a in allowed]
+    try:
+        dtype = None if value is None else np.dtype(value)
+    except (TypeError, ValueError):
+        dtype = None
+    if dtype is None or dtype not in allowed:  # not `None in allowed`: NumPy finds np.float64 == None
+        raise invalid(owner, name, " or ".join(f"np.{a.name}" for a in allowed), value if dtype is None else dtype)
+    return dtype
+
+
+def unknown(owner: str, name: str, what: str, value, known: Iterable[str]) -> ConfigError:
+    """The ConfigError for a name missing from a registry (``name`` is the parameter that held it).
+
+    Worded like ``reject_unknown``: "Unknown update rule 'adagrad' for make_optimizer; expected
+    one of: sgd, momentum." Raise what it returns.
+    """
+    expected = _one_of(known)
+    return ConfigError(f"Unknown {what} {value!r} for {owner}; expected {expected}.",
+                       parameter=name, owner=owner, expected=expected, got=repr(value))
+
+
 def reject_unknown(owner: str, given: Mapping | Iterable[str], known: Iterable[str]) -> None:
     """Raise ConfigError naming the keys of ``given`` that are not in ``known``."""
     known = list(known)
-    unknown = sorted(set(given) - set(known))
-    if unknown:
+    extra = sorted(set(given) - set(known))
+    if extra:
+        expected = _one_of(known)
         raise ConfigError(
-            f"Unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-            f"for {owner}; expected one of: {', '.join(known) or '(none)'}.",
-            parameter=unknown[0], owner=owner, expected=f"one of: {', '.join(known) or '(none)'}",
-            got=repr(unknown[0]),
+            f"Unknown parameter{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))} "
+            f"for {owner}; expected {expected}.",
+            parameter=extra[0], owner=owner, expected=expected, got=repr(extra[0]),
         )
+
+
+def _one_of(known: Iterable[str]) -> str:
+    return f"one of: {', '.join(known) or '(none)'}"

@@ -1,4 +1,4 @@
-"""Shared test fixtures: the location of ../shared/data and the skip when it is absent; one BLAS thread."""
+"""Shared test fixtures: ../shared/data and torch, each skipping the tests that need it where it is absent; one BLAS thread."""
 
 from __future__ import annotations
 
@@ -38,3 +38,21 @@ def shared_data() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+TORCH_MISSING = "torch is not installed (pip install torch==2.13.0, a test-only dependency)"
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """The torch module, for PyTorch parity tests: the one way a test gets torch; skips it where torch is missing.
+
+    Session-scoped, so hypothesis tests can take it too.
+    """
+    return pytest.importorskip("torch", reason=TORCH_MISSING)
+
+
+def pytest_itemcollected(item):
+    """A test that takes the ``torch`` fixture is marked ``torch`` (``-m "not torch"`` deselects it)."""
+    if "torch" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.torch)

@@ -11,12 +11,12 @@ kinds return flat (N, k) or (N, D) rows.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator
 
 import numpy as np
 
 from babysit.errors import CheckpointError, ConfigError, InputError
+from babysit.validation import AT_LEAST_ONE, POSITIVE, check_choice, check_float, check_optional_int, invalid
 
 KINDS = ("none", "mean_image", "channel_mean", "standardize", "pca", "pca_whiten", "zca_whiten")
 PCA_KINDS = ("pca", "pca_whiten", "zca_whiten")
@@ -50,19 +50,14 @@ class Preprocessor:
     """
 
     def __init__(self, kind: str = "none", *, k: int | None = None, eps: float = 1e-5):
-        if kind not in KINDS:
-            raise ConfigError(f"preprocessing must be one of {', '.join(KINDS)}; got {kind!r}")
-        if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1):
-            raise ConfigError(f"preprocessing k must be a positive int; got {k!r}")
+        self.kind = check_choice("Preprocessor", "kind", kind, KINDS)
+        self.k = check_optional_int("Preprocessor", "k", k, AT_LEAST_ONE)
         if k is not None and kind not in ("pca", "pca_whiten"):
-            raise ConfigError(f"preprocessing k applies to pca and pca_whiten only; got k={k} for {kind!r}")
+            raise invalid("Preprocessor", "k", f"None for kind {kind!r} (k applies to pca and pca_whiten only)", k)
         if kind == "pca" and k is None:
-            raise ConfigError("preprocessing 'pca' needs k, the number of dimensions to keep (e.g. pca:100)")
-        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
-            raise ConfigError(f"preprocessing eps must be a number > 0; got {eps!r}")
-        self.kind = kind
-        self.k = None if k is None else int(k)
-        self.eps = float(eps)
+            raise invalid("Preprocessor", "k", f"an int in {AT_LEAST_ONE} for kind 'pca': the number of "
+                          "dimensions to keep (e.g. 'pca:100')", k)
+        self.eps = check_float("Preprocessor", "eps", eps, POSITIVE)
         self.input_shape_: tuple[int, ...] | None = None
         self.arrays_: dict[str, np.ndarray] = {}
 
@@ -74,7 +69,8 @@ class Preprocessor:
             try:
                 k_value = int(k)
             except ValueError:
-                raise ConfigError(f"preprocessing spec {spec!r}: k must be an int, as in pca:100") from None
+                raise invalid("Preprocessor.from_spec", "spec", "'KIND' or 'KIND:K' with an int K, as in "
+                              "'pca:100'", spec) from None
             return cls(kind, k=k_value, eps=eps)
         return cls(kind, eps=eps)
 
@@ -127,7 +123,7 @@ class Preprocessor:
         n, d = X.shape
         k = d if self.k is None else self.k
         if k > d:
-            raise ConfigError(f"{self.kind} k={k} exceeds the input dimension D={d}")
+            raise invalid("Preprocessor", "k", f"at most the input dimension D={d} for {self.kind!r}", k)
         mean = _mean_rows(X)
         cov = np.zeros((d, d), dtype=np.float64)
         for rows in _chunks(n):

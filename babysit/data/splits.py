@@ -6,24 +6,23 @@ import numbers
 
 import numpy as np
 
-from babysit.errors import ConfigError, DataError
+from babysit.errors import DataError
+from babysit.validation import Interval, check_float, check_int, invalid
 
 
-def split_size(value: float | int, n: int, name: str) -> int:
+def split_size(value: float | int, n: int, name: str, owner: str = "load_source") -> int:
     """Number of rows a split takes out of ``n``.
 
-    ``value`` is a fraction in [0, 1) or an int count of rows; a positive
-    fraction always yields at least one row. Raises ConfigError when out of range.
+    ``value``, the parameter ``name`` of ``owner``, is a fraction in [0, 1) or an int
+    count of rows in [0, n); a positive fraction always yields at least one row.
+    Raises ConfigError when out of range.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ConfigError(f"{name} must be a fraction in [0, 1) or a row count; got {value!r}")
-    if isinstance(value, numbers.Integral):
-        if not 0 <= value < n:
-            raise ConfigError(f"{name} as a row count must be in [0, {n}) for {n} rows; got {value}")
-        return int(value)
-    if not 0.0 <= value < 1.0:
-        raise ConfigError(f"{name} must be a fraction in [0, 1) or a row count; got {value!r}")
-    return max(1, round(value * n)) if value > 0 else 0
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return check_int(owner, name, value, Interval(0, n, "left"))
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        value = check_float(owner, name, value, Interval(0.0, 1.0, "left"))
+        return max(1, round(value * n)) if value > 0 else 0
+    raise invalid(owner, name, f"a fraction in [0, 1) or a row count in [0, {n})", value)
 
 
 def _allocate(total: int, counts: np.ndarray, capacity: np.ndarray) -> np.ndarray:

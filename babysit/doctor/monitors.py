@@ -21,17 +21,16 @@ import numpy as np
 
 from babysit.doctor.inputs import weight_names
 from babysit.doctor.stats import activation_summary, array_summary, histogram, nonlinear_layers
-from babysit.errors import ConfigError
 from babysit.train.callbacks import Callback
-
+from babysit.validation import AT_LEAST_ONE, check_choice, check_int
 
 EVERY = 10  # default sampling period: about 4% of an epoch of the 2-layer net (benchmarks/bench_monitor.py)
+HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_"))  # the Solver's fixed hooks
 
 
-def _check_every(every) -> int:
-    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise ConfigError(f"monitor: 'every' must be a positive integer (sample every N iterations); got {every!r}")
-    return int(every)
+def _check_every(monitor, every) -> int:
+    """The sampling period of ``monitor``: sample every ``every`` >= 1 iterations."""
+    return check_int(type(monitor).__name__, "every", every, AT_LEAST_ONE)
 
 
 def _sampled(iteration: int, every: int) -> bool:
@@ -48,10 +47,8 @@ class UpdateRatioMonitor(Callback):
     """
 
     def __init__(self, every: int = EVERY, params: str = "weights"):
-        self.every = _check_every(every)
-        if params not in ("weights", "all"):
-            raise ConfigError(f"UpdateRatioMonitor: params must be 'weights' or 'all'; got {params!r}")
-        self.which = params
+        self.every = _check_every(self, every)
+        self.which = check_choice(type(self).__name__, "params", params, ("weights", "all"))
         self.history = {"iteration": [], "params": {}}
         self._before: dict[str, np.ndarray] | None = None
         self._taken_at = None
@@ -128,7 +125,7 @@ class ActivationMonitor(Callback):
     """
 
     def __init__(self, every: int = EVERY, histograms: bool = True):
-        self.every = _check_every(every)
+        self.every = _check_every(self, every)
         self.histograms = histograms
         self.history = {"iteration": [], "layers": {}, "histograms": []}
 
@@ -164,7 +161,7 @@ class GradientMonitor(Callback):
     """
 
     def __init__(self, every: int = EVERY, histograms: bool = True):
-        self.every = _check_every(every)
+        self.every = _check_every(self, every)
         self.histograms = histograms
         self.history = {"iteration": [], "params": {}, "histograms": []}
 
@@ -194,11 +191,12 @@ class TrainingMonitor(Callback):
 
     Inputs: every, the sampling period of the per-iteration monitors (default 10:
     a few percent of a step's cost on the lecture's nets); histograms, whether
-    to keep per-epoch activation and gradient histograms.
+    to keep per-epoch activation and gradient histograms. Each Solver hook fires
+    the same hook of every monitor, in order (``_fan_out``).
     """
 
     def __init__(self, every: int = EVERY, histograms: bool = True):
-        self.every = _check_every(every)
+        self.every = _check_every(self, every)
         self.monitors = {
             "update_ratio": UpdateRatioMonitor(every),
             "weights": WeightStatsMonitor(),
@@ -210,22 +208,16 @@ class TrainingMonitor(Callback):
     def history(self) -> dict:
         return {"every": self.every, **{name: m.history for name, m in self.monitors.items()}}
 
-    def on_train_begin(self, solver):
-        for m in self.monitors.values():
-            m.on_train_begin(solver)
 
-    def on_epoch_begin(self, solver):
+def _fan_out(hook: str):
+    """TrainingMonitor's ``hook``: the same hook of each of its monitors, in order."""
+    def fire(self, solver):
         for m in self.monitors.values():
-            m.on_epoch_begin(solver)
+            getattr(m, hook)(solver)
+    fire.__name__, fire.__qualname__ = hook, f"TrainingMonitor.{hook}"
+    return fire
 
-    def on_iteration_end(self, solver):
-        for m in self.monitors.values():
-            m.on_iteration_end(solver)
 
-    def on_epoch_end(self, solver):
-        for m in self.monitors.values():
-            m.on_epoch_end(solver)
-
-    def on_train_end(self, solver):
-        for m in self.monitors.values():
-            m.on_train_end(solver)
+for _hook in HOOKS:
+    setattr(TrainingMonitor, _hook, _fan_out(_hook))
+del _hook

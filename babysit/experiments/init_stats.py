@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from babysit.errors import ConfigError
-from babysit.nn.activations import make_activation
+from babysit.nn.activations import ACTIVATIONS, make_activation
 from babysit.nn.affine import Affine
 from babysit.nn.init import resolve_init
+from babysit.validation import AT_LEAST_ONE, check_choice, check_int
 
 
 @dataclass
@@ -43,11 +43,12 @@ def run_init_stats(layers: int = 10, width: int = 500, samples: int = 1000, acti
     schemes ignore it. Returns the per-layer statistics and the activations.
     """
     for name, v in (("layers", layers), ("width", width), ("samples", samples)):
-        if int(v) < 1:
-            raise ConfigError(f"--{name} must be a positive integer; got {v}")
+        check_int("run_init_stats", name, v, AT_LEAST_ONE)
+    check_choice("run_init_stats", "activation", activation, ACTIVATIONS)
     if init == "small" and weight_scale is None:
         weight_scale = 0.01
-    scheme, scale = resolve_init(init, weight_scale if init in (None, "small") else None, activation)
+    scheme, scale = resolve_init(init, weight_scale if init in (None, "small") else None, activation,
+                                 "run_init_stats")
     rng = np.random.default_rng(seed)
     D = rng.standard_normal((samples, width)).astype(dtype)
     x, outs = D, []

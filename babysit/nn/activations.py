@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from babysit.errors import ConfigError, InputError
+from babysit.errors import InputError
 from babysit.nn.base import Layer, as_float_dtype
 from babysit.nn.buffers import alloc_like, new_array
+from babysit.validation import AT_LEAST_ONE, NON_NEGATIVE, UNIT, Interval, check_choice, check_float, check_int
 
 
 # -- functional ops ---------------------------------------------------------
@@ -100,12 +101,10 @@ class _Activation(Layer):
 
     def forward(self, x):
         self._check_input(x)
-        out, self._cache = self._fwd(x)
-        self.last_output = out
-        return out
+        return self._remember(*self._fwd(x))
 
     def backward(self, dout):
-        return self._bwd(dout, self._pop_cache(dout))
+        return self._bwd(dout, self._checked_cache(dout))
 
 
 class ReLU(_Activation):
@@ -136,11 +135,7 @@ class ReLU(_Activation):
     def backward(self, dout):
         if not self.fused_into_pool:
             return super().backward(dout)
-        if self._cache is None:
-            raise InputError(f"{self}: backward() called before forward(); run forward first")
-        if dout.shape != self._cache.shape:
-            raise InputError(f"{self}: backward expected dout of shape {self._cache.shape} "
-                             f"(the forward output), got {dout.shape}")
+        self._checked_cache(dout, out_shape=getattr(self._cache, "shape", None))  # not last_output: made on read
         return dout  # the pool after this layer already zeroed the gradient where x <= 0
 
     @property
@@ -169,38 +164,49 @@ class Tanh(_Activation):
     _bwd = staticmethod(tanh_backward)
 
 
-class LeakyReLU(_Activation):
-    """``max(alpha * x, x)`` with a fixed slope ``alpha`` (default 0.01)."""
+class _FixedAlpha(_Activation):
+    """An activation with a fixed hyperparameter ``alpha``, checked against ``alpha_range``.
 
-    def __init__(self, alpha: float = 0.01) -> None:
+    ``alpha`` is kept as a Python float, so float32 inputs stay float32.
+    """
+
+    alpha_range: Interval
+    _op_forward = _op_backward = None  # the functional ops, each taking alpha last
+
+    def __init__(self, alpha: float) -> None:
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = check_float(type(self).__name__, "alpha", alpha, self.alpha_range)
 
     def _fwd(self, x):
-        return leaky_relu_forward(x, self.alpha)
-
-    def _bwd(self, dout, x):
-        return leaky_relu_backward(dout, x, self.alpha)
-
-    def extra_repr(self):
-        return f"alpha={self.alpha}"
-
-
-class ELU(_Activation):
-    """``x`` if x > 0 else ``alpha * (exp(x) - 1)`` (default alpha 1.0)."""
-
-    def __init__(self, alpha: float = 1.0) -> None:
-        super().__init__()
-        self.alpha = float(alpha)
-
-    def _fwd(self, x):
-        return elu_forward(x, self.alpha)
+        return self._op_forward(x, self.alpha)
 
     def _bwd(self, dout, cache):
-        return elu_backward(dout, cache, self.alpha)
+        return self._op_backward(dout, cache, self.alpha)
 
     def extra_repr(self):
         return f"alpha={self.alpha}"
+
+
+class LeakyReLU(_FixedAlpha):
+    """``max(alpha * x, x)`` with a fixed slope ``alpha`` in [0, 1] (default 0.01)."""
+
+    alpha_range = UNIT
+    _op_forward = staticmethod(leaky_relu_forward)
+    _op_backward = staticmethod(leaky_relu_backward)
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        super().__init__(alpha)
+
+
+class ELU(_FixedAlpha):
+    """``x`` if x > 0 else ``alpha * (exp(x) - 1)``, with ``alpha`` >= 0 (default 1.0)."""
+
+    alpha_range = NON_NEGATIVE
+    _op_forward = staticmethod(elu_forward)
+    _op_backward = staticmethod(elu_backward)
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__(alpha)
 
 
 class PReLU(Layer):
@@ -215,9 +221,8 @@ class PReLU(Layer):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=np.float32) -> None:
         super().__init__()
-        if int(num_parameters) < 1:
-            raise ConfigError(f"PReLU: num_parameters must be >= 1; got {num_parameters}")
-        self.num_parameters = int(num_parameters)
+        self.num_parameters = check_int("PReLU", "num_parameters", num_parameters, AT_LEAST_ONE)
+        init = check_float("PReLU", "init", init)
         self.dtype = as_float_dtype(dtype, "PReLU")  # an integer alpha would silently truncate 0.25 to 0
         self.params["alpha"] = np.full(self.num_parameters, init, dtype=self.dtype)
         self.grads["alpha"] = np.zeros_like(self.params["alpha"])
@@ -227,15 +232,11 @@ class PReLU(Layer):
         if self.num_parameters > 1 and (x.ndim < 2 or x.shape[1] != self.num_parameters):
             raise InputError(f"{self}: expected input with {self.num_parameters} features/channels "
                              f"on axis 1, got shape {x.shape}")
-        out, self._cache = prelu_forward(x, self.params["alpha"])
-        self.last_output = out
-        return out
+        return self._remember(*prelu_forward(x, self.params["alpha"]))
 
     def backward(self, dout):
-        x = self._pop_cache(dout)
-        dx, dalpha = prelu_backward(dout, x, self.params["alpha"])
-        self.grads["alpha"][...] = dalpha
-        return dx
+        dx, dalpha = prelu_backward(dout, self._checked_cache(dout), self.params["alpha"])
+        return self._set_grads(dx, alpha=dalpha)
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
@@ -253,8 +254,7 @@ ACTIVATIONS = {
 
 def make_activation(name: str, *, num_features: int | None = None, dtype=np.float32) -> Layer:
     """Build an activation layer by name (``relu``, ``leaky_relu``, ``prelu``, ``elu``, ``sigmoid``, ``tanh``)."""
-    if name not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)} (or 'maxout' in models)")
+    check_choice("make_activation", "name", name, ACTIVATIONS)
     if name == "prelu":
         return PReLU(1, dtype=dtype)
     return ACTIVATIONS[name]()

@@ -9,6 +9,7 @@ import numpy as np
 from babysit.nn.base import Layer, as_float_dtype
 from babysit.nn.buffers import alloc_like, new_array
 from babysit.nn.init import as_generator, init_weight, resolve_init
+from babysit.validation import AT_LEAST_ONE, check_int
 
 
 class AffineCache(NamedTuple):
@@ -63,9 +64,11 @@ class Affine(Layer):
     def __init__(self, in_dim: int, out_dim: int, *, init: str | None = None,
                  weight_scale: float | None = None, dtype=np.float32, rng=None) -> None:
         super().__init__()
-        self.in_dim, self.out_dim = int(in_dim), int(out_dim)
-        self.dtype = as_float_dtype(dtype, f"Affine({in_dim} -> {out_dim})")
-        scheme, scale = resolve_init(init, weight_scale, "relu")
+        owner = type(self).__name__
+        self.in_dim = check_int(owner, "in_dim", in_dim, AT_LEAST_ONE)
+        self.out_dim = check_int(owner, "out_dim", out_dim, AT_LEAST_ONE)
+        self.dtype = as_float_dtype(dtype, owner)
+        scheme, scale = resolve_init(init, weight_scale, "relu", owner)
         self.init = scheme
         self.params["W"] = init_weight((self.in_dim, self.out_dim), self.in_dim, scheme,
                                        as_generator(rng), self.dtype, scale)
@@ -75,12 +78,10 @@ class Affine(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x, ndim=2, tail=(self.in_dim,), dtype=self.dtype)
         out = self.alloc("out", (x.shape[0], self.out_dim), self.dtype)
-        out, self._cache = affine_forward(x, self.params["W"], self.params["b"], out)
-        self.last_output = out
-        return out
+        return self._remember(*affine_forward(x, self.params["W"], self.params["b"], out))
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        cache = self._pop_cache(dout)
+        cache = self._checked_cache(dout)
         # dx laid out like x: after a conv's Flatten that is the conv's (C, H, W, N) order, so the
         # layers below get their gradient in the layout they work in, without a transposing copy
         dx = alloc_like(self.alloc, "dx", cache.x, dout.dtype) if self.input_grad else None

@@ -11,19 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from babysit.errors import InputError
+from babysit.validation import check_dtype
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def as_float_dtype(dtype, owner: str) -> np.dtype:
-    """Return ``dtype`` as a NumPy float32/float64 dtype, or raise naming ``owner``."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise InputError(f"{owner}: dtype must be float32 or float64; got {dtype!r}") from exc
-    if dt not in FLOAT_DTYPES:
-        raise InputError(f"{owner}: dtype must be float32 or float64; got {dt}")
-    return dt
+    """Return the ``dtype`` parameter of ``owner`` as np.float32 or np.float64, or raise ConfigError."""
+    return check_dtype(owner, "dtype", dtype, FLOAT_DTYPES)
 
 
 def check_finite(x: np.ndarray, owner: str, what: str = "input") -> None:
@@ -85,22 +80,33 @@ class Layer:
     def backward(self, dout: np.ndarray) -> np.ndarray | None:  # pragma: no cover - interface
         raise NotImplementedError(f"{type(self).__name__} must implement backward")
 
-    def zero_grad(self) -> None:
-        """Set every gradient to zero (in place)."""
-        for g in self.grads.values():
-            g.fill(0)
-
     # -- helpers for subclasses -----------------------------------------
-    def _pop_cache(self, dout: np.ndarray):
-        """Return the forward cache, checking that backward follows a forward of matching shape."""
+    def _remember(self, out: np.ndarray, cache) -> np.ndarray:
+        """End of a forward: keep the op's ``cache`` for backward and ``out`` as ``last_output``; return out."""
+        self._cache = cache
+        self.last_output = out
+        return out
+
+    def _checked_cache(self, dout: np.ndarray, out_shape: tuple | None = None):
+        """The last forward's cache, after checking that a forward came first and that ``dout`` has
+        the shape of its output (``out_shape``, default ``last_output``'s). The cache stays until
+        the next forward replaces it, so a second backward of the same forward works.
+        """
         if self._cache is None:
             raise InputError(f"{self}: backward() called before forward(); run forward first")
-        if self.last_output is not None and dout.shape != self.last_output.shape:
-            raise InputError(
-                f"{self}: backward expected dout of shape {self.last_output.shape} "
-                f"(the forward output), got {dout.shape}"
-            )
+        if out_shape is None and self.last_output is not None:
+            out_shape = self.last_output.shape
+        if out_shape is not None and dout.shape != out_shape:
+            raise InputError(f"{self}: backward expected dout of shape {out_shape} (the forward output), "
+                             f"got {dout.shape}")
         return self._cache
+
+    def _set_grads(self, dx, **grads: np.ndarray):
+        """End of a backward: copy each gradient into ``self.grads[name]`` in place (models keep
+        views of those arrays); return dx."""
+        for name, g in grads.items():
+            self.grads[name][...] = g
+        return dx
 
     def _check_input(self, x, *, ndim: int | None = None, tail: tuple | None = None,
                      dtype: np.dtype | None = None, what: str = "input") -> None:

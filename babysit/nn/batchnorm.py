@@ -13,8 +13,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from babysit.errors import ConfigError
+from babysit.errors import InputError
 from babysit.nn.base import Layer, as_float_dtype
+from babysit.validation import AT_LEAST_ONE, POSITIVE, UNIT, check_float, check_int
 
 
 class BatchNormCache(NamedTuple):
@@ -79,8 +80,8 @@ class BatchNorm(Layer):
 
     Args:
         dim: number of features D.
-        momentum: weight of the new batch in the running averages (PyTorch's 0.1).
-        eps: added to the variance.
+        momentum: weight of the new batch in the running averages, in [0, 1] (PyTorch's 0.1).
+        eps: added to the variance, > 0.
         dtype: float32 or float64.
     Params: ``gamma`` (D,) ones, ``beta`` (D,) zeros. Buffers: ``running_mean``, ``running_var``.
     """
@@ -90,11 +91,11 @@ class BatchNorm(Layer):
 
     def __init__(self, dim: int, *, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32) -> None:
         super().__init__()
-        if not 0.0 <= momentum <= 1.0:
-            raise ConfigError(f"{type(self).__name__}: momentum must be in [0, 1]; got {momentum}")
-        self.dim = int(dim)
-        self.momentum, self.eps = float(momentum), float(eps)
-        self.dtype = as_float_dtype(dtype, f"{type(self).__name__}({dim})")
+        owner = type(self).__name__
+        self.dim = check_int(owner, "dim", dim, AT_LEAST_ONE)
+        self.momentum = check_float(owner, "momentum", momentum, UNIT)
+        self.eps = check_float(owner, "eps", eps, POSITIVE)
+        self.dtype = as_float_dtype(dtype, owner)
         self.params = {"gamma": np.ones(self.dim, self.dtype), "beta": np.zeros(self.dim, self.dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.running_mean = np.zeros(self.dim, self.dtype)
@@ -104,19 +105,15 @@ class BatchNorm(Layer):
         tail = (self.dim,) if self._ndim == 2 else (self.dim, None, None)
         self._check_input(x, ndim=self._ndim, tail=tail, dtype=self.dtype)
         if self.training and x.size // self.dim < 2:
-            raise ConfigError(f"{self}: train mode needs more than one value per channel to compute batch "
+            raise InputError(f"{self}: train mode needs more than one value per channel to compute batch "
                               f"statistics; got input of shape {x.shape} (use eval mode or a larger batch)")
-        out, self._cache = batchnorm_forward(
+        return self._remember(*batchnorm_forward(
             x, self.params["gamma"], self.params["beta"], self.running_mean, self.running_var,
-            axes=self._axes, training=self.training, momentum=self.momentum, eps=self.eps)
-        self.last_output = out
-        return out
+            axes=self._axes, training=self.training, momentum=self.momentum, eps=self.eps))
 
     def backward(self, dout):
-        dx, dgamma, dbeta = batchnorm_backward(dout, self._pop_cache(dout))
-        self.grads["gamma"][...] = dgamma
-        self.grads["beta"][...] = dbeta
-        return dx
+        dx, dgamma, dbeta = batchnorm_backward(dout, self._checked_cache(dout))
+        return self._set_grads(dx, gamma=dgamma, beta=dbeta)
 
     def extra_repr(self):
         return f"{self.dim}"

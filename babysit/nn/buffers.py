@@ -37,10 +37,6 @@ class BufferPool:
             a = self._arrays[name] = new_array(name, shape, dtype, fill)
         return a
 
-    def nbytes(self) -> int:
-        """Bytes held by the pool."""
-        return sum(a.nbytes for a in self._arrays.values())
-
 
 # -- memory layouts ------------------------------------------------------------
 def axis_order(x: np.ndarray) -> tuple[int, ...]:

@@ -18,15 +18,18 @@ loop only over kernel offsets (and row chunks).
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from babysit.errors import ConfigError, InputError
+from babysit.errors import InputError
 from babysit.nn.base import Layer, as_float_dtype
 from babysit.nn.buffers import alloc_ordered, axis_order, new_array
 from babysit.nn.init import as_generator, init_weight, resolve_init
+from babysit.validation import AT_LEAST_ONE, Interval, check_int, check_int_list, invalid
 
 CHWN = (1, 2, 3, 0)  # the axes of (N, C, H, W) from outermost to innermost in memory
 CHUNK_BYTES = 2 << 20  # patch gradients per chunk of output rows (at least one row)
@@ -133,6 +136,16 @@ def conv_backward(dout, cache: ConvCache, need_dx=True, alloc=new_array):
     return dxp[:, :, pad:pad + h, pad:pad + wd], dw, db
 
 
+def _kernel_size(owner: str, value) -> tuple[int, int]:
+    """``kernel_size`` as (HH, WW): one int for a square kernel, or a pair of ints, each >= 1."""
+    pair = (value, value) if isinstance(value, numbers.Integral) else value
+    try:
+        hh, ww = check_int_list(owner, "kernel_size", pair, AT_LEAST_ONE)
+    except ValueError:  # ConfigError, or a sequence of the wrong length
+        raise invalid(owner, "kernel_size", f"an int in {AT_LEAST_ONE} or a pair (HH, WW) of them", value) from None
+    return hh, ww
+
+
 class Conv2d(Layer):
     """Convolution with ``W`` (F, C, HH, WW) and ``b`` (F,), on (N, C, H, W) input.
 
@@ -147,14 +160,14 @@ class Conv2d(Layer):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride: int = 1, pad: int = 0, *,
                  init: str | None = None, weight_scale: float | None = None, dtype=np.float32, rng=None) -> None:
         super().__init__()
-        hh, ww = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
-        if min(in_channels, out_channels, hh, ww, stride) < 1 or pad < 0:
-            raise ConfigError(f"Conv2d: channels, kernel_size and stride must be >= 1 and pad >= 0; got "
-                              f"in={in_channels}, out={out_channels}, kernel={kernel_size}, stride={stride}, pad={pad}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride, self.pad = (int(hh), int(ww)), int(stride), int(pad)
-        self.dtype = as_float_dtype(dtype, "Conv2d")
-        scheme, scale = resolve_init(init, weight_scale, "relu")
+        owner = type(self).__name__
+        self.in_channels = check_int(owner, "in_channels", in_channels, AT_LEAST_ONE)
+        self.out_channels = check_int(owner, "out_channels", out_channels, AT_LEAST_ONE)
+        self.kernel_size = hh, ww = _kernel_size(owner, kernel_size)
+        self.stride = check_int(owner, "stride", stride, AT_LEAST_ONE)
+        self.pad = check_int(owner, "pad", pad, Interval(0, math.inf))
+        self.dtype = as_float_dtype(dtype, owner)
+        scheme, scale = resolve_init(init, weight_scale, "relu", owner)
         fan_in = self.in_channels * hh * ww
         self.params["W"] = init_weight((self.out_channels, self.in_channels, hh, ww), fan_in, scheme,
                                        as_generator(rng), self.dtype, scale)
@@ -171,15 +184,11 @@ class Conv2d(Layer):
         if ho < 1 or wo < 1:
             raise InputError(f"{self}: input of spatial size {x.shape[2:]} is smaller than the kernel "
                              f"{self.kernel_size} with pad {self.pad}")
-        out, self._cache = conv_forward(x, self.params["W"], self.params["b"], self.stride, self.pad, self.alloc)
-        self.last_output = out
-        return out
+        return self._remember(*conv_forward(x, self.params["W"], self.params["b"], self.stride, self.pad, self.alloc))
 
     def backward(self, dout):
-        dx, dw, db = conv_backward(dout, self._pop_cache(dout), self.input_grad, self.alloc)
-        self.grads["W"][...] = dw
-        self.grads["b"][...] = db
-        return dx
+        dx, dw, db = conv_backward(dout, self._checked_cache(dout), self.input_grad, self.alloc)
+        return self._set_grads(dx, W=dw, b=db)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from babysit.errors import ConfigError
 from babysit.nn.base import Layer
 from babysit.nn.init import as_generator
+from babysit.validation import Interval, check_float
 
 
 def dropout_forward(x, p: float, rng: np.random.Generator):
@@ -34,13 +34,7 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5, *, rng=None) -> None:
         super().__init__()
-        try:
-            in_range = 0.0 <= float(p) < 1.0
-        except (TypeError, ValueError):
-            in_range = False
-        if not in_range:
-            raise ConfigError(f"Dropout: p (the drop probability) must be in [0, 1); got {p!r}")
-        self.p = float(p)
+        self.p = check_float(type(self).__name__, "p", p, Interval(0.0, 1.0, "left"))
         self.rng = as_generator(rng)
 
     def forward(self, x):
@@ -49,12 +43,10 @@ class Dropout(Layer):
             out, mask = dropout_forward(x, self.p, self.rng)
         else:
             out, mask = x, None
-        self._cache = (mask,)  # a tuple, so an identity pass still counts as a forward
-        self.last_output = out
-        return out
+        return self._remember(out, (mask,))  # a tuple, so an identity pass still counts as a forward
 
     def backward(self, dout):
-        (mask,) = self._pop_cache(dout)
+        (mask,) = self._checked_cache(dout)
         return dout if mask is None else dropout_backward(dout, mask)
 
     def extra_repr(self):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from babysit.errors import ConfigError
+from babysit.validation import invalid
 
 
 def rel_error(x, y) -> float:
@@ -50,7 +50,7 @@ def check_layer_gradients(layer, x: np.ndarray, *, h: float = 1e-5, seed: int = 
     is frozen by restoring its generator state before every evaluation.
     """
     if x.dtype != np.float64:
-        raise ConfigError(f"gradient checks need float64 input; got {x.dtype}")
+        raise invalid("check_layer_gradients", "x", "a float64 array (gradient checks need float64)", x.dtype)
     rng = np.random.default_rng(seed)
     state = _rng_states([layer])
 
@@ -70,28 +70,37 @@ def check_layer_gradients(layer, x: np.ndarray, *, h: float = 1e-5, seed: int = 
     return errors
 
 
-def check_model_gradients(model, X, y, *, h: float = 1e-6, params=None) -> dict[str, tuple[float, tuple]]:
-    """Analytic vs numeric gradient of ``model.loss(X, y)`` for each parameter (float64 models only).
+def model_gradients(model, X, y, *, h: float = 1e-6, params=None) -> tuple[float, dict, dict]:
+    """The loss of ``model.loss(X, y)`` and, per parameter, its analytic and numeric gradient (float64 models only).
 
-    Returns: {name: (max relative error, index of the worst element)}. Dropout
+    Returns: (loss, {name: analytic}, {name: numeric}) for ``params`` (default: all). Dropout
     masks are frozen (generator states restored before each loss evaluation).
     """
     if np.dtype(model.dtype) != np.float64:
-        raise ConfigError(f"gradient checks need a float64 model (dtype=np.float64); got {model.dtype}")
-    layers = list(model.layers)
-    state = _rng_states(layers)
+        raise invalid("check_model_gradients", "model", "a model built with dtype=np.float64", model.dtype)
+    state = _rng_states(list(model.layers))
 
     def f(_):
         _restore(state)
         return model.loss(X, y)[0]
 
     _restore(state)
-    _, grads = model.loss(X, y)
-    analytic = {k: np.array(v, copy=True) for k, v in grads.items()}
+    loss, grads = model.loss(X, y)
+    names = params or list(model.params)
+    analytic = {k: np.array(grads[k], copy=True) for k in names}
+    numeric = {k: eval_numerical_gradient(f, model.params[k], h) for k in names}
+    return float(loss), analytic, numeric
+
+
+def check_model_gradients(model, X, y, *, h: float = 1e-6, params=None) -> dict[str, tuple[float, tuple]]:
+    """Analytic vs numeric gradient of ``model.loss(X, y)`` for each parameter (float64 models only).
+
+    Returns: {name: (max relative error, index of the worst element)} (see ``model_gradients``).
+    """
+    _, analytic, numeric = model_gradients(model, X, y, h=h, params=params)
     result = {}
-    for name in params or list(model.params):
-        num = eval_numerical_gradient(f, model.params[name], h)
-        a = analytic[name]
+    for name, a in analytic.items():
+        num = numeric[name]
         err = np.abs(a - num) / np.maximum(1e-8, np.abs(a) + np.abs(num))
         worst = np.unravel_index(int(np.argmax(err)), err.shape) if err.size else ()
         result[name] = (float(err.max()) if err.size else 0.0, tuple(int(i) for i in worst))

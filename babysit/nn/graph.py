@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from babysit.errors import ConfigError, InputError
+from babysit.validation import invalid
 
 
 class Gate:
@@ -164,7 +165,8 @@ class ComputationalGraph:
     def input(self, name: str) -> Node:
         """Declare an input node, fed by ``forward(inputs)``."""
         if name in self.inputs:
-            raise ConfigError(f"ComputationalGraph: input {name!r} is declared twice")
+            raise invalid("ComputationalGraph.input", "name", "a name not declared yet (each input is declared once)",
+                          name)
         node = Node(self, name)
         self.inputs[name] = node
         self.nodes.append(node)
@@ -174,7 +176,7 @@ class ComputationalGraph:
         """Apply ``gate`` to ``parents``; the newest gate node is the graph's output."""
         for p in parents:
             if not isinstance(p, Node) or p.graph is not self:
-                raise ConfigError(f"ComputationalGraph: gate inputs must be nodes of this graph; got {p!r}")
+                raise invalid("ComputationalGraph.gate", "parents", "nodes of this graph", p)
         node = Node(self, name or f"{type(gate).__name__}{len(self.nodes)}", gate, parents)
         self.nodes.append(node)
         self.output = node

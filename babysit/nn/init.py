@@ -13,27 +13,38 @@ import math
 import numpy as np
 
 from babysit.errors import ConfigError
+from babysit.validation import NON_NEGATIVE, check_choice, check_float
 
 INIT_SCHEMES = ("small", "xavier", "he", "zeros")
 DEFAULT_WEIGHT_SCALE = 0.01
 
 
-def init_scale(scheme: str, fan_in: int, weight_scale: float | None = None) -> float:
+def check_init(owner: str, scheme: str, weight_scale: float | None) -> float | None:
+    """Check ``init`` (one of INIT_SCHEMES) and ``weight_scale`` (finite >= 0, for 'small' only) of ``owner``.
+
+    Returns weight_scale as a Python float (or None).
+    """
+    check_choice(owner, "init", scheme, INIT_SCHEMES)
+    if weight_scale is None:
+        return None
+    if scheme != "small":  # a cross-parameter rule: worded on its own, with the parts for the CLI
+        raise ConfigError(
+            f"weight_scale applies to init='small' only; got init={scheme!r} with weight_scale={weight_scale!r}",
+            parameter="weight_scale", owner=owner, expected=f"None with init={scheme!r} (it applies to 'small' only)",
+            got=repr(weight_scale))
+    return check_float(owner, "weight_scale", weight_scale, NON_NEGATIVE)
+
+
+def init_scale(scheme: str, fan_in: int, weight_scale: float | None = None, owner: str = "init_weight") -> float:
     """Return the standard deviation that ``scheme`` gives a weight with ``fan_in`` inputs."""
+    weight_scale = check_init(owner, scheme, weight_scale)
     if scheme == "small":
-        scale = DEFAULT_WEIGHT_SCALE if weight_scale is None else float(weight_scale)
-        if not (math.isfinite(scale) and scale >= 0):
-            raise ConfigError(f"weight_scale must be a finite number >= 0; got {weight_scale!r}")
-        return scale
-    if weight_scale is not None:
-        raise ConfigError(f"weight_scale applies to init='small' only; got init={scheme!r} with weight_scale={weight_scale!r}")
+        return DEFAULT_WEIGHT_SCALE if weight_scale is None else weight_scale
     if scheme == "xavier":
         return 1.0 / math.sqrt(fan_in)
     if scheme == "he":
         return 1.0 / math.sqrt(fan_in / 2.0)
-    if scheme == "zeros":
-        return 0.0
-    raise ConfigError(f"unknown init {scheme!r}; expected one of {', '.join(INIT_SCHEMES)}")
+    return 0.0  # zeros
 
 
 def init_weight(shape: tuple[int, ...], fan_in: int, scheme: str, rng: np.random.Generator,
@@ -60,13 +71,12 @@ def default_init(activation: str) -> str:
     return "xavier" if activation in ("tanh", "sigmoid") else "he"
 
 
-def resolve_init(init: str | None, weight_scale: float | None, activation: str) -> tuple[str, float | None]:
-    """Apply the lecture's convention: ``weight_scale`` alone means ``init='small'``."""
+def resolve_init(init: str | None, weight_scale: float | None, activation: str,
+                 owner: str = "resolve_init") -> tuple[str, float | None]:
+    """Apply the lecture's convention (``weight_scale`` alone means ``init='small'``) and check both for ``owner``."""
     if init is None:
         init = "small" if weight_scale is not None else default_init(activation)
-    if init not in INIT_SCHEMES:
-        raise ConfigError(f"unknown init {init!r}; expected one of {', '.join(INIT_SCHEMES)}")
-    return init, weight_scale
+    return init, check_init(owner, init, weight_scale)
 
 
 def as_generator(seed_or_rng) -> np.random.Generator:

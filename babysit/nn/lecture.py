@@ -14,6 +14,7 @@ from babysit.nn.affine import affine_backward, affine_forward
 from babysit.nn.base import as_float_dtype, check_finite
 from babysit.nn.init import as_generator
 from babysit.nn.losses import softmax_loss
+from babysit.validation import AT_LEAST_ONE, check_int
 
 
 def init_two_layer_model(input_size: int, hidden_size: int, output_size: int, *, rng=None, dtype=np.float64) -> dict:
@@ -22,8 +23,11 @@ def init_two_layer_model(input_size: int, hidden_size: int, output_size: int, *,
     Returns: dict with W1 (input_size, hidden_size), b1, W2 (hidden_size, output_size), b2.
     ``rng`` (int seed or Generator) replaces the slide's global ``np.random``.
     """
+    owner = "init_two_layer_model"
+    for name, size in (("input_size", input_size), ("hidden_size", hidden_size), ("output_size", output_size)):
+        check_int(owner, name, size, AT_LEAST_ONE)
     rng = as_generator(rng)
-    dtype = as_float_dtype(dtype, "init_two_layer_model")
+    dtype = as_float_dtype(dtype, owner)
     return {
         "W1": (0.0001 * rng.standard_normal((input_size, hidden_size))).astype(dtype),
         "b1": np.zeros(hidden_size, dtype=dtype),

@@ -1,10 +1,12 @@
 """Classification losses: softmax (cross-entropy) and multiclass SVM (hinge).
 
-Both return ``(loss, dscores)`` with the loss averaged over the batch. The
-softmax is computed from ``scores - max(scores)`` so it never overflows: the
-lecture shows the naive ``log(exp(s) / sum exp(s))`` producing NaN at high
-learning rates. NaN or inf scores (a diverged network) give a non-finite loss
-silently, with no NumPy warning; the training guard reports them.
+Both take scores (N, C) float32/float64 and integer labels y (N,) in [0, C), and
+return ``(loss, dscores)``: the loss averaged over the batch as a Python float, and
+its gradient (N, C) in the dtype of the scores. The softmax is computed from
+``scores - max(scores)`` so it never overflows: the lecture shows the naive
+``log(exp(s) / sum exp(s))`` producing NaN at high learning rates. NaN or inf
+scores (a diverged network) give a non-finite loss silently, with no NumPy
+warning; the training guard reports them.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def check_labels(y, num_samples: int, num_classes: int, owner: str) -> np.ndarra
     return y
 
 
-def _check_scores(scores, owner):
+def _checked_labels(scores, y, owner: str) -> np.ndarray:
+    """Check scores (a float (N, C) array, N > 0) and labels y for the loss ``owner``; return y as an int array."""
     if not isinstance(scores, np.ndarray) or scores.dtype not in FLOAT_DTYPES or scores.ndim != 2:
         shape = getattr(scores, "shape", None)
         dtype = getattr(scores, "dtype", type(scores).__name__)
@@ -40,17 +43,13 @@ def _check_scores(scores, owner):
                          f"got shape {shape} and dtype {dtype}")
     if scores.shape[0] == 0:
         raise InputError(f"{owner}: got an empty batch (scores of shape {scores.shape})")
+    return check_labels(y, scores.shape[0], scores.shape[1], owner)
 
 
 def softmax_loss(scores: np.ndarray, y) -> tuple[float, np.ndarray]:
-    """Softmax cross-entropy loss.
-
-    Inputs: scores (N, C) float32/float64; y (N,) integer labels in [0, C).
-    Returns: (loss as a Python float, dscores (N, C) in the dtype of ``scores``).
-    """
-    _check_scores(scores, "softmax_loss")
-    n, c = scores.shape
-    y = check_labels(y, n, c, "softmax_loss")
+    """Softmax cross-entropy loss ``mean_i -log(exp(s_{y_i}) / sum_j exp(s_j))``: (loss, dscores)."""
+    y = _checked_labels(scores, y, "softmax_loss")
+    n = len(y)
     rows = np.arange(n)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         top = scores.max(axis=1, keepdims=True)
@@ -68,14 +67,9 @@ def softmax_loss(scores: np.ndarray, y) -> tuple[float, np.ndarray]:
 
 
 def svm_loss(scores: np.ndarray, y, delta: float = 1.0) -> tuple[float, np.ndarray]:
-    """Multiclass SVM (hinge) loss ``mean_i sum_{j != y_i} max(0, s_j - s_{y_i} + delta)``.
-
-    Inputs: scores (N, C) float32/float64; y (N,) integer labels in [0, C).
-    Returns: (loss as a Python float, dscores (N, C) in the dtype of ``scores``).
-    """
-    _check_scores(scores, "svm_loss")
-    n, c = scores.shape
-    y = check_labels(y, n, c, "svm_loss")
+    """Multiclass SVM (hinge) loss ``mean_i sum_{j != y_i} max(0, s_j - s_{y_i} + delta)``: (loss, dscores)."""
+    y = _checked_labels(scores, y, "svm_loss")
+    n = len(y)
     rows = np.arange(n)
     with np.errstate(over="ignore", invalid="ignore"):
         margins = scores - scores[rows, y][:, None]
@@ -87,6 +81,3 @@ def svm_loss(scores: np.ndarray, y, delta: float = 1.0) -> tuple[float, np.ndarr
     dscores[rows, y] = -dscores.sum(axis=1)
     dscores *= 1.0 / n
     return loss, dscores
-
-
-LOSSES = {"softmax": softmax_loss, "svm": svm_loss}

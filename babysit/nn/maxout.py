@@ -6,10 +6,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from babysit.errors import ConfigError
 from babysit.nn.affine import affine_backward, affine_forward
 from babysit.nn.base import Layer, as_float_dtype
 from babysit.nn.init import as_generator, init_weight, resolve_init
+from babysit.validation import AT_LEAST_ONE, check_int
 
 
 class MaxoutCache(NamedTuple):
@@ -45,11 +45,12 @@ class Maxout(Layer):
     def __init__(self, in_dim: int, out_dim: int, pieces: int = 2, *, init: str | None = None,
                  weight_scale: float | None = None, dtype=np.float32, rng=None) -> None:
         super().__init__()
-        if int(pieces) < 1:
-            raise ConfigError(f"Maxout: pieces must be >= 1; got {pieces}")
-        self.in_dim, self.out_dim, self.pieces = int(in_dim), int(out_dim), int(pieces)
-        self.dtype = as_float_dtype(dtype, f"Maxout({in_dim} -> {out_dim})")
-        scheme, scale = resolve_init(init, weight_scale, "maxout")
+        owner = type(self).__name__
+        self.in_dim = check_int(owner, "in_dim", in_dim, AT_LEAST_ONE)
+        self.out_dim = check_int(owner, "out_dim", out_dim, AT_LEAST_ONE)
+        self.pieces = check_int(owner, "pieces", pieces, AT_LEAST_ONE)
+        self.dtype = as_float_dtype(dtype, owner)
+        scheme, scale = resolve_init(init, weight_scale, "maxout", owner)
         width = self.out_dim * self.pieces
         self.params["W"] = init_weight((self.in_dim, width), self.in_dim, scheme, as_generator(rng),
                                        self.dtype, scale)
@@ -58,15 +59,11 @@ class Maxout(Layer):
 
     def forward(self, x):
         self._check_input(x, ndim=2, tail=(self.in_dim,), dtype=self.dtype)
-        out, self._cache = maxout_forward(x, self.params["W"], self.params["b"], self.pieces)
-        self.last_output = out
-        return out
+        return self._remember(*maxout_forward(x, self.params["W"], self.params["b"], self.pieces))
 
     def backward(self, dout):
-        dx, dw, db = maxout_backward(dout, self._pop_cache(dout), self.pieces, self.input_grad)
-        self.grads["W"][...] = dw
-        self.grads["b"][...] = db
-        return dx
+        dx, dw, db = maxout_backward(dout, self._checked_cache(dout), self.pieces, self.input_grad)
+        return self._set_grads(dx, W=dw, b=db)
 
     def extra_repr(self):
         return f"{self.in_dim} -> {self.out_dim}, pieces={self.pieces}"

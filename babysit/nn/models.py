@@ -11,12 +11,14 @@ every layer but the last reuses them while the batch shape repeats, so a layer's
 
 from __future__ import annotations
 
+import inspect
 import math
+import numbers
 
 import numpy as np
 
-from babysit.errors import ConfigError, InputError
-from babysit.nn.activations import ACTIVATIONS, PReLU, ReLU, make_activation
+from babysit.errors import InputError
+from babysit.nn.activations import ACTIVATIONS, ReLU, make_activation
 from babysit.nn.affine import Affine
 from babysit.nn.base import Layer, as_float_dtype, check_finite
 from babysit.nn.batchnorm import BatchNorm, SpatialBatchNorm
@@ -29,23 +31,28 @@ from babysit.nn.maxout import Maxout
 from babysit.nn.pool import MaxPool2d
 from babysit.nn.reshape import Flatten
 from babysit.nn.sequential import ParamView, Sequential
+from babysit.validation import (
+    AT_LEAST_ONE, NON_NEGATIVE, Interval, check_choice, check_float, check_int, check_int_list, invalid,
+    reject_unknown,
+)
 
 NORMALIZATIONS = (None, "batchnorm")
 MODEL_ACTIVATIONS = tuple(ACTIVATIONS) + ("maxout",)
+AT_LEAST_TWO = Interval(2, math.inf)  # classes: softmax over one class is a constant loss of 0
 
 
 class Model:
     """Base of the models: a ``Sequential`` plus cs231n-style named params and ``loss``.
 
-    Subclasses build ``self.layers`` and call ``self._index_params(named)`` with
-    (public name, layer, local name) triples.
+    Subclasses collect their layers in a ``_Layers`` and hand it to ``_finish``.
     """
 
     layers: Sequential
     input_shape: tuple[int, ...]
     num_classes: int
 
-    def _finish(self, layers: list[Layer], named: list[tuple[str, Layer, str]]) -> None:
+    def _finish(self, built: _Layers) -> None:
+        layers, named = built.layers, built.named
         self.layers = Sequential(*layers)
         self.layers[0].input_grad = False  # nobody needs the gradient of the data: skip that GEMM
         for layer in layers[:-1]:  # the last layer's output is the scores the caller keeps
@@ -140,80 +147,88 @@ def _all_finite(X) -> bool:
         return bool(np.isfinite(np.dot(v, v)))
 
 
-def _check_choice(value, allowed, what):
-    if value not in allowed:
-        raise ConfigError(f"unknown {what} {value!r}; expected one of {', '.join(map(str, allowed))}")
+class _Layers:
+    """The layers of a model being built and the public names of their parameters.
+
+    A layer added with block number ``k`` exposes each parameter ``name`` as ``f"{name}{k}"``
+    (W1, b1, gamma1, beta1, alpha1, ...), in the order the layers come.
+    """
+
+    def __init__(self) -> None:
+        self.layers: list[Layer] = []
+        self.named: list[tuple[str, Layer, str]] = []  # (public name, layer, local name)
+
+    def add(self, layer: Layer, k: int | None = None) -> None:
+        self.layers.append(layer)
+        if k is not None:
+            self.named += [(f"{name}{k}", layer, name) for name in layer.params]
+
+    def add_normalized(self, layer: Layer, k: int, norm: Layer | None) -> None:
+        """``layer``, then its batchnorm ``norm`` (None: no normalization), both numbered ``k``."""
+        self.add(layer, k)
+        if norm is not None:
+            self.add(norm, k)
 
 
-def _check_dims(dims, what):
-    dims = [int(d) for d in dims]
-    if any(d < 1 for d in dims):
-        raise ConfigError(f"{what} must be positive integers; got {dims}")
-    return dims
+def _check_common(owner: str, num_classes, normalization, reg) -> tuple[int, str | None, float]:
+    """The parameters every model shares: num_classes >= 2, normalization, reg finite >= 0."""
+    return (check_int(owner, "num_classes", num_classes, AT_LEAST_TWO),
+            check_choice(owner, "normalization", normalization, NORMALIZATIONS),
+            check_float(owner, "reg", reg, NON_NEGATIVE))
+
+
+def _check_shape(owner: str, name: str, value) -> tuple[int, ...]:
+    """An input shape: one int D, or a sequence of ints such as (C, H, W); each >= 1."""
+    dims = (value,) if isinstance(value, numbers.Integral) else value
+    try:
+        return check_int_list(owner, name, dims, AT_LEAST_ONE, allow_empty=False)
+    except ValueError:
+        raise invalid(owner, name, f"an int in {AT_LEAST_ONE} or a sequence of them", value) from None
 
 
 class FullyConnectedNet(Model):
     """{affine - [batchnorm] - activation - [dropout]} x (L - 1) - affine - softmax.
 
     Args:
-        hidden_dims: sizes of the hidden layers, e.g. [100, 100].
+        hidden_dims: sizes of the hidden layers, e.g. [100, 100] (empty: a linear classifier).
         input_dim: D, or an image shape (C, H, W) (input is flattened).
-        num_classes: C.
+        num_classes: C >= 2.
         activation: 'relu' | 'leaky_relu' | 'prelu' | 'elu' | 'tanh' | 'sigmoid' | 'maxout'.
         init: 'small' | 'xavier' | 'he' | 'zeros'. With neither ``init`` nor
             ``weight_scale``: He for the ReLU family, Xavier for tanh/sigmoid.
             ``weight_scale`` alone means init='small' with that std (the lecture's 0.01).
         normalization: None or 'batchnorm'.
-        dropout: drop probability (0 = no dropout).
-        reg: L2 strength.
+        dropout: drop probability in [0, 1) (0 = no dropout).
+        reg: L2 strength, finite >= 0.
         dtype: np.float32 (default) or np.float64 (gradient checks).
         seed: int seed for the init and dropout.
     """
 
     def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, activation="relu", init=None,
                  weight_scale=None, normalization=None, dropout=0.0, reg=0.0, dtype=np.float32, seed=None):
-        _check_choice(activation, MODEL_ACTIVATIONS, "activation")
-        _check_choice(normalization, NORMALIZATIONS, "normalization")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1); got {dropout}")
-        if float(reg) < 0:
-            raise ConfigError(f"reg must be >= 0; got {reg}")
-        self.hidden_dims = _check_dims(hidden_dims, "hidden_dims")
-        self.input_shape = tuple(int(d) for d in np.atleast_1d(input_dim))
-        self.num_classes = int(num_classes)
-        self.activation, self.normalization = activation, normalization
-        self.dropout, self.reg = float(dropout), float(reg)
-        self.dtype = as_float_dtype(dtype, "FullyConnectedNet")
+        owner = type(self).__name__
+        self.activation = check_choice(owner, "activation", activation, MODEL_ACTIVATIONS)
+        self.num_classes, self.normalization, self.reg = _check_common(owner, num_classes, normalization, reg)
+        self.dropout = check_float(owner, "dropout", dropout, Interval(0.0, 1.0, "left"))
+        self.hidden_dims = list(check_int_list(owner, "hidden_dims", hidden_dims, AT_LEAST_ONE))
+        self.input_shape = _check_shape(owner, "input_dim", input_dim)
+        self.dtype = as_float_dtype(dtype, owner)
         self.seed = seed
-        self.init, self.weight_scale = resolve_init(init, weight_scale, activation)
+        self.init, self.weight_scale = resolve_init(init, weight_scale, activation, owner)
         rng = as_generator(seed)
         winit = dict(init=self.init, weight_scale=self.weight_scale, dtype=self.dtype, rng=rng)
 
-        layers, named = [], []
+        built = _Layers()
         dims = [math.prod(self.input_shape)] + self.hidden_dims
-        for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:]), start=1):
-            if activation == "maxout":
-                layer = Maxout(d_in, d_out, 2, **winit)
-            else:
-                layer = Affine(d_in, d_out, **winit)
-            layers.append(layer)
-            named += [(f"W{i}", layer, "W"), (f"b{i}", layer, "b")]
-            if normalization == "batchnorm":
-                bn = BatchNorm(d_out, dtype=self.dtype)
-                layers.append(bn)
-                named += [(f"gamma{i}", bn, "gamma"), (f"beta{i}", bn, "beta")]
+        for k, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:]), start=1):
+            layer = Maxout(d_in, d_out, 2, **winit) if activation == "maxout" else Affine(d_in, d_out, **winit)
+            built.add_normalized(layer, k, BatchNorm(d_out, dtype=self.dtype) if normalization else None)
             if activation != "maxout":
-                act = make_activation(activation, dtype=self.dtype)
-                layers.append(act)
-                if isinstance(act, PReLU):
-                    named.append((f"alpha{i}", act, "alpha"))
+                built.add(make_activation(activation, dtype=self.dtype), k)  # PReLU's alpha is alpha{k}
             if self.dropout > 0:
-                layers.append(Dropout(self.dropout, rng=rng))
-        last = len(self.hidden_dims) + 1
-        out = Affine(dims[-1], self.num_classes, **winit)
-        layers.append(out)
-        named += [(f"W{last}", out, "W"), (f"b{last}", out, "b")]
-        self._finish(layers, named)
+                built.add(Dropout(self.dropout, rng=rng))
+        built.add(Affine(dims[-1], self.num_classes, **winit), len(dims))
+        self._finish(built)
 
     def _reshape_input(self, X):
         return X.reshape(X.shape[0], -1)
@@ -230,6 +245,7 @@ class TwoLayerNet(FullyConnectedNet):
 
     def __init__(self, input_dim=3 * 32 * 32, hidden_dim=50, num_classes=10, weight_scale=1e-3, reg=0.0,
                  dtype=np.float32, seed=None):
+        check_int(type(self).__name__, "hidden_dim", hidden_dim, AT_LEAST_ONE)
         super().__init__([hidden_dim], input_dim=input_dim, num_classes=num_classes, weight_scale=weight_scale,
                          reg=reg, dtype=dtype, seed=seed)
 
@@ -247,62 +263,51 @@ class ConvNet(Model):
         conv_channels: filters per conv block, e.g. [32, 64].
         kernel_size: odd kernel size (padding keeps the spatial size).
         hidden_dims: sizes of the affine layers after the conv blocks.
+        num_classes, normalization, reg, dtype, seed: as in FullyConnectedNet.
         init / weight_scale: as in FullyConnectedNet (default He).
     """
 
     def __init__(self, input_dim=(3, 32, 32), conv_channels=(32, 64), kernel_size=3, hidden_dims=(), num_classes=10,
                  normalization=None, reg=0.0, dtype=np.float32, seed=None, init=None, weight_scale=None):
-        _check_choice(normalization, NORMALIZATIONS, "normalization")
-        if len(tuple(input_dim)) != 3:
-            raise ConfigError(f"ConvNet: input_dim must be (C, H, W); got {input_dim}")
-        if int(kernel_size) < 1 or int(kernel_size) % 2 == 0:
-            raise ConfigError(f"ConvNet: kernel_size must be odd (padding keeps the size); got {kernel_size}")
-        if float(reg) < 0:
-            raise ConfigError(f"reg must be >= 0; got {reg}")
-        self.input_shape = tuple(int(d) for d in input_dim)
-        self.conv_channels = _check_dims(conv_channels, "conv_channels")
-        self.hidden_dims = _check_dims(hidden_dims, "hidden_dims")
-        self.kernel_size, self.num_classes = int(kernel_size), int(num_classes)
-        self.normalization, self.reg = normalization, float(reg)
-        self.dtype = as_float_dtype(dtype, "ConvNet")
+        owner = type(self).__name__
+        self.num_classes, self.normalization, self.reg = _check_common(owner, num_classes, normalization, reg)
+        self.input_shape = _check_shape(owner, "input_dim", input_dim)
+        if len(self.input_shape) != 3:
+            raise invalid(owner, "input_dim", f"(C, H, W): three ints in {AT_LEAST_ONE}", input_dim)
+        self.kernel_size = check_int(owner, "kernel_size", kernel_size, AT_LEAST_ONE)
+        if self.kernel_size % 2 == 0:
+            raise invalid(owner, "kernel_size", "an odd int (a pad of kernel_size // 2 keeps the size)", kernel_size)
+        self.conv_channels = list(check_int_list(owner, "conv_channels", conv_channels, AT_LEAST_ONE))
+        self.hidden_dims = list(check_int_list(owner, "hidden_dims", hidden_dims, AT_LEAST_ONE))
+        self.dtype = as_float_dtype(dtype, owner)
         self.seed = seed
-        self.init, self.weight_scale = resolve_init(init, weight_scale, "relu")
+        self.init, self.weight_scale = resolve_init(init, weight_scale, "relu", owner)
         rng = as_generator(seed)
         winit = dict(init=self.init, weight_scale=self.weight_scale, dtype=self.dtype, rng=rng)
 
         c, h, w = self.input_shape
-        if h >> len(self.conv_channels) < 1 or w >> len(self.conv_channels) < 1:
-            raise ConfigError(f"ConvNet: {len(self.conv_channels)} pooling blocks shrink a {h}x{w} input to nothing")
-        layers, named, k = [], [], 0
+        blocks = min(h, w).bit_length() - 1  # 2x2 poolings a min(h, w) input survives
+        if len(self.conv_channels) > blocks:
+            raise invalid(owner, "conv_channels", f"at most {blocks} blocks for a {h}x{w} input (each 2x2 max "
+                          "pool halves it: more would shrink it to nothing)", conv_channels)
+        built, k = _Layers(), 0
         for f in self.conv_channels:
             k += 1
             conv = Conv2d(c, f, self.kernel_size, 1, self.kernel_size // 2, **winit)
-            layers.append(conv)
-            named += [(f"W{k}", conv, "W"), (f"b{k}", conv, "b")]
-            if normalization == "batchnorm":
-                bn = SpatialBatchNorm(f, dtype=self.dtype)
-                layers.append(bn)
-                named += [(f"gamma{k}", bn, "gamma"), (f"beta{k}", bn, "beta")]
-            layers += [make_activation("relu"), MaxPool2d(2, 2)]
+            built.add_normalized(conv, k, SpatialBatchNorm(f, dtype=self.dtype) if normalization else None)
+            built.add(make_activation("relu"))
+            built.add(MaxPool2d(2, 2))
             c, h, w = f, h // 2, w // 2
-        layers.append(Flatten())
+        built.add(Flatten())
         d = c * h * w
         for hdim in self.hidden_dims:
             k += 1
-            aff = Affine(d, hdim, **winit)
-            layers.append(aff)
-            named += [(f"W{k}", aff, "W"), (f"b{k}", aff, "b")]
-            if normalization == "batchnorm":
-                bn = BatchNorm(hdim, dtype=self.dtype)
-                layers.append(bn)
-                named += [(f"gamma{k}", bn, "gamma"), (f"beta{k}", bn, "beta")]
-            layers.append(make_activation("relu"))
+            norm = BatchNorm(hdim, dtype=self.dtype) if normalization else None
+            built.add_normalized(Affine(d, hdim, **winit), k, norm)
+            built.add(make_activation("relu"))
             d = hdim
-        k += 1
-        out = Affine(d, self.num_classes, **winit)
-        layers.append(out)
-        named += [(f"W{k}", out, "W"), (f"b{k}", out, "b")]
-        self._finish(layers, named)
+        built.add(Affine(d, self.num_classes, **winit), k + 1)
+        self._finish(built)
 
     def _reshape_input(self, X):
         return X.reshape((X.shape[0],) + self.input_shape)
@@ -321,11 +326,10 @@ def build_model(config: dict) -> Model:
     """Rebuild a model from ``model.config()`` (weights freshly initialized; load them separately)."""
     config = dict(config)
     kind = config.pop("type", None)
-    if kind not in MODELS:
-        raise ConfigError(f"unknown model type {kind!r}; expected one of {', '.join(MODELS)}")
-    if "dtype" in config:
-        config["dtype"] = np.dtype(config["dtype"])
+    check_choice("build_model", "type", kind, MODELS)
+    cls = MODELS[kind]
+    reject_unknown(kind, config, list(inspect.signature(cls).parameters))
     try:
-        return MODELS[kind](**config)
-    except TypeError as exc:
-        raise ConfigError(f"cannot build {kind} from {config}: {exc}") from None
+        return cls(**config)
+    except TypeError as exc:  # a required argument is missing
+        raise invalid("build_model", "config", f"a complete {kind} config ({exc})", config) from None

@@ -14,9 +14,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from babysit.errors import ConfigError, InputError
+from babysit.errors import InputError
 from babysit.nn.base import Layer
 from babysit.nn.buffers import alloc_like, alloc_ordered, axis_order, new_array
+from babysit.validation import AT_LEAST_ONE, check_int, check_optional_int
 
 CACHE_BLOCK_BYTES = 512 << 10  # input per block of channels: fits a core's L2 cache with room to spare
 
@@ -111,21 +112,19 @@ class MaxPool2d(Layer):
 
     def __init__(self, size: int = 2, stride: int | None = None) -> None:
         super().__init__()
-        stride = size if stride is None else stride
-        if int(size) < 1 or int(stride) < 1:
-            raise ConfigError(f"MaxPool2d: size and stride must be >= 1; got size={size}, stride={stride}")
-        self.size, self.stride = int(size), int(stride)
+        owner = type(self).__name__
+        self.size = check_int(owner, "size", size, AT_LEAST_ONE)
+        stride = check_optional_int(owner, "stride", stride, AT_LEAST_ONE)
+        self.stride = self.size if stride is None else stride
 
     def forward(self, x):
         self._check_input(x, ndim=4)
         if x.shape[2] < self.size or x.shape[3] < self.size:
             raise InputError(f"{self}: input of spatial size {x.shape[2:]} is smaller than the window {self.size}")
-        out, self._cache = maxpool_forward(x, self.size, self.stride, self.alloc, self.applies_relu)
-        self.last_output = out
-        return out
+        return self._remember(*maxpool_forward(x, self.size, self.stride, self.alloc, self.applies_relu))
 
     def backward(self, dout):
-        return maxpool_backward(dout, self._pop_cache(dout), self.alloc)
+        return maxpool_backward(dout, self._checked_cache(dout), self.alloc)
 
     def extra_repr(self):
         return f"size={self.size}, stride={self.stride}"

@@ -12,10 +12,7 @@ class Flatten(Layer):
 
     def forward(self, x):
         self._check_input(x)
-        self._cache = x.shape
-        out = x.reshape(x.shape[0], -1)
-        self.last_output = out
-        return out
+        return self._remember(x.reshape(x.shape[0], -1), x.shape)
 
     def backward(self, dout):
-        return np.reshape(dout, self._pop_cache(dout))
+        return np.reshape(dout, self._checked_cache(dout))

@@ -21,11 +21,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from babysit.errors import ConfigError, InputError
-from babysit.validation import Interval, check_float, reject_unknown
+from babysit.errors import InputError
+from babysit.validation import NON_NEGATIVE, POSITIVE, Interval, check_float, reject_unknown, unknown
 
-UNIT = Interval(0.0, 1.0, "left")  # [0, 1): decay rates and momenta
-POSITIVE = Interval(0.0, math.inf, "neither")
+RATE = Interval(0.0, 1.0, "left")  # [0, 1): decay rates and momenta
 
 
 class Optimizer:
@@ -56,7 +55,7 @@ class Optimizer:
 
         Inputs: params and grads, name -> array of equal shapes; lr, the learning rate.
         """
-        lr = check_float(self.name, "lr", lr, Interval(0.0, math.inf))
+        lr = check_float(self.name, "lr", lr, NON_NEGATIVE)
         self.t += 1
         for key, p in params.items():
             g = grads.get(key)
@@ -96,7 +95,7 @@ class Momentum(Optimizer):
 
     name = "momentum"
     defaults = {"momentum": 0.9}
-    constraints = {"momentum": UNIT}
+    constraints = {"momentum": RATE}
     buffers = ("velocity",)
 
     def _update(self, state, p, g, lr):
@@ -115,7 +114,7 @@ class Nesterov(Optimizer):
 
     name = "nesterov"
     defaults = {"momentum": 0.9}
-    constraints = {"momentum": UNIT}
+    constraints = {"momentum": RATE}
     buffers = ("velocity",)
 
     def _update(self, state, p, g, lr):
@@ -134,7 +133,7 @@ class RMSProp(Optimizer):
 
     name = "rmsprop"
     defaults = {"decay_rate": 0.99, "epsilon": 1e-8}
-    constraints = {"decay_rate": UNIT, "epsilon": POSITIVE}
+    constraints = {"decay_rate": RATE, "epsilon": POSITIVE}
     buffers = ("cache",)
 
     def _update(self, state, p, g, lr):
@@ -156,7 +155,7 @@ class Adam(Optimizer):
 
     name = "adam"
     defaults = {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
-    constraints = {"beta1": UNIT, "beta2": UNIT, "epsilon": POSITIVE}
+    constraints = {"beta1": RATE, "beta2": RATE, "epsilon": POSITIVE}
     buffers = ("m", "v")
 
     def _update(self, state, p, g, lr):
@@ -187,7 +186,5 @@ def make_optimizer(name: str, **config) -> Optimizer:
     """Build the update rule called ``name`` ('sgd', 'momentum', 'nesterov', 'rmsprop', 'adam')."""
     cls = UPDATE_RULES.get(name)
     if cls is None:
-        raise ConfigError(
-            f"Unknown update rule {name!r}; expected one of: {', '.join(UPDATE_RULES)}."
-        )
+        raise unknown("make_optimizer", "name", "update rule", name, UPDATE_RULES)
     return cls(**config)

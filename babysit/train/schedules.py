@@ -12,17 +12,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from babysit.errors import ConfigError
-from babysit.validation import Interval, check_float, check_int
-
-POSITIVE = Interval(0.0, math.inf, "neither")
-NON_NEGATIVE = Interval(0.0, math.inf)
+from babysit.validation import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Interval, check_float, check_int, invalid
 
 
 class Schedule:
-    """Base class; subclasses are frozen dataclasses with a base rate ``lr``."""
+    """Base class; subclasses are frozen dataclasses with a base rate ``lr``.
+
+    Each declares ``floats`` and ``ints`` (field name -> Interval); the checks run when
+    an instance is made, and float fields are stored as Python floats (no np.float64 upcasts).
+    """
 
     lr: float
+    floats: dict[str, Interval] = {}
+    ints: dict[str, Interval] = {}
+
+    def __post_init__(self):
+        owner = type(self).__name__
+        for name, interval in self.floats.items():
+            object.__setattr__(self, name, check_float(owner, name, getattr(self, name), interval))
+        for name, interval in self.ints.items():
+            check_int(owner, name, getattr(self, name), interval)
 
     def lr_at(self, epoch: int, iteration: int) -> float:
         raise NotImplementedError
@@ -34,9 +43,7 @@ class EpochDecay(Schedule):
 
     lr: float
     decay: float = 1.0
-
-    def __post_init__(self):
-        _check(self, lr=POSITIVE, decay=POSITIVE)
+    floats = {"lr": POSITIVE, "decay": POSITIVE}
 
     def lr_at(self, epoch, iteration):
         return self.lr * self.decay**epoch
@@ -49,10 +56,8 @@ class StepDecay(Schedule):
     lr: float
     step_size: int
     gamma: float = 0.1
-
-    def __post_init__(self):
-        _check(self, lr=POSITIVE, gamma=POSITIVE)
-        check_int(type(self).__name__, "step_size", self.step_size, Interval(1, math.inf))
+    floats = {"lr": POSITIVE, "gamma": POSITIVE}
+    ints = {"step_size": AT_LEAST_ONE}
 
     def lr_at(self, epoch, iteration):
         return self.lr * self.gamma ** (epoch // self.step_size)
@@ -64,9 +69,7 @@ class ExponentialDecay(Schedule):
 
     lr: float
     k: float
-
-    def __post_init__(self):
-        _check(self, lr=POSITIVE, k=NON_NEGATIVE)
+    floats = {"lr": POSITIVE, "k": NON_NEGATIVE}
 
     def lr_at(self, epoch, iteration):
         return self.lr * math.exp(-self.k * epoch)
@@ -79,23 +82,17 @@ class CosineDecay(Schedule):
     lr: float
     total_iterations: int
     min_lr: float = 0.0
-
-    def __post_init__(self):
-        _check(self, lr=POSITIVE, min_lr=NON_NEGATIVE)
-        check_int(type(self).__name__, "total_iterations", self.total_iterations, Interval(1, math.inf))
+    floats = {"lr": POSITIVE, "min_lr": NON_NEGATIVE}
+    ints = {"total_iterations": AT_LEAST_ONE}
 
     def lr_at(self, epoch, iteration):
         t = min(iteration, self.total_iterations) / self.total_iterations
         return self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + math.cos(math.pi * t))
 
 
-def _check(schedule: Schedule, **intervals: Interval) -> None:
-    for name, interval in intervals.items():
-        value = check_float(type(schedule).__name__, name, getattr(schedule, name), interval)
-        object.__setattr__(schedule, name, value)  # store a Python float (no np.float64 upcasts)
-
-
 SCHEDULE_SYNTAX = "'decay:FACTOR', 'step:EPOCHS:GAMMA', 'exponential:K' or 'cosine[:MIN_LR]'"
+# what a bad spec is told; it names --schedule too, the CLI option that takes these specs
+SPEC_EXPECTED = f"a schedule spec {SCHEDULE_SYNTAX} (as --schedule takes)"
 
 
 def make_schedule(spec: str, *, lr: float, num_epochs: int, iterations_per_epoch: int) -> Schedule:
@@ -104,15 +101,16 @@ def make_schedule(spec: str, *, lr: float, num_epochs: int, iterations_per_epoch
     try:
         values = [float(a) for a in args]
     except ValueError:
-        raise ConfigError(f"--schedule: expected {SCHEDULE_SYNTAX}; got {spec!r}") from None
+        raise invalid("make_schedule", "spec", SPEC_EXPECTED, spec) from None
     arity = {"decay": (1, 1), "step": (2, 2), "exponential": (1, 1), "cosine": (0, 1)}
     if name not in arity or not arity[name][0] <= len(values) <= arity[name][1]:
-        raise ConfigError(f"--schedule: expected {SCHEDULE_SYNTAX}; got {spec!r}")
+        raise invalid("make_schedule", "spec", SPEC_EXPECTED, spec)
     if name == "decay":
         return EpochDecay(lr, values[0])
     if name == "step":
         if not values[0].is_integer():
-            raise ConfigError(f"--schedule: the step size is a whole number of epochs; got {spec!r}")
+            raise invalid("make_schedule", "spec", "'step:EPOCHS:GAMMA' with a whole number of EPOCHS "
+                          "(as --schedule takes)", spec)
         return StepDecay(lr, int(values[0]), values[1])
     if name == "exponential":
         return ExponentialDecay(lr, values[0])

@@ -156,26 +156,32 @@ def test_from_state_rejects_inconsistent_state(images):
         Preprocessor.from_state({**pca_config, "k": 5}, {**pca_arrays, "eigenvalues": np.ones(5)})
 
 
-def test_bad_configuration():
-    with pytest.raises(ConfigError, match="preprocessing must be one of none, mean_image"):
-        Preprocessor("whiten")
-    with pytest.raises(ConfigError, match="'pca' needs k"):
-        Preprocessor("pca")
-    with pytest.raises(ConfigError, match="k applies to pca and pca_whiten only"):
-        Preprocessor("mean_image", k=3)
-    with pytest.raises(ConfigError, match="eps must be a number > 0"):
-        Preprocessor("zca_whiten", eps=0)
-    with pytest.raises(ConfigError, match="k must be a positive int"):
-        Preprocessor("pca", k=0)
-    with pytest.raises(ConfigError, match="k=100 exceeds the input dimension D=64"):
-        Preprocessor("pca", k=100).fit(np.zeros((10, 64)))
+@pytest.mark.parametrize("make, parameter, expected", [
+    (lambda: Preprocessor("whiten"), "kind", "one of 'none', 'mean_image', .* Got 'whiten' instead"),
+    (lambda: Preprocessor("pca"), "k", r"an int in \[1, inf\) for kind 'pca': the number of dimensions to keep"),
+    (lambda: Preprocessor("mean_image", k=3), "k", "None for kind 'mean_image' .*k applies to pca and pca_whiten"),
+    (lambda: Preprocessor("zca_whiten", eps=0), "eps", r"a float in \(0, inf\)\. Got 0.0 instead"),
+    (lambda: Preprocessor("zca_whiten", eps=float("nan")), "eps", r"a float in \(0, inf\)\. Got nan"),
+    (lambda: Preprocessor("zca_whiten", eps=True), "eps", r"a float in \(0, inf\)\. Got True"),
+    (lambda: Preprocessor("pca", k=0), "k", r"an int in \[1, inf\)\. Got 0"),
+    (lambda: Preprocessor("pca", k=2.0), "k", r"an int in \[1, inf\)\. Got 2.0"),
+    (lambda: Preprocessor("pca", k=True), "k", r"an int in \[1, inf\)\. Got True"),
+    (lambda: Preprocessor("pca", k=100).fit(np.zeros((10, 64))), "k", "at most the input dimension D=64 for 'pca'. "
+                                                                      "Got 100"),
+])
+def test_bad_configuration(make, parameter, expected):
+    with pytest.raises(ConfigError, match=rf"The '{parameter}' parameter of Preprocessor must be {expected}"):
+        make()
 
 
 def test_from_spec():
     assert Preprocessor.from_spec("pca:100").k == 100
     assert Preprocessor.from_spec("mean_image").kind == "mean_image"
-    with pytest.raises(ConfigError, match="k must be an int"):
+    with pytest.raises(ConfigError, match="The 'spec' parameter of Preprocessor.from_spec must be 'KIND' or "
+                                          "'KIND:K' with an int K, as in 'pca:100'. Got 'pca:lots' instead."):
         Preprocessor.from_spec("pca:lots")
+    with pytest.raises(ConfigError, match="The 'kind' parameter of Preprocessor"):
+        Preprocessor.from_spec("blur:3")
 
 
 def test_bad_input(images):

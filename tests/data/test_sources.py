@@ -44,7 +44,7 @@ def test_malformed_specs(spec, message):
 
 
 def test_split_arguments_are_validated():
-    with pytest.raises(ConfigError, match="val_fraction must be a fraction in"):
+    with pytest.raises(ConfigError, match="The 'val_fraction' parameter of load_source must be a float in"):
         load_source("digits", val_fraction=1.2)
     with pytest.raises(ConfigError, match="test_fraction"):
         load_source("digits", test_fraction=-1)

@@ -47,7 +47,12 @@ def test_split_size_fractions_and_counts(value, n, expected):
     assert split_size(value, n, "val_fraction") == expected
 
 
-@pytest.mark.parametrize("value", [1.0, -0.1, 1.5, 100, -3, True, "0.1", None])
-def test_split_size_rejects_bad_values(value):
-    with pytest.raises(ConfigError, match="val_fraction"):
+@pytest.mark.parametrize("value, expected", [
+    (1.0, r"a float in \[0, 1\)"), (-0.1, r"a float in \[0, 1\)"), (1.5, r"a float in \[0, 1\)"),
+    (float("nan"), r"a float in \[0, 1\)"), (100, r"an int in \[0, 100\)"), (-3, r"an int in \[0, 100\)"),
+    (True, r"a fraction in \[0, 1\) or a row count in \[0, 100\)"), ("0.1", "a fraction in .*"),
+    (None, "a fraction in .*"),
+])
+def test_split_size_rejects_bad_values(value, expected):
+    with pytest.raises(ConfigError, match=rf"The 'val_fraction' parameter of load_source must be {expected}\. Got"):
         split_size(value, 100, "val_fraction")

@@ -22,7 +22,7 @@ class HalfGradientReLU(ReLU):
     """A ReLU whose backward is off: it passes back half the gradient."""
 
     def backward(self, dout):
-        return relu_backward(dout, self._pop_cache(dout)) * 0.5
+        return relu_backward(dout, self._checked_cache(dout)) * 0.5
 
 
 class BrokenBackwardNet(FullyConnectedNet):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from babysit.doctor.monitors import (ActivationMonitor, GradientMonitor, TrainingMonitor, UpdateRatioMonitor,
+from babysit.doctor.monitors import (HOOKS, ActivationMonitor, GradientMonitor, TrainingMonitor, UpdateRatioMonitor,
                                      WeightStatsMonitor, update_ratio)
 from babysit.errors import ConfigError
 from babysit.train.solver import Solver
@@ -110,10 +110,33 @@ def test_gradient_monitor_norms_match_the_solvers_grads(small_digits):
     assert spy.history["params"]["W2"]["norm"][0] == pytest.approx(seen["W2"], rel=1e-5)
 
 
-@pytest.mark.parametrize("every", [0, -1, 1.5, "3", True])
-def test_every_must_be_a_positive_integer(every):
-    with pytest.raises(ConfigError, match="positive integer"):
-        TrainingMonitor(every=every)
+@pytest.mark.parametrize("monitor", [TrainingMonitor, UpdateRatioMonitor, ActivationMonitor, GradientMonitor])
+@pytest.mark.parametrize("every", [0, -1, 1.5, "3", True, None])
+def test_every_must_be_a_positive_integer(monitor, every):
+    with pytest.raises(ConfigError, match=rf"The 'every' parameter of {monitor.__name__} must be an int in "
+                                          r"\[1, inf\)\. Got "):
+        monitor(every=every)
+
+
+def test_update_ratio_monitor_params_choice():
+    with pytest.raises(ConfigError, match="The 'params' parameter of UpdateRatioMonitor must be one of 'weights', "
+                                          "'all'. Got 'biases' instead."):
+        UpdateRatioMonitor(params="biases")
+
+
+def test_training_monitor_fires_every_hook_of_every_monitor():
+    calls = []
+
+    class Probe:
+        def __getattr__(self, hook):
+            return lambda solver: calls.append(hook)
+
+    monitor = TrainingMonitor()
+    monitor.monitors = {"a": Probe(), "b": Probe()}
+    for hook in HOOKS:
+        getattr(monitor, hook)(None)
+    assert calls == [h for h in HOOKS for _ in "ab"]
+    assert set(HOOKS) == {"on_train_begin", "on_epoch_begin", "on_iteration_end", "on_epoch_end", "on_train_end"}
 
 
 def test_monitor_on_an_exploding_run_records_non_finite_values_without_warnings(small_digits):

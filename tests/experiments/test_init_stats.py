@@ -83,7 +83,9 @@ def test_plot_writes_png(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("kwargs", [{"layers": 0}, {"width": -1}, {"activation": "swish"}, {"init": "orthogonal"}])
-def test_bad_settings_are_config_errors(kwargs):
-    with pytest.raises(ConfigError):
+@pytest.mark.parametrize("kwargs", [{"layers": 0}, {"width": -1}, {"samples": 2.5}, {"activation": "swish"},
+                                    {"init": "orthogonal"}, {"weight_scale": -1.0}])
+def test_bad_settings_are_config_errors_naming_the_parameter(kwargs):
+    (parameter,) = kwargs
+    with pytest.raises(ConfigError, match=f"The '{parameter}' parameter of run_init_stats must be"):
         run_init_stats(**{"layers": 2, "width": 4, "samples": 5, **kwargs})

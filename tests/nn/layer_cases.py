@@ -64,7 +64,7 @@ class LayerCase:
     """One layer configuration.
 
     make(dtype) -> a fresh babysit layer; input(rng, shape) -> float64 input off kinks;
-    torch() -> the equivalent torch module (built lazily); torch_forward(layer, module, x)
+    torch(torch.nn) -> the equivalent torch module; torch_forward(layer, module, x)
     when torch needs more than ``module(x)``; zero_grad: params checked by absolute error.
     """
 
@@ -88,12 +88,6 @@ class LayerCase:
         return self.make(np.dtype(dtype)).train(self.train)
 
 
-def _nn():
-    import torch
-
-    return torch.nn
-
-
 def _maxout_torch(layer, module, x):
     n = x.shape[0]
     return module(x).view(n, layer.out_dim, layer.pieces).max(-1).values
@@ -101,10 +95,8 @@ def _maxout_torch(layer, module, x):
 
 def _dropout_torch(layer, module, x):
     # torch's convention for a kept unit is x / (1 - p); babysit's mask decides which units are kept
-    import torch
-
-    kept = torch.from_numpy(layer.last_output != 0)
-    return torch.where(kept, x / (1.0 - layer.p), torch.zeros_like(x))
+    kept = x.new_tensor((layer.last_output != 0).astype(np.float64))
+    return x * kept / (1.0 - layer.p)
 
 
 def _conv(c, f, k, s, p, shape):
@@ -112,48 +104,48 @@ def _conv(c, f, k, s, p, shape):
     return LayerCase(
         f"conv2d_c{c}_f{f}_k{kh}x{kw}_s{s}_p{p}_in{'x'.join(map(str, shape[2:]))}",
         lambda dt: randomized(Conv2d(c, f, k, s, p, dtype=dt, rng=3), b=(-1, 1)),
-        shape, normal(), lambda: _nn().Conv2d(c, f, k, stride=s, padding=p), CONV)
+        shape, normal(), lambda nn: nn.Conv2d(c, f, k, stride=s, padding=p), CONV)
 
 
 def _pool(size, stride, shape):
     return LayerCase(f"maxpool2d_{size}x{size}_s{stride}_in{'x'.join(map(str, shape[2:]))}",
-                     lambda dt: MaxPool2d(size, stride), shape, distinct, lambda: _nn().MaxPool2d(size, stride))
+                     lambda dt: MaxPool2d(size, stride), shape, distinct, lambda nn: nn.MaxPool2d(size, stride))
 
 
 CASES = [
     LayerCase("affine", lambda dt: randomized(Affine(5, 3, dtype=dt, rng=0), b=(-1, 1)), (4, 5), normal(),
-              lambda: _nn().Linear(5, 3), LINEAR),
-    LayerCase("relu", lambda dt: ReLU(), (3, 4, 2), away_from_zero, lambda: _nn().ReLU()),
-    LayerCase("leaky_relu", lambda dt: LeakyReLU(), (3, 5), away_from_zero, lambda: _nn().LeakyReLU(0.01)),
-    LayerCase("leaky_relu_0.2", lambda dt: LeakyReLU(0.2), (3, 5), away_from_zero, lambda: _nn().LeakyReLU(0.2)),
+              lambda nn: nn.Linear(5, 3), LINEAR),
+    LayerCase("relu", lambda dt: ReLU(), (3, 4, 2), away_from_zero, lambda nn: nn.ReLU()),
+    LayerCase("leaky_relu", lambda dt: LeakyReLU(), (3, 5), away_from_zero, lambda nn: nn.LeakyReLU(0.01)),
+    LayerCase("leaky_relu_0.2", lambda dt: LeakyReLU(0.2), (3, 5), away_from_zero, lambda nn: nn.LeakyReLU(0.2)),
     LayerCase("prelu_shared", lambda dt: randomized(PReLU(1, dtype=dt), alpha=(0.1, 0.4)), (3, 2, 2, 2),
-              away_from_zero, lambda: _nn().PReLU(1), {"alpha": ParamLink("weight")}),
+              away_from_zero, lambda nn: nn.PReLU(1), {"alpha": ParamLink("weight")}),
     LayerCase("prelu_per_feature", lambda dt: randomized(PReLU(4, dtype=dt), alpha=(0.1, 0.4)), (5, 4),
-              away_from_zero, lambda: _nn().PReLU(4), {"alpha": ParamLink("weight")}),
+              away_from_zero, lambda nn: nn.PReLU(4), {"alpha": ParamLink("weight")}),
     LayerCase("prelu_per_channel", lambda dt: randomized(PReLU(3, dtype=dt), alpha=(0.1, 0.4)), (2, 3, 2, 3),
-              away_from_zero, lambda: _nn().PReLU(3), {"alpha": ParamLink("weight")}),
-    LayerCase("elu", lambda dt: ELU(), (3, 5), away_from_zero, lambda: _nn().ELU(1.0)),
-    LayerCase("elu_0.5", lambda dt: ELU(0.5), (3, 5), away_from_zero, lambda: _nn().ELU(0.5)),
-    LayerCase("sigmoid", lambda dt: Sigmoid(), (3, 5), normal(3.0), lambda: _nn().Sigmoid()),
-    LayerCase("tanh", lambda dt: Tanh(), (3, 5), normal(2.0), lambda: _nn().Tanh()),
+              away_from_zero, lambda nn: nn.PReLU(3), {"alpha": ParamLink("weight")}),
+    LayerCase("elu", lambda dt: ELU(), (3, 5), away_from_zero, lambda nn: nn.ELU(1.0)),
+    LayerCase("elu_0.5", lambda dt: ELU(0.5), (3, 5), away_from_zero, lambda nn: nn.ELU(0.5)),
+    LayerCase("sigmoid", lambda dt: Sigmoid(), (3, 5), normal(3.0), lambda nn: nn.Sigmoid()),
+    LayerCase("tanh", lambda dt: Tanh(), (3, 5), normal(2.0), lambda nn: nn.Tanh()),
     LayerCase("maxout", lambda dt: randomized(Maxout(5, 3, dtype=dt, rng=4), b=(-1, 1)), (4, 5), normal(),
-              lambda: _nn().Linear(5, 6), LINEAR, torch_forward=_maxout_torch),
+              lambda nn: nn.Linear(5, 6), LINEAR, torch_forward=_maxout_torch),
     LayerCase("maxout_3_pieces", lambda dt: randomized(Maxout(4, 2, pieces=3, dtype=dt, rng=5), b=(-1, 1)),
-              (5, 4), normal(), lambda: _nn().Linear(4, 6), LINEAR, torch_forward=_maxout_torch),
+              (5, 4), normal(), lambda nn: nn.Linear(4, 6), LINEAR, torch_forward=_maxout_torch),
     LayerCase("batchnorm_train", lambda dt: randomized(BatchNorm(4, dtype=dt), gamma=(0.5, 2), beta=(-1, 1)),
-              (6, 4), normal(2.0, 1.0), lambda: _nn().BatchNorm1d(4), NORM, buffers=RUNNING),
+              (6, 4), normal(2.0, 1.0), lambda nn: nn.BatchNorm1d(4), NORM, buffers=RUNNING),
     LayerCase("batchnorm_eval",
               lambda dt: running_stats(randomized(BatchNorm(4, dtype=dt), gamma=(0.5, 2), beta=(-1, 1))),
-              (6, 4), normal(2.0, 1.0), lambda: _nn().BatchNorm1d(4), NORM, train=False, buffers=RUNNING),
+              (6, 4), normal(2.0, 1.0), lambda nn: nn.BatchNorm1d(4), NORM, train=False, buffers=RUNNING),
     LayerCase("spatial_batchnorm_train",
               lambda dt: randomized(SpatialBatchNorm(3, dtype=dt), gamma=(0.5, 2), beta=(-1, 1)),
-              (2, 3, 3, 4), normal(2.0, 1.0), lambda: _nn().BatchNorm2d(3), NORM, buffers=RUNNING),
+              (2, 3, 3, 4), normal(2.0, 1.0), lambda nn: nn.BatchNorm2d(3), NORM, buffers=RUNNING),
     LayerCase("spatial_batchnorm_eval",
               lambda dt: running_stats(randomized(SpatialBatchNorm(3, dtype=dt), gamma=(0.5, 2), beta=(-1, 1))),
-              (2, 3, 3, 4), normal(2.0, 1.0), lambda: _nn().BatchNorm2d(3), NORM, train=False, buffers=RUNNING),
-    LayerCase("dropout_train", lambda dt: Dropout(0.3, rng=0), (4, 6), away_from_zero, lambda: _nn().Identity(),
+              (2, 3, 3, 4), normal(2.0, 1.0), lambda nn: nn.BatchNorm2d(3), NORM, train=False, buffers=RUNNING),
+    LayerCase("dropout_train", lambda dt: Dropout(0.3, rng=0), (4, 6), away_from_zero, lambda nn: nn.Identity(),
               torch_forward=_dropout_torch),
-    LayerCase("dropout_eval", lambda dt: Dropout(0.3, rng=0), (4, 6), normal(), lambda: _nn().Dropout(0.3),
+    LayerCase("dropout_eval", lambda dt: Dropout(0.3, rng=0), (4, 6), normal(), lambda nn: nn.Dropout(0.3),
               train=False),
     _conv(3, 4, 3, 1, 1, (2, 3, 5, 5)),
     _conv(2, 3, 3, 2, 0, (2, 2, 7, 6)),
@@ -166,12 +158,12 @@ CASES = [
     _pool(2, 2, (1, 2, 5, 5)),
     _pool(3, 2, (2, 2, 7, 5)),
     _pool(3, 1, (1, 2, 5, 4)),
-    LayerCase("flatten", lambda dt: Flatten(), (2, 3, 2, 2), normal(), lambda: _nn().Flatten()),
+    LayerCase("flatten", lambda dt: Flatten(), (2, 3, 2, 2), normal(), lambda nn: nn.Flatten()),
     LayerCase("sequential_mlp",
               lambda dt: Sequential(randomized(Affine(5, 4, dtype=dt, rng=6), b=(-1, 1)), ReLU(),
                                     randomized(Affine(4, 3, dtype=dt, rng=7), b=(-1, 1))),
               (4, 5), normal(),
-              lambda: _nn().Sequential(_nn().Linear(5, 4), _nn().ReLU(), _nn().Linear(4, 3)),
+              lambda nn: nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3)),
               {"0.W": ParamLink("0.weight", True), "0.b": ParamLink("0.bias"),
                "2.W": ParamLink("2.weight", True), "2.b": ParamLink("2.bias")}),
     LayerCase("sequential_conv",
@@ -180,8 +172,8 @@ CASES = [
                                     ReLU(), MaxPool2d(2, 2), Flatten(),
                                     randomized(Affine(12, 3, dtype=dt, rng=9), b=(-1, 1))),
               (2, 2, 4, 4), normal(),
-              lambda: _nn().Sequential(_nn().Conv2d(2, 3, 3, padding=1), _nn().BatchNorm2d(3), _nn().ReLU(),
-                                       _nn().MaxPool2d(2, 2), _nn().Flatten(), _nn().Linear(12, 3)),
+              lambda nn: nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(),
+                                       nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(12, 3)),
               {"0.W": ParamLink("0.weight"), "0.b": ParamLink("0.bias"), "1.gamma": ParamLink("1.weight"),
                "1.beta": ParamLink("1.bias"), "5.W": ParamLink("5.weight", True), "5.b": ParamLink("5.bias")},
               zero_grad=("0.b",)),

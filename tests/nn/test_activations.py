@@ -89,13 +89,34 @@ def test_prelu_rejects_other_float_dtype():
 @pytest.mark.parametrize("dtype", [np.int64, np.float16])
 def test_prelu_rejects_a_non_float_parameter_dtype(dtype):
     # an integer alpha would silently truncate the 0.25 start to 0
-    with pytest.raises(InputError, match=f"PReLU: dtype must be float32 or float64; got {np.dtype(dtype)}"):
+    with pytest.raises(ConfigError, match=rf"The 'dtype' parameter of PReLU must be np.float32 or np.float64\. "
+                                          rf"Got dtype\('{np.dtype(dtype)}'\) instead\."):
         PReLU(1, dtype=dtype)
 
 
-def test_prelu_needs_at_least_one_parameter():
-    with pytest.raises(ConfigError, match="num_parameters must be >= 1; got 0"):
-        PReLU(0)
+@pytest.mark.parametrize("make, parameter, expected", [
+    (lambda: PReLU(0), "num_parameters", r"an int in \[1, inf\)"),
+    (lambda: PReLU(2.0), "num_parameters", r"an int in \[1, inf\)"),
+    (lambda: PReLU(1, init=float("nan")), "init", r"a float in \(-inf, inf\)"),
+    (lambda: PReLU(1, init="0.25"), "init", "a float"),
+    (lambda: LeakyReLU(-0.1), "alpha", r"a float in \[0, 1\]"),
+    (lambda: LeakyReLU(1.5), "alpha", r"a float in \[0, 1\]"),
+    (lambda: LeakyReLU(float("nan")), "alpha", "a float"),
+    (lambda: LeakyReLU(True), "alpha", "a float"),
+    (lambda: ELU(-1.0), "alpha", r"a float in \[0, inf\)"),
+    (lambda: ELU(float("inf")), "alpha", r"a float in \[0, inf\)"),
+    (lambda: ELU("1"), "alpha", "a float"),
+])
+def test_bad_activation_parameters_are_named(make, parameter, expected):
+    with pytest.raises(ConfigError, match=rf"The '{parameter}' parameter of \w+ must be {expected}") as info:
+        make()
+    assert info.value.parameter == parameter
+
+
+def test_alpha_is_kept_as_a_python_float():
+    for layer in (LeakyReLU(np.float64(0.2)), ELU(np.float32(0.5))):
+        assert type(layer.alpha) is float
+        assert layer.forward(-np.ones((2, 2), np.float32)).dtype == np.float32
 
 
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
@@ -110,7 +131,7 @@ def test_make_activation_unknown_name_lists_the_choices():
     with pytest.raises(ConfigError) as info:
         make_activation("swish")
     msg = str(info.value)
-    assert "unknown activation 'swish'" in msg
+    assert msg.startswith("The 'name' parameter of make_activation must be one of") and "Got 'swish'" in msg
     for name in ACTIVATIONS:
         assert name in msg
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from babysit.errors import InputError
+from babysit.errors import ConfigError, InputError
 from babysit.nn import Affine
 
 
@@ -51,5 +51,13 @@ def test_float64_into_float32_affine_says_how_to_fix_it():
 
 @pytest.mark.parametrize("dtype", [np.int64, np.float16, np.complex128, "not-a-dtype"])
 def test_unsupported_layer_dtype(dtype):
-    with pytest.raises(InputError, match=r"Affine\(5 -> 3\): dtype must be float32 or float64; got"):
+    with pytest.raises(ConfigError, match=r"The 'dtype' parameter of Affine must be np.float32 or np.float64\. Got"):
         Affine(5, 3, dtype=dtype)
+
+
+@pytest.mark.parametrize("args, parameter", [
+    ((0, 3), "in_dim"), ((5, 0), "out_dim"), ((5.0, 3), "in_dim"), ((5, True), "out_dim"), (("5", 3), "in_dim"),
+])
+def test_dims_must_be_positive_ints(args, parameter):
+    with pytest.raises(ConfigError, match=rf"The '{parameter}' parameter of Affine must be an int in \[1, inf\)"):
+        Affine(*args)

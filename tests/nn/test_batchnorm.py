@@ -41,11 +41,8 @@ def test_eval_mode_uses_running_statistics():
     np.testing.assert_array_equal(bn.running_mean, [1.0, -2.0])  # eval never moves them
 
 
-@pytest.mark.torch
 @pytest.mark.parametrize("spatial", [False, True], ids=["batchnorm", "spatial"])
-def test_running_statistics_track_torch_over_several_steps_then_eval(spatial):
-    import torch
-
+def test_running_statistics_track_torch_over_several_steps_then_eval(torch, spatial):
     rng = np.random.default_rng(3)
     shape = (5, 3, 2, 3) if spatial else (7, 3)
     bn = (SpatialBatchNorm if spatial else BatchNorm)(3, dtype=np.float64)
@@ -66,7 +63,7 @@ def test_running_statistics_keep_the_dtype(dtype):
 
 
 def test_train_mode_needs_more_than_one_value_per_channel():
-    with pytest.raises(ConfigError, match=r"BatchNorm\(4\): train mode needs more than one value per channel"
+    with pytest.raises(InputError, match=r"BatchNorm\(4\): train mode needs more than one value per channel"
                                           r".*got input of shape \(1, 4\)"):
         BatchNorm(4, dtype=np.float64).forward(np.ones((1, 4)))
     out = BatchNorm(4, dtype=np.float64).eval().forward(np.ones((1, 4)))  # eval mode is fine
@@ -86,7 +83,16 @@ def test_float64_into_float32_batchnorm_is_rejected():
         BatchNorm(2).forward(np.ones((3, 2)))
 
 
-@pytest.mark.parametrize("momentum", [-0.1, 1.5])
-def test_momentum_out_of_range(momentum):
-    with pytest.raises(ConfigError, match=rf"BatchNorm: momentum must be in \[0, 1\]; got {momentum}"):
-        BatchNorm(3, momentum=momentum)
+@pytest.mark.parametrize("cls", [BatchNorm, SpatialBatchNorm])
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(momentum=-0.1), r"a float in \[0, 1\]\. Got -0.1"), (dict(momentum=1.5), r"a float in \[0, 1\]\. Got 1.5"),
+    (dict(momentum=float("nan")), r"a float in \[0, 1\]\. Got nan"), (dict(momentum="0.1"), "a float"),
+    (dict(eps=0.0), r"a float in \(0, inf\)\. Got 0.0"), (dict(eps=-1e-5), r"a float in \(0, inf\)"),
+    (dict(eps=float("inf")), r"a float in \(0, inf\)"), (dict(dim=0), r"an int in \[1, inf\)"),
+    (dict(dim=3.0), r"an int in \[1, inf\)"), (dict(dtype=np.int64), "np.float32 or np.float64"),
+])
+def test_bad_configuration_names_the_parameter(cls, kwargs, expected):
+    args = dict(dim=3) | kwargs
+    (parameter,) = kwargs
+    with pytest.raises(ConfigError, match=rf"The '{parameter}' parameter of {cls.__name__} must be {expected}"):
+        cls(**args)

@@ -22,12 +22,9 @@ def conv_configs(draw):
     return n, c, f, (kh, kw), stride, pad, h, w
 
 
-@pytest.mark.torch
 @settings(max_examples=30, deadline=None)
 @given(conv_configs(), st.integers(0, 2**16))
-def test_random_shapes_match_torch(config, seed):
-    import torch
-
+def test_random_shapes_match_torch(torch, config, seed):
     n, c, f, k, stride, pad, h, w = config
     rng = np.random.default_rng(seed)
     layer = Conv2d(c, f, k, stride, pad, dtype=np.float64, rng=seed)
@@ -80,11 +77,25 @@ def test_float64_into_float32_conv_is_rejected():
         Conv2d(1, 1, 3).forward(np.ones((1, 1, 4, 4)))
 
 
-@pytest.mark.parametrize("kwargs", [dict(stride=0), dict(pad=-1), dict(kernel_size=0), dict(out_channels=0)])
-def test_bad_configuration(kwargs):
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(stride=0), r"an int in \[1, inf\)"), (dict(pad=-1), r"an int in \[0, inf\)"),
+    (dict(kernel_size=0), r"an int in \[1, inf\) or a pair \(HH, WW\) of them"),
+    (dict(kernel_size=(3, 0)), "an int in .* or a pair"), (dict(kernel_size=(3, 3, 3)), "an int in .* or a pair"),
+    (dict(kernel_size=2.5), "an int in .* or a pair"),
+    (dict(out_channels=0), r"an int in \[1, inf\)"), (dict(in_channels=1.5), r"an int in \[1, inf\)"),
+    (dict(stride=True), "an int"), (dict(dtype=np.int8), "np.float32 or np.float64"),
+])
+def test_bad_configuration(kwargs, expected):
     args = dict(in_channels=1, out_channels=2, kernel_size=3) | kwargs
-    with pytest.raises(ConfigError, match="Conv2d: channels, kernel_size and stride must be >= 1 and pad >= 0"):
+    (parameter,) = kwargs
+    with pytest.raises(ConfigError, match=rf"The '{parameter}' parameter of Conv2d must be {expected}"):
         Conv2d(**args)
+
+
+def test_kernel_size_int_or_pair():
+    assert Conv2d(1, 1, 3).kernel_size == (3, 3)
+    assert Conv2d(1, 1, (2, 3)).kernel_size == (2, 3)
+    assert Conv2d(1, 1, np.int64(5)).kernel_size == (5, 5)
 
 
 def test_input_grad_off_skips_dx_but_keeps_param_grads():

@@ -1,5 +1,7 @@
 """Inverted dropout: the keep rate and scaling within binomial bounds, frozen masks, eval identity, seeds."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -62,7 +64,8 @@ def test_consecutive_forwards_draw_fresh_masks():
     assert not np.array_equal(layer.forward(x), layer.forward(x))
 
 
-@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, "half", None])
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, "half", None, float("nan"), True])
 def test_p_out_of_range_is_a_config_error(p):
-    with pytest.raises(ConfigError, match=rf"Dropout: p \(the drop probability\) must be in \[0, 1\); got {p!r}"):
+    with pytest.raises(ConfigError, match=rf"The 'p' parameter of Dropout must be a float in \[0, 1\)\. "
+                                          rf"Got {re.escape(repr(p))} instead\."):
         Dropout(p)

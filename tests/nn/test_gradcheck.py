@@ -36,7 +36,7 @@ class _WrongTanh(Tanh):
     """Tanh with the classic mistake in backward: the derivative from the input, not the output."""
 
     def backward(self, dout):
-        return dout * (1 - self._pop_cache(dout))
+        return dout * (1 - self._checked_cache(dout))
 
 
 def test_check_layer_gradients_catches_a_wrong_backward():
@@ -63,7 +63,9 @@ def test_check_model_gradients_reports_the_worst_element():
 
 
 def test_gradient_checks_refuse_float32():
-    with pytest.raises(ConfigError, match="gradient checks need float64 input; got float32"):
+    with pytest.raises(ConfigError, match=r"The 'x' parameter of check_layer_gradients must be a float64 array "
+                                          r"\(gradient checks need float64\)\. Got dtype\('float32'\) instead\."):
         check_layer_gradients(ReLU(), np.ones((2, 2), np.float32))
-    with pytest.raises(ConfigError, match="gradient checks need a float64 model"):
+    with pytest.raises(ConfigError, match=r"The 'model' parameter of check_model_gradients must be a model built "
+                                          r"with dtype=np.float64\. Got dtype\('float32'\)"):
         check_model_gradients(FullyConnectedNet([3], input_dim=4), np.ones((2, 4)), np.array([0, 1]))

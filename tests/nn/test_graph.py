@@ -152,12 +152,14 @@ def test_unused_input_gets_zero_gradient():
 def test_graph_misuse():
     g = ComputationalGraph()
     g.input("x")
-    with pytest.raises(ConfigError, match="input 'x' is declared twice"):
+    with pytest.raises(ConfigError, match=r"The 'name' parameter of ComputationalGraph.input must be a name not "
+                                          r"declared yet .* Got 'x' instead"):
         g.input("x")
     with pytest.raises(ConfigError, match="add at least one gate before forward"):
         g.forward({"x": 1.0})
     other = ComputationalGraph().input("y")
-    with pytest.raises(ConfigError, match="gate inputs must be nodes of this graph"):
+    with pytest.raises(ConfigError, match="The 'parents' parameter of ComputationalGraph.gate must be nodes of "
+                                          "this graph"):
         g.gate(AddGate(), g.inputs["x"], other)
     g.gate(ScaleGate(3.0), g.inputs["x"])
     with pytest.raises(InputError, match=r"missing inputs \['x'\]"):

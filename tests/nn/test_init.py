@@ -97,12 +97,19 @@ def test_same_seed_same_weights_different_seed_different_weights():
 
 
 def test_unknown_scheme_and_misplaced_weight_scale():
-    with pytest.raises(ConfigError, match="unknown init 'uniform'; expected one of small, xavier, he, zeros"):
+    with pytest.raises(ConfigError, match="The 'init' parameter of init_weight must be one of 'small', 'xavier', "
+                                          "'he', 'zeros'. Got 'uniform' instead."):
         init_scale("uniform", 10)
-    with pytest.raises(ConfigError, match="unknown init 'uniform'"):
+    with pytest.raises(ConfigError, match="The 'init' parameter of Affine must be one of .* Got 'uniform'"):
         Affine(3, 2, init="uniform")
-    with pytest.raises(ConfigError, match="weight_scale applies to init='small' only; got init='he'"):
+    with pytest.raises(ConfigError, match="weight_scale applies to init='small' only; got init='he'") as info:
         init_scale("he", 10, 0.1)
-    with pytest.raises(ConfigError, match="weight_scale must be a finite number >= 0; got nan"):
-        init_scale("small", 10, float("nan"))
+    assert info.value.parameter == "weight_scale"
+    assert info.value.for_flag("--weight-scale").startswith("--weight-scale must be None with init='he'")
+    for bad in (float("nan"), float("inf"), -0.1, "0.1"):
+        with pytest.raises(ConfigError, match=r"The 'weight_scale' parameter of init_weight must be a float in "
+                                              r"\[0, inf\)"):
+            init_scale("small", 10, bad)
+    with pytest.raises(ConfigError, match=r"The 'weight_scale' parameter of Conv2d must be a float in \[0, inf\)"):
+        Conv2d(1, 1, 3, weight_scale=-1.0)
     assert INIT_SCHEMES == ("small", "xavier", "he", "zeros")

@@ -9,6 +9,8 @@ import pytest
 from babysit.errors import InputError
 from babysit.nn import eval_numerical_gradient, rel_error, softmax_loss, svm_loss
 
+from .torch_helpers import assert_loss_matches_torch
+
 LOSSES = pytest.mark.parametrize("loss_fn", [softmax_loss, svm_loss], ids=["softmax", "svm"])
 
 
@@ -42,32 +44,17 @@ def test_svm_numeric_gradient(seed):
     assert rel_error(dscores, numeric) < 1e-7
 
 
-@pytest.mark.torch
-def test_softmax_matches_torch_cross_entropy():
-    import torch
-
+def test_softmax_matches_torch_cross_entropy(torch):
     rng = np.random.default_rng(0)
     scores, y = rng.standard_normal((7, 4)) * 3, rng.integers(0, 4, 7)
-    loss, dscores = softmax_loss(scores, y)
-    st = torch.tensor(scores, requires_grad=True)
-    lt = torch.nn.functional.cross_entropy(st, torch.from_numpy(y))
-    lt.backward()
-    assert loss == pytest.approx(lt.item(), rel=1e-12)
-    np.testing.assert_allclose(dscores, st.grad.numpy(), rtol=1e-10, atol=1e-14)
+    assert_loss_matches_torch(softmax_loss, torch.nn.functional.cross_entropy, scores, y, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.torch
-def test_svm_matches_torch_multi_margin_loss_times_classes():
-    import torch
-
+def test_svm_matches_torch_multi_margin_loss_times_classes(torch):
     scores, y = _svm_scores_off_kinks(np.random.default_rng(1), 7, 4)
-    loss, dscores = svm_loss(scores, y)
-    st = torch.tensor(scores, requires_grad=True)
     # torch divides the hinge sum by the number of classes as well as by N
-    lt = torch.nn.functional.multi_margin_loss(st, torch.from_numpy(y), margin=1.0) * 4
-    lt.backward()
-    assert loss == pytest.approx(lt.item(), rel=1e-12)
-    np.testing.assert_allclose(dscores, st.grad.numpy(), rtol=1e-10, atol=1e-14)
+    hinge = lambda s, t: torch.nn.functional.multi_margin_loss(s, t, margin=1.0) * s.shape[1]  # noqa: E731
+    assert_loss_matches_torch(svm_loss, hinge, scores, y, rtol=1e-12, atol=1e-14)
 
 
 def test_softmax_of_equal_scores_is_ln_classes():

@@ -36,7 +36,10 @@ def test_two_pieces_double_the_parameters_of_an_affine_layer():
 
 
 def test_bad_pieces_and_bad_input():
-    with pytest.raises(ConfigError, match="Maxout: pieces must be >= 1; got 0"):
+    with pytest.raises(ConfigError, match=r"The 'pieces' parameter of Maxout must be an int in \[1, inf\)\. Got 0"):
         Maxout(3, 2, pieces=0)
+    for args, parameter in (((0, 2), "in_dim"), ((3, -1), "out_dim"), ((3, 2.0), "out_dim")):
+        with pytest.raises(ConfigError, match=rf"The '{parameter}' parameter of Maxout must be an int in \[1, inf\)"):
+            Maxout(*args)
     with pytest.raises(InputError, match=r"Maxout\(3 -> 2, pieces=2\): expected input of shape \(N, 3\), got \(4, 2\)"):
         Maxout(3, 2).forward(np.ones((4, 2), np.float32))

@@ -19,12 +19,9 @@ def pool_configs(draw):
     return draw(st.integers(1, 2)), draw(st.integers(1, 3)), h, w, size, stride
 
 
-@pytest.mark.torch
 @settings(max_examples=30, deadline=None)
 @given(pool_configs(), st.integers(0, 2**16))
-def test_random_windows_match_torch(config, seed):
-    import torch
-
+def test_random_windows_match_torch(torch, config, seed):
     n, c, h, w, size, stride = config
     x = distinct(np.random.default_rng(seed), (n, c, h, w))
     result = assert_layer_matches_torch(MaxPool2d(size, stride), torch.nn.MaxPool2d(size, stride), x, seed=seed)
@@ -70,9 +67,10 @@ def test_wrong_rank():
         MaxPool2d(2).forward(np.ones((4, 4)))
 
 
-@pytest.mark.parametrize("size, stride", [(0, 1), (2, 0)])
-def test_bad_configuration(size, stride):
-    with pytest.raises(ConfigError, match=f"MaxPool2d: size and stride must be >= 1; got size={size}, stride={stride}"):
+@pytest.mark.parametrize("size, stride, parameter", [(0, 1, "size"), (2, 0, "stride"), (2.0, None, "size"),
+                                                    (2, 1.5, "stride"), (True, None, "size")])
+def test_bad_configuration(size, stride, parameter):
+    with pytest.raises(ConfigError, match=rf"The '{parameter}' parameter of MaxPool2d must be an int in \[1, inf\)"):
         MaxPool2d(size, stride)
 
 

@@ -3,7 +3,11 @@
 Everything runs in float64 on both sides, so disagreements are bugs, not rounding.
 Parameters are linked by name: ``{"W": ParamLink("weight", transpose=True)}`` says the
 babysit ``W`` is the transpose of the torch module's ``weight`` (Affine/Maxout keep
-W as (in, out); torch.nn.Linear keeps (out, in)).
+W as (in, out); torch.nn.Linear keeps (out, in)). Layers, models, losses and update
+rules each have an ``assert_..._matches_torch``.
+
+Tests that call these take the ``torch`` fixture (tests/conftest.py): it skips them where
+torch is missing, and marks them ``torch``. This module imports torch only when a helper runs.
 """
 
 from __future__ import annotations
@@ -14,20 +18,15 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 
 import numpy as np
-import pytest
-
-try:  # the helpers below need torch; ParamLink and the case registry do not, so import lazily
-    import torch
-except ImportError:  # pragma: no cover - torch is a test dependency
-    torch = None
 
 RTOL = 1e-9
 ATOL = 1e-11
 
 
-def _require_torch() -> None:
-    if torch is None:
-        pytest.skip("torch is not installed (pip install torch==2.13.0, a test-only dependency)")
+def _torch():
+    import torch  # callers run under the ``torch`` fixture, which has skipped them where this fails
+
+    return torch
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,7 @@ def torch_tensor(module, dotted: str):
 
 def copy_params_to_torch(params: Mapping[str, np.ndarray], module, links: Mapping[str, ParamLink]) -> None:
     """Overwrite the linked torch parameters with babysit's values (module becomes float64)."""
+    torch = _torch()
     module.double()
     with torch.no_grad():
         for name, link in links.items():
@@ -92,7 +92,7 @@ def assert_layer_matches_torch(layer, module, x: np.ndarray, links: Mapping[str,
         ``torch_forward(module, x_tensor)`` replaces ``module(x)`` where torch needs more than a call.
     Returns: {'out': ..., 'dx': ..., '<param>': grad} from babysit, for further checks.
     """
-    _require_torch()
+    torch = _torch()
     assert x.dtype == np.float64, "parity tests run in float64"
     links = dict(links or {})
     assert set(links) == set(layer.params), f"links {sorted(links)} must cover params {sorted(layer.params)}"
@@ -134,7 +134,7 @@ def assert_model_matches_torch(model, module, links: Mapping[str, ParamLink], X:
     also compares the running statistics the train step left behind. ``buffers`` maps
     babysit ``"<layer index>.<attribute>"`` to a torch buffer, compared after the step.
     """
-    _require_torch()
+    torch = _torch()
     assert set(links) == set(model.params), f"links {sorted(links)} must cover params {sorted(model.params)}"
     copy_params_to_torch(model.params, module, links)
     module.train()
@@ -161,6 +161,59 @@ def assert_model_matches_torch(model, module, links: Mapping[str, ParamLink], X:
         _compare(f"{type(model).__name__} eval-mode scores", model.loss(X), module(xt), rtol, atol)
 
 
+def assert_loss_matches_torch(loss_fn, torch_loss, scores: np.ndarray, y: np.ndarray, *,
+                              rtol: float = RTOL, atol: float = ATOL) -> tuple[float, np.ndarray]:
+    """Assert babysit ``loss_fn(scores, y) -> (loss, dscores)`` equals ``torch_loss(scores, y)`` and its gradient.
+
+    Inputs: float64 scores (N, C) and int labels y (N,); ``torch_loss(scores_tensor, labels_tensor)``
+    returns the scalar torch loss. Returns babysit's (loss, dscores).
+    """
+    torch = _torch()
+    assert scores.dtype == np.float64, "parity tests run in float64"
+    loss, dscores = loss_fn(scores.copy(), y)
+    st = torch.tensor(scores, requires_grad=True)
+    loss_t = torch_loss(st, torch.from_numpy(np.asarray(y, np.int64)))
+    loss_t.backward()
+    np.testing.assert_allclose(loss, loss_t.item(), rtol=rtol, atol=atol,
+                               err_msg=f"{loss_fn.__name__} differs from PyTorch")
+    _compare(f"{loss_fn.__name__} gradient", dscores, st.grad, rtol, atol)
+    return loss, dscores
+
+
+def torch_optimizer_steps(make_optimizer: Callable, params: Mapping[str, np.ndarray], grad_steps,
+                          lrs) -> list[dict[str, np.ndarray]]:
+    """Run a torch optimizer from float64 copies of ``params``: one step per (grads, lr) of ``grad_steps``, ``lrs``.
+
+    ``make_optimizer(tensors, lr)`` builds it (e.g. ``lambda ts, lr: torch.optim.SGD(ts, lr=lr)``);
+    the rate is set before every step. Returns the parameters after each step.
+    """
+    torch = _torch()
+    tensors = {k: torch.tensor(np.array(v, np.float64), requires_grad=True) for k, v in params.items()}
+    lrs = list(lrs)
+    opt = make_optimizer(list(tensors.values()), lrs[0])
+    after = []
+    for grads, lr in zip(grad_steps, lrs, strict=True):
+        for group in opt.param_groups:
+            group["lr"] = lr
+        for k, t in tensors.items():
+            t.grad = torch.tensor(np.asarray(grads[k], np.float64))
+        opt.step()
+        after.append({k: t.detach().numpy().copy() for k, t in tensors.items()})
+    return after
+
+
+def assert_optimizer_matches_torch(optimizer, make_optimizer: Callable, params: MutableMapping[str, np.ndarray],
+                                   grad_steps, lrs, *, rtol: float = RTOL, atol: float = ATOL) -> None:
+    """Assert babysit's ``optimizer`` and a torch one (``make_optimizer``, see ``torch_optimizer_steps``)
+    leave the same parameters after every step; ``params`` is updated in place by babysit's."""
+    grad_steps, lrs = list(grad_steps), list(lrs)
+    theirs = torch_optimizer_steps(make_optimizer, params, grad_steps, lrs)
+    for step, (grads, lr, expected) in enumerate(zip(grad_steps, lrs, theirs), start=1):
+        optimizer.step(params, grads, lr)
+        for k, v in params.items():
+            _compare(f"{optimizer!r} parameter {k} after step {step}", v, expected[k], rtol, atol)
+
+
 def torch_twin(layers) -> tuple:
     """A torch.nn.Sequential mirroring babysit ``layers`` index for index (dropout excluded).
 
@@ -168,8 +221,7 @@ def torch_twin(layers) -> tuple:
     """
     from babysit import nn as bnn
 
-    _require_torch()
-    nn = torch.nn
+    nn = _torch().nn
 
     class TorchMaxout(nn.Module):
         """Maxout in torch: Linear(in, out * pieces), then the max over each unit's ``pieces`` columns."""

@@ -46,8 +46,10 @@ def test_make_schedule_parses_cli_specs():
 
 @pytest.mark.parametrize("spec", ["linear", "step:4", "step:a:0.5", "cosine:1:2", "step:2.5:0.1", ""])
 def test_bad_specs_are_config_errors(spec):
-    with pytest.raises(ConfigError, match="--schedule"):
+    with pytest.raises(ConfigError, match=rf"The 'spec' parameter of make_schedule must be .*\(as --schedule "
+                                          rf"takes\)\. Got '{spec}' instead\.") as info:
         make_schedule(spec, lr=0.1, num_epochs=1, iterations_per_epoch=1)
+    assert info.value.parameter == "spec"
 
 
 def test_bad_values_name_the_parameter():
@@ -57,3 +59,17 @@ def test_bad_values_name_the_parameter():
         StepDecay(0.1, 0)
     with pytest.raises(ConfigError, match=r"The 'lr' parameter of EpochDecay"):
         EpochDecay(0.0)
+    for bad in (float("nan"), float("inf"), "0.1", True):
+        with pytest.raises(ConfigError, match=r"The 'k' parameter of ExponentialDecay must be a float in \[0, inf\)"):
+            ExponentialDecay(0.1, bad)
+    with pytest.raises(ConfigError, match=r"The 'total_iterations' parameter of CosineDecay must be an int"):
+        CosineDecay(0.1, 10.0)
+    with pytest.raises(ConfigError, match=r"The 'min_lr' parameter of CosineDecay must be a float in \[0, inf\)"):
+        CosineDecay(0.1, 10, -1e-3)
+
+
+def test_float_fields_are_stored_as_python_floats():
+    import numpy as np
+
+    s = StepDecay(np.float64(0.1), np.int64(2), np.float32(0.5))
+    assert type(s.lr) is float and type(s.gamma) is float
