@@ -169,7 +169,7 @@ def test_for_flag_rewords_for_the_command_line():
         check_float("Momentum", "momentum", 1.5, Interval(0, 1, "left"))
     assert info.value.for_flag("--momentum") == "--momentum must be a float in [0, 1). Got 1.5 instead."
     free = ConfigError("something else went wrong")
-    assert free.for_flag("--anything") == "something else went wrong"  # no parts: the message as it is
+    assert free.for_flag("--anything") == "--anything: something else went wrong"  # no parts: the message, and which flag
     assert free.parameter is None and free.expected is None
 
 

@@ -97,7 +97,7 @@ def test_unknown_check_name(tmp_path):
     (["--model", "mlp:50"], "--model"),
     (["--model", "conv:8", "--dropout", "0.5"], "--dropout"),
     (["--model", "fc:50", "--dropout", "1.5"], "dropout"),
-    (["--model", "fc:50", "--init", "he", "--weight-scale", "0.01"], "weight_scale"),
+    (["--model", "fc:50", "--init", "he", "--weight-scale", "0.01"], "--weight-scale must be None with init='he'"),
     (["--lr", "-1"], "--lr"),
     (["--data", "nosuch"], "nosuch"),
 ])
