@@ -37,10 +37,10 @@ def resolve_checks(checks=None) -> list[str]:
     names = [n for n in names if n]
     unknown = [n for n in names if n not in CHECKS]
     if unknown:
-        raise ConfigError(f"--checks: unknown check{'s' if len(unknown) > 1 else ''} "
-                          f"{', '.join(map(repr, unknown))}; expected any of {', '.join(CHECKS)}")
+        raise ConfigError(f"unknown check{'s' if len(unknown) > 1 else ''} "
+                          f"{', '.join(map(repr, unknown))}; expected any of {', '.join(CHECKS)}", parameter="checks")
     if not names:
-        raise ConfigError(f"--checks: no check named; expected any of {', '.join(CHECKS)}")
+        raise ConfigError(f"no check named; expected any of {', '.join(CHECKS)}", parameter="checks")
     return list(dict.fromkeys(names))
 
 

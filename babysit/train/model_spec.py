@@ -46,26 +46,27 @@ def parse_model_spec(spec: str) -> ModelSpec:
     text = str(spec).strip().replace(" ", "")
     kind, sep, rest = text.partition(":")
     if sep and not rest:  # 'fc:' is a typo for fc:SIZES, not a request for a plain softmax classifier ('fc')
-        raise ConfigError(f"--model: {spec!r} names no layer sizes; expected {MODEL_SPEC_SYNTAX}")
+        raise ConfigError(f"{spec!r} names no layer sizes; expected {MODEL_SPEC_SYNTAX}", parameter="model")
     if kind == "fc":
         return ModelSpec("fc", _sizes(rest, spec, allow_empty=True))
     if kind == "conv":
         channels, _, hidden = rest.partition("/")
         return ModelSpec("conv", _sizes(hidden, spec, allow_empty=True), _sizes(channels, spec, allow_empty=False))
-    raise ConfigError(f"--model: expected {MODEL_SPEC_SYNTAX}; got {spec!r}")
+    raise ConfigError(f"expected {MODEL_SPEC_SYNTAX}; got {spec!r}", parameter="model")
 
 
 def _sizes(text: str, spec, *, allow_empty: bool) -> tuple[int, ...]:
     if not text:
         if allow_empty:
             return ()
-        raise ConfigError(f"--model: conv needs at least one filter count, as in conv:32,64; got {spec!r}")
+        raise ConfigError(f"conv needs at least one filter count, as in conv:32,64; got {spec!r}", parameter="model")
     try:
         sizes = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise ConfigError(f"--model: layer sizes must be positive integers, as in {MODEL_SPEC_SYNTAX}; got {spec!r}") from None
+        raise ConfigError(f"layer sizes must be positive integers, as in {MODEL_SPEC_SYNTAX}; got {spec!r}",
+                          parameter="model") from None
     if any(s < 1 for s in sizes):
-        raise ConfigError(f"--model: layer sizes must be positive integers; got {spec!r}")
+        raise ConfigError(f"layer sizes must be positive integers; got {spec!r}", parameter="model")
     return sizes
 
 
@@ -86,13 +87,13 @@ def build_from_spec(
         )
     if len(input_shape) != 3:
         raise ConfigError(
-            f"--model {spec}: a ConvNet needs image input (C, H, W); the data has examples of shape "
-            f"{input_shape} (PCA preprocessing flattens images: use fc, or mean_image/channel_mean)"
+            f"{spec} is a ConvNet, which needs image input (C, H, W); the data has examples of shape "
+            f"{input_shape} (PCA preprocessing flattens images: use fc, or mean_image/channel_mean)", parameter="model"
         )
     if activation not in (None, "relu"):
-        raise ConfigError(f"--activation: the ConvNet uses relu; got {activation!r}")
+        raise ConfigError(f"the ConvNet uses relu; got {activation!r}", parameter="activation")
     if dropout:
-        raise ConfigError(f"--dropout: the ConvNet has no dropout layers; got {dropout}")
+        raise ConfigError(f"the ConvNet has no dropout layers; got {dropout}", parameter="dropout")
     return ConvNet(
         input_dim=input_shape, conv_channels=list(spec.conv_channels), hidden_dims=list(spec.hidden_dims),
         num_classes=num_classes, normalization=normalization, reg=reg, dtype=dtype, seed=seed,

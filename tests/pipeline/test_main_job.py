@@ -125,7 +125,7 @@ def test_a_second_run_into_the_same_folder_adds_a_search_and_keeps_history(job, 
 def test_bad_settings_fail_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="'budget_minutes' parameter of JobConfig must be a float in"):
         run_job(JobConfig(budget_minutes=0), tmp_path / "a", say=Collect())
-    with pytest.raises(ConfigError, match="--model: expected"):
+    with pytest.raises(ConfigError, match="expected .fc:H1,H2"):
         run_job(JobConfig(model="mlp:3"), tmp_path / "b", say=Collect())
     with pytest.raises(ConfigError, match="'workers' parameter of JobConfig"):
         JobConfig(workers=0)

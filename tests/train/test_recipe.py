@@ -37,7 +37,7 @@ def test_bad_settings_are_refused_naming_the_parameter(field, value):
 
 
 def test_a_bad_model_spec_fails_when_the_config_is_built():
-    with pytest.raises(ConfigError, match="--model"):
+    with pytest.raises(ConfigError, match="expected 'fc:H1,H2"):
         TrainConfig(model="mlp:3")
     with pytest.raises(ConfigError, match="no hidden affine layer"):
         TrainConfig(model="fc", hidden=10)
