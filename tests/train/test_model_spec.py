@@ -46,7 +46,7 @@ def test_build_conv():
 def test_conv_needs_images_and_has_no_dropout():
     with pytest.raises(ConfigError, match=r"is a ConvNet, which needs image input \(C, H, W\); the data has examples of shape \(100,\)"):
         build_from_spec("conv:8", input_shape=(100,), num_classes=10)
-    with pytest.raises(ConfigError, match="--dropout"):
+    with pytest.raises(ConfigError, match="the ConvNet has no dropout layers"):
         build_from_spec("conv:8", input_shape=(3, 8, 8), num_classes=10, dropout=0.5)
     with pytest.raises(ConfigError, match="shrink"):
         build_from_spec("conv:8,8,8,8", input_shape=(1, 8, 8), num_classes=10)
