@@ -16,6 +16,7 @@ def add_parser(sub, name):
     from babysit.nn.init import INIT_SCHEMES
     from babysit.nn.models import MODEL_ACTIVATIONS
     from babysit.train.optim import UPDATE_RULES
+    from babysit.train.recipe import TrainConfig
 
     p = sub.add_parser(name, help="sanity-check a model on a data set before training (the lecture's babysitting)",
                        description="Run the lecture's checks on a fresh model: initial loss ~ ln(C), "
@@ -36,7 +37,8 @@ def add_parser(sub, name):
                         "default: lr_range's suggestion, the working rate whose update ratio is nearest 1e-3")
     p.add_argument("--update", choices=list(UPDATE_RULES), default="sgd",
                    help="update rule of the lr probes and update ratio (default sgd, as in the lecture)")
-    p.add_argument("--batch-size", type=int, default=100, help="minibatch size of the short runs (default 100)")
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
+                   help=f"minibatch size of the short runs (default {TrainConfig.batch_size}, the recipe's)")
     p.add_argument("--preprocess", default="standardize",
                    help="none | mean_image | channel_mean | standardize (default: the init schemes assume "
                         "unit-variance inputs) | pca:K | pca_whiten[:K] | zca_whiten")
