@@ -39,6 +39,17 @@ def test_eval_on_the_checkpoint_gives_the_reported_test_accuracy(ran):
     assert json.loads(ev.stdout)["accuracy"] == pytest.approx(reported, abs=5e-5)  # same split, same preprocessing
 
 
+def test_eval_takes_the_out_folder_as_its_checkpoint_and_names_what_it_looked_for(ran):
+    cwd, proc = ran
+    by_file = babysit("eval", "--checkpoint", "job/model.safetensors", "--data", "digits", "--json", cwd=cwd)
+    by_dir = babysit("eval", "--checkpoint", "job", "--data", "digits", "--json", cwd=cwd)
+    assert by_dir.returncode == 0, by_dir.stderr
+    assert json.loads(by_dir.stdout) == json.loads(by_file.stdout)
+    (cwd / "empty").mkdir()
+    assert_one_line_error(babysit("eval", "--checkpoint", "empty", "--data", "digits", cwd=cwd),
+                          "checkpoint empty/model.safetensors not found (empty is a folder")
+
+
 def test_runs_lists_the_search_and_the_final_run(ran):
     cwd, _ = ran
     listed = babysit("runs", "--store", "job/runs.sqlite", "--json", cwd=cwd)
