@@ -114,7 +114,7 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print) -> JobResult:
     out.mkdir(parents=True, exist_ok=True)
     store_path = out / STORE_NAME
     with RunStore(store_path) as store:
-        # a job killed before its final run was recorded resumes its search (see _unfinished_search)
+        # a job killed before its final run was recorded resumes its search (see _search_to_run)
         name, resumed = _search_to_run(store, config, ref, say)
 
         # 2. doctor
