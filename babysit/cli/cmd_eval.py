@@ -10,7 +10,7 @@ def add_parser(sub, name):
                        description="Load DIR/model.safetensors (+ model.json), match the data's classes to the "
                                    "model's by name, apply the saved preprocessing and report accuracy, "
                                    "loss and per-class accuracy.")
-    p.add_argument("--checkpoint", required=True, help="the model.safetensors file written by `babysit train`")
+    p.add_argument("--checkpoint", required=True, help="the model.safetensors written by `babysit train` or `babysit run`, or the folder holding it")
     p.add_argument("--data", required=True, help="digits | cifar10:DIR | folder:PATH | npz:PATH")
     p.add_argument("--split", choices=("test", "val", "train"), default="test", help="default test")
     p.add_argument("--json", action="store_true", help='print {"accuracy": ..., "loss": ..., "per_class": {...}}')

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from babysit.errors import ConfigError
-from babysit.experiments.init_stats import format_init_stats, plot_init_stats, run_init_stats
+from babysit.experiments.init_stats import format_init_stats, plot_init_stats, plot_path, run_init_stats
 from babysit.nn.init import INIT_SCHEMES
 from babysit.nn.activations import ACTIVATIONS
 
@@ -22,19 +22,22 @@ def add_parser(sub, name):
                    help="weight init: small = weight-scale * randn (default), xavier, he, zeros")
     p.add_argument("--weight-scale", type=float, default=None, help="std for --init small (default 0.01)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--plot", type=Path, default=None, help="save mean/std plots and histograms to this PNG")
+    p.add_argument("--plot", type=Path, default=None, help="save mean/std plots and histograms to this PNG (a folder: FOLDER/init_stats.png)")
     p.set_defaults(run=run)
+
+
+FLAGS = {"plot_init_stats.path": "--plot"}
 
 
 def run(args) -> int:
     if args.weight_scale is not None and args.init != "small":
         raise ConfigError(f"--weight-scale applies to --init small only; got --init {args.init}")
-    if args.plot is not None and not args.plot.parent.exists():
-        raise ConfigError(f"--plot: directory {args.plot.parent} does not exist")
+    if args.plot is not None:
+        plot_path(args.plot)  # a bad path fails before the experiment runs
     stats = run_init_stats(args.layers, args.width, args.samples, args.activation, args.init,
                            args.weight_scale, args.seed)
     print("\n".join(format_init_stats(stats)))
     if args.plot is not None:
-        plot_init_stats(stats, args.plot)
-        print(f"saved plot to {args.plot}")
+        written = plot_init_stats(stats, args.plot)
+        print(f"saved plot to {written}")
     return 0

@@ -33,7 +33,16 @@ class _Parser(argparse.ArgumentParser):
         if message.endswith("expected one argument"):  # e.g. --lr -1:1e-2:log: argparse took the value for an option
             option = message.split()[1].rstrip(":")
             message += f" (a value that starts with '-' needs the = form: {option}=VALUE)"
-        self.exit(2, f"babysit: error: {message} (see `{self.prog} --help`)\n")
+        # the prefix of every error: `babysit COMMAND: error:` once the command is known (a subparser's prog)
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        # argparse reports unknown options from the top parser ("babysit: error:"); the command's parser says it
+        args, extra = self.parse_known_args(args, namespace)
+        if extra:
+            commands = getattr(self, "commands", {})
+            commands.get(getattr(args, "command", None), self).error(f"unrecognized arguments: {' '.join(extra)}")
+        return args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    parser.commands = sub.choices  # name -> the command's parser (its errors carry its prefix)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
         module.add_parser(sub, name)

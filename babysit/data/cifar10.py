@@ -70,9 +70,10 @@ def read_cifar10(directory: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, 
     expected = (*TRAIN_BATCHES, TEST_BATCH, META)
     missing = [name for name in expected if not (directory / name).is_file()]
     if missing:
+        what = "it holds none of its files" if len(missing) == len(expected) else f"missing {', '.join(missing)}"
         raise DataError(
-            f"{directory} is not a CIFAR-10 python-version directory: missing {', '.join(missing)} "
-            f"(expected {', '.join(expected)})"
+            f"{directory} is not a CIFAR-10 python-version directory: {what} (expected "
+            f"{TRAIN_BATCHES[0]}..{len(TRAIN_BATCHES)}, {TEST_BATCH} and {META}, as extracted from cifar-10-python.tar.gz)"
         )
     class_names = read_class_names(directory)
     train = [read_batch(directory / name, len(class_names)) for name in TRAIN_BATCHES]

@@ -37,13 +37,33 @@ def parse_source(spec: str) -> tuple[str, str]:
         raise ConfigError(f"expected a data source spec; got {spec!r}. {_valid()}")
     scheme, sep, arg = spec.strip().partition(":")
     if scheme not in SOURCES:
-        raise ConfigError(f"unknown data source {spec!r}. {_valid()}")
+        hint = _did_you_mean(spec.strip())
+        meant = f"; did you mean {hint}?" if hint else "."
+        raise ConfigError(f"unknown data source {spec!r}{meant} {_valid()}")
     takes_path, usage = SOURCES[scheme]
     if takes_path and not arg:
         raise ConfigError(f"{scheme} needs a path, as in {usage}; got {spec!r}")
     if not takes_path and sep:
         raise ConfigError(f"{scheme} takes no argument; got {spec!r}")
     return scheme, arg
+
+
+def _did_you_mean(spec: str) -> str | None:
+    """The spec a bare path most likely meant: npz: for a .npz file, folder: for an archive or an image
+    folder, cifar10: for a folder holding CIFAR-10's data_batch_1; None for anything else."""
+    from pathlib import Path
+
+    from babysit.data.archives import is_archive
+    from babysit.data.cifar10 import TRAIN_BATCHES
+
+    path = Path(spec).expanduser()
+    if path.suffix.lower() == ".npz":
+        return f"npz:{spec}"
+    if is_archive(path):
+        return f"folder:{spec}"
+    if path.is_dir():
+        return f"cifar10:{spec}" if (path / TRAIN_BATCHES[0]).is_file() else f"folder:{spec}"
+    return None
 
 
 def _valid() -> str:

@@ -211,9 +211,9 @@ class TrainingMonitor(Callback):
 
 def _fan_out(hook: str):
     """TrainingMonitor's ``hook``: the same hook of each of its monitors, in order."""
-    def fire(self, solver):
+    def fire(self, solver, *args):  # on_train_abort also passes the exception
         for m in self.monitors.values():
-            getattr(m, hook)(solver)
+            getattr(m, hook)(solver, *args)
     fire.__name__, fire.__qualname__ = hook, f"TrainingMonitor.{hook}"
     return fire
 

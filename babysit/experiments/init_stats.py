@@ -11,13 +11,15 @@ and He's extra /2 keeps ReLU near 0.8. The layers are the engine's own
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from babysit.nn.activations import ACTIVATIONS, make_activation
 from babysit.nn.affine import Affine
 from babysit.nn.init import resolve_init
-from babysit.validation import AT_LEAST_ONE, check_choice, check_int
+from babysit.fileio import atomic_path
+from babysit.validation import AT_LEAST_ONE, check_choice, check_int, invalid
 
 
 @dataclass
@@ -69,8 +71,33 @@ def format_init_stats(stats: InitStats) -> list[str]:
     return lines
 
 
-def plot_init_stats(stats: InitStats, path) -> None:
-    """Save the slide's figures as one PNG: layer mean, layer std, and a histogram per layer."""
+PLOT_NAME = "init_stats.png"  # the file written into a folder given as the plot's path
+
+
+def plot_path(path) -> Path:
+    """Where ``plot_init_stats(stats, path)`` writes: ``path`` itself, ``path/init_stats.png`` for a folder,
+    ``path.png`` for a name without a suffix (the image format follows the suffix: .png, .pdf, .svg)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / PLOT_NAME
+    elif not path.suffix:
+        path = path.with_name(path.name + ".png")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix[1:].lower() not in formats:
+        raise invalid("plot_init_stats", "path", "a folder or an image file name ending in "
+                      + ", ".join(f".{f}" for f in sorted(formats)), str(path))
+    if not path.parent.is_dir():
+        raise invalid("plot_init_stats", "path", f"in an existing folder ({path.parent} does not exist)", str(path))
+    return path
+
+
+def plot_init_stats(stats: InitStats, path) -> Path:
+    """Save the slide's figures as one image (atomically): layer mean, layer std, and a histogram per layer.
+
+    Returns the path written (``plot_path(path)``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,5 +124,10 @@ def plot_init_stats(stats: InitStats, path) -> None:
         ax.set_title(f"layer {i}", fontsize=8)
         ax.tick_params(labelsize=6)
     bottom.suptitle("activation histograms")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    target = plot_path(path)
+    try:
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, dpi=100, format=target.suffix[1:].lower())
+    finally:
+        plt.close(fig)
+    return target

@@ -13,6 +13,7 @@ Each step lives in its own module; this one only orders them and keeps the time:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -23,7 +24,7 @@ from babysit.errors import BabysitError
 from babysit.pipeline.final_training import REPORT_RESERVE_S, FinalRun, train_final
 from babysit.pipeline.plan import Plan, fmt_minutes, plan_search, stage_deadlines, time_one_epoch
 from babysit.pipeline.search_ranges import LECTURE_LR, REG_RANGE, lr_range_from
-from babysit.search.driver import SearchOutcome, SearchSpec, run_search
+from babysit.search.driver import SPEC_VERSION, SearchOutcome, SearchSpec, run_search
 from babysit.search.executors import available_cores, make_executor
 from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import Choice, LogUniform
@@ -113,10 +114,13 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print) -> JobResult:
     out.mkdir(parents=True, exist_ok=True)
     store_path = out / STORE_NAME
     with RunStore(store_path) as store:
+        # a job killed before its final run was recorded resumes its search (see _search_to_run)
+        name, resumed = _search_to_run(store, config, ref, say)
+
         # 2. doctor
         t = time.monotonic()
         findings, lr_range, lr_note = _doctor(config, dataset, fixed, say)
-        if findings:
+        if findings and resumed is None:  # a resumed job's doctor findings are in the store already
             store.add_findings(None, findings)
         timings["doctor"] = time.monotonic() - t
 
@@ -132,13 +136,17 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print) -> JobResult:
                 f"(give a larger --budget-minutes)")
             seconds_left = minimal
         plan = plan_search(seconds_left, epoch_seconds, workers=config.workers, cores=available_cores())
+        if resumed is not None:  # the stored spec is the truth: its ranges, stages and horizon, not this plan's
+            plan = _resumed_plan(plan, resumed)
         say(f"plan ({fmt_minutes(60 * config.budget_minutes)} budget, {config.workers} worker(s)): {plan.describe()}")
-        # every trial anneals its rate as far as the final training will (TrainConfig.horizon): short
-        # trials with a long run's per-epoch decay would favour rates too low for the long run
-        space = SearchSpace({"lr": LogUniform(*lr_range), "reg": LogUniform(*REG_RANGE),
-                             **{k: Choice([v]) for k, v in fixed.items()}, "horizon": Choice([plan.final_epochs])})
-        spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed)
-        name = _fresh_search_name(store)
+        if resumed is not None:
+            spec = resumed
+        else:
+            # every trial anneals its rate as far as the final training will (TrainConfig.horizon): short
+            # trials with a long run's per-epoch decay would favour rates too low for the long run
+            space = SearchSpace({"lr": LogUniform(*lr_range), "reg": LogUniform(*REG_RANGE),
+                                 **{k: Choice([v]) for k, v in fixed.items()}, "horizon": Choice([plan.final_epochs])})
+            spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed)
         with make_executor(config.workers) as executor:
             outcome = run_search(spec, store, executor, name=name, observer=observer,
                                  deadlines=stage_deadlines(time.monotonic(), plan))
@@ -191,6 +199,45 @@ def _fresh_search_name(store) -> str:
     while f"run {k}" in names:
         k += 1
     return f"run {k}"
+
+
+def _search_to_run(store, config: JobConfig, ref: DataRef, say) -> tuple[str, SearchSpec | None]:
+    """(name, stored spec to resume) for the job's unfinished search, else (a fresh 'run K', None).
+
+    The latest 'run K' search is unfinished while no final run records ``role: final, search: 'run K'``
+    (a kill -9 during its search or its final training). It is resumed when it was for the same data,
+    preprocessing, model and seed, with its stored spec: the lr range and the plan it was made with
+    came from the doctor and a timed epoch, which can come out differently in this run.
+    """
+    searches = [s for s in store.searches() if s["name"].startswith("run ") and s["name"][4:].isdigit()]
+    if not searches:
+        return _fresh_search_name(store), None
+    last = max(searches, key=lambda s: int(s["name"][4:]))
+    finals = {r["extra"].get("search") for r in store.runs() if r["extra"].get("role") == "final"}
+    if last["name"] in finals:
+        return _fresh_search_name(store), None
+    stored = last["spec"]
+    wanted = {"data": ref.to_json(), "model": config.model, "seed": config.seed}
+    differing = [k for k, v in wanted.items() if stored.get(k) != v]
+    if differing or stored.get("version") != SPEC_VERSION:
+        name = _fresh_search_name(store)
+        say(f"search '{last['name']}' did not finish but was for other settings "
+            f"({', '.join(differing) or 'an older spec'}); starting '{name}'")
+        return name, None
+    done = len(store.finished_trials(last["id"]))
+    say(f"resuming search '{last['name']}': {done} trials already done (its stored ranges and stages are kept)")
+    return last["name"], SearchSpec.from_json(stored)
+
+
+def _resumed_plan(plan: Plan, spec: SearchSpec) -> Plan:
+    """``plan`` (this run's time) with the resumed search's stages, trials and final epochs (its horizon)."""
+    stages = spec.stages
+    search_seconds = sum(plan.stage_seconds)
+    horizon = spec.space["horizon"].options[0] if "horizon" in spec.space else plan.final_epochs
+    return dataclasses.replace(
+        plan, stage_trials=spec.stage_trials, stage_epochs=spec.stage_epochs,
+        expected_trials=tuple(min(t, x) for t, x in zip(spec.stage_trials, plan.expected_trials + spec.stage_trials)),
+        stage_seconds=(search_seconds / stages,) * stages, final_epochs=int(horizon))
 
 
 def _doctor(config: JobConfig, dataset, fixed, say):

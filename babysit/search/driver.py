@@ -75,6 +75,14 @@ class SearchSpec:
     def stages(self) -> int:
         return len(self.stage_trials)
 
+    @classmethod
+    def from_json(cls, obj: Mapping) -> SearchSpec:
+        """The spec ``to_json`` wrote (what a search stored in a run store resumes with)."""
+        if obj.get("version") != SPEC_VERSION:
+            raise invalid("SearchSpec.from_json", "version", f"{SPEC_VERSION}", obj.get("version"))
+        return cls(DataRef(**obj["data"]), obj["model"], SearchSpace.from_json(obj["space"]),
+                   tuple(obj["stage_trials"]), tuple(obj["stage_epochs"]), obj["seed"], obj["sampler"])
+
     def to_json(self) -> dict:
         """The JSON stored with the search; a resume must present the same."""
         return {

@@ -10,6 +10,30 @@ from babysit.store import schema
 from babysit.store.schema import APPLICATION_ID, stored_version, user_tables
 
 
+# what SQLite's error names mean for the user (sqlite3.Error.sqlite_errorname)
+_WRITE_FAULTS = {
+    "SQLITE_FULL": "the disk (or file system) holding it is full",
+    "SQLITE_IOERR": "an I/O error on the disk holding it",
+    "SQLITE_READONLY": "the file or its folder is read-only",
+    "SQLITE_CANTOPEN": "its file or journal could not be opened",
+    "SQLITE_CORRUPT": "the file is damaged",
+    "SQLITE_NOTADB": "the file is not an SQLite database",
+    "SQLITE_BUSY": "another process kept it locked",
+}
+
+
+def write_error(path: Path, err: sqlite3.DatabaseError) -> StoreError:
+    """The StoreError for a write to the store at ``path`` that SQLite refused with ``err``."""
+    code = getattr(err, "sqlite_errorname", "") or ""
+    what = next((text for name, text in _WRITE_FAULTS.items() if code.startswith(name)), "SQLite refused it")
+    return StoreError(f"cannot write store {path}: {what} ({err}); this write was rolled back and everything "
+                      "recorded before it is kept; free space or fix the file, then run the same command again")
+
+
+def _is_write_fault(err: sqlite3.Error) -> bool:
+    return any((getattr(err, "sqlite_errorname", "") or "").startswith(name) for name in _WRITE_FAULTS)
+
+
 def connect(path: Path, readonly: bool) -> sqlite3.Connection:
     """An autocommit connection to the store at ``path``, migrated to the latest schema unless ``readonly``.
 
@@ -60,13 +84,18 @@ def _configure(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
     # WAL: readers never block the writer nor the other way round. synchronous=NORMAL in WAL
     # mode loses no committed transaction when the process dies (kill -9); only a power cut
     # can drop the last commits, and the file stays consistent even then.
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    try:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    except sqlite3.OperationalError as err:  # a full disk or read-only folder: no room for the WAL file
+        raise write_error(path, err) from None
     if mode.lower() != "wal":
         raise StoreError(f"store {path}: SQLite refused WAL mode (got {mode!r}); use a local disk")
     conn.execute("PRAGMA synchronous = NORMAL")
     try:
         schema.migrate(conn)
     except sqlite3.Error as err:
+        if _is_write_fault(err):
+            raise write_error(path, err) from None
         raise StoreError(
             f"store {path} could not be upgraded from schema version {version} to "
             f"{schema.LATEST_VERSION} ({err}); the store is unchanged, use the babysit that wrote it"

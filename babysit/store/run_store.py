@@ -38,9 +38,18 @@ from babysit.store.codec import (
     spec_hash,
     to_json,
 )
-from babysit.store.connection import connect
+from babysit.store.connection import connect, write_error
 from babysit.store.schema import FINAL_STATUSES, INTERRUPTED
 from babysit.store.writer_lock import WriterLock
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open (SQLite may have rolled back itself, e.g. on SQLITE_FULL)."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.DatabaseError:
+            pass  # the failure being reported is the one that matters; SQLite undoes the rest on close
+
 
 __all__ = ["INTERRUPTED", "RUN_METRIC_COLUMNS", "RunStore", "spec_hash", "to_json"]
 
@@ -103,21 +112,30 @@ class RunStore:
 
     @contextmanager
     def _transaction(self):
+        """One write transaction: every write of the store goes through here.
+
+        SQLite's failures of the file itself (disk full, I/O error, a read-only file or folder, a damaged
+        page) roll the transaction back and become a ``StoreError`` naming the file; earlier commits stay.
+        """
         if self.readonly:
             raise StoreError(f"store {self.path} was opened read-only; open it without readonly=True to write")
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        try:
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                _rollback(conn)
+                raise
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        except sqlite3.DatabaseError as err:
+            if isinstance(err, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+                raise  # a bug in babysit's SQL, not a fault of the file
+            raise write_error(self.path, err) from None
 
     # -- searches --------------------------------------------------------------------
 

@@ -29,6 +29,10 @@ class Callback:
 
     def on_train_end(self, solver) -> None: ...
 
+    def on_train_abort(self, solver, exc: BaseException) -> None:
+        """The run ended by ``exc`` (Ctrl-C, an error in the model or a callback) instead of
+        ``on_train_end``: release what the callback holds (a live display), save nothing."""
+
 
 class ExplosionGuard(Callback):
     """The lecture's tip: stop when the cost is non-finite or exceeds ``factor`` x the first cost.
@@ -156,6 +160,9 @@ class ProgressBar(Callback):
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+    def on_train_abort(self, solver, exc):
+        self.on_train_end(solver)  # the bar goes, the terminal is given back
 
 
 class Checkpoint(Callback):

@@ -30,9 +30,15 @@ BUFFER_PREFIX = "buffer."
 BN_BUFFERS = ("running_mean", "running_var")
 
 
+DEFAULT_NAME = "model"  # a folder given as a checkpoint path holds model.safetensors + model.json
+
+
 def checkpoint_paths(path) -> tuple[Path, Path]:
-    """(weights .safetensors, sidecar .json) for a path given with or without the suffix."""
+    """(weights .safetensors, sidecar .json) for a path given with or without the suffix, or a folder
+    (its ``model.safetensors``)."""
     path = Path(path)
+    if path.is_dir():
+        path = path / f"{DEFAULT_NAME}.safetensors"
     weights = path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
     return weights, weights.with_suffix(".json")
 
@@ -104,7 +110,11 @@ def load_checkpoint(path):
 
     weights, sidecar = checkpoint_paths(path)
     if not weights.is_file():
-        raise CheckpointError(f"checkpoint {weights} not found")
+        given = Path(path)
+        how = (f"{given} is a folder, so its {weights.name} was looked for" if given.is_dir()
+               else f"looked for {weights} from the path {given}" if given != weights else "no such file")
+        raise CheckpointError(f"checkpoint {weights} not found ({how}); expected the model.safetensors written by "
+                              "`babysit train` or `babysit run`, given as that file, without its suffix, or as its folder")
     meta = _read_sidecar(sidecar)
     tensors, header = _read_weights(weights)
     if header.get("checkpoint_id") != meta.get("checkpoint_id"):

@@ -121,27 +121,32 @@ class Solver:
         """Run the optimization; returns self."""
         start = time.perf_counter()
         self.status = "running"
-        self._fire("on_train_begin")
-        while self.epoch < self.num_epochs and not self._stop:
-            self._fire("on_epoch_begin")
-            for X_batch, y_batch in self._minibatches():
-                self.lr = self.schedule.lr_at(self.epoch, self.iteration)
-                loss, self.grads = self.model.loss(X_batch, y_batch)
-                self.optimizer.step(self.model.params, self.grads, self.lr)
-                self.loss = float(loss)
-                self.iteration += 1
-                self.loss_history.append(self.loss)
-                self.lr_history.append(self.lr)
-                self._fire("on_iteration_end")
-                if self._stop:
-                    break
-            else:
-                self._end_epoch()
-        if self.status == "running":
-            self.status = "finished"
-        self._restore_best()
-        self.seconds = time.perf_counter() - start
-        self._fire("on_train_end")
+        try:
+            self._fire("on_train_begin")
+            while self.epoch < self.num_epochs and not self._stop:
+                self._fire("on_epoch_begin")
+                for X_batch, y_batch in self._minibatches():
+                    self.lr = self.schedule.lr_at(self.epoch, self.iteration)
+                    loss, self.grads = self.model.loss(X_batch, y_batch)
+                    self.optimizer.step(self.model.params, self.grads, self.lr)
+                    self.loss = float(loss)
+                    self.iteration += 1
+                    self.loss_history.append(self.loss)
+                    self.lr_history.append(self.lr)
+                    self._fire("on_iteration_end")
+                    if self._stop:
+                        break
+                else:
+                    self._end_epoch()
+            if self.status == "running":
+                self.status = "finished"
+            self._restore_best()
+            self.seconds = time.perf_counter() - start
+            self._fire("on_train_end")
+        except BaseException as exc:  # Ctrl-C, a failing callback or model: callbacks let go of what they hold
+            self.seconds = time.perf_counter() - start
+            self._abort(exc)
+            raise
         return self
 
     def request_stop(self, status: str, reason: str) -> None:
@@ -214,6 +219,17 @@ class Solver:
     def _fire(self, hook: str) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(self)
+
+    def _abort(self, exc: BaseException) -> None:
+        """Fire ``on_train_abort`` on every callback; one failing there does not keep the others from it
+        (the exception that ended the run is the one reported)."""
+        for callback in self.callbacks:
+            hook = getattr(callback, "on_train_abort", None)  # a duck-typed callback may lack it
+            try:
+                if hook is not None:
+                    hook(self, exc)
+            except Exception:  # noqa: S110 - the run's own exception is being raised
+                pass
 
 
 def _unpack(data):

@@ -46,3 +46,21 @@ def test_output_into_a_closed_pipe_ends_quietly():
                           text=True, timeout=120)
     assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 1
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("argv, prefix", [
+    (["train", "--nope"], "babysit train: error: unrecognized arguments: --nope"),
+    (["train", "--epochs", "x"], "babysit train: error: argument --epochs: invalid int value: 'x'"),
+    (["runs"], "babysit runs: error: the following arguments are required: --store"),
+    (["eval", "--checkpoint", "m", "--data", "digits", "--split", "dev"], "babysit eval: error: argument --split"),
+    (["bogus"], "babysit: error: argument COMMAND: invalid choice: 'bogus'"),  # no command known: no command
+    ([], "babysit: error: the following arguments are required: COMMAND"),
+])
+def test_usage_errors_carry_the_commands_prefix_like_every_other_error(argv, prefix, capsys):
+    from babysit.cli.main import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(prefix) and len(err.strip().splitlines()) == 1, err

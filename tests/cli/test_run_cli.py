@@ -27,7 +27,7 @@ def test_run_prints_each_step_and_where_things_were_written(ran):
     assert re.search(r"^val_acc: \d\.\d{6}, lr: \d\.\d{6}e-\d\d, reg: \d\.\d{6}e[+-]\d\d, \(1 / \d+\)$", out, re.M)
     assert re.search(r"^test: accuracy \d\.\d{4} on 180 held-out examples$", out, re.M)
     assert "Wrote job/:" in out and "job/model.safetensors + model.json" in out and "job/report.html" in out
-    assert sorted(p.name for p in (cwd / "job").iterdir() if not p.name.endswith(".lock")) == [
+    assert sorted(p.name for p in (cwd / "job").iterdir()) == [  # no runs.sqlite.lock left after a clean run
         "model.json", "model.safetensors", "plots", "report.html", "report.md", "runs.sqlite"]
 
 
@@ -37,6 +37,17 @@ def test_eval_on_the_checkpoint_gives_the_reported_test_accuracy(ran):
     ev = babysit("eval", "--checkpoint", "job/model.safetensors", "--data", "digits", "--json", cwd=cwd)
     assert ev.returncode == 0, ev.stderr
     assert json.loads(ev.stdout)["accuracy"] == pytest.approx(reported, abs=5e-5)  # same split, same preprocessing
+
+
+def test_eval_takes_the_out_folder_as_its_checkpoint_and_names_what_it_looked_for(ran):
+    cwd, proc = ran
+    by_file = babysit("eval", "--checkpoint", "job/model.safetensors", "--data", "digits", "--json", cwd=cwd)
+    by_dir = babysit("eval", "--checkpoint", "job", "--data", "digits", "--json", cwd=cwd)
+    assert by_dir.returncode == 0, by_dir.stderr
+    assert json.loads(by_dir.stdout) == json.loads(by_file.stdout)
+    (cwd / "empty").mkdir()
+    assert_one_line_error(babysit("eval", "--checkpoint", "empty", "--data", "digits", cwd=cwd),
+                          "checkpoint empty/model.safetensors not found (empty is a folder")
 
 
 def test_runs_lists_the_search_and_the_final_run(ran):

@@ -89,6 +89,14 @@ def test_missing_directory(tmp_path):
         load_source(f"cifar10:{tmp_path / 'nowhere'}")
 
 
+def test_an_empty_directory_lists_the_expected_files_once(tmp_path):
+    with pytest.raises(DataError) as info:
+        load_source(f"cifar10:{tmp_path}")
+    message = str(info.value)
+    assert "holds none of its files" in message and message.count("test_batch") == 1
+    assert "data_batch_1..5, test_batch and batches.meta" in message
+
+
 def test_missing_batch_file_is_named(cifar_copy):
     (cifar_copy / "data_batch_3").unlink()
     with pytest.raises(DataError, match="missing data_batch_3 "):

@@ -29,6 +29,21 @@ def test_unknown_source_lists_the_valid_ones(spec):
     assert "cifar10:DIR" in message and "folder:PATH" in message and "npz:PATH" in message
 
 
+def test_a_bare_path_gets_the_spec_it_most_likely_meant(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "images" / "cat").mkdir(parents=True)
+    (tmp_path / "batches").mkdir()
+    (tmp_path / "batches" / "data_batch_1").write_bytes(b"")
+    for spec, meant in (("x.npz", "npz:x.npz"), ("photos.tar.gz", "folder:photos.tar.gz"), ("pics.zip", "folder:pics.zip"),
+                        ("images", "folder:images"), ("batches", "cifar10:batches")):
+        with pytest.raises(ConfigError) as info:
+            load_source(spec)
+        assert f"unknown data source '{spec}'; did you mean {meant}? Valid sources:" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_source("nowhere")
+    assert "did you mean" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

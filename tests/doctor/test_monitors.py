@@ -129,14 +129,16 @@ def test_training_monitor_fires_every_hook_of_every_monitor():
 
     class Probe:
         def __getattr__(self, hook):
-            return lambda solver: calls.append(hook)
+            return lambda solver, *args: calls.append((hook, *args))
 
     monitor = TrainingMonitor()
     monitor.monitors = {"a": Probe(), "b": Probe()}
+    interrupt = KeyboardInterrupt()
     for hook in HOOKS:
-        getattr(monitor, hook)(None)
-    assert calls == [h for h in HOOKS for _ in "ab"]
-    assert set(HOOKS) == {"on_train_begin", "on_epoch_begin", "on_iteration_end", "on_epoch_end", "on_train_end"}
+        getattr(monitor, hook)(None, *([interrupt] if hook == "on_train_abort" else []))
+    assert calls == [(h, *([interrupt] if h == "on_train_abort" else [])) for h in HOOKS for _ in "ab"]
+    assert set(HOOKS) == {"on_train_begin", "on_epoch_begin", "on_iteration_end", "on_epoch_end", "on_train_end",
+                          "on_train_abort"}
 
 
 def test_monitor_on_an_exploding_run_records_non_finite_values_without_warnings(small_digits):

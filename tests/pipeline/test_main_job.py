@@ -133,3 +133,31 @@ def test_bad_settings_fail_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="'out' parameter of run_job must be a directory"):
         run_job(JobConfig(), tmp_path / "file", say=Collect())
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def _stored_spec(model: str, seed: int = 0) -> dict:
+    from babysit.search.driver import SearchSpec
+    from babysit.search.search_space import SearchSpace
+    from babysit.search.trial import DataRef
+
+    space = SearchSpace.parse({"lr": "1e-4:1e-1:log", "reg": "1e-5:1e-1:log", "horizon": "12"})
+    return SearchSpec(DataRef("digits", seed, "standardize"), model, space, (7, 3), (1, 2), seed).to_json()
+
+
+def test_an_unfinished_search_is_resumed_with_its_stored_spec_unless_its_settings_differ(tmp_path):
+    from babysit.pipeline.main_job import _search_to_run
+    from babysit.search.trial import DataRef
+
+    ref = DataRef("digits", 0, "standardize")
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        store.create_or_open_search("run 1", _stored_spec("fc:8"))
+        say = Collect()
+        name, spec = _search_to_run(store, JobConfig(model="fc:8"), ref, say)
+        assert name == "run 1" and spec.to_json() == _stored_spec("fc:8")
+        assert say.lines == ["resuming search 'run 1': 0 trials already done (its stored ranges and stages are kept)"]
+        name, spec = _search_to_run(store, JobConfig(model="fc:16"), ref, say)
+        assert (name, spec) == ("run 2", None)
+        assert say.lines[-1] == "search 'run 1' did not finish but was for other settings (model); starting 'run 2'"
+        final = store.start_run(None, None, None, {})
+        store.finish_run(final, "finished", {"role": "final", "search": "run 1"})
+        assert _search_to_run(store, JobConfig(model="fc:8"), ref, say) == ("run 2", None)  # run 1 completed

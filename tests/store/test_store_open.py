@@ -139,3 +139,55 @@ def test_forked_child_does_not_keep_the_store_locked(tmp_path):
         os.write(write_end, b"x")
         os.close(write_end)
         os.waitpid(pid, 0)
+
+
+def test_a_clean_close_removes_the_lock_file_and_a_killed_writers_file_blocks_nobody(tmp_path):
+    import signal
+
+    path = tmp_path / "runs.sqlite"
+    lock = tmp_path / "runs.sqlite.lock"
+    with RunStore(path) as store:
+        store.start_run(None, None, None, {})
+        assert lock.read_text() == str(os.getpid())
+    assert not lock.exists()
+    code = f"from babysit.store import RunStore; s = RunStore({str(path)!r}); print('open', flush=True); input()"
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "open"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert lock.read_text() == str(child.pid)  # left behind by the kill, its lock dropped by the kernel
+    with RunStore(path) as store:
+        assert lock.read_text() == str(os.getpid())
+    assert not lock.exists()
+
+
+# Takes the writer lock over and over; while holding it, creates a marker file that only one holder may
+# own at a time (O_EXCL). Removing the lock file on release must never let two processes hold it.
+_CONTENDER = """
+import os, sys
+from babysit.errors import StoreError
+from babysit.store.writer_lock import WriterLock
+store, marker, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+held = 0
+while held < rounds:
+    try:
+        lock = WriterLock(store)
+    except StoreError:
+        continue
+    fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # FileExistsError: two holders at once
+    os.close(fd)
+    os.unlink(marker)
+    lock.release()
+    held += 1
+print("ok")
+"""
+
+
+def test_removing_the_lock_file_on_release_never_admits_two_writers(tmp_path):
+    store, marker = tmp_path / "runs.sqlite", tmp_path / "holder"
+    procs = [subprocess.Popen([sys.executable, "-c", _CONTENDER, str(store), str(marker), "300"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and out.strip() == "ok", err
+    assert not (tmp_path / "runs.sqlite.lock").exists()

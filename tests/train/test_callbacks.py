@@ -225,11 +225,9 @@ class Interrupt(Callback):
             raise KeyboardInterrupt  # Ctrl-C in the middle of an epoch
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: Solver.train() has no try/finally and ProgressBar stops only in on_train_end, so a run ended by an "
-    "exception (Ctrl-C, a failing callback or checkpoint save) leaves rich's live display running: the cursor "
-    "stays hidden, sys.stdout/sys.stderr stay redirected and the refresh thread keeps drawing"))
 def test_progress_bar_is_gone_after_a_run_ended_by_an_exception(data):
+    # Solver.train() fires on_train_abort on an exception; without it rich's live display stayed running
+    # (cursor hidden, sys.stdout/sys.stderr redirected, the refresh thread drawing)
     from rich.console import Console
 
     console = Console(force_terminal=True, file=io.StringIO())
@@ -242,6 +240,33 @@ def test_progress_bar_is_gone_after_a_run_ended_by_an_exception(data):
         for live in list(console._live_stack):  # clean up what the bug leaves, for the tests that follow
             live.stop()
         assert sys.stdout is stdout_before
+
+
+class FailingEnd(Callback):
+    def on_train_end(self, solver_):
+        raise OSError("disk full")
+
+
+class Aborts(Callback):
+    def __init__(self):
+        self.seen = []
+
+    def on_train_abort(self, solver_, exc):
+        self.seen.append((solver_.iteration, type(exc).__name__))
+
+    def on_train_end(self, solver_):
+        self.seen.append("end")
+
+
+def test_a_failing_on_train_end_still_releases_the_bar_and_every_callback_hears_the_abort(data):
+    from rich.console import Console
+
+    console = Console(force_terminal=True, file=io.StringIO())
+    stdout_before, heard = sys.stdout, Aborts()
+    with pytest.raises(OSError, match="disk full"):  # the run's own exception, not one from an abort hook
+        solver(data, [FailingEnd(), heard, ProgressBar(console=console)], epochs=1).train()
+    assert sys.stdout is stdout_before and rich_threads_left(wait=1.0) == []
+    assert heard.seen == [(4, "OSError")]  # on_train_abort instead of on_train_end, never both
 
 
 # -- Checkpoint -------------------------------------------------------------------------------------------------
@@ -299,6 +324,23 @@ def test_an_exploding_run_leaves_the_earlier_checkpoint_as_it_was(data, tmp_path
     again = Checkpoint(path, class_names=["a", "b", "c"])
     solver(data, [again], lr=1e6, explosion_factor=3.0).train()
     assert again.saved is False and {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+class InterruptAt(Callback):
+    def __init__(self, iteration):
+        self.iteration = iteration
+
+    def on_iteration_end(self, solver_):
+        if solver_.iteration == self.iteration:
+            raise KeyboardInterrupt
+
+
+def test_a_run_ended_by_an_exception_makes_no_end_of_run_save(data, tmp_path):
+    path = tmp_path / "m.safetensors"
+    checkpoint, seen = Checkpoint(path, class_names=["a", "b", "c"]), SavesSeen(tmp_path / "m.safetensors")
+    with pytest.raises(KeyboardInterrupt):
+        solver(data, [checkpoint, seen, InterruptAt(6)], epochs=3).train()  # in epoch 2 (4 iterations an epoch)
+    assert seen.ids[0] is not None and seen.read() == seen.ids[-1]  # epoch 1's save, no end-of-run save after it
 
 
 # -- hook order -------------------------------------------------------------------------------------------------

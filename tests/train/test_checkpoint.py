@@ -82,6 +82,22 @@ def test_path_without_suffix_and_overwrite(tmp_path, rng):
         assert os.stat(written).st_mode & 0o777 == 0o666 & ~umask
 
 
+def test_a_folder_is_read_as_its_model_safetensors_and_a_missing_one_is_named(tmp_path, rng):
+    model, X = _trained_bn_model(rng)
+    _save(tmp_path / "job" / "model.safetensors", model)
+    assert checkpoint_paths(tmp_path / "job") == (tmp_path / "job" / "model.safetensors", tmp_path / "job" / "model.json")
+    loaded, meta = load_checkpoint(tmp_path / "job")
+    assert meta["class_names"] == CLASSES
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(tmp_path / "empty")
+    message = str(err.value)
+    assert f"checkpoint {tmp_path / 'empty' / 'model.safetensors'} not found" in message
+    assert "is a folder" in message and "empty.safetensors" not in message
+    with pytest.raises(CheckpointError, match=r"looked for .*nothing\.safetensors from the path .*nothing\)"):
+        load_checkpoint(tmp_path / "nothing")
+
+
 def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, rng, monkeypatch):
     import safetensors.numpy
 
