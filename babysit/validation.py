@@ -157,6 +157,16 @@ def unknown(owner: str, name: str, what: str, value, known: Iterable[str]) -> Co
                        parameter=name, owner=owner, expected=expected, got=repr(value))
 
 
+def check_directory(owner: str, name: str, path):
+    """Return ``path`` as a Path if it is a directory or does not exist yet (to be created), else raise ConfigError."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise invalid(owner, name, "a directory (this path exists and is a file)", str(path))
+    return path
+
+
 def reject_unknown(owner: str, given: Mapping | Iterable[str], known: Iterable[str]) -> None:
     """Raise ConfigError naming the keys of ``given`` that are not in ``known``."""
     known = list(known)

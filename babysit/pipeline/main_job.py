@@ -23,7 +23,7 @@ from pathlib import Path
 from babysit.errors import BabysitError
 from babysit.pipeline.final_training import REPORT_RESERVE_S, FinalRun, train_final
 from babysit.pipeline.plan import Plan, fmt_minutes, plan_search, stage_deadlines, time_one_epoch
-from babysit.pipeline.search_ranges import LECTURE_LR, REG_RANGE, lr_range_from
+from babysit.pipeline.search_ranges import REG_RANGE, lr_range_from
 from babysit.search.driver import SPEC_VERSION, SearchOutcome, SearchSpec, run_search
 from babysit.search.executors import available_cores, make_executor
 from babysit.search.search_space import SearchSpace
@@ -31,7 +31,7 @@ from babysit.search.spaces import Choice, LogUniform
 from babysit.search.trial import DataRef, prepared, trial_config
 from babysit.store.recording import record_run
 from babysit.train.recipe import LECTURE_LR_DECAY, TrainConfig, model_factory
-from babysit.validation import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, check_float, check_int
+from babysit.validation import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, check_directory, check_float, check_int
 
 STORE_NAME = "runs.sqlite"
 MIN_SEARCH_EPOCHS = 8  # the smallest search: about this many one-epoch trials
@@ -94,11 +94,7 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print) -> JobResult:
 
     start = time.monotonic()
     deadline = start + 60.0 * config.budget_minutes
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        from babysit.validation import invalid
-
-        raise invalid("run_job", "out", "a directory (this path exists and is a file)", str(out))
+    out = check_directory("run_job", "out", out)
     ref = DataRef(config.data, config.seed, config.preprocess)
     fixed = {"update": LECTURE.update, "lr_decay": LECTURE_LR_DECAY, "batch_size": LECTURE.batch_size}
     timings = {}
@@ -250,7 +246,7 @@ def _doctor(config: JobConfig, dataset, fixed, say):
     make = model_factory(TrainConfig(model=config.model, seed=config.seed), dataset.input_shape, dataset.num_classes)
     findings = run_doctor(make, dataset, seed=config.seed, update_rule=fixed["update"],
                           batch_size=fixed["batch_size"], on_finding=show)
-    lr_range, note = lr_range_from(findings, fixed["update"])
-    if lr_range is LECTURE_LR:  # the doctor found no working rate: say so before the search starts
+    lr_range, note, from_doctor = lr_range_from(findings, fixed["update"])
+    if not from_doctor:  # the doctor found no working rate: say so before the search starts
         say("doctor: " + note)
     return findings, lr_range, note

@@ -16,8 +16,9 @@ REG_RANGE = (1e-5, 1e1)
 PROBE_GAP_ABOVE = math.sqrt(10.0)  # the doctor's lr probes are a decade apart: search half way to the next
 
 
-def lr_range_from(findings, update: str) -> tuple[tuple[float, float], str]:
-    """The search's lr range from the doctor's findings, and a sentence saying where it came from.
+def lr_range_from(findings, update: str) -> tuple[tuple[float, float], str, bool]:
+    """The search's lr range from the doctor's findings, a sentence saying where it came from, and whether
+    the doctor gave it (False: the lecture's fallback range).
 
     The probes are a decade apart and short: the highest rate that works lies between the last
     good probe and the first bad one, and a long annealed run tolerates (and usually wants) rates
@@ -33,7 +34,7 @@ def lr_range_from(findings, update: str) -> tuple[tuple[float, float], str]:
         note = (f"the doctor's lr_range probe recommends {lr.value[0]:g} .. {lr.value[1]:g} ({update}); the search "
                 f"starts from {low:.3g} .. {high:.3g}, half a decade past the last good probe towards the first "
                 "failing one")
-        return (low, high), note
+        return (low, high), note, True
     note = (f"the doctor's lr_range found no working rate ({lr.explanation if lr else 'not run'}); the search "
             f"starts from the lecture's lr range {LECTURE_LR[0]:g} .. {LECTURE_LR[1]:g}")
-    return LECTURE_LR, note
+    return LECTURE_LR, note, False

@@ -19,7 +19,7 @@ from babysit.doctor.monitors import EVERY as MONITOR_EVERY
 from babysit.doctor.plots import save_run_plots
 from babysit.store.recording import record_run
 from babysit.train.recipe import TrainConfig, TrainResult, train_model
-from babysit.validation import NON_NEGATIVE, check_int, invalid
+from babysit.validation import NON_NEGATIVE, check_directory, check_int
 
 
 @dataclass
@@ -77,8 +77,8 @@ def train_job(config: TrainConfig, out, *, store=None, plots=None, monitor_every
     training, so a file that is not a run store fails at once and a killed run shows as interrupted.
     """
     for name, path in (("out", out), ("plots", plots)):
-        if path is not None and Path(path).exists() and not Path(path).is_dir():
-            raise invalid("train_job", name, "a directory (this path exists and is a file)", str(path))
+        if path is not None:
+            check_directory("train_job", name, path)
     with _open_store(store) as runs:
         settings = {k: v for k, v in config.to_dict().items() if v is not None}  # unset options: defaults
         run_id = runs.start_run(None, None, None, settings) if runs is not None else None

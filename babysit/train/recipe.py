@@ -134,10 +134,11 @@ class TrainResult:
     def seconds(self) -> float:
         return self.solver.seconds
 
-    def record(self, **kwargs):
-        """This run as a ``babysit.store.RunRecord`` (see ``babysit.train.outcome.run_record``), checkpoint included."""
+    def record(self, *, extra_metrics: Mapping | None = None, series: Mapping | None = None, findings=()):
+        """This run as a ``RunRecord`` (``babysit.train.outcome.run_record``), its checkpoint as an artifact."""
         artifacts = [("checkpoint", self.checkpoint)] if self.checkpoint is not None else []
-        return run_record(self.solver, artifacts=[*artifacts, *kwargs.pop("artifacts", ())], **kwargs)
+        return run_record(self.solver, extra_metrics=extra_metrics, series=series, findings=findings,
+                          artifacts=artifacts)
 
 
 def build_model(config: TrainConfig, input_shape, num_classes: int, dtype=np.float32):
