@@ -7,8 +7,12 @@
   or none (more capacity).
 - ``diagnose_update_ratios``: update/weight ratios far from ~1e-3.
 - ``diagnose_units``: units that died or saturated during training.
+- ``diagnose_cause``: the one cause (``babysit.doctor.causes``) that all the evidence together
+  points to, with a confidence, the evidence and advice that never repeats the run's setting.
 
-Each returns a Finding; ``diagnose_run`` returns all that apply.
+Each returns a Finding; ``diagnose_run`` returns all that apply, the combined 'diagnosis' last
+(the single signals keep their explanation; only the diagnosis advises, so that the rows
+cannot contradict each other).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import math
 
 import numpy as np
 
+from babysit.doctor.advice import setting
 from babysit.doctor.finding import Finding
 from babysit.doctor.update_ratio_check import RATIO_BAND, RATIO_FAIL
 
@@ -25,8 +30,6 @@ GAP_OVERFIT = 0.10  # train - val accuracy above this: overfitting
 GAP_NONE = 0.02  # below this: no gap
 PLATEAU_FRACTION = 0.2  # the loss sat at its start value for >= 20% of the run before dropping
 PLATEAU_TOLERANCE = 0.03  # "at its start value": within 3%
-EARLY_FRACTION = 0.2  # update ratios are judged over the first fifth of the samples...
-EARLY_MIN_SAMPLES = 3  # ...and at least this many
 
 
 def _smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -51,14 +54,16 @@ def diagnose_loss_curve(loss_history) -> Finding:
     expected = "a steadily decreasing loss"
     if n < 5:
         return Finding("loss_curve", "warn", "too_short", expected,
-                       f"only {n} iteration(s) recorded: too few to read a curve", "train longer", {"iterations": n})
+                       f"only {n} iteration(s) recorded: too few to read a curve", "train for more iterations",
+                       {"iterations": n})
     bad = np.flatnonzero(~np.isfinite(L))
     if len(bad):
         i = int(bad[0])
         return Finding("loss_curve", "fail", "exploding", expected,
                        f"the loss became {L[i]} at iteration {i + 1}: NaN/inf almost always means the learning "
                        "rate is too high", "lower the learning rate (10x), and check the initial loss",
-                       {"iterations": n, "nonfinite_at": i + 1})
+                       {"iterations": n, "nonfinite_at": i + 1}, cause="lr_too_high", confidence=0.8,
+                       evidence={"nonfinite_at": i + 1})
     head = max(1, n // 20)
     start = float(np.mean(L[:head]))
     window = max(1, n // 25)
@@ -70,13 +75,15 @@ def diagnose_loss_curve(loss_history) -> Finding:
         details["peak_at"] = peak + 1
         return Finding("loss_curve", "fail", "exploding", expected,
                        f"the loss rises from {start:.4g} to {end:.4g} (peak {L[peak]:.4g} at iteration {peak + 1}): "
-                       "the learning rate is too high", "lower the learning rate (10x)", details)
+                       "the learning rate is too high", "lower the learning rate (10x)", details,
+                       cause="lr_too_high", confidence=0.7, evidence=dict(details))
     drop = start - end
     if drop < FLAT_DROP * abs(start):
         return Finding("loss_curve", "fail", "flat", expected,
                        f"the loss barely changes ({start:.4g} -> {end:.4g}) over {n} iterations: the learning "
                        "rate is probably too low", "raise the learning rate (10x); if no rate helps, check the "
-                       "initialization (activation_stats)", details)
+                       "initialization (activation_stats)", details, cause="lr_too_low", confidence=0.5,
+                       evidence=dict(details))
     # plateau then drop: the smoothed loss stays at its start value, then falls
     reached = np.flatnonzero(smooth < start - 0.1 * drop)
     t_drop = int(reached[0]) if len(reached) else n
@@ -87,7 +94,8 @@ def diagnose_loss_curve(loss_history) -> Finding:
         return Finding("loss_curve", "warn", "plateau_then_drop", expected,
                        f"the loss sits at {start:.4g} for {t_drop} of {n} iterations, then drops to {end:.4g}: "
                        "a long plateau at the start means a bad initialization (the lecture's prime suspect)",
-                       "initialize by fan-in (--init he for ReLU, xavier for tanh), or add batchnorm", details)
+                       f"initialize by fan-in ({setting('init', 'he')} for ReLU, xavier for tanh), or add batchnorm",
+                       details, cause="init_too_small", confidence=0.4, evidence=dict(details))
     # fast drop, then stuck high: most of the progress in the first 10%, then a flat tail well above 0
     early = float(smooth[max(1, n // 10) - 1])
     tail = smooth[n // 2:]
@@ -96,7 +104,8 @@ def diagnose_loss_curve(loss_history) -> Finding:
         return Finding("loss_curve", "warn", "stuck_high", expected,
                        f"the loss drops fast ({start:.4g} -> {early:.4g} in the first {max(1, n // 10)} iterations) "
                        f"then stalls at {end:.4g}: the learning rate is a bit high", "lower the learning rate "
-                       "or decay it (--lr-decay / --schedule)", details)
+                       f"or decay it ({setting('schedule', 'cosine')})", details, cause="lr_slightly_high",
+                       confidence=0.4, evidence=dict(details))
     return Finding("loss_curve", "pass", "decreasing", expected,
                    f"the loss goes down from {start:.4g} to {end:.4g} over {n} iterations", "", details)
 
@@ -117,44 +126,65 @@ def diagnose_accuracy_gap(train_acc_history, val_acc_history) -> Finding:
     if gap > GAP_OVERFIT:
         return Finding("accuracy_gap", "warn", gap, expected,
                        f"train accuracy {t:.1%} vs validation {v:.1%}: a {gap:.0%} gap is overfitting",
-                       "increase the regularization strength (--reg), add dropout, or get more data", details)
+                       "increase the regularization strength (reg), add dropout, or get more data", details,
+                       cause="overfitting", confidence=0.6, evidence=dict(details))
     if abs(gap) <= GAP_NONE and t < 0.99:
         return Finding("accuracy_gap", "warn", gap, expected,
-                       f"train accuracy {t:.1%} vs validation {v:.1%}: no gap, the model is not even fitting the "
-                       "training data: it may be too small", "increase the model capacity (wider or more layers), "
-                       "or lower the regularization", details)
+                       f"train accuracy {t:.1%} vs validation {v:.1%}: no gap, the model does not fit the "
+                       "training data better than unseen data (too small, held back by the learning rate or "
+                       "the regularization, or not trained long enough)", "increase the model capacity (wider or "
+                       "more layers), or lower the regularization", details)
     return Finding("accuracy_gap", "pass", gap, expected,
                    f"train accuracy {t:.1%} vs validation {v:.1%}: a healthy gap", "", details)
 
 
-def diagnose_update_ratios(update_ratio_history) -> Finding:
-    """Median update/weight ratio per parameter early in the run, against the lecture's ~1e-3.
+def diagnose_update_ratios(update_ratio_history, lr_history=None, loss_history=None) -> Finding:
+    """The update/weight ratio over the WHOLE run, per parameter, against the lecture's ~1e-3.
 
-    The ratio judges the learning rate as set: it is read over the first fifth of the samples
-    (at least 3), while the rate is near its initial value and the model is still learning.
-    Later the ratios shrink by design (lr decay) and as the loss converges, which says nothing
-    about the rate chosen.
+    Each parameter's value is its median over all samples; the verdict also says which share
+    of the run sat below 1e-4 and, when the ratio fell there, why: the learning rate was
+    decayed by then (``lr_history``), the loss had converged (``loss_history``), or neither
+    (the rate is too low).
 
-    Inputs: the ``history`` of an UpdateRatioMonitor ({'iteration': [...], 'params': {name: [...]}}).
-    Returns: a Finding 'update_ratios' whose value maps parameter -> median ratio.
+    Inputs: the ``history`` of an UpdateRatioMonitor ({'iteration': [...], 'params': {name: [...]}});
+    optionally the run's lr and loss per iteration.
+    Returns: a Finding 'update_ratios' whose value maps parameter -> median ratio over the run.
     """
+    from babysit.doctor.run_evidence import loss_evidence, ratio_evidence
+
     params = (update_ratio_history or {}).get("params", {})
     medians = {}
     for name, values in params.items():
-        early = list(values)[:max(EARLY_MIN_SAMPLES, math.ceil(EARLY_FRACTION * len(values)))]
-        vals = [float(v) for v in early if not math.isnan(float(v))]
+        vals = [float(v) for v in values if not math.isnan(float(v))]
         if vals:
             medians[name] = float(np.median(vals))
-    expected = f"about 1e-3 (within [{RATIO_BAND[0]:g}, {RATIO_BAND[1]:g}])"
+    expected = f"about 1e-3 (within [{RATIO_BAND[0]:g}, {RATIO_BAND[1]:g}]) for most of the run"
     if not medians:
         return Finding("update_ratios", "warn", medians, expected, "no update ratios were recorded",
-                       "train with a TrainingMonitor or UpdateRatioMonitor callback", {})
+                       f"train with the monitors on ({setting('monitor_every', 10)})", {})
+    ev = ratio_evidence(update_ratio_history, lr_history)
+    low_share = ev.get("ratio_low_share") or 0.0
+    why = ""
+    if ev.get("ratio_low_from") is not None and low_share > 0:
+        why = f"; it fell below 1e-4 from iteration {ev['ratio_low_from']} on ({low_share:.0%} of the samples)"
+        decayed = ev.get("lr_decayed_at_low")
+        converged = None
+        if loss_history is not None and len(loss_history) >= 5:
+            le = loss_evidence(loss_history, None)
+            converged = le.get("end") is not None and le.get("late_share", 1.0) < 0.05
+        if decayed is not None and decayed < 0.3:
+            why += f", by when the learning rate had been decayed to {decayed:.0%} of its start (decay, by design)"
+        elif converged:
+            why += ", when the loss had converged (little left to learn)"
+        else:
+            why += ": neither decay nor convergence explains it, so the learning rate is too low"
     high = {n: r for n, r in medians.items() if r > RATIO_BAND[1]}
     low = {n: r for n, r in medians.items() if r < RATIO_BAND[0]}
+    details = {k: v for k, v in ev.items()}
     if not high and not low:
         return Finding("update_ratios", "pass", medians, expected,
-                       f"updates were {min(medians.values()):.1e} .. {max(medians.values()):.1e} of the weights per "
-                       "step early in the run: around the lecture's 1e-3", "", {})
+                       f"over the whole run, updates were {min(medians.values()):.1e} .. {max(medians.values()):.1e} "
+                       f"of the weights per step (median): around the lecture's 1e-3{why}", "", details)
     bad = any(r > RATIO_FAIL[1] for r in high.values()) or any(r < RATIO_FAIL[0] for r in low.values())
     parts = []
     if high:
@@ -163,8 +193,10 @@ def diagnose_update_ratios(update_ratio_history) -> Finding:
         parts.append(f"{', '.join(low)} moved only {min(low.values()):.1e} per step (too slow)")
     advice = ("lower the learning rate" if high and not low else "raise the learning rate" if low and not high
               else "layers learn at very different speeds: fix the initialization or add batchnorm")
-    return Finding("update_ratios", "fail" if bad else "warn", medians, expected,
-                   "; ".join(parts) + " (the lecture wants ~1e-3)", advice, {})
+    cause = "lr_too_high" if high and not low else "lr_too_low" if low and not high else None
+    f = Finding("update_ratios", "fail" if bad else "warn", medians, expected,
+                "; ".join(parts) + f" over the whole run (median; the lecture wants ~1e-3){why}", advice, details)
+    return f.with_cause(cause, 0.5, {"ratio_median": ev.get("ratio_median")}) if cause else f
 
 
 def diagnose_units(activation_history) -> Finding:
@@ -173,7 +205,7 @@ def diagnose_units(activation_history) -> Finding:
     Returns: a Finding 'unit_health' whose value maps layer -> {'dead', 'saturated'} (last sample).
     """
     layers = (activation_history or {}).get("layers", {})
-    value, problems = {}, []
+    value, problems, cause = {}, [], None
     for label, series in layers.items():
         dead = series.get("dead", [])
         sat = series.get("saturated", [])
@@ -183,38 +215,58 @@ def diagnose_units(activation_history) -> Finding:
         if last_dead is not None and last_dead > 0.5:
             first = dead[0] if dead[0] is not None else 0.0
             problems.append(f"{last_dead:.0%} of the units of {label} are dead (at the start: {first:.0%})")
+            cause = cause or "dead_units"
         if last_sat is not None and last_sat > 0.5:
             problems.append(f"{last_sat:.0%} of the activations of {label} are saturated")
+            cause = cause or "saturated_units"
     expected = "most units alive and unsaturated"
     if not value:
         return Finding("unit_health", "warn", value, expected, "no activation statistics were recorded",
-                       "train with a TrainingMonitor or ActivationMonitor callback", {})
+                       f"train with the monitors on ({setting('monitor_every', 10)})", {})
     if not problems:
         return Finding("unit_health", "pass", value, expected, "units stayed alive and unsaturated", "", {})
     return Finding("unit_health", "warn", value, expected, "; ".join(problems),
                    "dead ReLUs after training usually mean the learning rate was too high; saturation means "
-                   "the weights grew too large (lower lr, more regularization, or batchnorm)", {})
+                   "the weights grew too large (lower lr, more regularization, or batchnorm)", {},
+                   cause=cause, confidence=0.6, evidence={"units": value})
 
 
-def diagnose_run(loss_history, train_acc_history=(), val_acc_history=(), monitor_history=None) -> list[Finding]:
-    """All diagnoses that the recorded data allows.
+def diagnose_run(loss_history, train_acc_history=(), val_acc_history=(), monitor_history=None, *,
+                 settings=None, num_classes=None, lr_history=None, X_train=None, status=None,
+                 checks=()) -> list[Finding]:
+    """All diagnoses that the recorded data allows, and the cause they point to together.
 
     Inputs: loss per iteration; train/val accuracy per epoch; monitor_history, a
-    TrainingMonitor's ``history`` (optional).
-    Returns: [loss_curve, accuracy_gap (if accuracies), update_ratios and unit_health (if monitored)].
+    TrainingMonitor's ``history`` (optional); settings, the run's TrainConfig as a dict (the
+    advice never repeats them); num_classes; lr_history (per iteration); X_train, the inputs
+    as the model saw them (a sample is enough); status, the Solver's; checks, doctor Findings
+    about the same setup (e.g. a gradient_check) to weigh in.
+    Returns: [loss_curve, accuracy_gap (if accuracies), update_ratios and unit_health (if
+    monitored), diagnosis]; the single signals' advice is left to the diagnosis.
     """
+    from babysit.doctor.cause_rules import diagnose_cause
+    from babysit.doctor.run_evidence import run_evidence
+
     findings = [diagnose_loss_curve(loss_history)]
     if len(train_acc_history) and len(val_acc_history):
         findings.append(diagnose_accuracy_gap(train_acc_history, val_acc_history))
     if monitor_history:
         if monitor_history.get("update_ratio", {}).get("iteration"):
-            findings.append(diagnose_update_ratios(monitor_history["update_ratio"]))
+            findings.append(diagnose_update_ratios(monitor_history["update_ratio"], lr_history, loss_history))
         if monitor_history.get("activations", {}).get("iteration"):
             findings.append(diagnose_units(monitor_history["activations"]))
-    return findings
+    evidence = run_evidence(loss_history, train_acc_history, val_acc_history, monitor_history,
+                            num_classes=num_classes, lr_history=lr_history, X_train=X_train, status=status)
+    diagnosis = diagnose_cause(evidence, settings or {}, checks=checks, monitored=bool(monitor_history))
+    for f in findings:
+        f.advice = ""
+    return [*findings, diagnosis]
 
 
-def diagnose_solver(solver, monitor=None) -> list[Finding]:
+def diagnose_solver(solver, monitor=None, *, settings=None, checks=()) -> list[Finding]:
     """``diagnose_run`` on a trained Solver's histories (and a TrainingMonitor's, if given)."""
     return diagnose_run(solver.loss_history, solver.train_acc_history, solver.val_acc_history,
-                        monitor.history if monitor is not None else None)
+                        monitor.history if monitor is not None else None, settings=settings,
+                        num_classes=getattr(solver.model, "num_classes", None),
+                        lr_history=getattr(solver, "lr_history", None), X_train=getattr(solver, "X_train", None),
+                        status=getattr(solver, "status", None), checks=checks)

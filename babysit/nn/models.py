@@ -39,6 +39,11 @@ from babysit.validation import (
 NORMALIZATIONS = (None, "batchnorm")
 MODEL_ACTIVATIONS = tuple(ACTIVATIONS) + ("maxout",)
 AT_LEAST_TWO = Interval(2, math.inf)  # classes: softmax over one class is a constant loss of 0
+# Under the he/xavier schemes the classifier (last) layer's weights are scaled by this, so that the
+# class scores start small and the first loss is ~ln C (Karpathy's "init well"; the lecture's
+# "loss at init ~2.3"). Hidden layers keep their scheme; 'small' (the lecture's weight_scale) and
+# 'zeros' are left exactly as the slides have them.
+CLASSIFIER_SCALE = 0.1
 
 
 class Model:
@@ -147,6 +152,14 @@ def _all_finite(X) -> bool:
         return bool(np.isfinite(np.dot(v, v)))
 
 
+def _classifier(d_in: int, num_classes: int, winit: dict) -> Affine:
+    """The final Affine layer; under he/xavier its weights are scaled by CLASSIFIER_SCALE (first loss ~ln C)."""
+    layer = Affine(d_in, num_classes, **winit)
+    if winit["init"] in ("he", "xavier"):
+        layer.params["W"] *= layer.params["W"].dtype.type(CLASSIFIER_SCALE)
+    return layer
+
+
 class _Layers:
     """The layers of a model being built and the public names of their parameters.
 
@@ -227,7 +240,7 @@ class FullyConnectedNet(Model):
                 built.add(make_activation(activation, dtype=self.dtype), k)  # PReLU's alpha is alpha{k}
             if self.dropout > 0:
                 built.add(Dropout(self.dropout, rng=rng))
-        built.add(Affine(dims[-1], self.num_classes, **winit), len(dims))
+        built.add(_classifier(dims[-1], self.num_classes, winit), len(dims))
         self._finish(built)
 
     def _reshape_input(self, X):
@@ -306,7 +319,7 @@ class ConvNet(Model):
             built.add_normalized(Affine(d, hdim, **winit), k, norm)
             built.add(make_activation("relu"))
             d = hdim
-        built.add(Affine(d, self.num_classes, **winit), k + 1)
+        built.add(_classifier(d, self.num_classes, winit), k + 1)
         self._finish(built)
 
     def _reshape_input(self, X):

@@ -57,7 +57,8 @@ def monitored_training(config: TrainConfig, out=None, *, data=None, callbacks=()
     monitor = TrainingMonitor(every=monitor_every) if monitor_every else None
     result = train_model(config, out, data=data, callbacks=[*callbacks, *([monitor] if monitor else [])],
                          verbose=verbose, checkpoint_info=checkpoint_info)
-    return MonitoredRun(result, monitor.history if monitor else None, diagnose_solver(result.solver, monitor))
+    diagnoses = diagnose_solver(result.solver, monitor, settings=config.to_dict())
+    return MonitoredRun(result, monitor.history if monitor else None, diagnoses)
 
 
 @dataclass
