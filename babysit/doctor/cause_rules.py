@@ -37,10 +37,12 @@ class Thresholds:
     dead: float = 0.5  # fraction of dead ReLU units
     saturated: float = 0.5  # fraction of saturated tanh/sigmoid activations
     chance_margin: float = 0.1  # validation accuracy within this of chance: learned nothing
-    ratio_low: float = 2e-4  # the whole run's median update ratio below this: lr too low
-    ratio_high: float = 1e-2  # the early update ratio above this (no explosion): lr a bit high
+    ratio_low: float = 2e-4  # a run that learned nothing, with a median update ratio below this: lr too low
+    ratio_slow: float = 5e-4  # a run that learns, but slowly (still falling, or not fitting): lr too low
+    noise: float = 1.0  # the loss's step-to-step noise in the second half, relative to its level
+    ratio_high: float = 1e-2  # the whole run's median update ratio above this (no explosion): lr a bit high
     still_learning: float = 0.15  # the last 30% of the run brought this share of the loss's drop
-    val_gain: float = 0.02  # validation accuracy still rose this much over the last third of the epochs
+    val_gain: float = 0.05  # validation accuracy still rose this much over the last third of the epochs
     gap_overfit: float = 0.1  # train - validation accuracy
     fit_acc: float = 0.9  # train accuracy below this, with no gap and a converged loss: too small
     weight_shrink: float = 0.6  # weights' std fell to below this fraction of init: reg holds them down
@@ -191,13 +193,21 @@ def _decide(ev: dict, s: dict, checks, t: Thresholds, monitored: bool) -> tuple[
     off_scale = in_std is not None and (in_std > t.input_std_far or in_std < 1 / t.input_std_far
                                         or abs(in_mean) > t.input_std_far)
     excess = ev.get("init_excess")
+    if excess is not None and ev.get("weight_sum_sq_first") is not None:
+        excess -= 0.5 * (s.get("reg") or 0.0) * ev["weight_sum_sq_first"]  # the L2 term is not the init's fault
     ln_c = ev.get("ln_c") or 1.0
     too_large_start = excess is not None and excess > t.init_excess * ln_c
+    if off_scale:
+        cause, _, _ = _decide_model(ev, s, t, monitored, learned, exploded, too_large_start, excess)
+        if cause != "healthy":  # whatever went wrong, the init schemes assumed unit-variance inputs
+            return "unnormalized_input", 0.8, ["input_std", "input_mean", "init_excess"]
+        return cause, 0.6, ["input_std", "val_acc"]
+    return _decide_model(ev, s, t, monitored, learned, exploded, too_large_start, excess)
+
+
+def _decide_model(ev, s, t, monitored, learned, exploded, too_large_start, excess):
     sat0, dead0 = ev.get("saturated_start"), ev.get("dead_start")
     depth = ev.get("act_depth_ratio")
-    problem = exploded or not learned or too_large_start
-    if off_scale and problem:
-        return "unnormalized_input", 0.8, ["input_std", "input_mean", "init_excess"]
     if too_large_start or (sat0 is not None and sat0 > t.saturated) or (depth is not None and depth > t.explode_depth):
         return "init_too_large", 0.8 if too_large_start else 0.6, ["init_excess", "saturated_start",
                                                                     "act_depth_ratio"]
@@ -212,6 +222,7 @@ def _decide(ev: dict, s: dict, checks, t: Thresholds, monitored: bool) -> tuple[
         return "saturated_units", 0.6, ["saturated_start", "saturated_end"]
     ratio = ev.get("ratio_median")
     slow = ratio is not None and ratio < t.ratio_low
+    slowish = ratio is not None and ratio < t.ratio_slow
     still = ((ev.get("late_share") or 0) > t.still_learning or (ev.get("val_gain_late") or 0) > t.val_gain)
     weights_shrank = (ev.get("weight_std_change") is not None and ev["weight_std_change"] < t.weight_shrink
                       and (s.get("reg") or 0) > 0)
@@ -224,24 +235,21 @@ def _decide(ev: dict, s: dict, checks, t: Thresholds, monitored: bool) -> tuple[
             return "reg_too_strong", 0.6, ["weight_std_change", "train_acc"]
         return "no_signal", 0.7 if (gap or 0) > 0.05 or (ev.get("rel_drop") or 0) > 0.05 else 0.5, \
             ["val_acc", "chance", "train_acc", "ratio_median"]
-    if slow and still:
+    if slowish and still:
         return "lr_too_low", 0.75, ["ratio_median", "ratio_low_share", "late_share"]
     if weights_shrank and train is not None and train < t.fit_acc:
         return "reg_too_strong", 0.7, ["weight_std_change", "train_acc", "gap"]
     if gap is not None and gap > t.gap_overfit:
         return "overfitting", 0.8, ["gap", "train_acc", "val_acc"]
+    noisy = ev.get("tail_noise") is not None and ev["tail_noise"] > t.noise
+    if ratio is not None and ratio > t.ratio_high and noisy:
+        return "lr_slightly_high", 0.6, ["ratio_median", "tail_noise", "end"]
     if still:
-        if slow:
-            return "lr_too_low", 0.6, ["ratio_median", "late_share"]
         return "too_few_epochs", 0.7, ["late_share", "val_gain_late", "ratio_median"]
     if train is not None and train < t.fit_acc:
-        if slow:
-            return "lr_too_low", 0.6, ["ratio_median", "train_acc"]
-        if ev.get("ratio_early") is not None and ev["ratio_early"] > t.ratio_high:
-            return "lr_slightly_high", 0.6, ["ratio_early", "tail_noise", "train_acc"]
+        if slowish:
+            return "lr_too_low", 0.6, ["ratio_median", "train_acc", "lr_decayed"]
         return "capacity", 0.6, ["train_acc", "gap", "late_share", "ratio_median"]
-    if ev.get("ratio_early") is not None and ev["ratio_early"] > t.ratio_high * 3:
-        return "lr_slightly_high", 0.5, ["ratio_early", "tail_noise"]
     return "healthy", 0.7 if monitored else 0.5, ["val_acc", "gap", "ratio_median", "late_share"]
 
 
@@ -280,8 +288,9 @@ def _explain(cause: str, ev: dict) -> str:
                           f"healthy updates ({f('ratio_median', '{:.1e}')})",
         "overfitting": f"train accuracy {f('train_acc', '{:.1%}')} vs validation {f('val_acc', '{:.1%}')}: a "
                        f"{f('gap', '{:.0%}')} gap",
-        "lr_slightly_high": f"updates are {f('ratio_early', '{:.1e}')} of the weights per step early on (the "
-                            f"lecture wants ~1e-3) and the loss stalls at {f('end')} with noise {f('tail_noise')}",
+        "lr_slightly_high": f"updates are {f('ratio_median', '{:.1e}')} of the weights per step over the run "
+                            f"(median; the lecture wants ~1e-3) and the loss stalls at {f('end')}, jumping by "
+                            f"{f('tail_noise')}x its level from step to step",
         "healthy": f"validation {f('val_acc', '{:.1%}')} (train {f('train_acc', '{:.1%}')}), updates "
                    f"{f('ratio_median', '{:.1e}')}, the loss has settled",
     }

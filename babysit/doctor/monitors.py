@@ -93,7 +93,8 @@ def update_ratio(before: np.ndarray, after: np.ndarray) -> float:
 class WeightStatsMonitor(Callback):
     """Mean and std of every weight at the start and after every epoch (the lecture's "how weights change").
 
-    history: {'epoch': [0, 1, ...], 'params': {name: {'mean': [...], 'std': [...]}}}.
+    history: {'epoch': [0, 1, ...], 'params': {name: {'mean': [...], 'std': [...], 'sum_sq': [...]}}};
+    sum_sq (the sum of squares) gives the L2 term 0.5 * reg * sum(W**2) of the loss.
     """
 
     def __init__(self):
@@ -101,7 +102,7 @@ class WeightStatsMonitor(Callback):
 
     def on_train_begin(self, solver):
         self.names = weight_names(solver.model)
-        self.history = {"epoch": [], "params": {n: {"mean": [], "std": []} for n in self.names}}
+        self.history = {"epoch": [], "params": {n: {"mean": [], "std": [], "sum_sq": []} for n in self.names}}
         self._record(solver)
 
     def on_epoch_end(self, solver):
@@ -113,6 +114,8 @@ class WeightStatsMonitor(Callback):
             s = array_summary(solver.model.params[n])
             self.history["params"][n]["mean"].append(s["mean"])
             self.history["params"][n]["std"].append(s["std"])
+            w = solver.model.params[n]
+            self.history["params"][n]["sum_sq"].append(float(np.dot(w.ravel(), w.ravel())))
 
 
 class ActivationMonitor(Callback):

@@ -130,7 +130,11 @@ def weight_evidence(weight_history) -> dict:
     params = (weight_history or {}).get("params", {})
     changes = [s["std"][-1] / s["std"][0] for s in params.values()
                if len(s.get("std", [])) > 1 and s["std"][0] and math.isfinite(s["std"][-1])]
-    return {"weight_std_change": float(np.median(changes))} if changes else {}
+    ev = {"weight_std_change": float(np.median(changes))} if changes else {}
+    sums = [s["sum_sq"][0] for s in params.values() if s.get("sum_sq")]
+    if sums and len(sums) == len(params):
+        ev["weight_sum_sq_first"] = float(sum(sums))
+    return ev
 
 
 def input_evidence(X) -> dict:

@@ -139,8 +139,8 @@ def score(outcomes, thresholds: Thresholds = THRESHOLDS) -> dict:
             "repeated_advice": sum(repeats_setting(d, o.settings) for o, d in rows)}
 
 
-FITTED = ("init_excess", "chance_margin", "ratio_low", "ratio_high", "still_learning", "val_gain", "gap_overfit",
-          "fit_acc", "weight_shrink", "vanish_depth", "dead")
+FITTED = ("init_excess", "chance_margin", "ratio_low", "ratio_slow", "ratio_high", "noise", "still_learning",
+          "val_gain", "gap_overfit", "fit_acc", "weight_shrink", "vanish_depth", "dead")
 FACTORS = (0.5, 0.7, 1.0, 1.4, 2.0)
 
 

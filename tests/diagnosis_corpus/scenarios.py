@@ -42,9 +42,9 @@ SCENARIOS = [
     _s("lr_high_adam", "lr_too_high", "fit", model="fc:50", update="adam", lr=1.0, epochs=5),
     _s("lr_high_conv", "lr_too_high", "held_out", True, model="conv:8", lr=2.0, epochs=3),
     # learning rate a bit high: fast drop, noisy plateau
-    _s("lr_bit_high_adam", "lr_slightly_high", "fit", update="adam", lr=0.05, epochs=10),
-    _s("lr_bit_high_sgd", "lr_slightly_high", "held_out", update="sgd", lr=1.5, epochs=10),
-    _s("lr_bit_high_rmsprop", "lr_slightly_high", "fit", model="fc:50", update="rmsprop", lr=0.03, epochs=10),
+    _s("lr_bit_high_adam", "lr_slightly_high", "fit", update="adam", lr=0.1, epochs=10),
+    _s("lr_bit_high_momentum", "lr_slightly_high", "held_out", lr=0.5, epochs=10),
+    _s("lr_bit_high_adam_deep", "lr_slightly_high", "fit", model="fc:100,100", update="adam", lr=0.05, epochs=10),
     # too little capacity
     _s("capacity_fc2", "capacity", "fit", model="fc:2", epochs=40),
     _s("capacity_fc3_adam", "capacity", "held_out", True, model="fc:3", update="adam", lr=1e-2, epochs=30),
