@@ -82,7 +82,7 @@ def run(args) -> int:
     findings = run_doctor(make_model, dataset, checks, args.seed, lr=args.lr, update_rule=args.update,
                           batch_size=args.batch_size, on_finding=lambda f: print(format_row(f, marks), flush=True))
     seconds = time.perf_counter() - start
-    for line in format_advice(findings):
+    for line in format_advice(findings, getattr(args, "flags", None) or {}):
         print(line)
     print()
     print(format_summary(findings, seconds))

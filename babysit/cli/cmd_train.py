@@ -54,6 +54,8 @@ def add_parser(sub, name):
     p.add_argument("--plots", type=Path, default=None, metavar="DIR",
                    help="save the run's plots here: loss (annotated with the diagnosis), accuracy, update ratios, "
                         "activation histograms, weights")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH",
+                   help='write the run\'s result and diagnoses ({"result": {...}, "findings": [...]}) to this file')
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines, only the summary")
     p.set_defaults(run=run)
 
@@ -64,8 +66,11 @@ FLAGS = {"batch_size": "--batch-size", "lr_decay": "--lr-decay", "weight_scale":
 
 
 def run(args) -> int:
+    from babysit.errors import ConfigError
     from babysit.pipeline.training import train_job
 
+    if args.json is not None and not args.json.parent.exists():
+        raise ConfigError(f"--json: directory {args.json.parent} does not exist")
     config = TrainConfig(
         data=args.data, model=args.model, activation=args.activation, init=args.init,
         weight_scale=args.weight_scale, normalization=None if args.normalization == "none" else args.normalization,
@@ -87,7 +92,17 @@ def run(args) -> int:
         print(f"saved {result.checkpoint} and {result.checkpoint.with_suffix('.json')}")
     else:
         print(f"no checkpoint written: the run ended before its first epoch; {args.out} is unchanged")
-    print_diagnoses(job.run.diagnoses)
+    print_diagnoses(job.run.diagnoses, getattr(args, "flags", None) or {})
+    if args.json is not None:
+        from babysit.fileio import atomic_write, dumps
+
+        payload = {"result": {**solver.metrics(), "status": solver.status, "epochs": solver.epoch,
+                              "iterations": solver.iteration, "seconds": result.seconds,
+                              "checkpoint": str(result.checkpoint) if result.checkpoint else None,
+                              "run_id": job.run_id, "settings": result.config.to_dict()},
+                   "findings": [f.to_dict() for f in job.run.diagnoses]}
+        atomic_write(args.json, dumps(payload, indent=2) + "\n")
+        print(f"wrote {args.json}")
     if job.plots:
         print(f"plots: {', '.join(str(p) for p in job.plots)}")
     if job.run_id is not None:
@@ -95,11 +110,11 @@ def run(args) -> int:
     return 0 if result.checkpoint is not None else 1
 
 
-def print_diagnoses(findings) -> None:
-    """The end-of-run diagnoses, one row each (as the doctor prints its checks), then what to do."""
+def print_diagnoses(findings, flags=None) -> None:
+    """The end-of-run diagnoses, one row each (as the doctor prints its checks), then what to do, in CLI flags."""
     from babysit.doctor.report import format_advice, format_row, marks_for
 
     marks = marks_for(getattr(sys.stdout, "encoding", None))
     print("diagnosis of the run:")
-    for line in [*(format_row(f, marks) for f in findings), *format_advice(findings)]:
+    for line in [*(format_row(f, marks) for f in findings), *format_advice(findings, flags or {})]:
         print(line)

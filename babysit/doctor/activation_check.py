@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from babysit.doctor.check_causes import with_cause
 from babysit.doctor.finding import Finding
 from babysit.doctor.inputs import as_dataset, as_model_factory, child_rng, quiet_numpy, weight_names
 from babysit.doctor.stats import activation_summary, nonlinear_layers, symmetric_fraction
@@ -39,6 +40,7 @@ def layer_statistics(model, X) -> list[dict]:
     return stats
 
 
+@with_cause
 def activation_stats(model_factory, data, *, seed=0, rows: int = ROWS) -> Finding:
     """Activation statistics per layer at init and what they mean.
 

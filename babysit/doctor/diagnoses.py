@@ -164,7 +164,7 @@ def diagnose_update_ratios(update_ratio_history, lr_history=None, loss_history=N
                        f"train with the monitors on ({setting('monitor_every', 10)})", {})
     ev = ratio_evidence(update_ratio_history, lr_history)
     low_share = ev.get("ratio_low_share") or 0.0
-    why = ""
+    why, explained = "", False
     if ev.get("ratio_low_from") is not None and low_share > 0:
         why = f"; it fell below 1e-4 from iteration {ev['ratio_low_from']} on ({low_share:.0%} of the samples)"
         decayed = ev.get("lr_decayed_at_low")
@@ -174,8 +174,10 @@ def diagnose_update_ratios(update_ratio_history, lr_history=None, loss_history=N
             converged = le.get("end") is not None and le.get("late_share", 1.0) < 0.05
         if decayed is not None and decayed < 0.3:
             why += f", by when the learning rate had been decayed to {decayed:.0%} of its start (decay, by design)"
+            explained = True
         elif converged:
             why += ", when the loss had converged (little left to learn)"
+            explained = True
         else:
             why += ": neither decay nor convergence explains it, so the learning rate is too low"
     high = {n: r for n, r in medians.items() if r > RATIO_BAND[1]}
@@ -194,6 +196,8 @@ def diagnose_update_ratios(update_ratio_history, lr_history=None, loss_history=N
     advice = ("lower the learning rate" if high and not low else "raise the learning rate" if low and not high
               else "layers learn at very different speeds: fix the initialization or add batchnorm")
     cause = "lr_too_high" if high and not low else "lr_too_low" if low and not high else None
+    if low and not high and explained:  # the ratio fell by design or because the work was done
+        cause, bad = None, False
     f = Finding("update_ratios", "fail" if bad else "warn", medians, expected,
                 "; ".join(parts) + f" over the whole run (median; the lecture wants ~1e-3){why}", advice, details)
     return f.with_cause(cause, 0.5, {"ratio_median": ev.get("ratio_median")}) if cause else f

@@ -20,6 +20,7 @@ import math
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from babysit.doctor.check_causes import with_cause
 from babysit.doctor.finding import Finding
 from babysit.doctor.inputs import FrozenRandomness, as_dataset, as_model_factory, child_rng, copy_weights
 from babysit.errors import ConfigError
@@ -45,6 +46,7 @@ def float64_copy(model_factory, model):
     return copy
 
 
+@with_cause
 def gradient_check(model_factory, data, *, seed=0, batch_size: int = 5, samples_per_param: int | None = None,
                    h: float = 1e-5) -> Finding:
     """Compare analytic and numeric gradients of ``model.loss`` on a small batch, in float64.

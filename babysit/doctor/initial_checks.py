@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from babysit.doctor.check_causes import with_cause
 from babysit.doctor.finding import Finding
 from babysit.doctor.inputs import (FrozenRandomness, as_dataset, as_model_factory, child_rng,
                                    num_classes_of, quiet_numpy, weight_names)
@@ -18,6 +19,7 @@ INIT_EXCESS_PASS = 0.25
 INIT_EXCESS_FAIL = 1.0
 
 
+@with_cause
 def initial_loss(model_factory, data, *, seed=0, rows: int = LOSS_ROWS) -> Finding:
     """With reg 0, the softmax loss of a fresh model should be about ln(C) (2.30 for 10 classes).
 
@@ -34,7 +36,8 @@ def initial_loss(model_factory, data, *, seed=0, rows: int = LOSS_ROWS) -> Findi
         loss = float(model.loss(X, y)[0])
         scores = _last_scores(model)
     s_std = float(np.std(scores, dtype=np.float64)) if scores is not None else None
-    details = {"ln_c": ln_c, "num_classes": C, "rows": len(y), "scores_std": s_std}
+    details = {"ln_c": ln_c, "num_classes": C, "rows": len(y), "scores_std": s_std,
+               "input_std": float(np.std(np.asarray(X, dtype=np.float64)))}
     expected = f"about ln({C}) = {ln_c:.3f}"
     scale_note = f"; the class scores at init have std {s_std:.3g}" if s_std is not None else ""
     excess = loss - ln_c
@@ -66,6 +69,7 @@ def initial_loss(model_factory, data, *, seed=0, rows: int = LOSS_ROWS) -> Findi
                    "data (--preprocess standardize); the lecture's net starts at 2.30 for 10 classes", details)
 
 
+@with_cause
 def regularization(model_factory, data, *, seed=0, reg: float = 1e3, rows: int = LOSS_ROWS) -> Finding:
     """Cranking up reg (the lecture's 1e3) must raise the loss, by 0.5 * reg * sum(W**2), and change the gradient.
 

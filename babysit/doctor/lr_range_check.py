@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from babysit.doctor.check_causes import with_cause
 from babysit.doctor.finding import Finding
 from babysit.doctor.inputs import FrozenRandomness, as_dataset, as_model_factory, child_rng, quiet_numpy
 from babysit.doctor.monitors import UpdateRatioMonitor
@@ -60,6 +61,7 @@ def probe_verdict(loss_start: float, loss_end: float, status: str) -> str:
     return "good"
 
 
+@with_cause
 def lr_range(model_factory, data, *, seed=0, lrs=PROBE_LRS, steps: int = PROBE_STEPS, batch_size: int = 100,
              update_rule: str = "sgd", probe_rows: int = 200) -> Finding:
     """Short runs at log-spaced learning rates; the ones that make the loss go down form the recommended range.

@@ -12,6 +12,7 @@ import math
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from babysit.doctor.check_causes import with_cause
 from babysit.doctor.finding import Finding
 from babysit.doctor.inputs import as_dataset, as_model_factory, child_rng, quiet_numpy, weight_names
 from babysit.doctor.monitors import WeightStatsMonitor
@@ -45,6 +46,7 @@ class _StopWhenPerfect(Callback):
 
 
 
+@with_cause
 def overfit_small(model_factory, data, *, seed=0, lr: float | None = None, rows: int = TINY_ROWS,
                   epochs: int = OVERFIT_EPOCHS) -> Finding:
     """The lecture's tip: with reg 0 and plain sgd, the model must reach 100% train accuracy on ~20 examples.

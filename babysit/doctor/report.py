@@ -43,11 +43,17 @@ def format_value(finding) -> str:
 
 
 def format_row(finding, marks) -> str:
-    return f"  {marks[finding.status]:<4} {finding.check:<17} {format_value(finding):<20} {finding.explanation}"
+    conf = f" [{finding.cause}, confidence {finding.confidence:.2f}]" if (
+        getattr(finding, "cause", None) and finding.check == "diagnosis") else ""
+    return f"  {marks[finding.status]:<4} {finding.check:<17} {format_value(finding):<20} {finding.explanation}{conf}"
 
 
-def format_advice(findings) -> list[str]:
-    lines = [f"  {f.check}: {f.advice}" for f in findings if f.status != "pass" and f.advice]
+def format_advice(findings, flags=None) -> list[str]:
+    """The 'What to do' lines; ``flags`` (library parameter -> CLI flag) words the advice for the command line,
+    None for Python (see ``babysit.doctor.advice``)."""
+    from babysit.doctor.advice import in_words
+
+    lines = [f"  {f.check}: {in_words(f.advice, flags)}" for f in findings if f.status != "pass" and f.advice]
     return ["", "What to do:", *lines] if lines else []
 
 

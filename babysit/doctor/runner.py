@@ -8,6 +8,7 @@ import time
 from threadpoolctl import threadpool_limits
 
 from babysit.doctor.activation_check import activation_stats
+from babysit.doctor.check_causes import attach_cause
 from babysit.doctor.finding import Finding
 from babysit.doctor.gradient_check import gradient_check
 from babysit.doctor.initial_checks import initial_loss, regularization
@@ -87,7 +88,7 @@ def _run_checks(names, factory, data, seed, lr, update_rule, batch_size, on_find
                 kwargs.update(lr=suggested or DEFAULT_LR,
                               lr_source="lr_range's suggestion" if suggested else
                               "a default: lr_range found no working rate")
-        finding = _call(CHECKS[name], name, factory, data, kwargs)
+        finding = attach_cause(_call(CHECKS[name], name, factory, data, kwargs))
         if name == "lr_range":
             suggested, probed = finding.details.get("suggested_lr"), True
         finding.details["seconds"] = round(time.perf_counter() - start, 3)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from babysit.doctor.check_causes import with_cause
 from babysit.doctor.finding import Finding
 from babysit.doctor.inputs import as_dataset, as_model_factory, child_rng, quiet_numpy
 from babysit.doctor.monitors import UpdateRatioMonitor
@@ -17,6 +18,7 @@ RATIO_BAND = (1e-4, 1e-2)  # the lecture: ~1e-3 (its own 0.01 example is "about 
 RATIO_FAIL = (1e-5, 1e-1)  # two decades off: the layer is not learning, or is thrown around
 
 
+@with_cause
 def update_ratio(model_factory, data, *, seed=0, lr: float = DEFAULT_LR, steps: int = 10, batch_size: int = 100,
                  update_rule: str = "sgd", lr_source: str = "given") -> Finding:
     """After a few steps at ``lr``: ||update|| / ||W|| per weight, against the lecture's ~1e-3.

@@ -25,7 +25,7 @@ from babysit.nn.batchnorm import BatchNorm, SpatialBatchNorm
 from babysit.nn.buffers import BufferPool
 from babysit.nn.conv import Conv2d
 from babysit.nn.dropout import Dropout
-from babysit.nn.init import as_generator, resolve_init
+from babysit.nn.init import as_generator, init_scale, resolve_init
 from babysit.nn.losses import check_labels, softmax_loss
 from babysit.nn.maxout import Maxout
 from babysit.nn.pool import MaxPool2d
@@ -43,7 +43,7 @@ AT_LEAST_TWO = Interval(2, math.inf)  # classes: softmax over one class is a con
 # class scores start small and the first loss is ~ln C (Karpathy's "init well"; the lecture's
 # "loss at init ~2.3"). Hidden layers keep their scheme; 'small' (the lecture's weight_scale) and
 # 'zeros' are left exactly as the slides have them.
-CLASSIFIER_SCALE = 0.1
+CLASSIFIER_SCALE = 0.3
 
 
 class Model:
@@ -154,9 +154,13 @@ def _all_finite(X) -> bool:
 
 def _classifier(d_in: int, num_classes: int, winit: dict) -> Affine:
     """The final Affine layer; under he/xavier its weights are scaled by CLASSIFIER_SCALE (first loss ~ln C)."""
-    layer = Affine(d_in, num_classes, **winit)
-    if winit["init"] in ("he", "xavier"):
-        layer.params["W"] *= layer.params["W"].dtype.type(CLASSIFIER_SCALE)
+    scheme = winit["init"]
+    if scheme not in ("he", "xavier"):
+        return Affine(d_in, num_classes, **winit)
+    # drawn in float64 at the scaled std (as init_weight draws): float32 and float64 builds agree
+    std = CLASSIFIER_SCALE * init_scale(scheme, d_in)
+    layer = Affine(d_in, num_classes, **{**winit, "init": "small", "weight_scale": std})
+    layer.init = scheme
     return layer
 
 

@@ -8,6 +8,7 @@ import pytest
 from babysit.errors import ConfigError
 from babysit.nn import Affine, Conv2d, FullyConnectedNet, Maxout, init_weight
 from babysit.nn.init import INIT_SCHEMES, default_init, init_scale
+from babysit.nn.models import CLASSIFIER_SCALE
 
 FAN_IN, FAN_OUT = 400, 500  # 200,000 draws: the sample std is within ~0.16% (1 sigma) of the truth
 
@@ -74,8 +75,9 @@ def test_default_init_is_he_for_relu_family_and_xavier_for_tanh(activation, sche
     assert model.init == scheme and model.weight_scale is None
     expected = math.sqrt(2 / FAN_OUT) if scheme == "he" else 1 / math.sqrt(FAN_OUT)
     assert model.params["W1"].std() == pytest.approx(expected, rel=0.02)
+    # the classifier layer: the scheme's std times CLASSIFIER_SCALE, so that the first loss is ~ln C (issue 10)
     expected2 = math.sqrt(2 / FAN_IN) if scheme == "he" else 1 / math.sqrt(FAN_IN)
-    assert model.params["W2"].std() == pytest.approx(expected2, rel=0.05)
+    assert model.params["W2"].std() == pytest.approx(CLASSIFIER_SCALE * expected2, rel=0.05)
 
 
 def test_weight_scale_alone_means_small_init():
