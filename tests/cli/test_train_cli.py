@@ -6,6 +6,8 @@ import shutil
 
 import pytest
 
+from babysit.doctor.causes import CAUSES
+
 from .helpers import assert_one_line_error, babysit
 
 
@@ -68,8 +70,11 @@ def test_train_monitors_go_to_the_plots_and_the_store(tmp_path):
         (run,) = store.runs()
         kinds = set(store.metric_kinds(run["id"]))
         assert {"update_ratio:W1", "grad_norm:W2", "weight_std:W1", "act_std:relu1", "dead:relu1"} <= kinds
-        assert [f["check"] for f in store.findings(run["id"])] == [
-            "loss_curve", "accuracy_gap", "update_ratios", "unit_health"]
+        findings = store.findings(run["id"])
+        assert [f["check"] for f in findings] == [
+            "loss_curve", "accuracy_gap", "update_ratios", "unit_health", "diagnosis"]
+        # the store keeps the cause inside details_json (issue 10's contract)
+        assert findings[-1]["details"]["cause"] in CAUSES
 
 
 def test_train_without_monitors_diagnoses_the_curves_only(tmp_path):
@@ -175,3 +180,20 @@ def test_eval_bad_input_is_one_line(trained, tmp_path, shared_data):
     (other / "model.safetensors").write_bytes(data[:100])
     assert_one_line_error(babysit("eval", "--checkpoint", other / "model.safetensors", "--data", "digits",
                                   cwd=cwd), "not a readable safetensors file")
+
+
+def test_train_json_writes_the_diagnoses_with_the_result_and_advice_in_flags(tmp_path):
+    # issue 10: the README's fc:100,100 --lr 1e-3 cosine run is "lr too low", not "more capacity", and the
+    # command line is told flags (not Python arguments); --json holds the result and the diagnoses
+    import json
+
+    out = tmp_path / "run.json"
+    proc = babysit("train", "--model", "fc:100,100", "--lr", "1e-3", "--reg", "1e-3", "--epochs", "10",
+                   "--schedule", "cosine", "--quiet", "--out", str(tmp_path / "m"), "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "--lr 0.01" in proc.stdout and "lr=0.01" not in proc.stdout and "capacity" not in proc.stdout
+    doc = json.loads(out.read_text())
+    diagnosis = doc["findings"][-1]
+    assert diagnosis["check"] == "diagnosis" and diagnosis["cause"] == "lr_too_low"
+    assert diagnosis["details"]["cause"] == "lr_too_low" and 0 < diagnosis["details"]["confidence"] <= 1
+    assert doc["result"]["status"] == "finished" and doc["result"]["settings"]["lr"] == 1e-3

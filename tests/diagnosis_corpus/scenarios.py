@@ -37,7 +37,7 @@ SCENARIOS = [
     _s("lr_low_adam", "lr_too_low", "fit", model="fc:50", update="adam", lr=1e-6, epochs=8),
     _s("lr_low_conv", "lr_too_low", "held_out", model="conv:8", lr=1e-4, epochs=5),
     # learning rate too high: exploding
-    _s("lr_high_sgd", "lr_too_high", "fit", True, update="sgd", lr=10.0, epochs=5),
+    _s("lr_high_sgd", "lr_too_high", "fit", update="sgd", lr=10.0, epochs=5),
     _s("lr_high_momentum_deep", "lr_too_high", "held_out", model="fc:100,100", lr=3.0, epochs=5),
     _s("lr_high_adam", "lr_too_high", "fit", model="fc:50", update="adam", lr=1.0, epochs=5),
     _s("lr_high_conv", "lr_too_high", "held_out", True, model="conv:8", lr=2.0, epochs=3),
@@ -56,13 +56,13 @@ SCENARIOS = [
     _s("overfit_sgd", "overfitting", "fit", data="tiny:50", model="fc:100", update="sgd", lr=0.1, epochs=150),
     # regularization too strong
     _s("reg_strong", "reg_too_strong", "fit", reg=1.0, epochs=15),
-    _s("reg_strong_adam_deep", "reg_too_strong", "held_out", True, model="fc:100,100", update="adam", lr=1e-3,
+    _s("reg_strong_adam_deep", "reg_too_strong", "held_out", model="fc:100,100", update="adam", lr=1e-3,
        reg=0.5, epochs=15),
     _s("reg_strong_sgd", "reg_too_strong", "fit", model="fc:50", update="sgd", lr=0.05, reg=3.0, epochs=15),
     # init too small: vanishing activations with depth
     _s("init_small_relu_deep", "init_too_small", "fit", model="fc:100,100,100,100,100", weight_scale=1e-2,
        update="sgd", lr=1e-2, epochs=5),
-    _s("init_small_tanh_deep", "init_too_small", "held_out", True, model="fc:100,100,100,100,100",
+    _s("init_small_tanh_deep", "init_too_small", "held_out", model="fc:100,100,100,100,100",
        activation="tanh", weight_scale=1e-2, epochs=5),
     _s("init_small_momentum", "init_too_small", "fit", model="fc:50,50,50,50", weight_scale=1e-3, epochs=5),
     # init too large: saturating tanh, exploding ReLU
@@ -79,7 +79,7 @@ SCENARIOS = [
     _s("dead_bias_sgd", "dead_units", "fit", tweak="dead_bias", model="fc:50", update="sgd", lr=0.05, epochs=5),
     # unnormalized input: raw 0..16 pixels
     _s("raw_pixels", "unnormalized_input", "fit", preprocess="none", epochs=5),
-    _s("raw_pixels_adam", "unnormalized_input", "held_out", True, preprocess="none", model="fc:50", update="adam",
+    _s("raw_pixels_adam", "unnormalized_input", "held_out", preprocess="none", model="fc:50", update="adam",
        lr=1e-3, epochs=5),
     _s("raw_pixels_deep_sgd", "unnormalized_input", "fit", preprocess="none", model="fc:100,100", update="sgd",
        lr=1e-3, epochs=5),
