@@ -1,7 +1,8 @@
 """``lr_range``: the lecture's learning-rate hunt, "find learning rate that makes the loss go down".
 
 Short runs at log-spaced rates (1e-6 .. 10); each probe is 'too_low' (loss barely
-changing), 'good' or 'too_high' (exploding, NaN, or rising). The good rates form
+changing, or no better than a reference run at a rate 100x below the lowest probe: what a
+rate too low to learn does), 'good' or 'too_high' (exploding, NaN, or rising). The good rates form
 the recommended range; the suggested rate is the good one whose update/weight
 ratio is nearest the lecture's ~1e-3.
 """
@@ -23,6 +24,7 @@ PROBE_LRS = tuple(10.0 ** k for k in range(-6, 2))  # 1e-6 .. 10, one probe per 
 PROBE_STEPS = 50
 MIN_DROP = 0.01  # the loss must fall by >= 1% over a probe, else it is "barely changing"
 RELATIVE_DROP = 0.1  # ... and by >= 10% of what the best probe achieved
+REFERENCE_FACTOR = 1e-2  # the reference run: a rate 100x below the lowest probe, surely too low to learn
 
 
 class _ProbeLoss(Callback):
@@ -84,6 +86,8 @@ def lr_range(model_factory, data, *, seed=0, lrs=PROBE_LRS, steps: int = PROBE_S
     epochs = epochs_for(steps, len(y), batch)
     probes = []
     with quiet_numpy():
+        reference = _probe(factory, X, y, X_probe, y_probe, min(float(v) for v in lrs) * REFERENCE_FACTOR, steps,
+                           update_rule, batch, epochs, rng, probe_rows)
         for lr in sorted(float(v) for v in lrs):
             model = factory()
             probe = _ProbeLoss(model, X_probe, y_probe, steps)
@@ -101,23 +105,39 @@ def lr_range(model_factory, data, *, seed=0, lrs=PROBE_LRS, steps: int = PROBE_S
             if len(probes) >= 2 and all(p["verdict"] == "too_high" and p["status"] in ("exploded", "diverged")
                                         for p in probes[-2:]):
                 break
-    return _lr_range_finding(probes, steps, update_rule)
+    return _lr_range_finding(probes, steps, update_rule, reference)
+
+
+def _probe(factory, X, y, X_probe, y_probe, lr, steps, update_rule, batch, epochs, rng, probe_rows) -> dict:
+    """One short run at ``lr``: its start and end loss on the fixed batch."""
+    model = factory()
+    probe = _ProbeLoss(model, X_probe, y_probe, steps)
+    solver = short_solver(model, X, y, lr=lr, update_rule=update_rule, batch_size=batch, epochs=epochs, rng=rng,
+                          callbacks=[probe], X_val=X_probe, y_val=y_probe, eval_rows=probe_rows)
+    run_steps(solver, steps)
+    end = probe.loss_end if probe.loss_end is not None else (solver.loss_history or [math.nan])[-1]
+    return {"lr": lr, "loss_start": probe.loss_start, "loss_end": end, "status": solver.status}
 
 
 
-def relative_verdicts(probes) -> None:
-    """Demote 'good' probes whose drop is under 10% of the best probe's drop to 'too_low', in place.
+def relative_verdicts(probes, reference: dict | None = None) -> None:
+    """Demote 'good' probes that do not clearly beat a rate too low to learn, in place.
 
-    A model that starts confidently wrong (initial loss well above ln C) sheds
-    1% of its loss even at a rate 1000x too small; next to what the best rate
-    does in the same steps, that is still "barely changing".
+    The reference is a run at a rate 100x below the lowest probe: whatever it sheds is what
+    any step does (a model that starts confidently wrong sheds 1% of its loss even at a rate
+    1000x too small). A probe is 'good' only when its drop beyond the reference's is >= 1% of
+    the start loss and >= 10% of the best probe's drop beyond it.
     """
-    drops = [p["loss_start"] - p["loss_end"] for p in probes if p["verdict"] == "good"]
+    base = 0.0
+    if reference is not None and finite(reference.get("loss_start")) and finite(reference.get("loss_end")):
+        base = max(0.0, reference["loss_start"] - reference["loss_end"])
+    drops = [p["loss_start"] - p["loss_end"] - base for p in probes if p["verdict"] == "good"]
     if not drops:
         return
     best = max(drops)
     for p in probes:
-        if p["verdict"] == "good" and p["loss_start"] - p["loss_end"] < RELATIVE_DROP * best:
+        gain = p["loss_start"] - p["loss_end"] - base
+        if p["verdict"] == "good" and (gain < RELATIVE_DROP * best or gain < MIN_DROP * p["loss_start"]):
             p["verdict"] = "too_low"
 
 
@@ -142,11 +162,11 @@ def _suggest(probes) -> float:
     return max(min(p["lr"] for p in good), best["lr"] / 10)
 
 
-def _lr_range_finding(probes, steps, update_rule) -> Finding:
-    relative_verdicts(probes)
+def _lr_range_finding(probes, steps, update_rule, reference=None) -> Finding:
+    relative_verdicts(probes, reference)
     good = [p["lr"] for p in probes if p["verdict"] == "good"]
     table = ", ".join(f"{p['lr']:g}: {p['verdict']}" for p in probes)
-    details = {"probes": probes, "steps": steps, "update_rule": update_rule}
+    details = {"probes": probes, "steps": steps, "update_rule": update_rule, "reference": reference}
     expected = "a span of learning rates that make the loss go down"
     if good:
         low, high = min(good), max(good)

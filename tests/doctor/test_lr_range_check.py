@@ -68,3 +68,22 @@ def test_suggested_lr_is_the_good_probe_with_update_ratio_nearest_1e_3(small_dig
     chosen = next(p for p in good if p["lr"] == f.details["suggested_lr"])
     assert all(abs(math.log10(chosen["update_ratio"]) + 3) <= abs(math.log10(p["update_ratio"]) + 3) for p in good)
     assert 1e-4 < chosen["update_ratio"] < 1e-2
+
+
+def test_probes_are_judged_against_a_rate_too_low_to_learn():
+    # issue 10: an overconfident start makes any step lower the loss; a probe that sheds no more than a
+    # rate 100x below the lowest one is 'too_low', so the range narrows to where learning happens
+    probes = [{"lr": lr, "verdict": "good", "loss_start": 4.2, "loss_end": end}
+              for lr, end in ((1e-6, 4.0), (1e-5, 3.99), (1e-4, 3.6), (1e-3, 2.5))]
+    reference = {"lr": 1e-8, "loss_start": 4.2, "loss_end": 4.0}
+    relative_verdicts(probes, reference)
+    assert [p["verdict"] for p in probes] == ["too_low", "too_low", "good", "good"]
+    no_reference = [dict(p, verdict="good") for p in probes]
+    relative_verdicts(no_reference)
+    assert [p["verdict"] for p in no_reference] == ["good", "good", "good", "good"]
+
+
+def test_lr_range_records_its_reference_run(small_digits):
+    f = lr_range(fc_factory([50]), small_digits, lrs=(1e-3, 1e-1), steps=10)
+    ref = f.details["reference"]
+    assert ref["lr"] == pytest.approx(1e-5) and ref["loss_start"] - ref["loss_end"] < 0.05
