@@ -7,12 +7,14 @@ from pathlib import Path
 from babysit.errors import ConfigError
 
 # flags for every searchable hyperparameter: --lr, --reg, --hidden, --dropout, --lr-decay, ...
+# (the lecture's own lr 1e-6:1e-3 and reg 1e-5:1e5 are for raw pixels and 1e-4 init: --preprocess none --init small)
 EXAMPLES = {
-    "lr": "1e-6:1e-3:log", "reg": "1e-5:1e5:log", "hidden": "50,100,200", "dropout": "0:0.5",
+    "lr": "1e-3:1e-1:log", "reg": "1e-5:1e1:log", "hidden": "50,100,200", "dropout": "0:0.5",
     "lr_decay": "0.9", "momentum": "0.5:0.99", "horizon": "80", "batch_size": "100", "update": "momentum",
     "weight_scale": "1e-4:1e-1:log", "init": "he,xavier", "activation": "relu,tanh", "normalization": "none,batchnorm",
 }
-DEFAULT_SPACE = {"lr": "1e-6:1e-3:log", "reg": "1e-5:1e5:log"}  # the lecture's coarse ranges
+# Without --lr the search takes the doctor's lr range (as ``babysit run`` does); without --lr and --reg,
+# reg spans babysit run's range too (pipeline.search_ranges.REG_RANGE).
 # library parameter -> flag, where the names differ (the CLI alone knows its flags; see cli.main.error_message)
 FLAGS = {"hyperparameter.name": "--param", "address": "--cluster",
          **{name: "--" + name.replace("_", "-") for name in EXAMPLES}}
@@ -53,7 +55,8 @@ def add_parser(sub, name):
 
 
 def space_texts(args) -> dict[str, str]:
-    """Hyperparameter name -> range text from the flags and --param NAME=RANGE (the lecture's lr/reg if none)."""
+    """Hyperparameter name -> range text from the flags and --param NAME=RANGE; reg gets babysit run's range
+    when neither lr nor reg is given; lr, when not given, is left out (``run`` asks the doctor for it)."""
     from babysit.search.hyperparameters import HYPERPARAMETERS, hyperparameter
 
     texts = {n: getattr(args, f"hp_{n}") for n in HYPERPARAMETERS if getattr(args, f"hp_{n}", None) is not None}
@@ -66,11 +69,29 @@ def space_texts(args) -> dict[str, str]:
         if name in texts:
             raise ConfigError(f"--param {item!r}: {name} is already given")
         texts[name] = text.strip()
-    if not texts:
-        return dict(DEFAULT_SPACE)
     if "lr" not in texts and "reg" not in texts:
-        texts = {**DEFAULT_SPACE, **texts}
+        from babysit.pipeline.search_ranges import REG_RANGE
+
+        texts = {"reg": f"{REG_RANGE[0]:g}:{REG_RANGE[1]:g}:log", **texts}
     return texts
+
+
+def doctor_lr_text(args, texts) -> tuple[str, str]:
+    """The lr range text from the doctor's lr_range probe on this data and model (``lr_range_from``), and the note
+    saying where it came from. The probes use the search's update rule when it is fixed, else the recipe's."""
+    from babysit.doctor import run_doctor
+    from babysit.pipeline.search_ranges import lr_range_from
+    from babysit.search.trial import DataRef, prepared
+    from babysit.train.recipe import TrainConfig, model_factory
+
+    dataset, _ = prepared(DataRef(args.data, args.seed, args.preprocess))
+    update = texts.get("update", TrainConfig.update)
+    if "," in update:
+        update = TrainConfig.update
+    make = model_factory(TrainConfig(model=args.model, seed=args.seed), dataset.input_shape, dataset.num_classes)
+    findings = run_doctor(make, dataset, checks=["lr_range"], seed=args.seed, update_rule=update)
+    (low, high), note, _ = lr_range_from(findings, update)
+    return f"{low:.3g}:{high:.3g}:log", note
 
 
 def run(args) -> int:
@@ -81,7 +102,11 @@ def run(args) -> int:
     from babysit.search.trial import DataRef
     from babysit.store import RunStore
 
-    space = SearchSpace.parse(space_texts(args))
+    texts = space_texts(args)
+    if "lr" not in texts:
+        texts["lr"], note = doctor_lr_text(args, texts)
+        print(f"lr range: {note}")
+    space = SearchSpace.parse(texts)
     spec = SearchSpec.from_cli(data=DataRef(args.data, args.seed, args.preprocess), model=args.model, space=space,
                                stages=args.stages, trials=args.trials, epochs=args.epochs, seed=args.seed,
                                sampler=args.sampler)

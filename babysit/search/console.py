@@ -12,7 +12,7 @@ import sys
 
 from babysit.search.driver import Observer, SearchOutcome, StageOutcome, varying
 from babysit.search.records import TrialRecord, ranked
-from babysit.search.stages import describe, format_value
+from babysit.search.stages import NothingLearned, describe, describe_space, format_value
 
 TABLE_WIDTH = 160
 
@@ -32,16 +32,28 @@ def trial_line(record: TrialRecord, done: int, total: int, names: list[str]) -> 
     return line
 
 
+def trial_number(record: TrialRecord) -> int:
+    """The trial's number as every line shows it: 1-based within its stage, like the '(1 / 5)' counter."""
+    return record.index + 1
+
+
+def final_ranking(records) -> list[TrialRecord]:
+    """The trials best first, the latest stage (trained longest) before earlier ones: rank 1 is the search's best."""
+    latest = max((r.stage for r in records if r.ok), default=None)
+    good = ranked(records)
+    return [r for r in good if r.stage == latest] + [r for r in good if r.stage != latest]
+
+
 def ranked_table(records, names: list[str], top: int = 10, title: str = "best trials"):
-    """A rich Table of the ``top`` trials by validation accuracy."""
+    """A rich Table of the ``top`` trials: the latest stage's by validation accuracy, then earlier stages'."""
     from rich.table import Table
 
     table = Table(title=title)
     for column in ("rank", "stage", "trial", "val_acc", "train_acc", *names, "epochs", "seconds", "run"):
         table.add_column(column, justify="right")
-    for rank, r in enumerate(ranked(records)[:top], start=1):
+    for rank, r in enumerate(final_ranking(records)[:top], start=1):
         table.add_row(
-            str(rank), str(r.stage), str(r.index), f"{r.val_acc:f}",
+            str(rank), str(r.stage), str(trial_number(r)), f"{r.val_acc:f}",
             "-" if r.train_acc is None else f"{r.train_acc:f}",
             *(format_value(r.params.get(n)) for n in names),
             "-" if r.epochs is None else f"{r.epochs:g}", "-" if r.seconds is None else f"{r.seconds:.1f}",
@@ -80,7 +92,10 @@ class SearchPrinter(Observer):
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def on_search_start(self, spec, executor, resumed):
-        self.print(f"search: {spec.stages} stage(s), model {spec.model}, data {spec.data.source}, "
+        model = spec.model
+        if "hidden" in spec.space:  # the header says what varies, not the spec's own width
+            model = f"{spec.model} with hidden {describe_space(spec.space['hidden'])}"
+        self.print(f"search: {spec.stages} stage(s), model {model}, data {spec.data.source}, "
                    f"seed {spec.seed}, trials on {executor.description}")
         if resumed:
             self.print(f"resuming: {resumed} trial(s) already finished in the store are not run again")
@@ -109,11 +124,11 @@ class SearchPrinter(Observer):
         if outcome.stopped_by_budget:
             summary += f" ({len(outcome.records)} of {outcome.planned} trials: the time budget ran out)"
         if best is not None:
-            summary += f"; best val_acc {best.val_acc:f} (trial {best.index})"
+            summary += f"; best val_acc {best.val_acc:f} (trial {trial_number(best)})"
         self.print(summary)
         for warning in outcome.warnings:
-            if warning.extended is not None:  # the last stage's warnings close the search
-                self.print("warning: " + warning.message())
+            if isinstance(warning, NothingLearned) or warning.extended is not None:
+                self.print("warning: " + warning.message())  # the last stage's edge warnings close the search
 
     def on_search_end(self, outcome: SearchOutcome):
         if not outcome.stages:
@@ -121,14 +136,16 @@ class SearchPrinter(Observer):
         names = varying(outcome.stages[0].space)
         self.console.print(ranked_table(outcome.records, names, self.top,
                                         title=f"best {self.top} of {len(outcome.records)} trials"))
-        best = outcome.best
+        ranking = final_ranking(outcome.records)
+        best = ranking[0] if ranking else None  # the table's rank 1 (= outcome.best: the latest stage's best)
         if best is None:
             self.print("no trial finished: every one exploded, diverged or failed; see the lines above")
         else:
             params = ", ".join(f"{k}: {format_value(v)}" for k, v in best.params.items())
-            self.print(f"best: val_acc {best.val_acc:f} (stage {best.stage}, trial {best.index}, run {best.run_id}); "
-                       f"{params}")
-        if outcome.warnings:
+            self.print(f"best: val_acc {best.val_acc:f} (stage {best.stage}, trial {trial_number(best)}, "
+                       f"run {best.run_id}); {params}")
+        edges = [w for w in outcome.warnings if not isinstance(w, NothingLearned)]
+        if edges:
             self.print("edge warnings:")
-        for warning in outcome.warnings:
+        for warning in edges:
             self.print("warning: " + warning.message())

@@ -27,7 +27,7 @@ from babysit.search.records import TrialRecord, ranked
 from babysit.search.samplers import SAMPLERS, GridSampler, RandomSampler
 from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import Choice
-from babysit.search.stages import EdgeWarning, next_stage_space
+from babysit.search.stages import EdgeWarning, next_stage_space, spec_chance
 from babysit.search.trial import DataRef, TrialTask, run_trial, trial_seed
 from babysit.train.outcome import RunRecord
 from babysit.validation import AT_LEAST_ONE, NON_NEGATIVE, check_choice, check_int, check_int_list, invalid
@@ -194,7 +194,7 @@ def run_search(
                                    (deadlines or {}).get(stage), trial_fn)
         outcome.stages.append(stage_outcome)
         space, stage_outcome.warnings = next_stage_space(space, stage_outcome.records, stage,
-                                                          last=stage == spec.stages)
+                                                          last=stage == spec.stages, chance=spec_chance(spec))
         observer.on_stage_end(stage_outcome)
     observer.on_search_end(outcome)
     return outcome

@@ -3,7 +3,10 @@
 The lecture: a first stage samples the whole ranges for a few epochs; each later stage
 narrows the ranges to where the best trials were and trains longer. And when the best
 result sits at the edge of its range ("this best cross-validation result is worrying"),
-better values may lie beyond it: we say so and extend the next stage past that edge.
+better values may lie beyond it: we say so and extend the next stage past that edge, but only
+when that trial clearly learned (above chance) and beats the typical trial. A stage whose
+trials all sit at chance learned nothing: it says so (``NothingLearned``, with the likely cause)
+instead, and the next stage keeps the ranges rather than narrowing onto noise.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ TOP_FRACTION = 0.2  # the next stage spans the best fifth of the trials...
 MIN_TOP = 3  # ...but at least the best three
 MARGIN = 0.1  # plus this fraction of the current width on each side
 EDGE_TOL = 0.1  # "near an edge": within this fraction of the width (decades for log ranges)
+CHANCE_MARGIN = 0.1  # "above chance": by this fraction of the way from chance to 100%
 MIN_EXTEND_DECADES = 0.5  # a log range grows past an edge by at least half a decade
 
 
@@ -65,15 +69,89 @@ class EdgeWarning:
         return format_space(wider)
 
 
-def next_stage_space(space: SearchSpace, records, stage: int, *, last: bool = False):
+@dataclass(frozen=True)
+class NothingLearned:
+    """Every trial of ``stage`` ended at chance (or exploded): the ranges hold no working setting.
+
+    ``cause`` is from ``babysit.doctor.causes`` (lr_too_low, lr_too_high or no_signal: a broken setup).
+    """
+
+    stage: int
+    cause: str
+    best_val_acc: float | None
+    chance: float
+    exploded: int
+    trials: int
+    space: SearchSpace
+    extended = None  # the printer's "is there a next stage to announce" test, as for EdgeWarning
+
+    def message(self) -> str:
+        best = "no trial finished" if self.best_val_acc is None else f"the best val_acc is {self.best_val_acc:f}"
+        head = (f"stage {self.stage} learned nothing: {best}, chance is {self.chance:f} "
+                f"({self.exploded} of {self.trials} trials exploded)")
+        if self.cause == "lr_too_high":
+            why = "the learning rates searched are too high: search lower rates"
+        elif self.cause == "lr_too_low":
+            lr = self.space["lr"] if "lr" in self.space else None
+            why = ("the learning rates searched are too low for this preprocessing and init" +
+                   (f" (lr {describe_space(lr)})" if lr is not None else "") +
+                   ": search higher rates; leave --lr out and babysit takes the doctor's lr range")
+        else:
+            why = ("no setting in these ranges learns: check the setup with `babysit doctor` "
+                   "(labels, data scale, gradient check)")
+        return f"{head}: {why}"
+
+
+def spec_chance(spec) -> float | None:
+    """Chance accuracy (1 / classes) of a search's data (prepared once per process, cached)."""
+    from babysit.search.trial import prepared
+
+    try:
+        return 1.0 / prepared(spec.data)[0].num_classes
+    except Exception:  # the trials report bad data themselves
+        return None
+
+
+def _nothing_learned(space, records, stage, chance) -> NothingLearned | None:
+    finished = ranked(records)
+    exploded = sum(r.status in ("exploded", "diverged") for r in records)
+    total = len([r for r in records if r.status != "failed"])
+    if chance is None or not total:
+        return None
+    best = finished[0].val_acc if finished else None
+    if best is not None and best > chance + CHANCE_MARGIN * (1 - chance):
+        return None
+    if exploded * 2 >= total:
+        cause = "lr_too_high"
+    elif "lr" in space and isinstance(space["lr"], LogUniform) and space["lr"].high <= 1e-2:
+        cause = "lr_too_low"
+    else:
+        cause = "no_signal"
+    return NothingLearned(stage, cause, best, chance, exploded, total, space)
+
+
+def _clearly_best(best: TrialRecord, others, chance) -> bool:
+    """The best trial learned (above chance, when known) and beats the typical other trial."""
+    if chance is not None and best.val_acc <= chance + CHANCE_MARGIN * (1 - chance):
+        return False
+    rest = sorted(r.val_acc for r in others)
+    return not rest or best.val_acc > rest[len(rest) // 2]
+
+
+def next_stage_space(space: SearchSpace, records, stage: int, *, last: bool = False, chance: float | None = None):
     """The ranges of stage ``stage + 1`` from the trials of ``stage``.
 
     Every range (log, linear, integer) narrows to the span of the best trials plus a margin;
     lists of options stay whole. Each hyperparameter whose best value sits near an edge is
-    extended past that edge. Returns (next SearchSpace, [EdgeWarning]); with ``last`` the space
-    is unchanged and the warnings tell what to search next. With no finished trial the space
-    is unchanged and there are no warnings.
+    extended past that edge, when that trial is clearly the best (``_clearly_best``). Returns
+    (next SearchSpace, [EdgeWarning]); with ``last`` the space is unchanged and the warnings tell
+    what to search next. With no finished trial the space is unchanged and there are no warnings.
+    ``chance`` (1 / classes; None: unknown): a stage all at chance keeps the space and returns
+    [NothingLearned] instead of edge warnings.
     """
+    nothing = _nothing_learned(space, records, stage, chance)
+    if nothing is not None:
+        return space, [nothing]
     best = top_trials(records)
     if not best:
         return space, []
@@ -84,7 +162,9 @@ def next_stage_space(space: SearchSpace, records, stage: int, *, last: bool = Fa
                 continue
             narrowed = narrowed.with_space(name, space[name].narrow([r.params[name] for r in best], MARGIN))
     warnings = []
-    for name, edge in space.edges(best[0].params, EDGE_TOL).items():
+    others = [r for r in ranked(records) if r is not best[0]]
+    edges = space.edges(best[0].params, EDGE_TOL) if _clearly_best(best[0], others, chance) else {}
+    for name, edge in edges.items():
         if not last:
             # the margin (>= the edge tolerance) has kept this edge in the narrowed range; grow past it
             narrowed = _extend(narrowed.with_space(name, _with_edge(narrowed[name], space[name], edge)), name, edge)

@@ -187,3 +187,26 @@ def test_an_unreachable_cluster_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "s.sqlite").exists()
     assert_one_line_error(babysit(*SEARCH, "--cluster", "tcp://h:1", "--workers", "2", "--store", "s", cwd=tmp_path),
                           "not allowed with argument")
+
+
+def test_lecture_ranges_on_standardized_he_data_say_nothing_was_learned_not_an_edge(tmp_path):
+    # issue 10: --lr 1e-6:1e-3:log --reg 1e-5:1e5:log on standardized digits + He init learns nothing; the search
+    # said nothing about it and its edge warning pointed lower
+    proc = babysit("search", "--lr", "1e-6:1e-4:log", "--reg", "1e-5:1e5:log", "--stages", "1", "--trials", "3",
+                   "--epochs", "1", "--store", str(tmp_path / "s.sqlite"), cwd=tmp_path)
+    assert "learned nothing" in proc.stdout and "higher rates" in proc.stdout, proc.stdout
+    assert "search again with --lr" not in proc.stdout and "edge warnings" not in proc.stdout
+    # one numbering: trials are 1-based in the lines, the stage summary, the table and the best line
+    best = re.search(r"^best: val_acc \S+ \(stage 1, trial (\d), run \d+\)", proc.stdout, re.M)
+    assert best and 1 <= int(best.group(1)) <= 3
+
+
+def test_search_without_lr_takes_the_doctors_range_and_the_header_shows_what_varies(tmp_path):
+    proc = babysit("search", "--hidden", "8,16", "--stages", "1", "--trials", "2", "--epochs", "1",
+                   "--store", str(tmp_path / "s.sqlite"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "lr range: the doctor's lr_range probe recommends" in proc.stdout
+    assert "model fc:100 with hidden 8, 16" in proc.stdout
+    stage = next(l for l in proc.stdout.splitlines() if l.startswith("stage 1:"))
+    low, high = map(float, re.search(r"lr (\S+) \.\. (\S+) \(log\)", stage).groups())
+    assert low >= 1e-4 and high <= 10  # where the loss goes down, not the lecture's 1e-6 .. 1e-3

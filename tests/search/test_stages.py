@@ -97,3 +97,30 @@ def test_ranking_and_formats():
     assert [(r.stage, r.index) for r in ranked(records)] == [(1, 2), (1, 0), (2, 1)]
     assert format_value(1.405206e-04) == "1.405206e-04" and format_value(100) == "100"
     assert describe(SPACE) == "lr 1.00e-06 .. 1.00e-03 (log), reg 1.00e-05 .. 1.00e+05 (log)"
+
+
+def test_a_stage_all_at_chance_says_so_with_the_cause_instead_of_an_edge_warning():
+    # issue 10: the README's lecture ranges on standardized data + He init: 5-14% in every trial, and an edge
+    # warning pointing lower ("search again with --lr 7.34e-07:9.36e-05:log")
+    records = [rec(i, lr, 1.0, acc) for i, (lr, acc) in
+               enumerate([(1.2e-6, 0.14), (3e-5, 0.11), (2e-4, 0.08), (8e-4, 0.05), (5e-6, 0.1)])]
+    nxt, warnings = next_stage_space(SPACE, records, stage=1, chance=0.1)
+    assert nxt is SPACE and len(warnings) == 1
+    w = warnings[0]
+    assert w.cause == "lr_too_low" and "learned nothing" in w.message() and "higher rates" in w.message()
+    assert not hasattr(w, "edge")
+    # most trials exploded: the range is too high
+    boom = [rec(i, 1e-2, 1.0, None, status="exploded") for i in range(3)] + [rec(3, 1e-3, 1.0, 0.1)]
+    (w2,) = next_stage_space(SearchSpace({"lr": LogUniform(1e-3, 1e1)}), boom, stage=1, chance=0.1)[1]
+    assert w2.cause == "lr_too_high" and "lower rates" in w2.message()
+
+
+def test_an_edge_warning_needs_a_best_trial_clearly_above_chance_and_the_typical_trial():
+    at_edge_but_chance = [rec(0, 9.9e-4, 1.0, 0.17), rec(1, 1e-5, 1.0, 0.12), rec(2, 1e-6, 1.0, 0.1)]
+    _, warnings = next_stage_space(SPACE, at_edge_but_chance, stage=1, chance=0.1)
+    assert all(not hasattr(w, "edge") for w in warnings)  # at chance: NothingLearned, no edge
+    learned = [rec(0, 9.9e-4, 1.0, 0.6), rec(1, 1e-5, 1.0, 0.3), rec(2, 1e-6, 1.0, 0.1)]
+    _, warnings = next_stage_space(SPACE, learned, stage=1, chance=0.1)
+    assert [(w.name, w.edge) for w in warnings] == [("lr", "high")]
+    ties = [rec(0, 9.9e-4, 1.0, 0.5), rec(1, 1e-5, 1.0, 0.5), rec(2, 1e-6, 1.0, 0.5)]
+    assert next_stage_space(SPACE, ties, stage=1, chance=0.1)[1] == []  # no better than the rest: no edge
