@@ -42,7 +42,9 @@ def test_healthy_run_writes_findings_json_and_plots(healthy):
     findings = payload["findings"]
     assert [f["check"] for f in findings] == CHECKS
     for f in findings:
-        assert set(f) == {"check", "status", "value", "expected", "explanation", "advice", "details"}
+        assert set(f) == {"check", "status", "value", "expected", "explanation", "advice", "details", "cause",
+                          "confidence", "evidence"}
+        assert f["cause"] == f["details"]["cause"] == "healthy"  # issue 10: every check names a cause
         assert f["status"] == "pass"
     lr = next(f for f in findings if f["check"] == "lr_range")
     low, high = lr["value"]
