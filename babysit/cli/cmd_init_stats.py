@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from babysit.errors import ConfigError
-from babysit.experiments.init_stats import format_init_stats, plot_init_stats, plot_path, run_init_stats
+from babysit.experiments.init_stats import (format_init_stats, init_stats_verdict, plot_init_stats, plot_path,
+                                           run_init_stats)
 from babysit.nn.init import INIT_SCHEMES
 from babysit.nn.activations import ACTIVATIONS
 
@@ -37,6 +38,8 @@ def run(args) -> int:
     stats = run_init_stats(args.layers, args.width, args.samples, args.activation, args.init,
                            args.weight_scale, args.seed)
     print("\n".join(format_init_stats(stats)))
+    cause, verdict = init_stats_verdict(stats)
+    print(f"verdict ({cause}): {verdict}")
     if args.plot is not None:
         written = plot_init_stats(stats, args.plot)
         print(f"saved plot to {written}")

@@ -71,6 +71,45 @@ def format_init_stats(stats: InitStats) -> list[str]:
     return lines
 
 
+VANISH = 0.1  # a layer's std below this fraction of the first layer's: the activations are collapsing
+EXPLODE = 10.0  # ... above this multiple: they are blowing up
+SATURATED = 0.5  # tanh/sigmoid: this fraction of the activations on the flat tails (|tanh| > 0.99)
+
+
+def init_stats_verdict(stats: InitStats) -> tuple[str, str]:
+    """What the table shows, in words, and its cause (``babysit.doctor.causes``).
+
+    Collapse to zero (std below 10% of the first layer's: weights too small), saturation of
+    tanh/sigmoid (half the activations on the flat tails: too large), growth (10x: too large),
+    else healthy.
+    """
+    stds, n = stats.layer_stds, len(stats.layer_stds)
+    first = stds[0]
+    scale = f"{stats.init} x {stats.weight_scale:g}" if stats.init == "small" else stats.init
+    if first == 0.0:
+        return "init_too_small", (f"every activation is 0 from layer 1 on ({scale} init): all units compute the "
+                                  "same thing and no gradient can tell them apart")
+    for k, a in enumerate(stats.activations, start=1):
+        tails = (np.abs(a) > 0.99) if stats.activation == "tanh" else (
+            (a < 0.01) | (a > 0.99) if stats.activation == "sigmoid" else None)
+        if tails is not None and float(np.mean(tails)) > SATURATED:
+            return "init_too_large", (f"the {stats.activation} units saturate by layer {k} ({float(np.mean(tails)):.0%} "
+                                      f"of the activations at +-1): the local gradients are ~0, the weights are too "
+                                      f"large ({scale}); use xavier for {stats.activation}")
+    collapsed = next((k for k, sd in enumerate(stds, start=1) if sd < VANISH * first), None)
+    if collapsed is not None:
+        fix = "he" if stats.activation in ("relu", "leaky_relu", "prelu", "elu") else "xavier"
+        return "init_too_small", (f"activations collapse towards zero by layer {collapsed} (std {first:.3g} in layer "
+                                  f"1, {stds[collapsed - 1]:.2g} in layer {collapsed}, {stds[-1]:.2g} in layer {n}): "
+                                  f"the weights are too small ({scale}) for {stats.activation}; use {fix}")
+    grown = next((k for k, sd in enumerate(stds, start=1) if sd > EXPLODE * first), None)
+    if grown is not None:
+        return "init_too_large", (f"activations grow with depth (std {first:.3g} in layer 1, {stds[grown - 1]:.3g} in "
+                                  f"layer {grown}): the weights are too large ({scale})")
+    return "healthy", (f"activations keep their scale through all {n} layers (std {first:.3g} in layer 1, "
+                       f"{stds[-1]:.3g} in layer {n}): {scale} suits {stats.activation}")
+
+
 PLOT_NAME = "init_stats.png"  # the file written into a folder given as the plot's path
 
 
