@@ -75,14 +75,14 @@ def activation_stats(model_factory, data, *, seed=0, rows: int = ROWS) -> Findin
 
 
 ADVICE = {
-    "vanishing": "Initialize by fan-in: --init xavier for tanh/sigmoid, --init he for ReLU (or add "
-                 "--normalization batchnorm); the lecture's 0.01 * randn collapses deep nets to zero.",
-    "saturated": "Shrink the initial weights (--init xavier, or a smaller --weight-scale), or use ReLU: "
+    "vanishing": "Initialize by fan-in: `init=xavier` for tanh/sigmoid, `init=he` for ReLU (or add "
+                 "`normalization=batchnorm`); the lecture's 0.01 * randn collapses deep nets to zero.",
+    "saturated": "Shrink the initial weights (`init=xavier`, or a smaller weight scale), or use ReLU: "
                  "saturated units pass back almost no gradient.",
-    "dead": "Use --init he (not a tiny or negative-biased init), a lower learning rate, or leaky_relu/elu.",
-    "symmetric": "Initialize with random weights (--init he or xavier): zero or constant init makes every "
+    "dead": "Use `init=he` (not a tiny or negative-biased init), a lower learning rate, or leaky_relu/elu.",
+    "symmetric": "Initialize with random weights (`init=he` or xavier): zero or constant init makes every "
                  "unit compute, and learn, the same thing.",
-    "exploding": "Initialize by fan-in (--init he for ReLU, xavier for tanh) or add --normalization batchnorm.",
+    "exploding": "Initialize by fan-in (`init=he` for ReLU, xavier for tanh) or add `normalization=batchnorm`.",
 }
 
 

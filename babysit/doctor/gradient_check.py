@@ -121,7 +121,7 @@ def gradient_check(model_factory, data, *, seed=0, batch_size: int = 5, samples_
     if not checked:
         return Finding("gradient_check", "warn", None, expected,
                        "every sampled element sat on a kink; nothing could be compared",
-                       "rerun with another --seed", details)
+                       "rerun with another seed", details)
     worst_name = max(checked, key=lambda k: checked[k]["error"])
     worst = checked[worst_name]
     details["worst"] = {"param": worst_name, "index": worst["index"], "error": worst["error"]}

@@ -44,7 +44,7 @@ def initial_loss(model_factory, data, *, seed=0, rows: int = LOSS_ROWS) -> Findi
     if not math.isfinite(loss):
         return Finding("initial_loss", "fail", loss, expected,
                        f"the loss at init is {loss}: the forward pass overflows before any training{scale_note}",
-                       "shrink the weight init (--init he/xavier, or a smaller --weight-scale) and check the data "
+                       "shrink the weight init (`init=he`/xavier, or a smaller weight scale) and check the data "
                        "for huge values (preprocess: subtract the mean, divide by the std)", details)
     if loss < 0.8 * ln_c:
         return Finding("initial_loss", "warn", loss, expected,
@@ -65,8 +65,8 @@ def initial_loss(model_factory, data, *, seed=0, rows: int = LOSS_ROWS) -> Findi
                    f"the loss at init is {loss:.3f}, far above ln({C}) = {ln_c:.3f}: the model starts "
                    f"confidently wrong{scale_note} (weights initialized too large, data not preprocessed, or a "
                    "loss summed instead of averaged over the batch)",
-                   "use --init he (ReLU) or xavier (tanh), or a smaller --weight-scale, and standardize the "
-                   "data (--preprocess standardize); the lecture's net starts at 2.30 for 10 classes", details)
+                   "use `init=he` (ReLU) or xavier (tanh), or a smaller weight scale, and standardize the "
+                   "data (`preprocess=standardize`); the lecture's net starts at 2.30 for 10 classes", details)
 
 
 @with_cause
@@ -105,7 +105,7 @@ def regularization(model_factory, data, *, seed=0, reg: float = 1e3, rows: int =
     if sum_sq == 0.0:
         return Finding("regularization", "warn", loss1, expected,
                        f"every weight is zero, so the L2 term 0.5*reg*sum(W**2) is 0 at any reg: nothing to test",
-                       "initialize the weights randomly (--init he or xavier); zero init also keeps every "
+                       "initialize the weights randomly (`init=he` or xavier); zero init also keeps every "
                        "unit identical", details)
     tiny = 1e-6 * max(1.0, abs(loss0))
     if rise <= tiny:

@@ -180,12 +180,12 @@ def _lr_range_finding(probes, steps, update_rule, reference=None) -> Finding:
             erratic = ", ".join(f"{p['lr']:g}" for p in gaps)
             why += f"; but not at {erratic} inside that span: the loss is erratic"
         return Finding("lr_range", status, [low, high], expected, why,
-                       "" if status == "pass" else "rerun with another --seed, or probe with more steps", details)
+                       "" if status == "pass" else "rerun with another seed, or probe with more steps", details)
     details["suggested_lr"] = None
     if all(p["verdict"] == "too_low" for p in probes):
         why = (f"no learning rate up to {probes[-1]['lr']:g} made the loss go down ({table}): the gradients "
                "are vanishing or zero")
-        advice = "check activation_stats and gradient_check; fix the init (--init he / xavier)"
+        advice = "check activation_stats and gradient_check; fix the init (`init=he` / xavier)"
     elif all(p["verdict"] == "too_high" for p in probes):
         why = f"the loss explodes even at lr {probes[0]['lr']:g} ({table})"
         advice = "check the initial loss and the data scale (preprocess), then probe lower rates"

@@ -112,7 +112,7 @@ def _overfit_reason(model, attempts, best) -> tuple[str, str]:
     if symmetric:
         return (f"the units of {', '.join(symmetric)} are still identical after training (zero/constant init: "
                 "every unit gets the same gradient, so the layer acts like a single unit)",
-                "initialize with random weights: --init he (ReLU) or xavier (tanh)")
+                "initialize with random weights: `init=he` (ReLU) or xavier (tanh)")
     outcomes = [_outcome(a) for a in attempts]
     if all(o == "exploded" for o in outcomes):
         return ("the loss explodes even at the lowest learning rate tried",
@@ -120,12 +120,12 @@ def _overfit_reason(model, attempts, best) -> tuple[str, str]:
     if "flat" in outcomes and "exploded" in outcomes:
         return ("the loss stays flat at the lower rates and explodes at the higher ones: no rate lets it learn "
                 "steadily, the sign of badly scaled gradients (vanishing activations, see activation_stats)",
-                "fix the initialization (--init he / xavier, or --normalization batchnorm)")
+                "fix the initialization (`init=he` / xavier, or `normalization=batchnorm`)")
     if all(o == "flat" for o in outcomes):
         start, end = best["loss_start"], best["loss_end"]
         return (f"the loss barely moved ({start:.4f} -> {end:.4f}): the gradients are too small to learn from "
                 "(vanishing activations, see activation_stats) or the learning rate is far too low",
-                "fix the initialization (--init he / xavier, or --normalization batchnorm) and check gradient_check")
+                "fix the initialization (`init=he` / xavier, or `normalization=batchnorm`) and check gradient_check")
     return (f"the loss fell ({best['loss_start']:.3f} -> {best['loss_end']:.3g}) but not far enough: too little "
             "capacity, too few epochs, or a bug in the loss or backward pass",
             "check gradient_check first, then try a larger model")

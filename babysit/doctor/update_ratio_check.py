@@ -68,5 +68,5 @@ def update_ratio(model_factory, data, *, seed=0, lr: float = DEFAULT_LR, steps: 
                      "their gradients vanish)")
     advice = ("lower the learning rate" if high and not low else
               "raise the learning rate, or fix vanishing gradients (init, batchnorm)" if low and not high else
-              "layers learn at very different speeds: fix the initialization (--init he / xavier) or add batchnorm")
+              "layers learn at very different speeds: fix the initialization (`init=he` / xavier) or add batchnorm")
     return Finding("update_ratio", status, ratios, expected, "; ".join(parts), advice, details)

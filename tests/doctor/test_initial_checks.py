@@ -3,6 +3,7 @@ import math
 import pytest
 
 from babysit.doctor import initial_loss, regularization
+from babysit.doctor.advice import in_words
 from babysit.doctor.initial_checks import INIT_EXCESS_PASS
 
 from .doctor_cases import IgnoresRegNet, assert_jsonable, fc_factory
@@ -30,7 +31,7 @@ def test_initial_loss_fails_for_weights_far_too_large(small_digits):
     f = initial_loss(fc_factory([100, 100, 100], activation="tanh", weight_scale=1.0), small_digits)
     assert f.status == "fail"
     assert f.value > 3 * math.log(10)
-    assert "far above" in f.explanation and "--init" in f.advice
+    assert "far above" in f.explanation and "--init" in in_words(f.advice, {"init": "--init"})
 
 
 def test_initial_loss_ignores_the_models_reg(small_digits):

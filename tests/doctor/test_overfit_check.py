@@ -1,6 +1,7 @@
 import pytest
 
 from babysit.doctor import overfit_small
+from babysit.doctor.advice import in_words
 
 from .doctor_cases import assert_jsonable, fc_factory
 
@@ -25,7 +26,7 @@ def test_overfit_small_fails_with_zero_init_and_says_why(small_digits):
     assert f.status == "fail"
     assert f.value < 0.5
     assert "identical" in f.explanation
-    assert "--init" in f.advice
+    assert "`init=" in f.advice and "--init" in in_words(f.advice, {"init": "--init"})
     assert len(f.details["attempts"]) >= 2  # it tried more than one learning rate before giving up
 
 
