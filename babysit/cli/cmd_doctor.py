@@ -9,7 +9,8 @@ from pathlib import Path
 from babysit.errors import ConfigError
 from babysit.fileio import atomic_write, dumps
 
-DEFAULT_CHECKS_HELP = "initial_loss,regularization,gradient_check,overfit_small,lr_range,activation_stats,update_ratio"
+DEFAULT_CHECKS_HELP = ("initial_loss,regularization,gradient_check,overfit_small,lr_range,activation_stats,update_ratio,"
+                       "input_baseline")
 
 
 def add_parser(sub, name):
@@ -21,7 +22,8 @@ def add_parser(sub, name):
     p = sub.add_parser(name, help="sanity-check a model on a data set before training (the lecture's babysitting)",
                        description="Run the lecture's checks on a fresh model: initial loss ~ ln(C), "
                                    "regularization raises the loss, gradient check, overfit 20 examples, "
-                                   "learning-rate probes, activation statistics at init, update/weight ratio. "
+                                   "learning-rate probes, activation statistics at init, update/weight ratio, an "
+                                   "input-independent baseline (zeroed inputs must do clearly worse). "
                                    "Exit 0 when nothing fails, 1 when a check fails, 2 on bad input.")
     p.add_argument("--data", default="digits", help="digits (default, embedded) | cifar10:DIR | folder:PATH | npz:PATH")
     p.add_argument("--model", default="fc:50", help="fc:H1,H2,... or conv:F1,F2[/H1,...] (default fc:50)")
@@ -45,7 +47,9 @@ def add_parser(sub, name):
     p.add_argument("--checks", default=None, help=f"comma-separated subset of {DEFAULT_CHECKS_HELP} (default all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, init and sampling (default 0)")
     p.add_argument("--json", type=Path, default=None, help='write {"findings": [...]} to this file')
-    p.add_argument("--plots", type=Path, default=None, help="save PNG plots into this directory")
+    p.add_argument("--plots", type=Path, default=None,
+                   help="save PNG plots into this directory (the checks', and input_batch.png: one batch as the "
+                        "model sees it, with per-channel statistics)")
     p.set_defaults(run=run)
 
 
@@ -92,6 +96,9 @@ def run(args) -> int:
     if args.plots is not None:
         from babysit.doctor.plots import save_doctor_plots
 
-        for path in save_doctor_plots(findings, args.plots):
+        from babysit.doctor.plots import plot_input_batch
+
+        batch = plot_input_batch(dataset.X_train, args.plots / "input_batch.png", dataset.y_train, dataset.class_names)
+        for path in [*save_doctor_plots(findings, args.plots), batch]:
             print(f"wrote {path}")
     return 1 if worst_status(findings) == "fail" else 0

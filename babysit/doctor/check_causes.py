@@ -53,6 +53,8 @@ def attach_cause(f: Finding) -> Finding:
         if worst:
             return f.with_cause(ACTIVATION_KINDS[worst], 0.7, {**ev, "problems": kinds})
         return f
+    if f.check == "input_baseline":
+        return f.with_cause("no_signal", 0.85, {**ev, "real_acc": d.get("real_acc"), "zero_acc": d.get("zero_acc")})
     if f.check == "update_ratio":
         text = f.explanation
         cause = ("lr_too_high" if "too fast" in text and "too slow" not in text else

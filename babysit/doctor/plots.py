@@ -177,6 +177,47 @@ def plot_lr_probes(probes, path, finding=None) -> Path:
     return _save(fig, path)
 
 
+def plot_input_batch(X, path, y=None, class_names=None, rows: int = 16) -> Path:
+    """The data as the model sees it (Karpathy's "visualize just before the net"): one batch after
+    preprocessing as a picture grid (each image min-max scaled for display; flat rows as strips),
+    and the per-channel mean and std the model receives."""
+    X = np.asarray(X[:rows], dtype=np.float64)
+    n = len(X)
+    images = X.ndim == 4
+    channels = X.shape[1] if images else 1
+    fig = _figure(9.0, 5.0)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[2.2, 1])
+    cols = min(8, max(n, 1))
+    grid = top.subplots(max(1, math.ceil(n / cols)), cols, squeeze=False)
+    for i, ax in enumerate(grid.ravel()):
+        ax.axis("off")
+        if i >= n:
+            continue
+        x = X[i]
+        img = np.moveaxis(x, 0, -1) if images else x.reshape(1, -1)
+        lo, hi = float(np.min(img)), float(np.max(img))
+        img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+        if images and channels == 1:
+            img = img[..., 0]
+        ax.imshow(img, cmap="gray" if (not images or channels == 1) else None, aspect="auto" if not images else None)
+        if y is not None:
+            label = y[i] if class_names is None else class_names[int(y[i])]
+            ax.set_title(str(label), fontsize=7)
+    top.suptitle("one batch as the model sees it (after preprocessing; each image scaled to its own range)")
+    ax = bottom.subplots()
+    per = X.reshape(n, channels, -1) if images else X.reshape(n, 1, -1)
+    means, stds = per.mean(axis=(0, 2)), per.std(axis=(0, 2))
+    idx = np.arange(channels)
+    ax.bar(idx - 0.2, means, 0.4, label="mean")
+    ax.bar(idx + 0.2, stds, 0.4, label="std")
+    ax.set_xticks(idx, [f"channel {c}" for c in idx] if images else ["all features"])
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.axhline(1, color="grey", lw=0.5, ls=":")
+    ax.legend(fontsize=8)
+    ax.set_title("per-channel mean and std (the init schemes assume ~0 and ~1)", fontsize=9)
+    return _save(fig, path)
+
+
 def save_doctor_plots(findings, directory) -> list[Path]:
     """Write every plot the findings have data for into ``directory``; returns the paths written."""
     directory = Path(directory)

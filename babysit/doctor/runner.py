@@ -8,6 +8,7 @@ import time
 from threadpoolctl import threadpool_limits
 
 from babysit.doctor.activation_check import activation_stats
+from babysit.doctor.baseline_check import input_baseline
 from babysit.doctor.check_causes import attach_cause
 from babysit.doctor.finding import Finding
 from babysit.doctor.gradient_check import gradient_check
@@ -27,6 +28,7 @@ CHECKS = {
     "lr_range": lr_range,
     "activation_stats": activation_stats,
     "update_ratio": update_ratio,
+    "input_baseline": input_baseline,
 }
 
 
@@ -76,8 +78,12 @@ def _run_checks(names, factory, data, seed, lr, update_rule, batch_size, on_find
         kwargs = {"seed": seed}
         if name in ("lr_range", "update_ratio"):
             kwargs.update(update_rule=update_rule, batch_size=batch_size)
-        if name == "overfit_small" and lr is not None:
+        if name in ("overfit_small", "input_baseline") and lr is not None:
             kwargs["lr"] = lr
+        if name == "input_baseline":
+            kwargs.update(update_rule=update_rule, batch_size=batch_size)
+            if lr is None and suggested:
+                kwargs["lr"] = suggested
         if name == "update_ratio":
             if lr is not None:
                 kwargs.update(lr=lr, lr_source="the given --lr")

@@ -8,7 +8,7 @@ import pytest
 from .helpers import assert_one_line_error, babysit
 
 CHECKS = ["initial_loss", "regularization", "gradient_check", "overfit_small", "lr_range", "activation_stats",
-          "update_ratio"]
+          "update_ratio", "input_baseline"]
 DEEP_TANH = ["--model", ",".join(["fc:500"] + ["500"] * 9), "--activation", "tanh", "--weight-scale", "0.01"]
 
 
@@ -31,7 +31,7 @@ def test_healthy_lecture_net_passes_every_check(healthy):
             line.split()[1] in CHECKS]
     assert [row.split()[1] for row in rows] == CHECKS
     assert all(row.split()[0] == "✓" for row in rows), proc.stdout
-    assert "7 check(s): 7 passed, 0 warning(s), 0 failed" in proc.stdout
+    assert "8 check(s): 8 passed, 0 warning(s), 0 failed" in proc.stdout
     assert "What to do" not in proc.stdout
 
 
@@ -52,7 +52,7 @@ def test_healthy_run_writes_findings_json_and_plots(healthy):
     assert {p["verdict"] for p in lr["details"]["probes"]} >= {"too_low", "good", "too_high"}
     plots = sorted(p.name for p in (cwd / "plots").iterdir())
     assert plots == sorted(["activation_histograms.png", "lr_range.png", "overfit_loss.png", "overfit_accuracy.png",
-                            "overfit_weights.png", "update_ratios.png"])
+                            "overfit_weights.png", "update_ratios.png", "input_batch.png"])
 
 
 def test_zero_init_is_flagged_with_exit_1(tmp_path):

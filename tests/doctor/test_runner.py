@@ -7,10 +7,10 @@ from babysit.errors import ConfigError, DataError
 from .doctor_cases import assert_jsonable, fc_factory
 
 ALL = ["initial_loss", "regularization", "gradient_check", "overfit_small", "lr_range", "activation_stats",
-       "update_ratio"]
+       "update_ratio", "input_baseline"]
 
 
-def test_registry_holds_the_seven_checks_in_the_lectures_order():
+def test_registry_holds_the_eight_checks_in_the_lectures_order():
     assert list(CHECKS) == ALL
 
 
@@ -35,7 +35,7 @@ def test_healthy_net_passes_every_check(small_digits):
     findings = run_doctor(fc_factory([50]), small_digits, on_finding=seen.append)
     assert [f.check for f in findings] == ALL
     assert seen == findings
-    assert [f.status for f in findings] == ["pass"] * 7, [(f.check, f.explanation) for f in findings if f.status != "pass"]
+    assert [f.status for f in findings] == ["pass"] * len(ALL), [(f.check, f.explanation) for f in findings if f.status != "pass"]
     for f in findings:
         assert f.details["seconds"] >= 0
         assert_jsonable(f)
