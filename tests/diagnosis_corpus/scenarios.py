@@ -42,7 +42,7 @@ SCENARIOS = [
     _s("lr_high_adam", "lr_too_high", "fit", model="fc:50", update="adam", lr=1.0, epochs=5),
     _s("lr_high_conv", "lr_too_high", "held_out", True, model="conv:8", lr=2.0, epochs=3),
     # learning rate a bit high: fast drop, noisy plateau
-    _s("lr_bit_high_adam", "lr_slightly_high", "fit", update="adam", lr=0.1, epochs=10),
+    _s("lr_bit_high_adam", "lr_slightly_high", "fit", True, update="adam", lr=0.1, epochs=10),
     _s("lr_bit_high_momentum", "lr_slightly_high", "held_out", lr=0.5, epochs=10),
     _s("lr_bit_high_adam_deep", "lr_slightly_high", "fit", model="fc:100,100", update="adam", lr=0.05, epochs=10),
     # too little capacity
@@ -58,13 +58,13 @@ SCENARIOS = [
     _s("reg_strong", "reg_too_strong", "fit", reg=1.0, epochs=15),
     _s("reg_strong_adam_deep", "reg_too_strong", "held_out", model="fc:100,100", update="adam", lr=1e-3,
        reg=0.5, epochs=15),
-    _s("reg_strong_sgd", "reg_too_strong", "fit", model="fc:50", update="sgd", lr=0.05, reg=3.0, epochs=15),
+    _s("reg_strong_sgd", "reg_too_strong", "fit", True, model="fc:50", update="sgd", lr=0.05, reg=3.0, epochs=15),
     # init too small: vanishing activations with depth
     _s("init_small_relu_deep", "init_too_small", "fit", model="fc:100,100,100,100,100", weight_scale=1e-2,
        update="sgd", lr=1e-2, epochs=5),
     _s("init_small_tanh_deep", "init_too_small", "held_out", model="fc:100,100,100,100,100",
        activation="tanh", weight_scale=1e-2, epochs=5),
-    _s("init_small_momentum", "init_too_small", "fit", model="fc:50,50,50,50", weight_scale=1e-3, epochs=5),
+    _s("init_small_momentum", "init_too_small", "fit", True, model="fc:50,50,50,50", weight_scale=1e-3, epochs=5),
     # init too large: saturating tanh, exploding ReLU
     _s("init_large_tanh", "init_too_large", "fit", model="fc:100,100", activation="tanh", weight_scale=1.0,
        epochs=5),
@@ -78,7 +78,7 @@ SCENARIOS = [
        update="adam", lr=1e-3, epochs=5),
     _s("dead_bias_sgd", "dead_units", "fit", tweak="dead_bias", model="fc:50", update="sgd", lr=0.05, epochs=5),
     # unnormalized input: raw 0..16 pixels
-    _s("raw_pixels", "unnormalized_input", "fit", preprocess="none", epochs=5),
+    _s("raw_pixels", "unnormalized_input", "fit", True, preprocess="none", epochs=5),
     _s("raw_pixels_adam", "unnormalized_input", "held_out", preprocess="none", model="fc:50", update="adam",
        lr=1e-3, epochs=5),
     _s("raw_pixels_deep_sgd", "unnormalized_input", "fit", preprocess="none", model="fc:100,100", update="sgd",
