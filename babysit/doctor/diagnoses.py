@@ -30,6 +30,7 @@ GAP_OVERFIT = 0.10  # train - val accuracy above this: overfitting
 GAP_NONE = 0.02  # below this: no gap
 PLATEAU_FRACTION = 0.2  # the loss sat at its start value for >= 20% of the run before dropping
 PLATEAU_TOLERANCE = 0.03  # "at its start value": within 3%
+PLATEAU_MIN_ITERATIONS = 6  # a few flat steps at the start are momentum warming up, not a bad init
 
 
 def _smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -88,7 +89,7 @@ def diagnose_loss_curve(loss_history) -> Finding:
     reached = np.flatnonzero(smooth < start - 0.1 * drop)
     t_drop = int(reached[0]) if len(reached) else n
     plateau = smooth[:max(1, t_drop - window)]  # the last window already averages in the drop
-    if (t_drop >= PLATEAU_FRACTION * n and drop > 0.1 * abs(start)
+    if (t_drop >= PLATEAU_FRACTION * n and t_drop >= PLATEAU_MIN_ITERATIONS and drop > 0.1 * abs(start)
             and np.all(np.abs(plateau - start) <= PLATEAU_TOLERANCE * abs(start))):
         details["drop_at"] = t_drop + 1
         return Finding("loss_curve", "warn", "plateau_then_drop", expected,
@@ -183,6 +184,16 @@ def diagnose_update_ratios(update_ratio_history, lr_history=None, loss_history=N
     high = {n: r for n, r in medians.items() if r > RATIO_BAND[1]}
     low = {n: r for n, r in medians.items() if r < RATIO_BAND[0]}
     details = {k: v for k, v in ev.items()}
+    last = list(medians)[-1]
+    if list(high) == [last] and len(medians) > 1 and not low and high[last] < RATIO_FAIL[1]:
+        # the classifier layer starts small (first loss ~ln C, nn.models.CLASSIFIER_SCALE) and grows: its
+        # updates are large relative to its size while the hidden layers move at the lecture's rate
+        others = {n: r for n, r in medians.items() if n != last}
+        return Finding("update_ratios", "pass", medians, expected,
+                       f"over the whole run, the hidden layers' updates were {min(others.values()):.1e} .. "
+                       f"{max(others.values()):.1e} of their weights per step (median): around the lecture's 1e-3; "
+                       f"the classifier layer {last} moved {high[last]:.1e}, fast relative to its size because it "
+                       f"is initialized small{why}", "", details)
     if not high and not low:
         return Finding("update_ratios", "pass", medians, expected,
                        f"over the whole run, updates were {min(medians.values()):.1e} .. {max(medians.values()):.1e} "

@@ -146,3 +146,11 @@ def test_diagnose_run_on_a_run_at_lr_1e_9_says_flat(small_digits):
     solver = Solver(fc_factory([50])(), small_digits, optim_config={"learning_rate": 1e-9}, num_epochs=5,
                     batch_size=400, verbose=False, seed=0).train()  # full batch: no minibatch noise
     assert diagnose_solver(solver)[0].value == "flat"
+
+
+def test_a_fast_classifier_layer_alone_is_not_an_lr_too_high():
+    # the classifier starts 0.3x small (first loss ~ln C): it moves fast relative to its size while it grows
+    f = diagnose_update_ratios({"iteration": [1, 11, 21], "params": {"W1": [1e-3] * 3, "W2": [3e-2] * 3}})
+    assert f.status == "pass" and "classifier layer W2" in f.explanation and f.cause is None
+    both = diagnose_update_ratios({"iteration": [1, 11, 21], "params": {"W1": [3e-2] * 3, "W2": [3e-2] * 3}})
+    assert both.status == "warn" and both.cause == "lr_too_high"
