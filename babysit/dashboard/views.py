@@ -293,9 +293,9 @@ def provenance(source: StoreSource, run: dict) -> list[list[str]]:
     from babysit import __version__
 
     extra = run.get("extra") or {}
-    spec = {}
-    if run.get("search_id") is not None:
-        spec = next((s["spec"] for s in source.searches() if s["id"] == run["search_id"]), {})
+    spec = next((s["spec"] for s in source.searches()
+                 if s["id"] == run.get("search_id") or (run.get("search_id") is None and s["name"] == extra.get("search"))),
+                {})
     data = spec.get("data") or {}
     params = run.get("params") or {}
     rows = [
@@ -303,7 +303,7 @@ def provenance(source: StoreSource, run: dict) -> list[list[str]]:
         ["command", extra.get("command") or "not recorded"],
         ["data", extra.get("data") or data.get("source") or params.get("data") or "not recorded"],
         ["preprocessing", data.get("preprocess") or params.get("preprocess") or "not recorded"],
-        ["split seed", str(data.get("seed", params.get("seed", "not recorded")))],
+        ["split seed", str(extra.get("split_seed", data.get("seed", params.get("seed", "not recorded"))))],
         ["run seed", str(extra.get("run_seed", "not recorded"))],
         ["split sizes", extra.get("split_sizes") or _sizes(extra)],
         ["machine", " / ".join(str(extra[k]) for k in ("host", "machine") if extra.get(k)) or "not recorded"],

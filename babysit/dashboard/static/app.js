@@ -154,11 +154,24 @@
     document.getElementById("shown").textContent = Math.min(k, runs.length) + " of " + runs.length + " runs, best validation accuracy first";
   }
 
+  function summaryPanel(sections) {
+    const box = el("details", { className: "panel", id: "summary", open: "" }, el("summary", {}, el("b", {}, "this job (babysit run)")));
+    for (const sec of sections) {
+      box.appendChild(el("h3", {}, sec.title));
+      for (const b of sec.blocks) {
+        if (b[0] === "p") box.appendChild(el("p", {}, b[1]));
+        else if (b[0] === "table") box.appendChild(table(b[1], b[2]));
+      }
+    }
+    return box;
+  }
+
   async function commandCenter() {
     const root = main();
     clear(root);
     const topk = el("input", { type: "number", min: "1", id: "topk", placeholder: "all", style: "width:6em" });
     topk.addEventListener("input", () => { const v = parseInt(topk.value, 10); state.topk = v > 0 ? v : null; renderGrid(); });
+    if (!LIVE && DATA.summary) root.appendChild(summaryPanel(DATA.summary));
     root.appendChild(el("div", { className: "controls" }, el("label", {}, "top k ", topk), el("span", { id: "shown" }), el("span", { id: "legend", className: "legend" })));
     root.appendChild(el("p", { className: "muted" }, "Each card: train loss per iteration (left), validation accuracy per epoch (right, 0–1), coloured by status. Click a run for its page."));
     root.appendChild(el("div", { id: "grid" }));
