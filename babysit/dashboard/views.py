@@ -98,7 +98,9 @@ def overview(source: StoreSource, after: int = 0, since: int = 0, open_ids=(), l
         if not run_ids:
             continue
         for run_id, kinds in source.series_many(run_ids, OVERVIEW_KINDS, after=start, upto=cursor).items():
-            curves[run_id] = {k: series_json(s, v, OVERVIEW_WIDTH, method=minmax) for k, (s, v) in kinds.items()}
+            if kinds:
+                curves[run_id] = {k: series_json(s, v, OVERVIEW_WIDTH, method=minmax)
+                                  for k, (s, v) in kinds.items()}
     return {"after": max([after] + [r["id"] for r in new]), "cursor": cursor, "more": more,
             "runs": [run_summary(r) for r in new + refreshed], "curves": curves}
 
