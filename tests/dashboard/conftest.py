@@ -105,7 +105,9 @@ def page(browser):
 
 
 def wait_ready(page, timeout=30000):
-    page.wait_for_function("document.body.dataset.ready === '1'", timeout=timeout)
+    """Wait until the view of the page's current URL is drawn (app.js sets data-ready and data-view)."""
+    page.wait_for_function("document.body.dataset.ready === '1' && document.body.dataset.view === (location.hash || '#/')",
+                           timeout=timeout)
 
 
 def screenshot(page, name: str):

@@ -58,8 +58,11 @@
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
   function plot(div, traces, layout) {
     const base = { margin: { l: 60, r: 60, t: 34, b: 40 }, font: { size: 11 }, showlegend: true, legend: { orientation: "h", y: -0.22 }, height: 340 };
-    return Plotly.newPlot(div, traces, Object.assign(base, layout), PLOT_CONFIG);
+    const drawn = Plotly.newPlot(div, traces, Object.assign(base, layout), PLOT_CONFIG);
+    pending.push(drawn);
+    return drawn;
   }
+  const pending = [];  // the charts of the view being drawn: the view is ready when all are
   function chartBox(name, parent) {
     const div = el("div", { className: "chart-box", data: { chart: name } });
     parent.appendChild(div);
@@ -451,6 +454,8 @@
       root.appendChild(el("p", { className: "fail" }, "could not draw this view: " + err.message));
       console.error(err);
     }
+    await Promise.all(pending.splice(0));
+    document.body.dataset.view = h;
     document.body.dataset.ready = "1";
   }
 
