@@ -8,6 +8,7 @@
   const DATA = embedded ? JSON.parse(embedded.textContent) : null;
   const LIVE = DATA === null;
   const POLL_MS = 2000;
+  const FIRST_PAGE = 48, PAGE = 200;
   const STATUS_COLORS = {
     finished: "#2a9d5c", exploded: "#f08c00", diverged: "#d62728", failed: "#7b1e1e",
     interrupted: "#8c8c8c", running: "#1f77b4",
@@ -87,7 +88,9 @@
   async function loadOverview() {
     for (;;) {
       const open = [...state.runs.values()].filter((r) => r.status === "running").map((r) => r.id);
-      const query = "after=" + state.after + "&since=" + state.since + "&open=" + open.join(",");
+      // the first page is small, so that the first charts come at once; the rest follow in larger pages
+      const limit = state.runs.size === 0 ? FIRST_PAGE : PAGE;
+      const query = "after=" + state.after + "&since=" + state.since + "&limit=" + limit + "&open=" + open.join(",");
       const page = await api("overview", LIVE ? query : "");
       if (!page) return false;
       let changed = false;
@@ -103,6 +106,7 @@
       }
       state.after = page.after; state.since = page.cursor;
       if (!LIVE || !page.more) return changed;
+      if (routeName() === "home" && document.getElementById("grid")) renderGrid();  // draw what came so far
     }
   }
 
