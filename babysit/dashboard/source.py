@@ -22,9 +22,6 @@ from babysit.errors import StoreError
 from babysit.store import RunStore
 from babysit.store.codec import RUN_SELECT, run_dict
 
-HIST_PREFIX = "act_hist:"  # act_hist:LAYER@ITERATION: counts per bin (steps are bin numbers)
-EDGES_PREFIX = "act_edges:"  # act_edges:LAYER@ITERATION: the bin edges
-
 
 class StoreSource:
     """Read-only queries over the store at ``path``; safe to share between the server's threads."""
@@ -133,10 +130,7 @@ class StoreSource:
 
 
 def _json(text):
-    if text is None:
-        return None
-    value = json.loads(text)
-    return value
+    return None if text is None else json.loads(text)
 
 
 def finite_or_none(value):

@@ -19,7 +19,7 @@ import re
 import numpy as np
 
 from babysit.dashboard.downsample import minmax, minmax_lttb
-from babysit.dashboard.source import EDGES_PREFIX, HIST_PREFIX, StoreSource, finite_or_none
+from babysit.dashboard.source import StoreSource, finite_or_none
 from babysit.dashboard.stats import (
     chance_eta2, correlation_ratio, smoothed, wants_log_axis, wilson_interval,
 )
@@ -205,6 +205,8 @@ def importance(trials: list[dict], names: list[str], space) -> dict:
 
 # -- run page ------------------------------------------------------------------------------------
 
+# the activation histograms' series (doctor.monitor_series.histogram_series): act_hist:LAYER@ITERATION holds the
+# counts by bin number, act_edges:LAYER@ITERATION the bin edges
 _HIST = re.compile(r"^(act_hist|act_edges):(.+)@(\d+)$")
 
 

@@ -71,6 +71,7 @@
   }
 
   // -- command center ------------------------------------------------------------------------------
+  const shown = { status: null, trials: null };  // what the open run or search page showed when drawn
   const state = { runs: new Map(), curves: new Map(), after: 0, since: 0, topk: null, plotted: new Set(), timer: null };
 
   function bestOf(r) { return r.best_val_acc === null ? -1 : r.best_val_acc; }
@@ -200,6 +201,10 @@
       document.getElementById("live").textContent = "live · " + state.runs.size + " runs · updated " + new Date().toLocaleTimeString();
       if (changed && routeName() === "home") renderGrid();
       if (changed) await refreshNav();
+      // an open run page of a run that was running, or a search page whose trials changed: draw it again
+      const h = location.hash || "#/";
+      if (changed && h.startsWith("#/run/") && shown.status === "running") await route();
+      if (changed && h.startsWith("#/search/") && shown.trials !== state.runs.size) await route();
     } catch (err) {
       document.getElementById("live").textContent = "live · polling failed: " + err.message;
     }
@@ -278,6 +283,7 @@
     const root = main();
     clear(root);
     if (!s) { root.appendChild(el("p", {}, "No search " + id + " in this store.")); return; }
+    shown.trials = state.runs.size;
     root.appendChild(el("h2", {}, "search " + s.name));
     const spec = s.spec || {};
     root.appendChild(el("p", { className: "muted" }, "model " + fmt(spec.model) + " · data " + fmt((spec.data || {}).source) +
@@ -325,6 +331,7 @@
     clear(root);
     if (!v) { root.appendChild(el("p", {}, "No page for run " + id + " (not in the store" + (LIVE ? "" : ", or not embedded in this report") + ").")); return; }
     const r = v.run, S = v.series;
+    shown.status = r.status;
     root.appendChild(el("h2", {}, r.label));
     root.appendChild(el("p", {}, "status ", el("b", { style: "color:" + (STATUS_COLORS[r.status] || "#999") }, r.status),
       " · best val acc " + acc(r.best_val_acc) + " · epochs " + fmt(r.epochs) + " · " + fmt(r.seconds) + " s", r.search_id !== null ? el("span", {}, " · ", el("a", { href: "#/search/" + r.search_id }, "search " + r.search)) : null));
