@@ -365,7 +365,7 @@ def report_data(source: StoreSource, max_run_pages: int = 300) -> dict:
     ov = overview(source, limit=10**9)
     ordered = sorted(ov["runs"], key=lambda r: -(r["best_val_acc"] if r["best_val_acc"] is not None else -1))
     pages = {f"run/{r['id']}": run_view(source, r["id"]) for r in ordered[:max_run_pages]}
-    data = {"overview": ov, "searches": searches(source), **pages,
+    data = {"overview": ov, "searches": searches(source), "findings": store_findings(source), **pages,
             "meta": {"store": source.path.name, "made_by": f"babysit {__version__}",
                      "made": _iso(_dt.datetime.now(_dt.timezone.utc).timestamp()),
                      "run_pages": len(pages), "runs": len(ov["runs"])}}

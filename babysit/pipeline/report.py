@@ -67,8 +67,7 @@ def _sections(result, config) -> list[tuple[str, list]]:
 
     doctor = [("p", result.lr_note)]
     if result.findings:
-        doctor.append(("table", ["check", "status", "value", "explanation", "advice"],
-                       [[f.check, f.status, _short(f.value), f.explanation, f.advice] for f in result.findings]))
+        doctor.append(_findings_table("check", result.findings))
 
     plan = result.plan
     search = [("p", f"Plan: {plan.describe()}."),
@@ -88,11 +87,18 @@ def _sections(result, config) -> list[tuple[str, list]]:
         every = (final.monitor_history or {}).get("every")
         curves.append(("p", f"What the curves and the training monitors (sampled every {every} iterations) say "
                             "about the final run:"))
-        curves.append(("table", ["diagnosis", "status", "value", "explanation", "advice"],
-                       [[f.check, f.status, _short(f.value), f.explanation, f.advice] for f in diagnoses]))
+        curves.append(_findings_table("diagnosis", diagnoses))
         curves += [("plot", name) for name in MONITOR_PLOTS]
     return [("Result", summary), ("Doctor", doctor), ("Search, coarse to fine", search),
             ("Edge warnings", warnings), (f"Best {TOP_TRIALS} trials", table), ("Final training", curves)]
+
+
+def _findings_table(first: str, findings) -> tuple:
+    """A table of findings; the advice column only when some finding gives advice."""
+    advice = any(f.advice for f in findings)
+    header = [first, "status", "value", "explanation", *(["advice"] if advice else [])]
+    return ("table", header, [[f.check, f.status, _short(f.value), f.explanation, *([f.advice or ""] if advice else [])]
+                              for f in findings])
 
 
 def _counts(records) -> str:

@@ -162,6 +162,18 @@
     document.getElementById("shown").textContent = Math.min(k, runs.length) + " of " + runs.length + " runs, best validation accuracy first";
   }
 
+  // findings as a table; the advice and cause columns only when some finding has one
+  function findingsPanel(findings, title, id, tag) {
+    const box = el(tag, { className: "panel", id }, el(tag === "details" ? "summary" : "h3", {}, title));
+    if (!findings.length) { box.appendChild(el("p", {}, "No findings were recorded for this run.")); return box; }
+    const withAdvice = findings.some((f) => f.advice);
+    const withCause = findings.some((f) => f.details && f.details.cause);
+    const header = ["check", "status", "value", "explanation", ...(withAdvice ? ["advice"] : []), ...(withCause ? ["cause (confidence)"] : [])];
+    box.appendChild(table(header, findings.map((f) => [f.check, f.status, fmt(f.value), f.explanation, ...(withAdvice ? [f.advice] : []),
+      ...(withCause ? [f.details && f.details.cause ? f.details.cause + (f.details.confidence !== undefined ? " (" + fmt(f.details.confidence) + ")" : "") : "-"] : [])])));
+    return box;
+  }
+
   function summaryPanel(sections) {
     const box = el("details", { className: "panel", id: "summary", open: "" }, el("summary", {}, el("b", {}, "this job (babysit run)")));
     for (const sec of sections) {
@@ -180,6 +192,8 @@
     const topk = el("input", { type: "number", min: "1", id: "topk", placeholder: "all", style: "width:6em" });
     topk.addEventListener("input", () => { const v = parseInt(topk.value, 10); state.topk = v > 0 ? v : null; renderGrid(); });
     if (!LIVE && DATA.summary) root.appendChild(summaryPanel(DATA.summary));
+    const setup = await api("findings");
+    if (setup && setup.length && !(DATA && DATA.summary)) root.appendChild(findingsPanel(setup, "the doctor's checks (data and setup)", "setup-findings", "details"));
     root.appendChild(el("div", { className: "controls" }, el("label", {}, "top k ", topk), el("span", { id: "shown" }), el("span", { id: "legend", className: "legend" })));
     root.appendChild(el("p", { className: "muted" }, "Each card: train loss per iteration (left), validation accuracy per epoch (right, 0–1), coloured by status. Click a run for its page."));
     root.appendChild(el("div", { id: "grid" }));
@@ -431,14 +445,7 @@
       }
     }
 
-    const fbox = el("div", { className: "panel", id: "findings" }, el("h3", {}, "the doctor's findings"));
-    if (v.findings.length) {
-      const withAdvice = v.findings.some((f) => f.advice);
-      const header = ["check", "status", "value", "explanation", ...(withAdvice ? ["advice"] : []), "cause"];
-      fbox.appendChild(table(header, v.findings.map((f) => [f.check, f.status, fmt(f.value), f.explanation, ...(withAdvice ? [f.advice] : []),
-        f.details && f.details.cause ? f.details.cause + (f.details.confidence !== undefined ? " (" + fmt(f.details.confidence) + ")" : "") : "-"])));
-    } else fbox.appendChild(el("p", {}, "No findings were recorded for this run."));
-    root.appendChild(fbox);
+    root.appendChild(findingsPanel(v.findings, "the doctor's findings", "findings", "div"));
     root.appendChild(el("div", { className: "panel", id: "provenance" }, el("h3", {}, "provenance"), table(["what", "value"], v.provenance)));
   }
 
