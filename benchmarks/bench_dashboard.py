@@ -171,6 +171,13 @@ with RunStore(path) as store:
 """
 
 
+def count_runs(store: Path) -> int:
+    from babysit.store import RunStore
+
+    with RunStore(store, readonly=True) as s:
+        return len(s.runs())
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, in seconds."""
     with open(f"/proc/{pid}/stat") as f:
@@ -198,7 +205,9 @@ def writer_slowdown(store: Path, url: str, server_pid: int, runs: int, points: i
             for mode in ("page", "page+10Hz"):
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(url)
-                page.wait_for_selector(".run-card .js-plotly-plot", timeout=600_000)
+                # measure the polling, not the first load: wait until the page has every run
+                page.wait_for_function(f"window.babysitDashboard.state.runs.size >= {count_runs(store)}",
+                                       timeout=600_000, polling=500)
                 stop = threading.Event()
 
                 def hammer():  # a second client polling the overview 10 times a second

@@ -87,20 +87,28 @@ def overview(source: StoreSource, after: int = 0, since: int = 0, open_ids=(), l
     The client then asks with ``after`` = the response's ``after`` and ``since`` = its ``cursor``;
     ``more`` says whether runs are left beyond ``limit``.
     """
-    cursor = source.cursor()
-    runs = source.runs(after=after, limit=limit + 1, ids=open_ids)
+    # one snapshot: a run seen finished here has all its points at or below the cursor (cacheable)
+    cursor, runs = source.runs(after=after, limit=limit + 1, ids=open_ids, with_cursor=True)
     new = [r for r in runs if r["id"] > after]
     more = len(new) > limit
     new = new[:limit]
     refreshed = [r for r in runs if r["id"] <= after]
     curves = {}
-    for run_ids, start in (([r["id"] for r in new], 0), ([r["id"] for r in refreshed], since)):
+    cache = source.cache
+    # a finished run's series are complete (record_run writes them before the status): its curves are cached
+    cached = {r["id"] for r in new if r["id"] in cache}
+    for run_ids, start in (([r["id"] for r in new if r["id"] not in cached], 0), ([r["id"] for r in refreshed], since)):
         if not run_ids:
             continue
         for run_id, kinds in source.series_many(run_ids, OVERVIEW_KINDS, after=start, upto=cursor).items():
             if kinds:
                 curves[run_id] = {k: series_json(s, v, OVERVIEW_WIDTH, method=minmax)
                                   for k, (s, v) in kinds.items()}
+    for r in new:
+        if r["id"] in cached:
+            curves[r["id"]] = cache[r["id"]]
+        elif r["status"] not in ("running",) and r["id"] in curves:
+            cache[r["id"]] = curves[r["id"]]
     return {"after": max([after] + [r["id"] for r in new]), "cursor": cursor, "more": more,
             "runs": [run_summary(r) for r in new + refreshed], "curves": curves}
 

@@ -36,3 +36,4 @@ def test_short_series_come_back_whole_and_lttb_returns_exactly_n_points():
     assert len(keep) == 100 and keep[0] == 0 and keep[-1] == 999 and np.all(np.diff(keep) > 0)
     # the shape survives: the kept points follow the curve's peaks and troughs
     assert y[keep].max() > 0.99 and y[keep].min() < -0.99
+
