@@ -11,6 +11,7 @@ are routed: no endpoint writes, and the store is opened ``mode=ro`` besides.
 
 from __future__ import annotations
 
+import contextlib
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -137,7 +138,12 @@ def make_app(store_path) -> Starlette:
         Route("/api/search/{id:int}", search, methods=["GET", "HEAD"]),
         Route("/api/run/{id:int}", run, methods=["GET", "HEAD"]),
     ]
-    app = Starlette(routes=routes)
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        source.close()  # the store's connections, at shutdown
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.source = source
     return app
 

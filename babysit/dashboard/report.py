@@ -27,7 +27,8 @@ def embedded_json(data) -> str:
 
 def report_html(store_path, *, extra: dict | None = None) -> str:
     """The report's HTML for the store at ``store_path``; ``extra`` keys are merged into the embedded data."""
-    data = report_data(StoreSource(store_path))
+    with StoreSource(store_path) as source:
+        data = report_data(source)
     if extra:
         data.update(extra)
     inline = {"style.css": asset("style.css").decode(), "app.js": asset("app.js").decode(),

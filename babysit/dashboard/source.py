@@ -31,6 +31,8 @@ class StoreSource:
         with RunStore(self.path, readonly=True):  # the store's own checks and messages
             pass
         self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []  # every thread's connection, for close()
+        self._lock = threading.Lock()
         self.cache: dict = {}  # run id -> its overview curves, for runs that had finished when read (views.overview)
         self.conn()  # fail now, not on the first request
 
@@ -44,7 +46,23 @@ class StoreSource:
             except sqlite3.Error as err:
                 raise StoreError(f"cannot open store {self.path} read-only: {err}") from None
             self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
         return conn
+
+    def close(self) -> None:
+        """Close every connection (the writer's last close then removes the WAL files, as without a reader)."""
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> StoreSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _read(self, fn):
         """Run ``fn(conn)`` inside one read transaction (a consistent snapshot in WAL mode)."""

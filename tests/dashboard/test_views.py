@@ -25,6 +25,8 @@ def test_the_overview_sends_only_new_runs_and_new_points(tmp_path):
         first = views.overview(source)
         assert [r["id"] for r in first["runs"]] == [done, running]
         assert first["curves"][done]["loss"]["y"] == [2.0, 1.5, 1.2] and running not in first["curves"]
+        assert done in source.cache and running not in source.cache  # only a finished run's curves are final
+        assert views.overview(source)["curves"] == first["curves"]  # served from the cache, the same
         # nothing new: nothing crosses the wire
         again = views.overview(source, after=first["after"], since=first["cursor"], open_ids=[])
         assert again["runs"] == [] and again["curves"] == {}
