@@ -39,7 +39,7 @@ class Server:
         self.proc = subprocess.Popen([sys.executable, "-m", "babysit", "dashboard", "--store", str(store),
                                       "--port", str(self.port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"dashboard exited: {self.proc.stderr.read()}")
@@ -49,7 +49,7 @@ class Server:
             except OSError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError("dashboard did not answer within 60 s")
+        raise RuntimeError("dashboard did not answer within 120 s")
 
     def stop(self):
         if self.proc.poll() is None:
@@ -96,6 +96,7 @@ def browser():
 def page(browser):
     """A fresh page that records console errors and page errors in ``page.errors``."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(120_000)  # a loaded machine is slow, never wrong: no timing is asserted
     p = context.new_page()
     p.errors = []
     p.on("console", lambda m: p.errors.append(m.text) if m.type == "error" else None)
@@ -104,7 +105,7 @@ def page(browser):
     context.close()
 
 
-def wait_ready(page, timeout=30000):
+def wait_ready(page, timeout=120_000):
     """Wait until the view of the page's current URL is drawn (app.js sets data-ready and data-view)."""
     page.wait_for_function("document.body.dataset.ready === '1' && document.body.dataset.view === (location.hash || '#/')",
                            timeout=timeout)

@@ -31,10 +31,10 @@ def open_view(page, url):
 
 def all_cards_drawn(page, count):
     """Scroll through the grid (cards draw when they come into view) until ``count`` charts are drawn."""
-    page.wait_for_function(f"document.querySelectorAll('.run-card').length === {count}", timeout=30000)
+    page.wait_for_function(f"document.querySelectorAll('.run-card').length === {count}", timeout=120_000)
     for card in page.locator(".run-card").all():
         card.scroll_into_view_if_needed()
-    page.wait_for_function(f"document.querySelectorAll('.run-card .js-plotly-plot').length === {count}", timeout=30000)
+    page.wait_for_function(f"document.querySelectorAll('.run-card .js-plotly-plot').length === {count}", timeout=120_000)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,8 @@ def test_the_search_view_has_one_point_per_trial_and_brushing_filters_the_runs(p
     page.mouse.down()
     page.mouse.move(x, brush["y"] + brush["height"] * 0.5, steps=8)
     page.mouse.up()
-    page.wait_for_function("!document.querySelector('#selected-count').textContent.startsWith('9 of 9')")
+    page.wait_for_function("!document.querySelector('#selected-count').textContent.startsWith('9 of 9')",
+                           timeout=120_000)
     selected = int(page.inner_text("#selected-count").split()[0])
     assert 0 <= selected < 9 and page.locator("#selected-runs tr").count() == selected + 1
     assert page.errors == []
@@ -112,13 +113,14 @@ def test_a_run_added_while_the_page_is_open_appears_without_a_reload(page, hosti
     page.evaluate("window.__sameDocument = true")
     with RunStore(hostile["path"]) as store:
         run_id = store.start_run(None, None, None, {"lr": 1e-3})
-        page.wait_for_selector(f'.run-card[data-run-id="{run_id}"][data-status="running"]', timeout=20000)
+        page.wait_for_selector(f'.run-card[data-run-id="{run_id}"][data-status="running"]', timeout=120_000)
         record_run(store, run_id, RunRecord("finished", {"val_acc": 0.99}, series={
             "loss": (list(range(1, 51)), [2.0 - 0.03 * i for i in range(50)]), "val_acc": ([1, 2], [0.9, 0.99])}))
-    page.wait_for_selector(f'.run-card[data-run-id="{run_id}"][data-status="finished"]', timeout=20000)
+    page.wait_for_selector(f'.run-card[data-run-id="{run_id}"][data-status="finished"]', timeout=120_000)
     assert page.locator(".run-card").first.get_attribute("data-run-id") == str(run_id)  # best val acc: first
     page.wait_for_function(f"""document.querySelector('.run-card[data-run-id="{run_id}"] .js-plotly-plot')
-                               && document.querySelector('.run-card[data-run-id="{run_id}"] .js-plotly-plot').data[0].x.length === 50""")
+                               && document.querySelector('.run-card[data-run-id="{run_id}"] .js-plotly-plot').data[0].x.length === 50""",
+                           timeout=120_000)
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     assert page.errors == []
 
@@ -142,6 +144,7 @@ def test_the_report_renders_every_view_from_file_with_the_network_off(browser, h
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     context = browser.new_context(offline=True, viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(120_000)
     requests = []
     context.route("**/*", lambda route: (requests.append(route.request.url), route.continue_()
                                          if route.request.url.startswith("file:") else route.abort()))
