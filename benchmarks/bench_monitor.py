@@ -41,16 +41,21 @@ def main(argv=None) -> int:
     parser.add_argument("--tarball", type=Path, default=DEFAULT_TARBALL)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--every", default=None,
+                        help="comma-separated sampling periods to measure instead of 10 and 1 (e.g. 10,50: a search "
+                             "trial's)")
     args = parser.parse_args(argv)
+    variants = VARIANTS if args.every is None else {
+        "none": None, **{f"every={int(e)}": int(e) for e in args.every.split(",")}}
     loaded = prepared_tarball(args.tarball)
     if loaded is None:
         return 2
     ref, data = loaded
-    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    names = list(VARIANTS)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
     for r in range(args.rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:  # rotate the order
-            times[name].append(epoch_seconds(ref, data, VARIANTS[name], args.epochs))
+            times[name].append(epoch_seconds(ref, data, variants[name], args.epochs))
     base = statistics.median(times["none"])
     rows = {name: {"epoch_seconds": round(statistics.median(t), 4),
                    "overhead": f"{statistics.median(t) / base - 1:+.1%}"} for name, t in times.items()}

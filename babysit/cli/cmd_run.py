@@ -41,6 +41,7 @@ def run(args) -> int:
         print(f"  {result.checkpoint} + model.json   (babysit eval --checkpoint {result.checkpoint} --data {config.data})")
     print(f"  {result.store}   (babysit runs --store {result.store})")
     print(f"  {result.report_html} and {result.report_md.name}")
+    print(f"live view of the store: babysit dashboard --store {result.store}")
     if result.test is not None:
         print(f"test accuracy {result.test['accuracy']:.4f}, validation accuracy "
               f"{result.final.metrics()['val_acc']:.4f}")

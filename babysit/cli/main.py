@@ -23,6 +23,8 @@ COMMANDS = {
     "run": "babysit.cli.cmd_run",
     "runs": "babysit.cli.cmd_runs",
     "doctor": "babysit.cli.cmd_doctor",
+    "dashboard": "babysit.cli.cmd_dashboard",
+    "report": "babysit.cli.cmd_report",
 }
 
 

@@ -32,3 +32,15 @@ def monitor_series(history: Mapping | None) -> dict[str, tuple[list, list]]:
         for key, prefix in _ACTIVATION_SERIES:
             out[f"{prefix}:{label}"] = (list(acts["iteration"]), list(stats[key]))
     return out
+
+
+def histogram_series(history: Mapping | None) -> dict[str, tuple[list, list]]:
+    """The activation histograms as series: ``act_hist:relu1@ITERATION`` (counts; steps are bin numbers) and
+    ``act_edges:relu1@ITERATION`` (the bin edges), one pair per recorded histogram (the dashboard draws them)."""
+    out = {}
+    for h in ((history or {}).get("activations") or {}).get("histograms") or []:
+        for label, hist in (h.get("layers") or {}).items():
+            counts, edges = list(hist["counts"]), list(hist["edges"])
+            out[f"act_hist:{label}@{h['iteration']}"] = (list(range(len(counts))), [float(c) for c in counts])
+            out[f"act_edges:{label}@{h['iteration']}"] = (list(range(len(edges))), [float(e) for e in edges])
+    return out

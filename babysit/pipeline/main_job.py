@@ -162,8 +162,11 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print) -> JobResult:
         final = train_final(config, data, ref, best, plan, deadline, out, store, name, say)
         timings["final"] = time.monotonic() - t
         test = _test(final, dataset, say)
+        from babysit.pipeline.provenance import final_run_extras
+
         record_run(store, final.run_id, final.run.record(role="final", search=name,
-                                                         **({"test_acc": test["accuracy"]} if test else {})))
+                                                         **({"test_acc": test["accuracy"]} if test else {}),
+                                                         **final_run_extras(config, dataset, final, test)))
 
         # 6. report
         timings["total_before_report"] = time.monotonic() - start

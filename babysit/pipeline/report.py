@@ -1,16 +1,15 @@
-"""The report of ``babysit run``: DIR/report.md and a self-contained DIR/report.html (plots embedded as base64 PNG).
+"""The report of ``babysit run``: DIR/report.md (plots as DIR/plots/*.png) and DIR/report.html.
 
-Sections: the result (test and validation accuracy), the doctor's findings, the search plan,
-each stage's ranges and best trial, the edge warnings, the ranked trials, the final training
-curves and the diagnoses of the final run. Plots: validation accuracy against each searched
-hyperparameter (one colour per stage; the lecture's log-space picture), the final run's loss
-and accuracy curves, and its monitors (update/weight ratios, activation histograms, weights).
+report.html is the dashboard's self-contained report of the job's run store (``babysit.dashboard.report``:
+the command center, the search view with its importance panel, every run's page with its monitors,
+provenance and test details; plotly.js and the data embedded, opens offline), with this job's summary
+(the sections below) on its first page. report.md keeps the same sections as text with PNG plots:
+the result, the doctor's findings, the search plan, each stage's ranges and best trial, the edge
+warnings, the ranked trials, the final training curves and the diagnoses of the final run.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import tempfile
 
@@ -34,7 +33,10 @@ def write_report(result, config) -> None:
     sections = _sections(result, config)
     md = _markdown(sections, plots)
     atomic_write(result.report_md, md.encode())
-    atomic_write(result.report_html, _html(sections, plots).encode())
+    from babysit.dashboard.report import report_html
+
+    summary = [{"title": title, "blocks": [list(b) for b in blocks if b[0] in ("p", "table")]} for title, blocks in sections]
+    atomic_write(result.report_html, report_html(result.store, extra={"summary": summary}).encode("utf-8"))
 
 
 # -- content, shared by both formats ------------------------------------------------------------
@@ -65,8 +67,7 @@ def _sections(result, config) -> list[tuple[str, list]]:
 
     doctor = [("p", result.lr_note)]
     if result.findings:
-        doctor.append(("table", ["check", "status", "value", "explanation", "advice"],
-                       [[f.check, f.status, _short(f.value), f.explanation, f.advice] for f in result.findings]))
+        doctor.append(_findings_table("check", result.findings))
 
     plan = result.plan
     search = [("p", f"Plan: {plan.describe()}."),
@@ -86,11 +87,18 @@ def _sections(result, config) -> list[tuple[str, list]]:
         every = (final.monitor_history or {}).get("every")
         curves.append(("p", f"What the curves and the training monitors (sampled every {every} iterations) say "
                             "about the final run:"))
-        curves.append(("table", ["diagnosis", "status", "value", "explanation", "advice"],
-                       [[f.check, f.status, _short(f.value), f.explanation, f.advice] for f in diagnoses]))
+        curves.append(_findings_table("diagnosis", diagnoses))
         curves += [("plot", name) for name in MONITOR_PLOTS]
     return [("Result", summary), ("Doctor", doctor), ("Search, coarse to fine", search),
             ("Edge warnings", warnings), (f"Best {TOP_TRIALS} trials", table), ("Final training", curves)]
+
+
+def _findings_table(first: str, findings) -> tuple:
+    """A table of findings; the advice column only when some finding gives advice."""
+    advice = any(f.advice for f in findings)
+    header = [first, "status", "value", "explanation", *(["advice"] if advice else [])]
+    return ("table", header, [[f.check, f.status, _short(f.value), f.explanation, *([f.advice or ""] if advice else [])]
+                              for f in findings])
 
 
 def _counts(records) -> str:
@@ -208,34 +216,3 @@ def _markdown(sections, plots) -> str:
 
 def _md_cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-_CSS = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
-        "th{background:#f3f3f3}.pass{color:#2a7}.warn{color:#c80}.fail{color:#c22}img{max-width:100%}")
-
-
-def _html(sections, plots) -> str:
-    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>babysit run report</title>",
-             f"<style>{_CSS}</style></head><body><h1>babysit run report</h1>"]
-    for title, blocks in sections:
-        parts.append(f"<h2>{html.escape(title)}</h2>")
-        for block in blocks:
-            if block[0] == "p":
-                parts.append(f"<p>{html.escape(block[1])}</p>")
-            elif block[0] == "table":
-                header, rows = block[1], block[2]
-                parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
-                for row in rows:
-                    cells = []
-                    for c in row:
-                        cls = f" class='{c}'" if c in ("pass", "warn", "fail") else ""
-                        cells.append(f"<td{cls}>{html.escape(str(c))}</td>")
-                    parts.append("<tr>" + "".join(cells) + "</tr>")
-                parts.append("</table>")
-            elif block[0] == "plot" and block[1] in plots:
-                data = base64.b64encode(plots[block[1]]).decode()
-                parts.append(f"<img alt='{block[1]}' src='data:image/png;base64,{data}'>")
-    parts.append("</body></html>")
-    return "\n".join(parts)

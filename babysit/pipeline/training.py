@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from babysit.doctor import TrainingMonitor, diagnose_solver
-from babysit.doctor.monitor_series import monitor_series
+from babysit.doctor.monitor_series import histogram_series, monitor_series
 from babysit.doctor.monitors import EVERY as MONITOR_EVERY
 from babysit.doctor.plots import save_run_plots
 from babysit.store.recording import record_run
@@ -37,8 +37,8 @@ class MonitoredRun:
 
     def record(self, **extra_metrics):
         """The RunRecord to store: series (run and monitors), metrics (+ ``extra_metrics``), diagnoses, checkpoint."""
-        return self.result.record(extra_metrics=extra_metrics, series=monitor_series(self.monitor_history),
-                                  findings=self.diagnoses)
+        series = {**monitor_series(self.monitor_history), **histogram_series(self.monitor_history)}
+        return self.result.record(extra_metrics=extra_metrics, series=series, findings=self.diagnoses)
 
     def save_plots(self, directory) -> list[Path]:
         """The run's plots (loss annotated with its diagnosis, accuracy, update ratios, activations, weights)."""

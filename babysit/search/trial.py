@@ -84,13 +84,21 @@ def trial_config(data: DataRef, model: str, params: Mapping, epochs: int, seed: 
     return base.with_params(params, epochs=int(epochs), run_seed=int(seed))
 
 
-def run_trial(task: TrialTask) -> RunRecord:
+# The training monitors of a trial sample every this many iterations: about 1% of a trial (every=10 costs 4%
+# of an epoch, benchmarks/bench_monitor.py; docs/benchmarks.md, "Search trials record the monitors"), so that
+# every trial's page shows its update ratios and activations, not only the final run's.
+TRIAL_MONITOR_EVERY = 50
+
+
+def run_trial(task: TrialTask, monitor_every: int = TRIAL_MONITOR_EVERY) -> RunRecord:
     """Train one configuration; never raises.
 
     The record's metrics: val_acc (the best epoch's: the Solver keeps that model, as the
     lecture's trainer does), final_val_acc, train_acc, loss, epochs, iterations, seconds
     (training only), data_seconds (preparing the data: 0 when this process had it cached),
-    stop_reason, host, pid; its series: loss, train_acc, val_acc, lr.
+    stop_reason, host, pid, val_examples, train_examples; its series: loss, train_acc,
+    val_acc, lr and the training monitors' (``monitor_series``, ``histogram_series``) sampled
+    every ``monitor_every`` iterations (0: none); its findings: the end-of-run diagnoses.
     """
     start = time.perf_counter()
     try:
@@ -99,10 +107,29 @@ def run_trial(task: TrialTask) -> RunRecord:
         data = prepared(task.data)
         loaded = time.perf_counter()
         config = trial_config(task.data, task.model, task.params, task.epochs, task.seed)
-        result = train_model(config, data=data, verbose=False)
-        return result.record(extra_metrics={**_where(), "data_seconds": loaded - start})
+        monitor = _monitor(monitor_every)
+        result = train_model(config, data=data, verbose=False, callbacks=[monitor] if monitor else [])
+        dataset = data[0]
+        extra = {**_where(), "data_seconds": loaded - start, "val_examples": int(len(dataset.y_val)),
+                 "train_examples": int(len(dataset.y_train))}
+        if monitor is None:
+            return result.record(extra_metrics=extra)
+        from babysit.doctor import diagnose_solver
+        from babysit.doctor.monitor_series import histogram_series, monitor_series
+
+        return result.record(extra_metrics=extra, findings=diagnose_solver(result.solver, monitor),
+                             series={**monitor_series(monitor.history), **histogram_series(monitor.history)})
     except Exception as exc:  # a crashing trial is a result ('failed'), the search goes on
         return failed_result(exc, time.perf_counter() - start, detail=traceback.format_exc(limit=6))
+
+
+def _monitor(every: int):
+    """The trial's TrainingMonitor (None when ``every`` is 0)."""
+    if not every:
+        return None
+    from babysit.doctor import TrainingMonitor
+
+    return TrainingMonitor(every=every)
 
 
 def failed_result(exc: BaseException | str, seconds: float = 0.0, detail: str | None = None) -> RunRecord:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import json
 import re
 
 import pytest
@@ -17,6 +17,8 @@ from babysit.search.driver import SearchOutcome, StageOutcome
 from babysit.search.records import TrialRecord
 from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import LogUniform
+from babysit.store import RunStore
+from babysit.store.recording import record_run
 from babysit.train.recipe import TrainConfig
 
 
@@ -31,6 +33,9 @@ def report(tmp_path_factory):
     stage = StageOutcome(1, SearchSpace({"lr": LogUniform(1e-3, 1e-1)}), 1, 3,
                          records=[_trial(0, 1e-2, 0.80), _trial(1, 3e-2, 0.90), _trial(2, 9e-2, None, "exploded")])
     run = monitored_training(TrainConfig(model="fc:8", lr=3e-2, epochs=2), out, monitor_every=5, verbose=False)
+    with RunStore(out / "runs.sqlite") as store:  # the report's HTML is drawn from the job's store
+        record_run(store, store.start_run(None, None, None, {"lr": 3e-2, "note": "<img src=x onerror=alert(2)>"}),
+                   run.record(role="final"))
     findings = [Finding("initial_loss", "pass", 2.31, "~2.303", "loss <b>at</b> init | fine", "")]
     result = JobResult(out, run.result.checkpoint, out / "runs.sqlite", out / "report.html", out / "report.md",
                        SearchOutcome(1, "run 1", [stage]), findings, "lr note <script>alert(1)</script>",
@@ -53,15 +58,19 @@ def test_both_reports_hold_every_section_the_ranked_trials_and_the_result(report
     assert f"Validation accuracy {report.final.metrics()['val_acc']:.4f}" in md
 
 
-def test_the_html_is_self_contained_and_escapes_every_text(report):
+def test_the_html_is_the_self_contained_dashboard_report_with_the_job_summary(report):
     html = report.report_html.read_text()
-    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "loss &lt;b&gt;at&lt;/b&gt; init" in html
-    images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
-    # the search plot, the final curves, and the final run's update ratios, activation histograms and weights
-    assert len(images) == 5 and all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
-    assert "http://" not in html and "https://" not in html
-    assert "<td class='pass'>pass</td>" in html
+    # one inline script for plotly, one for the app, one JSON data element: nothing from the store is markup
+    assert html.count("</script>") == 3 and '<script type="application/json" id="babysit-data">' in html
+    assert "<img src=x" not in html and "\\u003cimg src=x onerror=alert(2)\\u003e" in html
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in html  # the lr note, escaped inside the JSON
+    data = json.loads(re.search(r'id="babysit-data">(.*?)</script>', html, flags=re.S).group(1))
+    titles = [s["title"] for s in data["summary"]]
+    assert titles[:2] == ["Result", "Doctor"] and "Test accuracy 0.8750 on 8 held-out examples" in json.dumps(data)
+    assert len(data["overview"]["runs"]) == 1 and "update_ratio:W1" in data["run/1"]["series"]
+    start = html.index("<script>")  # the first inline script is plotly.min.js (its source names URLs it never loads)
+    rest = html[:start] + html[html.index("</script>", start):]
+    assert "http://" not in rest and "https://" not in rest  # nothing outside plotly points off the file
 
 
 def test_the_plots_are_files_beside_the_reports(report):

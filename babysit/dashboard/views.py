@@ -1,0 +1,390 @@
+"""The JSON of every view, built from a ``StoreSource``: what the live app serves and the report embeds.
+
+- ``overview``: the command center, incrementally: runs with id > ``after`` and the points
+  written since the ``since`` cursor for the runs still running, each run's loss and validation
+  accuracy reduced to about the small chart's width (min/max per bucket: spikes kept).
+- ``search_view``: one search's trials, each stage's ranges (replayed with the driver's own
+  ``next_stage_space``), its edge warnings, the best trial and the parameter importance.
+- ``run_view``: one run's every series (MinMaxLTTB to the chart's width), its findings,
+  the gap and the confidence intervals read out, its provenance.
+Numbers that JSON cannot hold (NaN, inf) become null; the steps where they occurred are listed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import re
+
+import numpy as np
+
+from babysit.dashboard.downsample import minmax, minmax_lttb
+from babysit.dashboard.source import StoreSource, finite_or_none
+from babysit.dashboard.stats import (
+    chance_eta2, correlation_ratio, smoothed, wants_log_axis, wilson_interval,
+)
+
+OVERVIEW_WIDTH = 120  # points per small-multiple curve
+RUN_WIDTH = 800  # points per run-page curve
+PAGE_RUNS = 200  # runs per overview response (the client asks again for the rest)
+OVERVIEW_KINDS = ("loss", "val_acc")
+STATUS_ORDER = ("running", "finished", "exploded", "diverged", "failed", "interrupted")
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def series_json(steps, values, width: int, *, method=minmax_lttb) -> dict:
+    """{'x', 'y', 'n', 'bad'}: the downsampled points, the raw count and the steps of non-finite values."""
+    steps = np.asarray(steps)
+    values = np.asarray(values, dtype=np.float64)
+    keep = method(steps, values, width) if len(values) else np.arange(0)
+    bad = steps[~np.isfinite(values)]
+    return {"x": steps[keep].tolist(), "y": [finite_or_none(v) for v in values[keep]], "n": int(len(values)),
+            "bad": bad[:50].tolist()}
+
+
+def run_label(run: dict) -> str:
+    if run.get("search") is not None and run.get("stage") is not None:
+        return f"{run['search']} · stage {run['stage']} · trial {run['trial_index']}"
+    role = (run.get("extra") or {}).get("role")
+    return f"run {run['id']}" + (f" ({role})" if role else "")
+
+
+def run_summary(run: dict) -> dict:
+    extra = run.get("extra") or {}
+    best = run.get("best_val_acc") if run.get("best_val_acc") is not None else run.get("val_acc")
+    return {
+        "id": run["id"], "label": run_label(run), "search": run.get("search"), "search_id": run.get("search_id"),
+        "stage": run.get("stage"), "trial": run.get("trial_index"), "status": run["status"],
+        "params": {k: _plain(v) for k, v in (run.get("params") or {}).items()},
+        "val_acc": finite_or_none(run.get("val_acc")), "best_val_acc": finite_or_none(best),
+        "train_acc": finite_or_none(run.get("train_acc")), "loss": finite_or_none(run.get("loss")),
+        "epochs": finite_or_none(run.get("epochs")), "seconds": finite_or_none(run.get("seconds")),
+        "error": run.get("error"), "role": extra.get("role"),
+    }
+
+
+def _plain(value):
+    if isinstance(value, float):
+        return finite_or_none(value)
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _iso(ts) -> str | None:
+    return None if ts is None else _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# -- command center --------------------------------------------------------------------------
+
+
+def overview(source: StoreSource, after: int = 0, since: int = 0, open_ids=(), limit: int = PAGE_RUNS) -> dict:
+    """What changed since the client's cursors: runs with id > ``after`` (at most ``limit``), the runs
+    ``open_ids`` (those it still shows as running) and their points with rowid in (``since``, cursor].
+
+    The client then asks with ``after`` = the response's ``after`` and ``since`` = its ``cursor``;
+    ``more`` says whether runs are left beyond ``limit``.
+    """
+    # one snapshot: a run seen finished here has all its points at or below the cursor (cacheable)
+    cursor, runs = source.runs(after=after, limit=limit + 1, ids=open_ids, with_cursor=True)
+    new = [r for r in runs if r["id"] > after]
+    more = len(new) > limit
+    new = new[:limit]
+    refreshed = [r for r in runs if r["id"] <= after]
+    curves = {}
+    cache = source.cache
+    # a finished run's series are complete (record_run writes them before the status): its curves are cached
+    cached = {r["id"] for r in new if r["id"] in cache}
+    for run_ids, start in (([r["id"] for r in new if r["id"] not in cached], 0), ([r["id"] for r in refreshed], since)):
+        if not run_ids:
+            continue
+        for run_id, kinds in source.series_many(run_ids, OVERVIEW_KINDS, after=start, upto=cursor).items():
+            if kinds:
+                curves[run_id] = {k: series_json(s, v, OVERVIEW_WIDTH, method=minmax)
+                                  for k, (s, v) in kinds.items()}
+    for r in new:
+        if r["id"] in cached:
+            curves[r["id"]] = cache[r["id"]]
+        elif r["status"] not in ("running",) and r["id"] in curves:
+            cache[r["id"]] = curves[r["id"]]
+    return {"after": max([after] + [r["id"] for r in new]), "cursor": cursor, "more": more,
+            "runs": [run_summary(r) for r in new + refreshed], "curves": curves}
+
+
+# -- search view ---------------------------------------------------------------------------------
+
+
+def searches(source: StoreSource) -> list[dict]:
+    return [{"id": s["id"], "name": s["name"], "model": s["spec"].get("model"), "created": _iso(s["created"])}
+            for s in source.searches()]
+
+
+def _space_json(space) -> dict:
+    from babysit.search.spaces import Choice, LogUniform
+    from babysit.search.stages import describe_space
+
+    if isinstance(space, Choice):
+        return {"type": "choice", "options": [_plain(o) for o in space.options], "text": describe_space(space)}
+    return {"type": "log" if isinstance(space, LogUniform) else "linear", "low": float(space.low),
+            "high": float(space.high), "text": describe_space(space)}
+
+
+def search_view(source: StoreSource, search_id: int) -> dict | None:
+    """One search: trials, stage ranges, edge warnings, the best trial, importance (None if no such search)."""
+    from babysit.search.driver import SearchSpec, varying
+    from babysit.search.records import TrialRecord, ranked
+    from babysit.search.stages import next_stage_space
+
+    found = [s for s in source.searches() if s["id"] == int(search_id)]
+    if not found:
+        return None
+    stored = found[0]
+    spec = SearchSpec.from_json(stored["spec"])
+    runs = [r for r in source.runs() if r["search_id"] == stored["id"]]
+    trials = [r for r in runs if r["stage"] is not None]
+    names = varying(spec.space)
+    space = spec.space
+    stages, warnings = [], []
+    by_stage = {}
+    for r in trials:
+        by_stage.setdefault(r["stage"], []).append(r)
+    for stage in range(1, spec.stages + 1):
+        # a resumed search's reruns: the latest run of a trial counts, as in RunStore.finished_trials
+        latest = {}
+        for r in by_stage.get(stage, []):
+            if r["status"] not in ("running", "interrupted"):
+                latest[r["trial_index"]] = r
+        records = [TrialRecord.from_run(r) for r in latest.values()]
+        best = ranked(records)
+        stages.append({"stage": stage, "epochs": spec.stage_epochs[stage - 1], "planned": spec.stage_trials[stage - 1],
+                       "ran": len(by_stage.get(stage, [])), "ranges": {n: _space_json(space[n]) for n in names},
+                       "best_run": best[0].run_id if best else None,
+                       "best_val_acc": best[0].val_acc if best else None})
+        if not by_stage.get(stage):
+            break
+        space, stage_warnings = next_stage_space(space, records, stage, last=stage == spec.stages)
+        warnings += [{"stage": w.stage, "name": w.name, "edge": w.edge, "message": w.message()} for w in stage_warnings]
+    best_run = next((s["best_run"] for s in reversed(stages) if s["best_run"] is not None), None)
+    log_names = [n for n in names if stages and stages[0]["ranges"][n]["type"] == "log"]
+    finals = [r for r in runs if r["stage"] is None] + [
+        r for r in source.runs() if (r.get("extra") or {}).get("role") == "final"
+        and (r.get("extra") or {}).get("search") == stored["name"]]
+    return {
+        "id": stored["id"], "name": stored["name"], "spec": stored["spec"], "names": names, "log": log_names,
+        "trials": [run_summary(r) for r in trials], "stages": stages, "warnings": warnings, "best_run": best_run,
+        "importance": importance(trials, names, spec.space), "finals": [run_summary(r) for r in finals],
+    }
+
+
+def importance(trials: list[dict], names: list[str], space) -> dict:
+    """Which hyperparameters explained the validation accuracy: η² per name over the finished trials, in words."""
+    from babysit.search.spaces import Choice, LogUniform
+
+    done = [r for r in trials if r["status"] == "finished" and r["val_acc"] is not None and
+            all(n in r["params"] for n in names)]
+    y = [r["val_acc"] for r in done]
+    scores = []
+    for n in names:
+        categorical = isinstance(space[n], Choice)
+        eta = correlation_ratio([r["params"][n] for r in done], y, log=isinstance(space[n], LogUniform),
+                                categorical=categorical)
+        if eta is not None:
+            scores.append({"name": n, "eta2": float(eta)})
+    scores.sort(key=lambda s: -s["eta2"])
+    measure = (f"η² (correlation ratio): the share of the variance of validation accuracy explained by the mean "
+               f"accuracy within quantile bins of each hyperparameter (of log10 for log ranges), over the "
+               f"{len(done)} finished trials")
+    if not scores:
+        return {"scores": [], "measure": measure, "text": "Too few finished trials (at least 3 with differing "
+                "accuracies) to say which hyperparameter mattered."}
+    groups = max(2, min(5, len(done) // 3))
+    chance = chance_eta2(groups, len(done))
+    parts = [f"{s['name']} {100 * s['eta2']:.0f}%" for s in scores]
+    top = scores[0]
+    text = (f"{top['name']} explained most of the validation accuracy ({', '.join(parts)} of its variance). "
+            f"A hyperparameter unrelated to the accuracy scores about {100 * chance:.0f}% by chance with "
+            f"{len(done)} trials.")
+    if top["name"] == "lr":
+        text += " As the lecture says: the learning rate first."
+    return {"scores": scores, "measure": measure, "text": text, "chance": chance}
+
+
+# -- run page ------------------------------------------------------------------------------------
+
+# the activation histograms' series (doctor.monitor_series.histogram_series): act_hist:LAYER@ITERATION holds the
+# counts by bin number, act_edges:LAYER@ITERATION the bin edges
+_HIST = re.compile(r"^(act_hist|act_edges):(.+)@(\d+)$")
+
+
+def run_view(source: StoreSource, run_id: int, width: int = RUN_WIDTH) -> dict | None:
+    """Everything the run page draws and says about run ``run_id`` (None when there is no such run)."""
+    from babysit.doctor.update_ratio_check import RATIO_BAND as band
+
+    run = source.run(run_id)
+    if run is None:
+        return None
+    kinds = source.kinds(run_id)
+    series, hist = {}, {}
+    for kind in kinds:
+        steps, values = source.series(run_id, kind)
+        m = _HIST.match(kind)
+        if m:
+            entry = hist.setdefault(m.group(2), {}).setdefault(int(m.group(3)), {})
+            entry["counts" if m.group(1) == "act_hist" else "edges"] = [finite_or_none(v) for v in values]
+            continue
+        series[kind] = series_json(steps, values, width)
+        if kind == "loss" and len(values):
+            series["loss_smooth"] = series_json(steps, smoothed(values), width)
+            series["loss"]["log"] = wants_log_axis(values)
+    histograms = {layer: [{"iteration": it, **h} for it, h in sorted(by_it.items()) if "counts" in h and "edges" in h]
+                  for layer, by_it in sorted(hist.items())}
+    findings = source.findings(run_id)
+    summary = run_summary(run)
+    extra = run.get("extra") or {}
+    return {
+        "run": summary, "series": series, "histograms": histograms, "findings": findings,
+        "ratio_band": list(band), "diagnosis": diagnosis_text(findings, series),
+        "accuracy": accuracy_readout(run, series), "provenance": provenance(source, run),
+        "test": test_readout(extra), "compare": compare_with_search(source, run),
+        "extra": {k: _plain(v) for k, v in extra.items() if not isinstance(v, (dict, list))},
+    }
+
+
+def diagnosis_text(findings: list[dict], series: dict) -> str:
+    """The loss curve in words: the doctor's reading when it made one, else what the numbers say."""
+    for f in findings:
+        if f["check"] == "loss_curve" and f.get("explanation"):
+            return f"{f['status']}: {f['explanation']}"
+    loss = series.get("loss")
+    if not loss or not loss["n"]:
+        return "No loss was recorded for this run."
+    ys = [v for v in loss["y"] if v is not None]
+    if not ys:
+        return "Every recorded loss is NaN or infinite: the run diverged."
+    text = f"The loss went from {ys[0]:.4g} to {ys[-1]:.4g} over {loss['n']} iterations (no diagnosis recorded)."
+    if loss["bad"]:
+        text += f" It turned NaN/inf at iteration {loss['bad'][0]}."
+    return text
+
+
+def accuracy_readout(run: dict, series: dict) -> dict:
+    """The train/val gap (last epoch and best validation epoch) and 95% Wilson intervals where n is known."""
+    extra = run.get("extra") or {}
+    train = [v for v in (series.get("train_acc") or {}).get("y", [])]
+    val = [v for v in (series.get("val_acc") or {}).get("y", [])]
+    out = {"text": "No epoch finished: no accuracies to compare.", "intervals": {}}
+    if train and val and train[-1] is not None and val[-1] is not None:
+        gap = train[-1] - val[-1]
+        reading = ("a big gap: overfitting, more regularization" if gap > 0.10 else
+                   "no gap: more capacity may help" if gap < 0.02 else "a moderate gap")
+        out["text"] = f"Last epoch: train {train[-1]:.4f}, val {val[-1]:.4f}, gap {gap:+.4f} ({reading})."
+        out["gap"] = gap
+    for key, n_key in (("val_acc", "val_examples"), ("train_acc", "train_acc_examples"), ("test_acc", "test_examples")):
+        value = run.get(key) if key != "test_acc" else extra.get("test_acc")
+        n = extra.get(n_key)
+        if value is not None and n:
+            lo, hi = wilson_interval(value, int(n))
+            out["intervals"][key] = {"value": value, "n": int(n), "low": lo, "high": hi}
+    return out
+
+
+def test_readout(extra: dict) -> dict | None:
+    """Per-class accuracy and the confusion matrix of the test split, when the run recorded them."""
+    confusion = extra.get("test_confusion")
+    per_class = extra.get("test_per_class")
+    if not confusion and not per_class:
+        return None
+    return {"classes": extra.get("class_names"), "per_class": per_class, "confusion": confusion,
+            "n": extra.get("test_examples"), "accuracy": extra.get("test_acc")}
+
+
+def provenance(source: StoreSource, run: dict) -> list[list[str]]:
+    """[(what, value)] of where the run comes from; 'not recorded' where the store does not say."""
+    from babysit import __version__
+
+    extra = run.get("extra") or {}
+    spec = next((s["spec"] for s in source.searches()
+                 if s["id"] == run.get("search_id") or (run.get("search_id") is None and s["name"] == extra.get("search"))),
+                {})
+    data = spec.get("data") or {}
+    params = run.get("params") or {}
+    rows = [
+        ["babysit", extra.get("babysit_version") or f"not recorded (this reader is {__version__})"],
+        ["command", extra.get("command") or "not recorded"],
+        ["data", extra.get("data") or data.get("source") or params.get("data") or "not recorded"],
+        ["preprocessing", data.get("preprocess") or params.get("preprocess") or "not recorded"],
+        ["split seed", str(extra.get("split_seed", data.get("seed", params.get("seed", "not recorded"))))],
+        ["run seed", str(extra.get("run_seed", "not recorded"))],
+        ["split sizes", extra.get("split_sizes") or _sizes(extra)],
+        ["machine", " / ".join(str(extra[k]) for k in ("host", "machine") if extra.get(k)) or "not recorded"],
+        ["started", _iso(run.get("started")) or "not recorded"],
+        ["finished", _iso(run.get("finished")) or "-"],
+        ["wall time", "-" if run.get("seconds") is None else f"{run['seconds']:.1f} s"],
+    ]
+    return [[k, str(v)] for k, v in rows]
+
+
+def _sizes(extra: dict) -> str:
+    parts = [f"{extra[k]} {name}" for k, name in (("train_examples", "train"), ("val_examples", "val"),
+                                                  ("test_examples", "test")) if extra.get(k)]
+    return " / ".join(parts) or "not recorded"
+
+
+def compare_with_search(source: StoreSource, run: dict) -> str | None:
+    """For a search's final run: why its validation accuracy differs from the search's best trial."""
+    extra = run.get("extra") or {}
+    if extra.get("role") != "final" or not extra.get("search"):
+        return None
+    search = next((s for s in source.searches() if s["name"] == extra["search"]), None)
+    if search is None:
+        return None
+    trials = [r for r in source.runs() if r["search_id"] == search["id"] and r["status"] == "finished"
+              and r["val_acc"] is not None]
+    if not trials or run.get("val_acc") is None:
+        return None
+    best = max(trials, key=lambda r: r["val_acc"])
+    diff = run["val_acc"] - best["val_acc"]
+    text = (f"The search's best trial (run {best['id']}) reached val_acc {best['val_acc']:.4f} after "
+            f"{best['epochs'] or 0:g} epochs; this final run reached {run['val_acc']:.4f} after "
+            f"{run['epochs'] or 0:g} epochs ({diff:+.4f}). It is the same configuration trained longer from "
+            "another seed (its own init and minibatch order).")
+    n = extra.get("val_examples") or (best.get("extra") or {}).get("val_examples")
+    if n:
+        lo, hi = wilson_interval(best["val_acc"], int(n))
+        half = (hi - lo) / 2
+        inside = abs(diff) <= half
+        text += (f" On {n} validation examples the 95% interval of an accuracy is about ±{half:.4f}, so the "
+                 f"difference is {'within' if inside else 'beyond'} what the sampling of the split explains"
+                 + ("." if inside else "; a search best is also biased upward: it is the maximum of many noisy trials."))
+    else:
+        text += " The best of many noisy trials is biased upward (a maximum), so the longer run often scores lower."
+    return text
+
+
+# -- the whole store, for the report ---------------------------------------------------------
+
+
+def report_data(source: StoreSource, max_run_pages: int = 300) -> dict:
+    """Every response the report's views ask for, keyed as the live app's API paths (see static/app.js)."""
+    from babysit import __version__
+
+    ov = overview(source, limit=10**9)
+    ordered = sorted(ov["runs"], key=lambda r: -(r["best_val_acc"] if r["best_val_acc"] is not None else -1))
+    pages = {f"run/{r['id']}": run_view(source, r["id"]) for r in ordered[:max_run_pages]}
+    data = {"overview": ov, "searches": searches(source), "findings": store_findings(source), **pages,
+            "meta": {"store": source.path.name, "made_by": f"babysit {__version__}",
+                     "made": _iso(_dt.datetime.now(_dt.timezone.utc).timestamp()),
+                     "run_pages": len(pages), "runs": len(ov["runs"])}}
+    for s in data["searches"]:
+        data[f"search/{s['id']}"] = search_view(source, s["id"])
+    return data
+
+
+def store_findings(source: StoreSource) -> list[dict]:
+    """The doctor's findings about the data and setup (run_id NULL)."""
+    return source.findings(None)
+
+
+

@@ -1,0 +1,59 @@
+"""What the final run of ``babysit run`` records about where it comes from and how it did on the test split.
+
+``final_run_extras(config, dataset, final, test)`` -> extra metrics for the final run's record (kept in
+the store's ``extra_json``, so both the live dashboard and ``babysit report`` show them): the babysit
+version, the command line, the machine, the data source, seeds and split sizes, and, for the test
+split, the per-class accuracy and the confusion matrix (rows: true class, columns: predicted).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import socket
+import sys
+
+import numpy as np
+
+
+def machine() -> str:
+    """One line: CPU model (from /proc/cpuinfo where there is one), logical cores, OS."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
+
+
+def confusion_matrix(model, X, y, num_classes: int, batch_size: int = 500) -> list[list[int]]:
+    """counts[true][predicted] of ``model`` (eval mode: ``model.loss(X)`` gives scores) on (X, y)."""
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for start in range(0, len(X), batch_size):
+        with np.errstate(all="ignore"):
+            predicted = np.asarray(model.loss(X[start:start + batch_size])).argmax(axis=1)
+        np.add.at(counts, (np.asarray(y[start:start + batch_size]), predicted), 1)
+    return counts.tolist()
+
+
+def final_run_extras(config, dataset, final, test: dict | None) -> dict:
+    """The provenance and test details of the final run (see the module docstring)."""
+    from babysit import __version__
+
+    extras = {
+        "babysit_version": __version__, "command": shlex.join([os.path.basename(sys.argv[0]), *sys.argv[1:]]),
+        "machine": machine(), "host": socket.gethostname(), "data": config.data, "split_seed": config.seed,
+        "run_seed": final.config.init_seed, "train_examples": int(len(dataset.y_train)),
+        "val_examples": int(len(dataset.y_val)), "test_examples": int(len(dataset.y_test)),
+        "class_names": [str(c) for c in dataset.class_names],
+    }
+    if test is not None:
+        extras["test_per_class"] = test.get("per_class")
+        extras["test_confusion"] = confusion_matrix(final.run.result.model, dataset.X_test, dataset.y_test,
+                                                    dataset.num_classes)
+    return extras

@@ -1,0 +1,121 @@
+"""The views' JSON over a real store: incremental overview, the search's stages, importance, the numbers read out."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from babysit.dashboard import views
+from babysit.dashboard.source import StoreSource
+from babysit.dashboard.stats import correlation_ratio, wants_log_axis, wilson_interval
+from babysit.store import RunStore
+from babysit.store.recording import record_run
+from babysit.train.outcome import RunRecord
+
+
+def test_the_overview_sends_only_new_runs_and_new_points(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    with RunStore(path) as store:
+        done = store.start_run(None, None, None, {"lr": 1e-2})
+        record_run(store, done, RunRecord("finished", {"val_acc": 0.5}, series={"loss": ([1, 2, 3], [2.0, 1.5, 1.2])}))
+        running = store.start_run(None, None, None, {"lr": 1e-3})
+        source = StoreSource(path)
+        first = views.overview(source)
+        assert [r["id"] for r in first["runs"]] == [done, running]
+        assert first["curves"][done]["loss"]["y"] == [2.0, 1.5, 1.2] and running not in first["curves"]
+        assert done in source.cache and running not in source.cache  # only a finished run's curves are final
+        assert views.overview(source)["curves"] == first["curves"]  # served from the cache, the same
+        # nothing new: nothing crosses the wire
+        again = views.overview(source, after=first["after"], since=first["cursor"], open_ids=[])
+        assert again["runs"] == [] and again["curves"] == {}
+        store.log_metrics(running, "loss", [1, 2], [2.3, float("inf")])
+        third = store.start_run(None, None, None, {"lr": 1e-4})
+        poll = views.overview(source, after=first["after"], since=first["cursor"], open_ids=[running])
+        assert sorted(r["id"] for r in poll["runs"]) == [running, third]
+        assert poll["curves"][running]["loss"] == {"x": [1, 2], "y": [2.3, None], "n": 2, "bad": [2]}
+        assert views.overview(source, after=poll["after"], since=poll["cursor"], open_ids=[running])["curves"] == {}
+
+
+def test_the_overview_pages_through_many_runs(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    with RunStore(path) as store:
+        for _ in range(5):
+            store.start_run(None, None, None, {})
+    source = StoreSource(path)
+    page = views.overview(source, limit=2)
+    assert len(page["runs"]) == 2 and page["more"]
+    rest = views.overview(source, after=page["after"], limit=10)
+    assert len(rest["runs"]) == 3 and not rest["more"]
+
+
+def test_the_source_is_read_only_at_the_sqlite_level(store_info):
+    source = StoreSource(store_info["path"])
+    with pytest.raises(sqlite3.OperationalError, match="readonly|read-only"):
+        source.conn().execute("DELETE FROM runs")
+
+
+def test_a_reader_never_waits_for_a_writer_holding_its_transaction(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    with RunStore(path) as store:
+        store.start_run(None, None, None, {})
+        source = StoreSource(path)
+        store.conn.execute("BEGIN IMMEDIATE")  # a search mid-write
+        store.conn.execute("INSERT INTO runs (params_json, status, started) VALUES ('{}', 'running', 0)")
+        assert len(views.overview(source)["runs"]) == 1  # the committed snapshot, at once (WAL)
+        store.conn.execute("COMMIT")
+        assert len(source.runs()) == 2
+
+
+def test_the_search_view_replays_the_stages_and_marks_the_best(store_info):
+    view = views.search_view(StoreSource(store_info["path"]), store_info["search_id"])
+    assert [s["stage"] for s in view["stages"]] == [1, 2] and view["names"] == ["lr", "reg"]
+    assert view["log"] == ["lr", "reg"] and len(view["trials"]) == 10
+    assert view["stages"][0]["ranges"]["lr"]["low"] == pytest.approx(1e-4)
+    finished = [t for t in view["trials"] if t["stage"] == 2 and t["val_acc"] is not None]
+    assert view["best_run"] == max(finished, key=lambda t: t["val_acc"])["id"]  # the last stage's best
+    assert view["finals"] and view["finals"][0]["id"] == store_info["final_id"]
+    assert view["importance"]["measure"].startswith("η²")
+    assert views.search_view(StoreSource(store_info["path"]), 999) is None
+
+
+def test_the_run_page_reads_the_run_in_words(store_info):
+    source = StoreSource(store_info["path"])
+    page = views.run_view(source, store_info["final_id"])
+    for kind in ("loss", "loss_smooth", "train_acc", "val_acc", "lr", "update_ratio:W1", "weight_std:W2", "act_mean:relu1"):
+        assert kind in page["series"]
+    assert list(page["histograms"]) == ["relu1"] and len(page["histograms"]["relu1"]) == 2
+    assert "gap" in page["accuracy"]["text"] and page["accuracy"]["intervals"]["val_acc"]["n"] == 360
+    assert page["test"]["confusion"] == [[126, 54], [18, 162]]
+    assert "search's best trial" in page["compare"]
+    exploded = views.run_view(source, store_info["trial_ids"][1])
+    assert exploded["diagnosis"].startswith("fail") and exploded["series"]["loss"]["bad"]
+    assert exploded["series"]["loss"]["log"]  # 0.3 .. 300: three decades, a log axis
+    assert views.run_view(source, 10**6) is None
+
+
+def test_importance_finds_the_hyperparameter_that_drives_the_accuracy():
+    rng = np.random.default_rng(1)
+    lr = 10 ** rng.uniform(-5, -1, 60)
+    reg = 10 ** rng.uniform(-5, -1, 60)
+    acc = 0.9 - 0.1 * (np.log10(lr) + 3) ** 2 + 0.005 * rng.standard_normal(60)  # best at lr 1e-3
+    eta_lr = correlation_ratio(lr, acc, log=True)
+    eta_reg = correlation_ratio(reg, acc, log=True)
+    assert eta_lr > 0.7 and eta_reg < 0.2  # chance: about 4 / 59
+    trials = [{"status": "finished", "val_acc": a, "params": {"lr": x, "reg": r}} for x, r, a in zip(lr, reg, acc)]
+    from babysit.search.search_space import SearchSpace
+    from babysit.search.spaces import LogUniform
+
+    result = views.importance(trials, ["lr", "reg"], SearchSpace({"lr": LogUniform(1e-5, 1e-1),
+                                                                  "reg": LogUniform(1e-5, 1e-1)}))
+    assert result["scores"][0]["name"] == "lr" and result["text"].startswith("lr explained most")
+    assert "the learning rate first" in result["text"]
+
+
+def test_wilson_interval_and_the_log_axis_rule():
+    lo, hi = wilson_interval(0.5, 100)
+    assert lo == pytest.approx(0.40383, abs=1e-4) and hi == pytest.approx(0.59617, abs=1e-4)
+    lo, hi = wilson_interval(1.0, 20)
+    assert hi == 1.0 and lo == pytest.approx(0.83889, abs=1e-4)
+    assert wants_log_axis([2.3, 0.01]) and not wants_log_axis([2.3, 0.5, float("nan")])
