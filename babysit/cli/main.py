@@ -23,6 +23,9 @@ COMMANDS = {
     "run": "babysit.cli.cmd_run",
     "runs": "babysit.cli.cmd_runs",
     "doctor": "babysit.cli.cmd_doctor",
+    "zoo": "babysit.cli.cmd_zoo",
+    "finetune": "babysit.cli.cmd_finetune",
+    "features": "babysit.cli.cmd_features",
 }
 
 
