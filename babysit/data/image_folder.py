@@ -73,8 +73,13 @@ def read_image_folder(
             f"({', '.join(ARCHIVE_SUFFIXES)}); got a file of another type"
         )
 
-    sized = "" if image_size is None else f"-{image_size[0]}x{image_size[1]}-crop{crop_pct:g}"
-    cache_file = cache_root / f"folder-{key[:40]}{sized}.npz"
+    cache_file = cache_root / f"folder-{key[:40]}.npz"
+    if image_size is not None:  # images decoded at their own size serve when that is the size asked for
+        cached = _read_cache(cache_file)
+        if cached is not None and tuple(cached[0].shape[2:]) == tuple(image_size):
+            X, y, class_names = cached
+            return X, y, class_names, FolderLoadInfo(cache_file, True, 0)
+        cache_file = cache_root / f"folder-{key[:40]}-{image_size[0]}x{image_size[1]}-crop{crop_pct:g}.npz"
     cached = _read_cache(cache_file)
     if cached is not None:
         X, y, class_names = cached

@@ -3,7 +3,8 @@
 ``classes``: the classes to keep, by name or label, ranges allowed (``0-4``, ``cat,dog``); they keep
 their order of the source and are relabelled 0..k-1. ``per_class``: keep at most N training
 images of each class (the validation and test splits stay whole, so runs with different N are
-scored on the same held-out images; a smaller N is a subset of a larger one). ``image_size``
+scored on the same held-out images; a smaller N is a subset of a larger one). ``val_per_class``:
+the same for the validation split (a cheaper per-epoch check; the test split stays whole). ``image_size``
 (``S`` or ``HxW``) and ``crop_pct`` (default 1): resize and centre-crop ``folder:`` images.
 """
 
@@ -15,8 +16,8 @@ import numpy as np
 
 from babysit.errors import ConfigError
 
-OPTIONS = ("classes", "per_class", "image_size", "crop_pct")
-SYNTAX = "SOURCE?classes=0-4&per_class=100&image_size=64&crop_pct=0.875"
+OPTIONS = ("classes", "per_class", "val_per_class", "image_size", "crop_pct")
+SYNTAX = "SOURCE?classes=0-4&per_class=100&val_per_class=50&image_size=64&crop_pct=0.875"
 
 
 def split_options(spec: str) -> tuple[str, dict]:
@@ -31,8 +32,9 @@ def split_options(spec: str) -> tuple[str, dict]:
             raise ConfigError(f"data source option {part!r} of {spec!r} is not valid: expected KEY=VALUE with KEY "
                               f"one of {', '.join(OPTIONS)}, as in {SYNTAX}", parameter="data")
         options[key] = value
-    if "per_class" in options:
-        options["per_class"] = _positive_int(options["per_class"], "per_class", spec)
+    for key in ("per_class", "val_per_class"):
+        if key in options:
+            options[key] = _positive_int(options[key], key, spec)
     if "image_size" in options:
         options["image_size"] = parse_image_size(options["image_size"], spec)
     if "crop_pct" in options:
@@ -111,10 +113,13 @@ def apply_options(dataset, options: dict, seed: int, spec: str):
             rows = np.flatnonzero(relabel[y] >= 0)
             arrays[f"X_{split}"], arrays[f"y_{split}"] = X[rows], relabel[y[rows]]
         dataset = dataclasses.replace(dataset, class_names=[dataset.class_names[c] for c in keep], **arrays)
-    if "per_class" in options:
-        n = options["per_class"]
-        rng = np.random.default_rng([seed, 1])  # its own stream: the split's is not disturbed
-        y = dataset.y_train
-        rows = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:n] for c in range(dataset.num_classes)]))
-        dataset = dataclasses.replace(dataset, X_train=dataset.X_train[rows], y_train=y[rows])
+    for key, split, stream in (("per_class", "train", 1), ("val_per_class", "val", 2)):
+        if key in options:
+            n = options[key]
+            rng = np.random.default_rng([seed, stream])  # its own stream: the split's is not disturbed
+            y = getattr(dataset, f"y_{split}")
+            rows = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:n]
+                                           for c in range(dataset.num_classes)]))
+            dataset = dataclasses.replace(dataset, **{f"X_{split}": getattr(dataset, f"X_{split}")[rows],
+                                                      f"y_{split}": y[rows]})
     return dataset

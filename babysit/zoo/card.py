@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +41,13 @@ def sha256_file(path) -> str:
 
 def layer_roles(architecture: dict, params: dict) -> dict:
     """Body and classifier of a babysit model: its blocks (the k of W{k}), the last one the classifier."""
-    blocks = sorted({int(name.lstrip("abcdefghijklmnopqrstuvwxyz_")) for name in params})
+    block = {name: int(re.search(r"(\d+)$", name).group(1)) for name in params}
+    blocks = sorted(set(block.values()))
     top = blocks[-1]
     return {"blocks": blocks, "body": blocks[:-1], "classifier": top,
-            "classifier_params": sorted(n for n in params if int(n.lstrip("abcdefghijklmnopqrstuvwxyz_")) == top),
-            "first_layer": blocks[0]}
+            "classifier_params": sorted(n for n in params if block[n] == top), "first_layer": blocks[0],
+            "note": "block k holds the parameters W{k}, b{k}, gamma{k}, beta{k}; finetune --strategy top:K trains "
+                    "the top K blocks"}
 
 
 def preprocessing_summary(preprocessor, config) -> dict | None:
