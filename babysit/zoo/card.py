@@ -25,8 +25,9 @@ CARD_FIELDS = ("format", "format_version", "name", "description", "architecture"
                "input", "preprocessing", "class_names", "trained_on", "recipe", "babysit_version", "metrics",
                "layers", "license", "created", "made_with")
 RECIPE_KEYS = ("model", "update", "lr", "momentum", "reg", "epochs", "lr_decay", "schedule", "batch_size", "seed",
-               "run_seed", "normalization", "preprocess", "strategy", "lr_mult", "freeze_epochs", "train_bn",
-               "base_model")
+               "run_seed", "normalization", "preprocess")
+FINETUNE_KEYS = ("base_model", "base_data", "strategy", "lr_mult", "freeze_epochs", "train_bn", "shared_classes",
+                 "epochs_total")
 SMALL_ARRAY = 64  # fitted preprocessing arrays up to this many values are written into the card in full
 
 
@@ -91,7 +92,8 @@ def make_card(name: str, weights: Path, meta: dict, *, description: str = "", li
         "preprocessing": preprocessing_summary(preprocessor, meta.get("preprocessing")),
         "class_names": list(meta["class_names"]),
         "trained_on": trained_on or {"data": train_config.get("data"), "seed": train_config.get("seed")},
-        "recipe": {k: train_config[k] for k in RECIPE_KEYS if k in train_config},
+        "recipe": {**{k: train_config[k] for k in RECIPE_KEYS if k in train_config},
+                   **{k: v for k, v in (train_config.get("finetune") or {}).items() if k in FINETUNE_KEYS}},
         "babysit_version": meta.get("babysit_version", __version__),
         "metrics": metrics if metrics is not None else dict(meta.get("metrics") or {}),
         "layers": layer_roles(arch, meta["params"]),
