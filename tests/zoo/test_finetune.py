@@ -134,27 +134,25 @@ def test_finetune_cli_errors_are_one_line(base_checkpoint, tmp_path):
 def test_finetune_resumes_from_its_checkpoint_after_a_kill(base_checkpoint, tmp_path):
     out = tmp_path / "ft"
     args = [sys.executable, "-m", "babysit", "finetune", "--from", str(base_checkpoint), "--data",
-            "digits?classes=5-9", "--strategy", "all", "--epochs", "400", "--lr-decay", "1", "--out", str(out),
-            "--quiet"]
+            "digits?classes=5-9&per_class=20", "--strategy", "all", "--epochs", "400", "--lr-decay", "1",
+            "--batch-size", "100", "--out", str(out), "--quiet"]
     child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while not (out / "model.json").is_file() and time.monotonic() < deadline and child.poll() is None:
             time.sleep(0.05)
-        time.sleep(0.5)
+        time.sleep(0.2)
         assert child.poll() is None, "the finetuning ended before it could be killed"
         os.killpg(child.pid, signal.SIGKILL)
     finally:
         child.wait(timeout=30)
     done = json.loads((out / "model.json").read_text())["metrics"]["epochs"]
     assert 1 <= done < 400
-    resumed = subprocess.run(args[:-5] + ["--epochs", "400", "--lr-decay", "1", "--out", str(out), "--quiet"],
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming the finetuning in {out}" in resumed.stdout and f"after {done} of 400 epochs" in resumed.stdout
     meta = json.loads((out / "model.json").read_text())
     assert meta["train_config"]["finetune"]["epochs_before"] == done
     assert meta["train_config"]["epochs"] == 400 - done
-    other = babysit("finetune", "--from", base_checkpoint, "--data", "digits?classes=5-9", "--strategy", "head",
-                    "--epochs", "400", "--lr-decay", "1", "--out", out)
+    other = babysit(*[("head" if a == "all" else a) for a in args[3:]])
     assert_one_line_error(other, "other settings", "strategy")
