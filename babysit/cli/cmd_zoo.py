@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from babysit.cli.publishing import add_zoo_argument
@@ -29,6 +30,9 @@ def add_parser(sub, name):
                      help="measure the test accuracy on the checkpoint's own data source (its test split) for the card")
     add.add_argument("--made-with", default=None, help="the command that trained it, for the card")
     add.add_argument("--replace", action="store_true", help="replace an entry of that name")
+    add.add_argument("--torch-weights", type=Path, default=None, metavar="FILE.safetensors",
+                     help="take the weights from this PyTorch state_dict (nn.Sequential names, as `export --torch` "
+                          "writes them) and the architecture, classes and preprocessing from --checkpoint")
     rm = actions.add_parser("remove", help="delete a model from the zoo")
     rm.add_argument("name")
     ex = actions.add_parser("export", help="copy a model (checkpoint + card) into a folder")
@@ -91,10 +95,26 @@ def _add(zoo, args) -> int:
         result, info = evaluate_checkpoint(args.checkpoint, data, split="test")
         metrics = {**(meta.get("metrics") or {}), "test_acc": result["accuracy"], "test_loss": result["loss"],
                    "test_examples": info["num_examples"], "test_split_of": data}
-    card = zoo.add(args.name, args.checkpoint, description=args.description, license=args.license, metrics=metrics,
-                   made_with=args.made_with, replace=args.replace)
+    checkpoint = args.checkpoint
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.torch_weights is not None:
+            checkpoint = _with_torch_weights(args.checkpoint, args.torch_weights, Path(tmp))
+        card = zoo.add(args.name, checkpoint, description=args.description, license=args.license, metrics=metrics,
+                       made_with=args.made_with, replace=args.replace)
     print(f"added {args.name!r} to {zoo.root} (sha256 {card['sha256']})")
     return 0
+
+
+def _with_torch_weights(like, weights, folder: Path) -> Path:
+    """A checkpoint in ``folder``: ``like``'s architecture, classes and preprocessing with the PyTorch weights."""
+    from babysit.train.checkpoint import load_checkpoint, save_checkpoint
+    from babysit.zoo.torch_weights import load_torch_state_dict
+
+    model, meta = load_checkpoint(like)
+    load_torch_state_dict(model, weights)
+    return save_checkpoint(folder / "model.safetensors", model, preprocessor=meta["preprocessor"],
+                           class_names=meta["class_names"], train_config={**meta.get("train_config", {}),
+                                                                          "torch_weights": str(weights)})
 
 
 def _remove(zoo, args) -> int:

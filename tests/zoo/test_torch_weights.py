@@ -92,3 +92,23 @@ def test_pickles_are_refused_with_how_to_convert(tmp_path):
     path.write_bytes(b"\x80\x02}q\x00.")
     with pytest.raises(CheckpointError, match=r"can run arbitrary code.*safetensors.torch import save_file"):
         load_torch_state_dict(_conv(0), path)
+
+
+def test_zoo_cli_exports_torch_weights_and_imports_them_back(base_checkpoint, tmp_path):
+    from cli.helpers import assert_one_line_error, babysit
+
+    zoo = tmp_path / "zoo"
+    assert babysit("zoo", "add", "m", "--checkpoint", base_checkpoint, "--zoo", zoo).returncode == 0
+    exported = babysit("zoo", "export", "m", "--torch", "--out", tmp_path / "t", "--zoo", zoo)
+    assert exported.returncode == 0, exported.stderr
+    back = babysit("zoo", "add", "m2", "--checkpoint", base_checkpoint, "--torch-weights",
+                   tmp_path / "t" / "model.safetensors", "--zoo", zoo)
+    assert back.returncode == 0, back.stderr
+    from babysit.train.checkpoint import load_checkpoint
+
+    a, _ = load_checkpoint(base_checkpoint)
+    b, meta = load_checkpoint(zoo / "m2")
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    (tmp_path / "w.pt").write_bytes(b"\x80\x02")
+    assert_one_line_error(babysit("zoo", "add", "m3", "--checkpoint", base_checkpoint, "--torch-weights",
+                                  tmp_path / "w.pt", "--zoo", zoo), "arbitrary code", "save_file")
