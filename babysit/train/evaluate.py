@@ -44,7 +44,6 @@ def checkpoint_examples(path, source: str, split: str = "test", *, say=None, mat
     input size (``finetune.load_for_model``). With ``match``, the data's classes are matched to the
     model's by name (another set of classes is refused); without, the data keeps its own labels.
     """
-    from babysit.data import match_classes
     from babysit.data.dataset import SPLITS
     from babysit.train.checkpoint import load_checkpoint
     from babysit.train.finetune import load_for_model
@@ -53,9 +52,8 @@ def checkpoint_examples(path, source: str, split: str = "test", *, say=None, mat
     train_config = meta.get("train_config") or {}
     preprocessor = meta["preprocessor"]
     dataset, source = load_for_model(source, model, preprocessor, seed=train_config.get("seed", 0), base=str(path),
-                                     trained_on=train_config.get("data"), say=say)
-    if match:
-        dataset = match_classes(meta["class_names"], dataset)
+                                     trained_on=train_config.get("data"), say=say,
+                                     class_names=meta["class_names"] if match else None)
     names = list(SPLITS) if split == "all" else [split]
     parts = [dataset.split(name) for name in names]
     X = np.concatenate([X for X, _ in parts]) if len(parts) > 1 else parts[0][0]

@@ -117,11 +117,12 @@ def expected_raw_shape(model, preprocessor) -> tuple[int, ...]:
 
 
 def load_for_model(source: str, model, preprocessor, *, seed: int, base: str, trained_on: str | None,
-                   say: Callable[[str], None] | None = None):
+                   say: Callable[[str], None] | None = None, class_names: list[str] | None = None):
     """The raw Dataset of ``source`` in the shape ``model`` takes: ``folder:`` images are loaded at the
     model's input size (resized and centre-cropped where they differ) unless the source says
-    ``image_size``; DataError when the examples still do not fit."""
-    from babysit.data import load_source, parse_source
+    ``image_size``; DataError when the examples still do not fit. With ``class_names`` (the model's),
+    the data's classes are matched to them by name first (``data.match_classes``)."""
+    from babysit.data import load_source, match_classes, parse_source
     from babysit.data.source_options import split_options, with_options
 
     expected = expected_raw_shape(model, preprocessor)
@@ -132,6 +133,8 @@ def load_for_model(source: str, model, preprocessor, *, seed: int, base: str, tr
             say(f"loading the images of {source.partition('?')[0]} at {expected[1]}x{expected[2]}, the input size "
                 f"of {base} (resized and centre-cropped where they differ; give image_size to choose)")
     raw = load_source(source, seed=seed)
+    if class_names is not None:
+        raw = match_classes(class_names, raw)
     shape = tuple(raw.input_shape)
     if shape != expected and not (len(expected) == 1 and math.prod(shape) == expected[0]):
         raise DataError(f"{source}: examples have shape {shape}, but the checkpoint {base} was trained on examples of "

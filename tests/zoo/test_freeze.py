@@ -159,3 +159,16 @@ def test_solver_applies_lr_multipliers_and_skips_frozen_parameters():
     _train(model, steps_epochs=1, lr_mults={"W2": 1e-9, "b2": 1e-9})
     assert np.array_equal(model.params["W1"], before["W1"])
     assert np.abs(model.params["W2"] - before["W2"]).max() < 1e-6 < np.abs(model.params["W3"] - before["W3"]).max()
+
+
+def test_stopping_the_backward_leaves_the_trainable_gradients_unchanged():
+    """Without BatchNorm, freezing changes nothing in the forward: the trainable blocks' gradients are bit-equal."""
+    X, y = _images(12)
+    whole = ConvNet(input_dim=(3, 8, 8), conv_channels=[4, 6], hidden_dims=[8], num_classes=3, seed=0, reg=0.01)
+    stopped = ConvNet(input_dim=(3, 8, 8), conv_channels=[4, 6], hidden_dims=[8], num_classes=3, seed=0,
+                      reg=0.01).freeze([1, 2])
+    loss_a, grads_a = whole.loss(X, y)
+    loss_b, grads_b = stopped.loss(X, y)
+    assert loss_a == loss_b and set(grads_b) == {"W3", "b3", "W4", "b4"}
+    for name, g in grads_b.items():
+        assert np.array_equal(g, grads_a[name]), name
