@@ -94,6 +94,7 @@ def test_pickles_are_refused_with_how_to_convert(tmp_path):
         load_torch_state_dict(_conv(0), path)
 
 
+@pytest.mark.slow
 def test_zoo_cli_exports_torch_weights_and_imports_them_back(base_checkpoint, tmp_path):
     from cli.helpers import assert_one_line_error, babysit
 
