@@ -12,7 +12,8 @@ def add_parser(sub, name):
                                    "loss and per-class accuracy.")
     p.add_argument("--checkpoint", required=True, help="the model.safetensors written by `babysit train` or `babysit run`, or the folder holding it")
     p.add_argument("--data", required=True, help="digits | cifar10:DIR | folder:PATH | npz:PATH")
-    p.add_argument("--split", choices=("test", "val", "train"), default="test", help="default test")
+    p.add_argument("--split", choices=("test", "val", "train", "all"), default="test",
+                   help="default test; all: every example of the source (e.g. a held-out folder of new images)")
     p.add_argument("--json", action="store_true", help='print {"accuracy": ..., "loss": ..., "per_class": {...}}')
     p.set_defaults(run=run)
 
@@ -20,7 +21,10 @@ def add_parser(sub, name):
 def run(args) -> int:
     from babysit.train.evaluate import evaluate_checkpoint
 
-    result, info = evaluate_checkpoint(args.checkpoint, args.data, split=args.split)
+    import sys
+
+    result, info = evaluate_checkpoint(args.checkpoint, args.data, split=args.split,
+                                       say=lambda line: print(line, file=sys.stderr if args.json else sys.stdout))
     if args.json:
         print(dumps(result))
         return 0

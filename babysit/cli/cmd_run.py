@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from babysit.cli.publishing import add_publish_arguments, publish
+
 
 def add_parser(sub, name):
     from babysit.pipeline.main_job import JobConfig
@@ -25,6 +27,7 @@ def add_parser(sub, name):
                    help="local processes running trials (default 1: this process, every core)")
     p.add_argument("--preprocess", default=d.preprocess, help=f"default {d.preprocess} (see babysit train --help)")
     p.add_argument("--out", type=Path, default=Path("runs/latest"), help="output folder (default runs/latest)")
+    add_publish_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -45,4 +48,6 @@ def run(args) -> int:
     if result.test is not None:
         print(f"test accuracy {result.test['accuracy']:.4f}, validation accuracy "
               f"{result.final.metrics()['val_acc']:.4f}")
+    publish(args, result.checkpoint, {**result.final.metrics(), **({"test_acc": result.test["accuracy"]}
+                                                                   if result.test is not None else {})})
     return 0 if result.checkpoint is not None else 1

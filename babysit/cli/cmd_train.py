@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from babysit.cli.publishing import add_publish_arguments, publish
 from babysit.doctor.monitors import EVERY as MONITOR_EVERY
 from babysit.train.callbacks import ProgressBar
 from babysit.train.optim import UPDATE_RULES
@@ -57,6 +58,7 @@ def add_parser(sub, name):
     p.add_argument("--json", type=Path, default=None, metavar="PATH",
                    help='write the run\'s result and diagnoses ({"result": {...}, "findings": [...]}) to this file')
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines, only the summary")
+    add_publish_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -90,6 +92,7 @@ def run(args) -> int:
     if result.checkpoint is not None:
         print(f"best validation accuracy: {solver.best_val_acc:.4f} (epoch {solver.best_epoch})")
         print(f"saved {result.checkpoint} and {result.checkpoint.with_suffix('.json')}")
+        publish(args, result.checkpoint, solver.metrics())
     else:
         print(f"no checkpoint written: the run ended before its first epoch; {args.out} is unchanged")
     print_diagnoses(job.run.diagnoses, getattr(args, "flags", None) or {})

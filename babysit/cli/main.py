@@ -25,6 +25,9 @@ COMMANDS = {
     "doctor": "babysit.cli.cmd_doctor",
     "dashboard": "babysit.cli.cmd_dashboard",
     "report": "babysit.cli.cmd_report",
+    "zoo": "babysit.cli.cmd_zoo",
+    "finetune": "babysit.cli.cmd_finetune",
+    "features": "babysit.cli.cmd_features",
 }
 
 

@@ -28,13 +28,30 @@ _SHARED: tuple | None = None
 _SHARED_LOCK = threading.Lock()  # one parallel decode at a time per process
 
 
-def decode_rgb(name: str, data: bytes) -> np.ndarray:
-    """One image as (H, W, 3) uint8; DataError naming the file if it cannot be decoded."""
+def decode_rgb(name: str, data: bytes, size: tuple[int, int] | None = None, crop_pct: float = 1.0) -> np.ndarray:
+    """One image as (H, W, 3) uint8; DataError naming the file if it cannot be decoded.
+
+    With ``size`` (height, width): resized (bicubic) so that it covers ``size / crop_pct``, then
+    centre-cropped to ``size`` (timm's eval transform; crop_pct 1 keeps as much of the image as fits).
+    """
     try:
         with Image.open(io.BytesIO(data), formats=("JPEG", "PNG")) as im:
-            return np.asarray(im.convert("RGB"))
+            rgb = im.convert("RGB")
+            return np.asarray(rgb if size is None else resize_centre_crop(rgb, size, crop_pct))
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"cannot decode image {name}: {exc}") from None
+
+
+def resize_centre_crop(im: Image.Image, size: tuple[int, int], crop_pct: float = 1.0) -> Image.Image:
+    """``im`` scaled (keeping its aspect) to cover ``size / crop_pct``, then its centre ``size`` (height, width)."""
+    th, tw = size
+    w, h = im.size
+    scale = max(th / h, tw / w) / crop_pct
+    nw, nh = max(tw, round(w * scale)), max(th, round(h * scale))
+    if (nw, nh) != (w, h):
+        im = im.resize((nw, nh), Image.BICUBIC)
+    left, top = (nw - tw) // 2, (nh - th) // 2
+    return im.crop((left, top, left + tw, top + th))
 
 
 def default_workers() -> int:
@@ -46,30 +63,32 @@ def default_workers() -> int:
     return max(1, min(cpus, 8))
 
 
-def decode_all(names: list[str], blobs: list[bytes], workers: int | None) -> np.ndarray:
+def decode_all(names: list[str], blobs: list[bytes], workers: int | None, size: tuple[int, int] | None = None,
+               crop_pct: float = 1.0) -> np.ndarray:
     """Decode all images to one (N, 3, H, W) uint8 array, with a process pool when N > CHUNK_IMAGES.
 
     Inputs: ``names`` (for messages) and ``blobs`` in the same order; ``workers`` processes
-    (None: ``default_workers()``; 1 decodes in this process). Raises DataError for
-    undecodable images and for images of mixed sizes (naming the first image and the
-    first one whose size differs from it).
+    (None: ``default_workers()``; 1 decodes in this process); ``size`` (height, width) and
+    ``crop_pct`` resize and centre-crop every image (``resize_centre_crop``), so mixed sizes are
+    fine. Without ``size``, raises DataError for images of mixed sizes (naming the first image and
+    the first one whose size differs from it); always for undecodable images.
     """
     global _SHARED
     workers = default_workers() if workers is None else max(1, int(workers))
-    first = decode_rgb(names[0], blobs[0])
+    first = decode_rgb(names[0], blobs[0], size, crop_pct)
     shape = (len(names), 3) + first.shape[:2]
     # Forked workers need no __main__ guard in the caller's script (spawn would re-run it).
     parallel = workers > 1 and len(names) > CHUNK_IMAGES and sys.platform.startswith("linux")
     if not parallel:
         out = np.empty(shape, dtype=np.uint8)
-        odd = [_decode_range(names, blobs, out, 0, len(names))]
+        odd = [_decode_range(names, blobs, out, 0, len(names), size, crop_pct)]
     else:
         # An anonymous shared mapping: the children's writes are visible here.
         buffer = mmap.mmap(-1, int(np.prod(shape)))
         out = np.frombuffer(buffer, dtype=np.uint8).reshape(shape)
         ranges = [(a, min(a + CHUNK_IMAGES, len(names))) for a in range(0, len(names), CHUNK_IMAGES)]
         with _SHARED_LOCK:
-            _SHARED = (names, blobs, out)
+            _SHARED = (names, blobs, out, size, crop_pct)
             try:
                 with multiprocessing.get_context("fork").Pool(workers) as pool:
                     odd = pool.starmap(_decode_shared_range, ranges)
@@ -86,17 +105,16 @@ def decode_all(names: list[str], blobs: list[bytes], workers: int | None) -> np.
     return out
 
 
-def _decode_range(names, blobs, out, start: int, stop: int) -> int | None:
+def _decode_range(names, blobs, out, start: int, stop: int, size=None, crop_pct: float = 1.0) -> int | None:
     """Decode images ``start:stop`` into ``out`` (N, 3, H, W); the first index of another size, or None."""
-    size = out.shape[2:]
     for i in range(start, stop):
-        rgb = decode_rgb(names[i], blobs[i])
-        if rgb.shape[:2] != size:
+        rgb = decode_rgb(names[i], blobs[i], size, crop_pct)
+        if rgb.shape[:2] != out.shape[2:]:
             return i
         out[i] = rgb.transpose(2, 0, 1)
     return None
 
 
 def _decode_shared_range(start: int, stop: int) -> int | None:
-    names, blobs, out = _SHARED
-    return _decode_range(names, blobs, out, start, stop)
+    names, blobs, out, size, crop_pct = _SHARED
+    return _decode_range(names, blobs, out, start, stop, size, crop_pct)

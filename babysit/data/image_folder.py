@@ -42,13 +42,16 @@ class FolderLoadInfo:
 
 
 def read_image_folder(
-    path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None, workers: int | None = None
+    path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None, workers: int | None = None,
+    image_size: tuple[int, int] | None = None, crop_pct: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, list[str], FolderLoadInfo]:
     """Decode (or read from cache) every image of a folder tree or archive.
 
     Inputs: path of a directory or a .tar(.gz|.bz2|.xz)/.tgz/.zip archive; cache_dir
     (default ``$BABYSIT_CACHE`` or ``~/.cache/babysit``); workers, the decode
-    processes (default: the usable CPUs, at most 8; 1 decodes in this process).
+    processes (default: the usable CPUs, at most 8; 1 decodes in this process);
+    image_size (height, width) and crop_pct: resize and centre-crop every image
+    (``decode.resize_centre_crop``), so images of mixed sizes load (cached per size).
     Returns X (N, 3, H, W) uint8 in class-then-file-name order, y (N,) int64,
     the sorted class names, and a FolderLoadInfo.
     """
@@ -71,6 +74,12 @@ def read_image_folder(
         )
 
     cache_file = cache_root / f"folder-{key[:40]}.npz"
+    if image_size is not None:  # images decoded at their own size serve when that is the size asked for
+        cached = _read_cache(cache_file)
+        if cached is not None and tuple(cached[0].shape[2:]) == tuple(image_size):
+            X, y, class_names = cached
+            return X, y, class_names, FolderLoadInfo(cache_file, True, 0)
+        cache_file = cache_root / f"folder-{key[:40]}-{image_size[0]}x{image_size[1]}-crop{crop_pct:g}.npz"
     cached = _read_cache(cache_file)
     if cached is not None:
         X, y, class_names = cached
@@ -83,7 +92,7 @@ def read_image_folder(
     class_names, labelled = _find_classes(root, files, dirs)
     names = [name for name, _ in labelled]
     y = np.array([label for _, label in labelled], dtype=np.int64)
-    X = decode_all(names, [blobs[n] for n in names], workers)
+    X = decode_all(names, [blobs[n] for n in names], workers, image_size, crop_pct)
     write_npz(
         cache_file,
         {

@@ -2,7 +2,8 @@
 
 Specs: ``digits`` (embedded default), ``cifar10:DIR`` (official python-version
 batches), ``folder:PATH`` (image-folder tree or .tar.gz/.tgz/.zip of one),
-``npz:PATH`` (arrays X, y, optional class_names).
+``npz:PATH`` (arrays X, y, optional class_names). Any of them takes options after ``?``
+(``babysit.data.source_options``): ``folder:PATH?classes=0-4&per_class=100&image_size=64``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from babysit.data.cifar10 import read_cifar10
 from babysit.data.dataset import Dataset
 from babysit.data.digits import read_digits
 from babysit.data.image_folder import read_image_folder
+from babysit.data.source_options import apply_options, split_options
 from babysit.data.splits import split_size, stratified_split
 from babysit.errors import ConfigError, DataError
 
@@ -32,9 +34,11 @@ CIFAR10_TRAIN_ROWS = 50000
 
 
 def parse_source(spec: str) -> tuple[str, str]:
-    """Split a spec into ``(scheme, argument)``; ConfigError for unknown or malformed specs."""
+    """Split a spec into ``(scheme, argument)`` (options after ``?`` checked, not returned); ConfigError for
+    unknown or malformed specs."""
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"expected a data source spec; got {spec!r}. {_valid()}")
+    spec, _ = split_options(spec)
     scheme, sep, arg = spec.strip().partition(":")
     if scheme not in SOURCES:
         hint = _did_you_mean(spec.strip())
@@ -88,17 +92,22 @@ def load_source(
     val_fraction). Returns a Dataset.
     """
     scheme, arg = parse_source(spec)
+    _, options = split_options(spec)
+    if "image_size" in options and scheme != "folder":
+        raise ConfigError(f"image_size applies to folder: sources (decoded images); got {spec!r}", parameter="data")
     rng = np.random.default_rng(seed)
     if scheme == "cifar10":
         X, y, X_test, y_test, class_names = read_cifar10(arg)
         n_val = CIFAR10_VAL_ROWS if len(y) == CIFAR10_TRAIN_ROWS else split_size(val_fraction, len(y), "val_fraction")
         train, val, _ = stratified_split(y, n_val, 0, rng)
-        return Dataset(X[train], y[train], X[val], y[val], X_test, y_test, class_names, spec)
+        return apply_options(Dataset(X[train], y[train], X[val], y[val], X_test, y_test, class_names, spec),
+                             options, seed, spec)
 
     if scheme == "digits":
         X, y, class_names = read_digits()
     elif scheme == "folder":
-        X, y, class_names, _ = read_image_folder(arg, cache_dir=cache_dir)
+        X, y, class_names, _ = read_image_folder(arg, cache_dir=cache_dir, image_size=options.get("image_size"),
+                                                 crop_pct=options.get("crop_pct", 1.0))
     else:
         X, y, class_names = read_npz_arrays(arg)
         if len(class_names) < 2:
@@ -106,4 +115,5 @@ def load_source(
     n_val = split_size(val_fraction, len(y), "val_fraction")
     n_test = split_size(test_fraction, len(y), "test_fraction")
     train, val, test = stratified_split(y, n_val, n_test, rng)
-    return Dataset(X[train], y[train], X[val], y[val], X[test], y[test], class_names, spec)
+    return apply_options(Dataset(X[train], y[train], X[val], y[val], X[test], y[test], class_names, spec),
+                         options, seed, spec)

@@ -57,13 +57,17 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.training = True
         self.input_grad = True
+        self.frozen = False
         self.last_output: np.ndarray | None = None
         self._cache = None
 
+    eval_when_frozen = False  # True where train mode changes what a frozen layer computes (BatchNorm)
+
     # -- mode -------------------------------------------------------------
     def train(self, mode: bool = True) -> "Layer":
-        """Switch to train mode (``mode=True``) or eval mode; returns self."""
-        self.training = bool(mode)
+        """Switch to train mode (``mode=True``) or eval mode; returns self. A frozen layer with
+        ``eval_when_frozen`` stays in eval mode."""
+        self.training = bool(mode) and not (self.frozen and self.eval_when_frozen)
         return self
 
     def eval(self) -> "Layer":

@@ -88,6 +88,7 @@ class BatchNorm(Layer):
 
     _ndim = 2
     _axes = (0,)
+    eval_when_frozen = True  # a frozen BatchNorm normalizes with, and keeps, its running statistics
 
     def __init__(self, dim: int, *, momentum: float = 0.1, eps: float = 1e-5, dtype=np.float32) -> None:
         super().__init__()

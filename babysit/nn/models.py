@@ -75,6 +75,13 @@ class Model:
         self.grads = ParamView(index, "grads")
         self.weight_names = [p for p, _, local in named if local == "W"]
         self._scratch = BufferPool()  # reg * W, once per weight and step
+        # block k -> its layers (W{k}, b{k}, gamma{k}, ... name them), bottom to top; the last is the classifier
+        self._blocks: dict[int, list[Layer]] = {}
+        for public, layer, local in named:
+            members = self._blocks.setdefault(int(public[len(local):]), [])
+            if layer not in members:
+                members.append(layer)
+        self._trainable = list(self.params)
 
     # -- the cs231n API -----------------------------------------------------
     def loss(self, X, y=None):
@@ -93,15 +100,17 @@ class Model:
         self.layers.train()
         scores = self.layers.forward(X)
         loss, dscores = softmax_loss(scores, y)
-        self.layers.backward(dscores)
-        grads = dict(self.grads)
+        if self._trainable:
+            self.layers.backward(dscores)  # down to the lowest trainable layer (Sequential.backward_stop)
+        grads = {name: self.grads[name] for name in self._trainable}
         if self.reg:
             reg = float(self.reg)  # a Python float keeps float32 arrays float32
             for name in self.weight_names:
                 w = self.params[name]
                 flat = w.reshape(-1)
                 loss += 0.5 * reg * float(np.dot(flat, flat))
-                grads[name] += np.multiply(w, reg, out=self._scratch(name, w.shape, w.dtype))
+                if name in grads:
+                    grads[name] += np.multiply(w, reg, out=self._scratch(name, w.shape, w.dtype))
         return loss, grads
 
     def predict(self, X, batch_size: int = 1000) -> np.ndarray:
@@ -137,6 +146,59 @@ class Model:
 
     def num_params(self) -> int:
         return sum(v.size for v in self.params.values())
+
+    # -- transfer learning: frozen blocks -----------------------------------
+    @property
+    def blocks(self) -> list[int]:
+        """The block numbers, bottom to top (k of W{k}, b{k}, gamma{k}, ...); the last one is the classifier."""
+        return list(self._blocks)
+
+    def block_of(self, name: str) -> int:
+        """The block number of the parameter ``name`` (W3 -> 3)."""
+        layer, local = self.params.owner(name)
+        return int(name[len(local):])
+
+    def freeze(self, blocks=None, *, train_bn: bool = False) -> Model:
+        """Freeze ``blocks`` (block numbers; None: every block): their parameters get no gradient and no update,
+        and their BatchNorm layers run in eval mode (running statistics used, never changed), unless ``train_bn``
+        (fastai's default: BatchNorm layers stay trainable). Backward stops at the lowest trainable layer."""
+        for layer in self._block_layers(blocks, "freeze"):
+            if not (train_bn and layer.eval_when_frozen):
+                layer.frozen = True
+        return self._refreeze()
+
+    def unfreeze(self, blocks=None) -> Model:
+        """Make ``blocks`` (None: every block) trainable again."""
+        for layer in self._block_layers(blocks, "unfreeze"):
+            layer.frozen = False
+        return self._refreeze()
+
+    @property
+    def frozen_params(self) -> list[str]:
+        """Names of the parameters ``freeze`` excluded from training."""
+        return [name for name in self.params if name not in self._trainable]
+
+    def trainable_params(self) -> dict[str, np.ndarray]:
+        """name -> array of the parameters training updates (the model's own arrays)."""
+        return {name: self.params[name] for name in self._trainable}
+
+    def _block_layers(self, blocks, owner: str) -> list[Layer]:
+        chosen = self.blocks if blocks is None else [blocks] if isinstance(blocks, numbers.Integral) else list(blocks)
+        unknown = [k for k in chosen if k not in self._blocks]
+        if unknown:
+            raise invalid(f"{type(self).__name__}.{owner}", "blocks", f"block numbers among {self.blocks}", unknown)
+        return [layer for k in chosen for layer in self._blocks[k]]
+
+    def _refreeze(self) -> Model:
+        """Recompute the trainable names and where backward stops (the next ``loss(X, y)`` sets the modes)."""
+        self._trainable = [name for name in self.params if not self.params.owner(name)[0].frozen]
+        layers = self.layers.layers
+        trainable = [i for i, layer in enumerate(layers) if layer.params and not layer.frozen]
+        stop = trainable[0] if trainable else 0
+        self.layers.backward_stop = stop
+        for i, layer in enumerate(layers):
+            layer.input_grad = i > stop  # the stop layer computes its parameters' gradients, not its input's
+        return self
 
     def config(self) -> dict:  # pragma: no cover - interface
         raise NotImplementedError

@@ -14,11 +14,14 @@ class Sequential(Layer):
     """Run layers in order forward and in reverse order backward.
 
     ``params``/``grads`` are live views keyed ``"<index>.<name>"`` (e.g. ``"0.W"``).
+    ``backward_stop``: the index of the lowest layer ``backward`` runs (0: all of them); the
+    layers below it are frozen and need no gradient work (``Model.freeze`` sets it).
     """
 
     def __init__(self, *layers: Layer) -> None:
         super().__init__()
         self.layers = list(layers)
+        self.backward_stop = 0
         index = {f"{i}.{name}": (layer, name) for i, layer in enumerate(self.layers) for name in layer.params}
         self.params = ParamView(index, "params")
         self.grads = ParamView(index, "grads")
@@ -45,7 +48,7 @@ class Sequential(Layer):
         return x
 
     def backward(self, dout):
-        for layer in reversed(self.layers):
+        for layer in reversed(self.layers[self.backward_stop:]):
             dout = layer.backward(dout)
             if dout is None:  # a layer that needs no input gradient ends the pass
                 break

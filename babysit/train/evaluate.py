@@ -36,33 +36,43 @@ def evaluate(model, X, y, class_names, batch_size: int = 500) -> dict:
     return {"accuracy": float(correct.mean()), "loss": total_loss / len(X), "per_class": per_class}
 
 
-def evaluate_checkpoint(path, source: str, split: str = "test", batch_size: int = 500) -> tuple[dict, dict]:
-    """Evaluate the checkpoint at ``path`` on ``split`` of the data source ``source``.
+def checkpoint_examples(path, source: str, split: str = "test", *, say=None, match: bool = True):
+    """The checkpoint at ``path`` and the examples of ``split`` ('train', 'val', 'test' or 'all') of ``source``,
+    preprocessed as it was trained: ``(model, X, y, split of each row, class_names, info)``.
 
-    Classes are matched by name (a data set with other classes is refused), the
-    split is drawn with the seed used in training, and the saved preprocessing is
-    applied. Returns (``evaluate``'s dict, info with source, split, num_examples).
+    The split is drawn with the seed used in training; ``folder:`` images are loaded at the model's
+    input size (``finetune.load_for_model``). With ``match``, the data's classes are matched to the
+    model's by name (another set of classes is refused); without, the data keeps its own labels.
     """
-    import math
-
-    from babysit.data import load_source, match_classes
-    from babysit.errors import DataError
+    from babysit.data.dataset import SPLITS
     from babysit.train.checkpoint import load_checkpoint
+    from babysit.train.finetune import load_for_model
 
     model, meta = load_checkpoint(path)
-    seed = (meta.get("train_config") or {}).get("seed", 0)
-    dataset = match_classes(meta["class_names"], load_source(source, seed=seed))
-    X, y = dataset.split(split)
+    train_config = meta.get("train_config") or {}
     preprocessor = meta["preprocessor"]
-    expected = tuple(preprocessor.input_shape_) if preprocessor is not None and preprocessor.fitted \
-        else tuple(model.input_shape)
-    shape = tuple(X.shape[1:])
-    if shape != expected and not (len(expected) == 1 and math.prod(shape) == expected[0]):
-        raise DataError(
-            f"{source}: examples have shape {shape}, but the checkpoint {path} was trained on examples of "
-            f"shape {expected} (source {(meta.get('train_config') or {}).get('data', '?')!r})"
-        )
-    if preprocessor is not None:
+    dataset, source = load_for_model(source, model, preprocessor, seed=train_config.get("seed", 0), base=str(path),
+                                     trained_on=train_config.get("data"), say=say,
+                                     class_names=meta["class_names"] if match else None)
+    names = list(SPLITS) if split == "all" else [split]
+    parts = [dataset.split(name) for name in names]
+    X = np.concatenate([X for X, _ in parts]) if len(parts) > 1 else parts[0][0]
+    y = np.concatenate([y for _, y in parts]) if len(parts) > 1 else parts[0][1]
+    splits = [name for name, (_, ys) in zip(names, parts) for _ in range(len(ys))]
+    if preprocessor is not None and len(X):
         X = preprocessor.transform(X)
-    result = evaluate(model, X, y, dataset.class_names, batch_size=batch_size)
-    return result, {"source": source, "split": split, "num_examples": int(len(y))}
+    return model, X, y, splits, list(dataset.class_names), {"source": source, "split": split,
+                                                             "num_examples": int(len(y))}
+
+
+def evaluate_checkpoint(path, source: str, split: str = "test", batch_size: int = 500, say=None) -> tuple[dict, dict]:
+    """Evaluate the checkpoint at ``path`` on ``split`` ('train', 'val', 'test' or 'all': every example) of the
+    data source ``source``.
+
+    Classes are matched by name (a data set with other classes is refused), the split is drawn
+    with the seed used in training, ``folder:`` images are loaded at the model's input size, and
+    the saved preprocessing is applied. Returns (``evaluate``'s dict, info with source, split, num_examples).
+    """
+    model, X, y, _, class_names, info = checkpoint_examples(path, source, split, say=say)
+    result = evaluate(model, X, y, class_names, batch_size=batch_size)
+    return result, info

@@ -8,6 +8,11 @@ parameter name. All arithmetic uses Python floats and preallocated buffers of
 the parameter's dtype, so float32 parameters stay float32 and a step allocates
 nothing.
 
+Per-parameter learning-rate multipliers (``optimizer.set_lr_mults({'W1': 0.1})``, PyTorch's
+param groups, fastai's discriminative rates): a parameter named there is updated with
+``lr * mult``; every other with ``lr``. Frozen parameters are simply not passed to ``step``
+(``Model.trainable_params()``): they get no update and keep no state.
+
 Momentum convention (the lecture's, cs231n): ``v = mu * v - lr * g; p += v``.
 PyTorch keeps ``v = mu * v + g; p -= lr * v`` instead. The two give identical
 parameters while ``lr`` is constant; when ``lr`` changes (a schedule), ours
@@ -44,7 +49,14 @@ class Optimizer:
         merged = {**self.defaults, **config}
         self.config = {k: check_float(self.name, k, v, self.constraints[k]) for k, v in merged.items()}
         self.state: dict[str, dict[str, np.ndarray]] = {}
+        self.lr_mults: dict[str, float] = {}
         self.t = 0  # number of steps taken
+
+    def set_lr_mults(self, lr_mults: Mapping[str, float] | None) -> Optimizer:
+        """Scale the learning rate of the named parameters by their multiplier (> 0; None: no multipliers)."""
+        self.lr_mults = {str(k): check_float(self.name, f"lr_mult of {k}", v, POSITIVE)
+                         for k, v in (lr_mults or {}).items()}
+        return self
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
@@ -65,7 +77,7 @@ class Optimizer:
                 raise InputError(
                     f"{self.name}: gradient of '{key}' has shape {g.shape}, expected {p.shape} (the parameter's)"
                 )
-            self._update(self._state(key, p), p, g, lr)
+            self._update(self._state(key, p), p, g, lr * self.lr_mults[key] if key in self.lr_mults else lr)
 
     def _state(self, key: str, p: np.ndarray) -> dict[str, np.ndarray]:
         state = self.state.get(key)
@@ -182,9 +194,10 @@ UPDATE_RULES: dict[str, type[Optimizer]] = {
 }
 
 
-def make_optimizer(name: str, **config) -> Optimizer:
-    """Build the update rule called ``name`` ('sgd', 'momentum', 'nesterov', 'rmsprop', 'adam')."""
+def make_optimizer(name: str, lr_mults: Mapping[str, float] | None = None, **config) -> Optimizer:
+    """Build the update rule called ``name`` ('sgd', 'momentum', 'nesterov', 'rmsprop', 'adam'), with optional
+    per-parameter learning-rate multipliers."""
     cls = UPDATE_RULES.get(name)
     if cls is None:
         raise unknown("make_optimizer", "name", "update rule", name, UPDATE_RULES)
-    return cls(**config)
+    return cls(**config).set_lr_mults(lr_mults)

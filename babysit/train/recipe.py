@@ -150,8 +150,9 @@ def build_model(config: TrainConfig, input_shape, num_classes: int, dtype=np.flo
     )
 
 
-def make_solver(config: TrainConfig, model, data, *, callbacks=(), verbose: bool = False) -> Solver:
-    """The Solver ``config`` describes for ``model`` on ``data`` (a Dataset or the cs231n data dict)."""
+def make_solver(config: TrainConfig, model, data, *, callbacks=(), verbose: bool = False, lr_mults=None) -> Solver:
+    """The Solver ``config`` describes for ``model`` on ``data`` (a Dataset or the cs231n data dict);
+    lr_mults, per-parameter learning-rate multipliers (finetuning's pretrained layers)."""
     optim_config = {"learning_rate": config.lr}
     if config.momentum is not None:
         optim_config["momentum"] = config.momentum
@@ -159,17 +160,19 @@ def make_solver(config: TrainConfig, model, data, *, callbacks=(), verbose: bool
         model, data, update_rule=config.update, optim_config=optim_config, lr_decay=config.epoch_decay(),
         schedule=config.schedule, batch_size=config.batch_size, num_epochs=config.epochs,
         num_train_samples=TRAIN_ACC_ROWS, seed=np.random.default_rng(config.init_seed + 1),
-        callbacks=list(callbacks), verbose=verbose,
+        callbacks=list(callbacks), verbose=verbose, lr_mults=lr_mults,
     )
 
 
 def train_model(config: TrainConfig, out=None, *, data=None, callbacks=(), verbose: bool = True,
-                checkpoint_info: Mapping | None = None) -> TrainResult:
+                checkpoint_info: Mapping | None = None, model=None, lr_mults: Mapping | None = None) -> TrainResult:
     """Train one model as ``config`` says; with ``out``, keep the best one in ``out/model.safetensors``.
 
     Inputs: data, the ``(dataset, preprocessor)`` of ``babysit.data.prepare`` when the caller has
     it already (a search, ``babysit run``), else it is prepared from the config; callbacks,
-    besides the Checkpoint; checkpoint_info, extra keys for the checkpoint's train_config.
+    besides the Checkpoint; checkpoint_info, extra keys for the checkpoint's train_config; model, a
+    model built already (finetuning's pretrained one; default: ``build_model(config, ...)``);
+    lr_mults, per-parameter learning-rate multipliers.
     The checkpoint is written (atomically) whenever validation accuracy improves, so a run that
     explodes early leaves any earlier checkpoint in ``out`` intact.
     """
@@ -178,7 +181,8 @@ def train_model(config: TrainConfig, out=None, *, data=None, callbacks=(), verbo
 
         data = prepare(config.data, config.preprocess, config.seed)
     dataset, preprocessor = data
-    model = build_model(config, dataset.input_shape, dataset.num_classes)
+    if model is None:
+        model = build_model(config, dataset.input_shape, dataset.num_classes)
     callbacks = list(callbacks)
     checkpoint = None
     if out is not None:
@@ -187,7 +191,7 @@ def train_model(config: TrainConfig, out=None, *, data=None, callbacks=(), verbo
             train_config={**config.to_dict(), **(checkpoint_info or {})},
         )
         callbacks.insert(0, checkpoint)
-    solver = make_solver(config, model, dataset, callbacks=callbacks, verbose=verbose)
+    solver = make_solver(config, model, dataset, callbacks=callbacks, verbose=verbose, lr_mults=lr_mults)
     # Probing absurd learning rates overflows by design: the explosion guard judges the loss, not NumPy warnings.
     with np.errstate(all="ignore"):
         solver.train()

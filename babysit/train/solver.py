@@ -40,7 +40,8 @@ class Solver:
     how many rows the per-epoch accuracy checks use (None = all);
     print_every, iteration-loss lines every N iterations when verbose;
     seed, an int or np.random.Generator driving minibatches and subsamples;
-    explosion_factor, the ExplosionGuard's factor (None: no guard).
+    explosion_factor, the ExplosionGuard's factor (None: no guard); lr_mults, per-parameter
+    learning-rate multipliers (name -> factor, see babysit.train.optim).
     After ``train()``: loss_history and lr_history (per iteration),
     train_acc_history and val_acc_history (per epoch), best_val_acc,
     best_params (copies, also restored into the model), seconds (wall time
@@ -53,7 +54,7 @@ class Solver:
     def __init__(
         self, model, data, *, update_rule="sgd", optim_config=None, lr_decay=1.0, batch_size=100,
         num_epochs=10, num_train_samples=1000, num_val_samples=None, print_every=None,
-        verbose=True, seed=None, callbacks=(), schedule=None, explosion_factor=3.0, **unknown,
+        verbose=True, seed=None, callbacks=(), schedule=None, explosion_factor=3.0, lr_mults=None, **unknown,
     ):
         if unknown:
             raise ConfigError(
@@ -70,7 +71,7 @@ class Solver:
 
         config = dict(optim_config or {})
         lr = config.pop("learning_rate", None)
-        self.optimizer = make_optimizer(update_rule, **config)
+        self.optimizer = make_optimizer(update_rule, lr_mults=lr_mults, **config)
         self.iterations_per_epoch = max(len(self.X_train) // self.batch_size, 1)
         self.num_iterations = self.num_epochs * self.iterations_per_epoch
         self.schedule = self._make_schedule(schedule, lr, lr_decay)
@@ -128,7 +129,7 @@ class Solver:
                 for X_batch, y_batch in self._minibatches():
                     self.lr = self.schedule.lr_at(self.epoch, self.iteration)
                     loss, self.grads = self.model.loss(X_batch, y_batch)
-                    self.optimizer.step(self.model.params, self.grads, self.lr)
+                    self.optimizer.step(self._trainable_params(), self.grads, self.lr)
                     self.loss = float(loss)
                     self.iteration += 1
                     self.loss_history.append(self.loss)
@@ -187,6 +188,11 @@ class Solver:
             "epochs": self.epoch, "iterations": self.iteration, "seconds": float(self.seconds),
             "stopped_at": self.stopped_at, "stop_reason": self.stop_reason,
         }
+
+    def _trainable_params(self):
+        """The parameters to update: a model's ``trainable_params()`` (frozen ones left out), else all."""
+        trainable = getattr(self.model, "trainable_params", None)
+        return trainable() if trainable is not None else self.model.params
 
     def _minibatches(self):
         """One epoch of minibatches: a fresh permutation cut into batch_size slices."""

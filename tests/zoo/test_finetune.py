@@ -1,0 +1,157 @@
+"""The finetune recipe: a new head for the new classes, strategies freeze what they say (bit-identical),
+two phases, resume after a real kill, one-line errors for bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from babysit.errors import ConfigError, DataError
+from babysit.train.checkpoint import load_checkpoint, model_buffers
+from babysit.train.finetune import FinetuneSpec, finetune_model
+from babysit.train.recipe import TrainConfig
+
+from cli.helpers import assert_one_line_error, babysit
+
+NEW = TrainConfig(data="digits?classes=3-9&per_class=20", update="adam", lr=5e-3, epochs=2, batch_size=20)
+
+
+def _run(base, strategy="head", config=NEW, **spec):
+    return finetune_model(base, config, FinetuneSpec(strategy=strategy, **spec), verbose=False)
+
+
+def test_head_gets_the_new_classes(base_checkpoint):
+    result = finetune_model(base_checkpoint, TrainConfig(**{**NEW.to_dict(), "epochs": 1}), FinetuneSpec("head"),
+                            verbose=False)
+    model = result.model
+    assert model.num_classes == 7 and model.params["W3"].shape == (16, 7)
+    assert result.dataset.class_names == ["3", "4", "5", "6", "7", "8", "9"]
+
+
+def test_head_freezes_the_body_bit_identically_with_its_batchnorm_statistics(base_checkpoint):
+    old, _ = load_checkpoint(base_checkpoint)
+    result = _run(base_checkpoint, "head")
+    model = result.model
+    for name in ("W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2"):
+        assert np.array_equal(model.params[name], old.params[name]), name
+    for key, value in model_buffers(old).items():
+        assert np.array_equal(model_buffers(model)[key], value), key
+    assert sorted(model.frozen_params) == ["W1", "W2", "b1", "b2", "beta1", "beta2", "gamma1", "gamma2"]
+
+
+def test_shared_class_columns_start_from_the_pretrained_ones(base_checkpoint):
+    from babysit.train.finetune import with_new_head
+
+    old, meta = load_checkpoint(base_checkpoint)
+    new, shared = with_new_head(old, meta["class_names"], ["4", "x", "1"], reg=0.0, seed=0, fresh=False)
+    assert shared == ["4", "1"]
+    assert np.array_equal(new.params["W3"][:, 0], old.params["W3"][:, 4])
+    assert np.array_equal(new.params["W3"][:, 2], old.params["W3"][:, 1])
+    assert np.array_equal(new.params["W1"], old.params["W1"])
+
+
+def test_top_k_trains_the_top_blocks_and_all_trains_everything(base_checkpoint):
+    old, _ = load_checkpoint(base_checkpoint)
+    top2 = _run(base_checkpoint, "top:2", lr_mult=0.1).model
+    assert np.array_equal(top2.params["W1"], old.params["W1"]) and not np.array_equal(top2.params["W2"], old.params["W2"])
+    every = _run(base_checkpoint, "all").model
+    assert not np.array_equal(every.params["W1"], old.params["W1"]) and every.frozen_params == []
+
+
+def test_train_bn_lets_frozen_blocks_batchnorm_learn(base_checkpoint):
+    old, _ = load_checkpoint(base_checkpoint)
+    model = _run(base_checkpoint, "head", train_bn=True).model
+    assert np.array_equal(model.params["W1"], old.params["W1"])
+    assert not np.array_equal(model.params["gamma1"], old.params["gamma1"])
+
+
+def test_freeze_epochs_trains_the_head_first_then_unfreezes(base_checkpoint):
+    lines = []
+    config = TrainConfig(**{**NEW.to_dict(), "epochs": 3})
+    result = finetune_model(base_checkpoint, config, FinetuneSpec("all", freeze_epochs=2), verbose=False,
+                            say=lines.append)
+    assert any("epoch 3: unfrozen blocks [1, 2, 3]" in line for line in lines)
+    assert result.model.frozen_params == []
+
+
+def test_bad_strategies_and_shapes_are_refused(base_checkpoint):
+    with pytest.raises(ConfigError, match="top:4 asks for 4 blocks, but the model has 3"):
+        _run(base_checkpoint, "top:4")
+    with pytest.raises(ConfigError, match="strategy must be"):
+        FinetuneSpec("bottom:2")
+    with pytest.raises(ConfigError, match="unfreezes nothing"):
+        FinetuneSpec("head", freeze_epochs=1)
+    with pytest.raises(DataError, match=r"examples have shape .* trained on examples of shape \(1, 8, 8\)"):
+        _run(base_checkpoint, config=TrainConfig(data="npz:" + str(_flat_npz(base_checkpoint.parent))))
+
+
+def _flat_npz(folder):
+    path = folder / "flat.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, X=rng.standard_normal((40, 10)), y=np.arange(40) % 2, class_names=np.array(["a", "b"]))
+    return path
+
+
+def test_finetune_cli_records_the_run_and_publishes(base_checkpoint, tmp_path):
+    store, zoo = tmp_path / "runs.sqlite", tmp_path / "zoo"
+    proc = babysit("finetune", "--from", base_checkpoint, "--data", "digits?classes=5-9&per_class=30",
+                   "--strategy", "top:2", "--lr-mult", "0.1", "--epochs", "2", "--out", tmp_path / "ft",
+                   "--store", store, "--publish", "digits-hi", "--zoo", zoo, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "test accuracy" in proc.stdout and "recorded as run 1" in proc.stdout and "published" in proc.stdout
+    card = json.loads((zoo / "digits-hi" / "card.json").read_text())
+    assert card["recipe"]["strategy"] == "top:2" and card["class_names"] == ["5", "6", "7", "8", "9"]
+    from babysit.store import RunStore
+
+    with RunStore(store, readonly=True) as runs:
+        assert runs.run(1)["status"] == "finished" and "val_acc" in runs.metric_kinds(1)
+    # and from the zoo name, head only
+    again = babysit("finetune", "--from", "digits-hi", "--zoo", zoo, "--data", "digits?classes=0-2", "--epochs", "1",
+                    "--out", tmp_path / "ft2", "--quiet")
+    assert again.returncode == 0, again.stderr
+
+
+def test_finetune_cli_errors_are_one_line(base_checkpoint, tmp_path):
+    zoo = tmp_path / "zoo"
+    assert_one_line_error(babysit("finetune", "--from", "no-such-model", "--zoo", zoo, "--data", "digits",
+                                  "--out", tmp_path / "o"), "no model 'no-such-model'", "known:")
+    assert_one_line_error(babysit("finetune", "--from", base_checkpoint, "--data", "digits", "--strategy", "top:9",
+                                  "--out", tmp_path / "o"), "top:9")
+    truncated = tmp_path / "trunc"
+    truncated.mkdir()
+    for f in ("model.safetensors", "model.json"):
+        (truncated / f).write_bytes((base_checkpoint / f).read_bytes()[:200])
+    assert_one_line_error(babysit("finetune", "--from", truncated, "--data", "digits", "--out", tmp_path / "o"),
+                          str(truncated))
+
+
+def test_finetune_resumes_from_its_checkpoint_after_a_kill(base_checkpoint, tmp_path):
+    out = tmp_path / "ft"
+    args = [sys.executable, "-m", "babysit", "finetune", "--from", str(base_checkpoint), "--data",
+            "digits?classes=5-9&per_class=20", "--strategy", "all", "--epochs", "400", "--lr-decay", "1",
+            "--batch-size", "100", "--out", str(out), "--quiet"]
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "model.json").is_file() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert child.poll() is None, "the finetuning ended before it could be killed"
+        os.killpg(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    done = json.loads((out / "model.json").read_text())["metrics"]["epochs"]
+    assert 1 <= done < 400
+    resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming the finetuning in {out}" in resumed.stdout and f"after {done} of 400 epochs" in resumed.stdout
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["train_config"]["finetune"]["epochs_before"] == done
+    assert meta["train_config"]["epochs"] == 400 - done
+    other = babysit(*[("head" if a == "all" else a) for a in args[3:]])
+    assert_one_line_error(other, "other settings", "strategy")
