@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -20,41 +21,21 @@ FINAL = ("finished", "exploded", "diverged", "failed")
 
 class Child:
     """``python -m babysit ARGS`` in ``cwd`` with its stdout read line by line on a thread (so the child never
-    blocks on a full pipe); ``wait_for_line`` and ``kill9`` time the kill."""
+    blocks on a full pipe); ``wait_until`` and ``kill9`` time the kill."""
 
     def __init__(self, *args, cwd, env=None):
+        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
         self.proc = subprocess.Popen([sys.executable, "-m", "babysit", *map(str, args)], cwd=cwd, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     stdout=subprocess.PIPE, stderr=self._stderr, text=True,
                                      encoding="utf-8", errors="replace", bufsize=1)
         self.started = time.monotonic()
         self.lines: list[str] = []
-        self._new = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self):
         for line in self.proc.stdout:
-            with self._new:
-                self.lines.append(line.rstrip("\n"))
-                self._new.notify_all()
-        with self._new:
-            self._new.notify_all()
-
-    def wait_for_line(self, predicate, timeout: float = 180) -> str | None:
-        """The first stdout line ``predicate`` accepts, waiting for it; None if the child exits first."""
-        end = time.monotonic() + timeout
-        seen = 0
-        with self._new:
-            while True:
-                for line in self.lines[seen:]:
-                    if predicate(line):
-                        return line
-                seen = len(self.lines)
-                if self.proc.poll() is not None and not self._reader.is_alive():
-                    return None
-                if time.monotonic() > end:
-                    raise AssertionError(f"no such line within {timeout} s; got {self.lines[-5:]}")
-                self._new.wait(0.05)
+            self.lines.append(line.rstrip("\n"))
 
     def wait_until(self, predicate, timeout: float = 180, poll: float = 0.02) -> bool:
         """Poll ``predicate()`` until true (True) or the child exits (False)."""
@@ -73,15 +54,16 @@ class Child:
             os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         self._reader.join(10)
-        self.proc.stderr.close()
+        self._stderr.close()
         return alive and self.proc.returncode == -signal.SIGKILL
 
     def finish(self, timeout: float = 300) -> subprocess.CompletedProcess:
         """Wait for a normal exit; the CompletedProcess with everything printed."""
         self.proc.wait(timeout)
         self._reader.join(10)
-        err = self.proc.stderr.read()
-        self.proc.stderr.close()
+        self._stderr.seek(0)
+        err = self._stderr.read()
+        self._stderr.close()
         return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, "\n".join(self.lines), err)
 
 
