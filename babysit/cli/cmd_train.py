@@ -46,6 +46,9 @@ def add_parser(sub, name):
                         "(fitted on the training split, saved with the model)")
     p.add_argument("--out", type=Path, default=Path("babysit-model"),
                    help="directory for model.safetensors and model.json (default ./babysit-model)")
+    p.add_argument("--fresh", action="store_true",
+                   help="replace the checkpoint in --out even if it is of a training with other settings "
+                        "(without it, that is refused: a re-run with the same settings replaces it)")
     p.add_argument("--store", type=Path, default=None,
                    help="also record the run (settings, loss and accuracy series, status) in this SQLite run store")
     p.add_argument("--monitor-every", type=int, default=MONITOR_EVERY, metavar="N",
@@ -74,7 +77,7 @@ def run(args) -> int:
         preprocess=args.preprocess,
     )
     job = train_job(config, args.out, store=args.store, plots=args.plots, monitor_every=args.monitor_every,
-                    callbacks=[ProgressBar(verbose=not args.quiet)], verbose=not args.quiet)
+                    callbacks=[ProgressBar(verbose=not args.quiet)], verbose=not args.quiet, fresh=args.fresh)
     result, solver = job.run.result, job.run.solver
     samples = solver.iteration * min(solver.batch_size, len(solver.X_train))
     print(f"status: {solver.status} after {solver.epoch} epoch(s), {solver.iteration} iterations, "

@@ -249,3 +249,26 @@ def _read_weights(weights: Path) -> tuple[dict[str, np.ndarray], dict]:
     if header.get("format") != FORMAT:
         raise CheckpointError(f"{weights}: not a babysit checkpoint (no '{FORMAT}' marker in its header)")
     return tensors, header
+
+
+def check_replaceable(out, train_config: dict, flag: str = "--fresh") -> None:
+    """Refuse to train into ``out`` when it holds the checkpoint of another training (other settings, or one
+    that cannot be read): replacing it would leave a folder whose model is not the one its settings say.
+
+    The checkpoint of a training with the same settings (a re-run after a kill, or of a finished run: the
+    same seed trains the same model) may be replaced. ``flag`` is what the refusal tells the user to give.
+    """
+    weights = checkpoint_paths(out)[0]
+    if not weights.is_file():
+        return
+    try:
+        theirs = checkpoint_meta(weights).get("train_config") or {}
+    except CheckpointError as exc:
+        raise CheckpointError(f"{out} holds a checkpoint this babysit cannot read ({exc}); give {flag} to replace "
+                              "it or another output folder") from None
+    mine = json.loads(dumps(train_config))
+    differing = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+    if differing:
+        shown = ", ".join(f"{k} {theirs.get(k)!r}" for k in differing[:4])
+        raise CheckpointError(f"{out} holds the checkpoint of another training ({shown} there); give {flag} to "
+                              "replace it, or another output folder")
