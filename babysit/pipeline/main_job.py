@@ -47,6 +47,10 @@ class JobConflict(BabysitError):
     """The output folder holds a job this one must not be mixed with (or nothing to resume)."""
 
 
+class ReportError(BabysitError):
+    """The report could not be written (a full disk, a read-only folder)."""
+
+
 class SearchFailed(BabysitError):
     """The search produced no configuration to train: every trial exploded, diverged or failed, or none ran."""
 
@@ -179,7 +183,13 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
         timings["total_before_report"] = time.monotonic() - start
         result = JobResult(out, final.checkpoint, store_path, out / "report.html", out / "report.md", outcome,
                            findings, lr_note, plan, final, test, timings)
-        write_report(result, config)
+        try:
+            write_report(result, config)
+        except OSError as exc:  # a full disk, a read-only folder: the job is resumed once it can be written
+            raise ReportError(f"cannot write the report into {out}: {exc.strerror or exc}"
+                              f"{f': {exc.filename}' if exc.filename else ''}; the search and the checkpoint are "
+                              "kept, free space then run the same command again (it trains the final run again "
+                              "and writes the report)") from None
         record_run(store, final.run_id, final.run.record(role="final", search=name,
                                                          **({"test_acc": test["accuracy"]} if test else {})))
         for path in (result.report_html, result.report_md):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -47,10 +48,29 @@ def connect(path: Path, readonly: bool) -> sqlite3.Connection:
         raise StoreError(f"cannot open store {path}: {err}; check the path and its permissions") from None
     try:
         _configure(conn, path, readonly)
+    except StoreError:
+        conn.close()
+        if not (readonly and _on_read_only_media(path)):
+            raise
+        # a WAL store on a read-only file system: SQLite cannot create the -shm file a reader needs. Nobody can
+        # change the file there, so it is opened immutable (read as it is, no locks, no -shm)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, timeout=30.0, isolation_level=None)
+        try:
+            _configure(conn, path, readonly)
+        except BaseException:
+            conn.close()
+            raise
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _on_read_only_media(path: Path) -> bool:
+    """Whether ``path`` sits in a folder this process cannot write (a read-only mount) with no WAL file
+    beside it (whose unmerged commits an immutable open would not see)."""
+    wal = path.with_name(path.name + "-wal")
+    return not os.access(path.parent, os.W_OK) and not (wal.exists() and wal.stat().st_size > 0)
 
 
 def _configure(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
@@ -58,6 +78,9 @@ def _configure(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         tables = user_tables(conn)
     except sqlite3.DatabaseError as err:
+        if (getattr(err, "sqlite_errorname", "") or "").startswith("SQLITE_CANTOPEN"):
+            raise StoreError(f"cannot open store {path}: {err} (its folder may be read-only or missing); "
+                             "check the path and its permissions") from None
         raise StoreError(
             f"{path} is not a babysit run store (not an SQLite database: {err}); "
             "give a new path or an existing store"

@@ -99,13 +99,23 @@ def save_checkpoint(path, model, *, preprocessor=None, class_names, train_config
         "metrics": metrics or {},
     }
     text = dumps(meta, indent=2) + "\n"
-    weights.parent.mkdir(parents=True, exist_ok=True)
     # Both temp files are written before either is moved into place (weights first): the weights carry the
     # metadata themselves, so whichever rename a crash stops before, the weights in place load as saved.
-    with atomic_path(sidecar) as tmp_sidecar, atomic_path(weights) as tmp_weights:
-        save_file(tensors, str(tmp_weights),
-                  metadata={"format": FORMAT, "checkpoint_id": checkpoint_id, META_KEY: dumps(meta)})
-        tmp_sidecar.write_text(text, encoding="utf-8")
+    try:
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(sidecar) as tmp_sidecar, atomic_path(weights) as tmp_weights:
+            try:
+                save_file(tensors, str(tmp_weights),
+                          metadata={"format": FORMAT, "checkpoint_id": checkpoint_id, META_KEY: dumps(meta)})
+            except OSError:
+                raise
+            except Exception as exc:  # safetensors reports a failed write (e.g. a full disk) as its own error
+                raise OSError(f"safetensors could not write it ({exc})") from None
+            tmp_sidecar.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CheckpointError(
+            f"cannot write checkpoint {weights}: {exc.strerror or exc}; the checkpoint there before (if any) is "
+            "unchanged; free space or fix the folder, then run again") from None
     return weights
 
 
