@@ -19,6 +19,8 @@ from PIL import Image, UnidentifiedImageError
 
 from babysit.errors import DataError
 
+# The largest image decoded (8192 x 8192): its RGB pixels take 192 MiB. Pillow warns only past 89 M pixels.
+MAX_PIXELS = 8192 * 8192
 # Images per decoding task; a folder of one chunk or less is decoded in-process.
 CHUNK_IMAGES = 1000
 
@@ -32,6 +34,9 @@ def decode_rgb(name: str, data: bytes) -> np.ndarray:
     """One image as (H, W, 3) uint8; DataError naming the file if it cannot be decoded."""
     try:
         with Image.open(io.BytesIO(data), formats=("JPEG", "PNG")) as im:
+            if im.width * im.height > MAX_PIXELS:  # a few header bytes can claim a huge image: refuse before decoding
+                raise DataError(f"cannot decode image {name}: {im.width}x{im.height} pixels is more than "
+                                f"{MAX_PIXELS} (a decompression bomb?); resize it first")
             return np.asarray(im.convert("RGB"))
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"cannot decode image {name}: {exc}") from None
