@@ -31,6 +31,14 @@ def write_error(path: Path, err: sqlite3.DatabaseError) -> StoreError:
                       "recorded before it is kept; free space or fix the file, then run the same command again")
 
 
+def read_error(path: Path, err: sqlite3.DatabaseError) -> StoreError:
+    """The StoreError for a read of the store at ``path`` that SQLite failed with ``err``."""
+    code = getattr(err, "sqlite_errorname", "") or ""
+    what = next((text for name, text in _WRITE_FAULTS.items() if code.startswith(name)), "SQLite failed")
+    return StoreError(f"cannot read store {path}: {what} ({err}); `sqlite3 {path} .recover` salvages what is "
+                      "readable into a new file")
+
+
 def _is_write_fault(err: sqlite3.Error) -> bool:
     return any((getattr(err, "sqlite_errorname", "") or "").startswith(name) for name in _WRITE_FAULTS)
 
@@ -114,6 +122,11 @@ def _configure(conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
     if mode.lower() != "wal":
         raise StoreError(f"store {path}: SQLite refused WAL mode (got {mode!r}); use a local disk")
     conn.execute("PRAGMA synchronous = NORMAL")
+    # a writer checks the file first: writing on into a damaged store could spread the damage
+    problems = [" ".join(str(row[0]).split()) for row in conn.execute("PRAGMA quick_check(3)")]
+    if problems != ["ok"]:
+        raise StoreError(f"store {path} is damaged (SQLite's quick_check: {'; '.join(problems)}); nothing was "
+                         f"written; `sqlite3 {path} .recover` salvages what is readable into a new file")
     try:
         schema.migrate(conn)
     except sqlite3.Error as err:
