@@ -38,7 +38,10 @@ def decode_rgb(name: str, data: bytes) -> np.ndarray:
                 raise DataError(f"cannot decode image {name}: {im.width}x{im.height} pixels is more than "
                                 f"{MAX_PIXELS} (a decompression bomb?); resize it first")
             return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError:
+        raise DataError(f"cannot decode image {name}: not a JPEG or PNG image ({len(data)} bytes"
+                        f"{', empty' if not data else ''}, starting {data[:8]!r})") from None
+    except (Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"cannot decode image {name}: {exc}") from None
 
 

@@ -150,7 +150,8 @@ def load_checkpoint(path):
     try:
         model = build_model(meta["architecture"])
     except (BabysitError, KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{sidecar}: cannot rebuild the architecture: {exc}") from None
+        where = weights if META_KEY in header else sidecar
+        raise CheckpointError(f"{where}: cannot rebuild the architecture: {exc}") from None
 
     expected = {k: v for k, v in model.params.items()}
     expected.update({BUFFER_PREFIX + k: v for k, v in model_buffers(model).items()})

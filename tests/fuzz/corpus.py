@@ -287,7 +287,7 @@ def _stores(root: Path) -> dict[str, Path]:
             store.start_run(None, None, None, {"lr": 0.1, "pad": "x" * 500, "i": i})
     raw = bytearray(path.read_bytes())
     page = 4096
-    raw[3 * page: 4 * page] = os.urandom(page)  # a damaged page in the middle of the runs table
+    raw[3 * page: 13 * page] = os.urandom(10 * page)  # damaged pages in the middle of the runs table
     path.write_bytes(bytes(raw))
     out["damaged_page"] = path
     path = root / "header_damaged.sqlite"

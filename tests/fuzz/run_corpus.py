@@ -1,5 +1,6 @@
 """Load every input of the bad-input corpus in this process (run as a child: ``python -m tests.fuzz.run_corpus
-ROOT``) and print one JSON object: each input's outcome, message and seconds, and this process's peak memory."""
+MANIFEST``, the JSON list ``corpus.build`` returned) and print one JSON object: each input's outcome, message
+and seconds, and this process's peak memory (the loads only: the corpus was built by the caller)."""
 
 from __future__ import annotations
 
@@ -34,17 +35,16 @@ def load(loader: str, path: Path, cache: Path):
     raise ValueError(loader)
 
 
-def main(root: str) -> None:
+def main(manifest: str) -> None:
     from babysit.errors import BabysitError
 
-    from tests.fuzz.corpus import build
-
-    items = build(Path(root) / "corpus")
+    items = json.loads(Path(manifest).read_text())
+    cache = Path(manifest).parent / "cache"
     results = []
     for kind, name, loader, path in items:
         start = time.monotonic()
         try:
-            load(loader, path, Path(root) / "cache")
+            load(loader, Path(path), cache)
             outcome, message = "loaded", ""
         except BabysitError as exc:
             outcome, message = "BabysitError", str(exc)
