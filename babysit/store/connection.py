@@ -31,12 +31,19 @@ def write_error(path: Path, err: sqlite3.DatabaseError) -> StoreError:
                       "recorded before it is kept; free space or fix the file, then run the same command again")
 
 
-def read_error(path: Path, err: sqlite3.DatabaseError) -> StoreError:
-    """The StoreError for a read of the store at ``path`` that SQLite failed with ``err``."""
+# What reading a damaged file raises: SQLite's own errors for a damaged page, and for a damaged cell what
+# decoding it gives (text that is not UTF-8, JSON that does not parse, NULL where babysit wrote a number).
+DAMAGE = (sqlite3.DatabaseError, ValueError, TypeError)
+
+
+def read_error(path: Path, err: Exception) -> StoreError:
+    """The StoreError for a read of the store at ``path`` that failed with ``err`` (one of ``DAMAGE``)."""
     code = getattr(err, "sqlite_errorname", "") or ""
-    what = next((text for name, text in _WRITE_FAULTS.items() if code.startswith(name)), "SQLite failed")
-    return StoreError(f"cannot read store {path}: {what} ({err}); `sqlite3 {path} .recover` salvages what is "
-                      "readable into a new file")
+    what = next((text for name, text in _WRITE_FAULTS.items() if code.startswith(name)),
+                "SQLite failed" if isinstance(err, sqlite3.Error) else "a value in it is damaged")
+    detail = " ".join(str(err).split())[:200]
+    return StoreError(f"cannot read store {path}: {what} ({type(err).__name__}: {detail}); "
+                      f"`sqlite3 {path} .recover` salvages what is readable into a new file")
 
 
 def _is_write_fault(err: sqlite3.Error) -> bool:
@@ -55,7 +62,10 @@ def connect(path: Path, readonly: bool) -> sqlite3.Connection:
     except sqlite3.Error as err:
         raise StoreError(f"cannot open store {path}: {err}; check the path and its permissions") from None
     try:
-        _configure(conn, path, readonly)
+        try:
+            _configure(conn, path, readonly)
+        except DAMAGE as err:  # a damaged page or cell met while recognising or migrating the file
+            raise read_error(path, err) from None
     except StoreError:
         conn.close()
         if not (readonly and _on_read_only_media(path)):
@@ -65,6 +75,9 @@ def connect(path: Path, readonly: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, timeout=30.0, isolation_level=None)
         try:
             _configure(conn, path, readonly)
+        except DAMAGE as err:
+            conn.close()
+            raise read_error(path, err) from None
         except BaseException:
             conn.close()
             raise

@@ -39,7 +39,7 @@ from babysit.store.codec import (
     spec_hash,
     to_json,
 )
-from babysit.store.connection import connect, read_error, write_error
+from babysit.store.connection import DAMAGE, connect, read_error, write_error
 from babysit.store.schema import FINAL_STATUSES, INTERRUPTED
 from babysit.store.writer_lock import WriterLock
 
@@ -52,15 +52,20 @@ def _rollback(conn: sqlite3.Connection) -> None:
             pass  # the failure being reported is the one that matters; SQLite undoes the rest on close
 
 
+class RunNotFound(ValueError):
+    """``RunStore.run`` of an id the store does not hold."""
+
+
 def _reads(method):
     """A read of the store: SQLite's failures of the file (a damaged page, an I/O error) become a StoreError."""
     @functools.wraps(method)
     def read(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as err:
-            if isinstance(err, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
-                raise  # a bug in babysit's SQL, not a fault of the file
+        except DAMAGE as err:
+            if isinstance(err, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
+                                RunNotFound)):
+                raise  # a bug in babysit's SQL or a question about a run that is not there, not a fault of the file
             raise read_error(self.path, err) from None
     return read
 
@@ -246,10 +251,10 @@ class RunStore:
 
     @_reads
     def run(self, run_id: int) -> dict:
-        """One run as a dict (see ``runs``); ValueError if it does not exist."""
+        """One run as a dict (see ``runs``); ValueError (``RunNotFound``) if it does not exist."""
         row = self.conn.execute(RUN_SELECT + " WHERE r.id = ?", (run_id,)).fetchone()
         if row is None:
-            raise ValueError(f"run {run_id} does not exist in store {self.path}")
+            raise RunNotFound(f"run {run_id} does not exist in store {self.path}")
         return run_dict(row)
 
     @_reads
