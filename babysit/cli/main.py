@@ -76,7 +76,12 @@ def _flags(parser: argparse.ArgumentParser, extra: dict) -> dict[str, str]:
     command's own FLAGS for library names that differ from its dests (num_epochs -> --epochs), keyed by the
     parameter or by 'owner.parameter' where one name means different things (hyperparameter.name -> --param)."""
     flags = {a.dest: max(a.option_strings, key=len) for a in parser._actions if a.option_strings}
-    return {**flags, **extra}
+    shared = {k: v for k, v in SHARED_FLAGS.items() if v in flags.values()}
+    return {**shared, **flags, **extra}
+
+
+# library 'owner.parameter' -> the flag every command that has it uses (its dest does not say it)
+SHARED_FLAGS = {"Preprocessor.kind": "--preprocess"}
 
 
 def error_message(exc: BabysitError, flags: dict[str, str]) -> str:
