@@ -82,7 +82,9 @@ def run(args) -> int:
     samples = solver.iteration * min(solver.batch_size, len(solver.X_train))
     print(f"status: {solver.status} after {solver.epoch} epoch(s), {solver.iteration} iterations, "
           f"{result.seconds:.1f} s ({samples / max(result.seconds, 1e-9):,.0f} samples/s)")
-    if solver.status in ("exploded", "diverged"):
+    if solver.nonfinite is not None:  # NaN/inf in the data, a gradient or the loss: the reason says what to do
+        print(f"stopped because {solver.stop_reason}")
+    elif solver.status in ("exploded", "diverged"):
         print(f"stopped because {solver.stop_reason}: try a lower --lr (the lecture: cost > 3x the first cost "
               "or NaN almost always means the learning rate is too high)")
     if result.checkpoint is not None:

@@ -111,7 +111,7 @@ def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, rng, monk
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(safetensors.numpy, "save_file", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(CheckpointError, match="cannot write checkpoint .*model.safetensors: No space left on device"):
         _save(path, model)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     load_checkpoint(path)
