@@ -110,7 +110,7 @@ def read_npz_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, li
     if class_names is None:
         num_classes = int(y.max()) + 1
         missing = np.setdiff1d(np.arange(num_classes), y)
-        if len(missing):  # e.g. one label 42 among 0..9: not a 43-class data set with 33 empty classes
+        if len(missing):  # e.g. one label 42 among 0..9: not a 43-class data set with 32 empty classes
             raise DataError(
                 f"{where}: labels skip classes: {len(missing)} of the {num_classes} classes 0..{num_classes - 1} "
                 f"that the largest label {num_classes - 1} implies have no example (first: {int(missing[0])}); "

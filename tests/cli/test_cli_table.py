@@ -189,3 +189,11 @@ def test_no_verb_and_an_unknown_verb(paths):
 ])
 def test_a_few_rows_as_real_processes(args, fragment, tmp_path):
     assert_one_line_error(babysit(*args, cwd=tmp_path), fragment)
+
+
+def test_a_missing_value_is_told_apart_from_a_value_taken_for_an_option(paths):
+    """Regression: `babysit runs --store` (nothing after it) used to get the '= form' hint meant for `--lr -1:...`."""
+    line = _assert_one_line(["runs", "--store"], "expected one argument", paths)
+    assert "give it a value: --store VALUE" in line and "= form" not in line
+    line = _assert_one_line(["search", "--store", "s.sqlite", "--reg", "-1:10:log"], "expected one argument", paths)
+    assert "needs the = form: --reg=VALUE" in line
