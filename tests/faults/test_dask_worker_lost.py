@@ -30,6 +30,7 @@ def _results(store) -> dict:
             if r["status"] != "interrupted"}
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_trial_is_replaced_and_the_search_equals_the_local_one(tmp_path):
     with RunStore(tmp_path / "local.sqlite") as store, ProcessExecutor(2, threads=1) as local:
         run_search(SPEC, store, local)

@@ -62,6 +62,7 @@ def test_a_checkpoint_on_a_full_disk_is_one_line_and_the_next_run_writes_it(tiny
     assert [r["status"] for r in runs(tmp_path / "runs.sqlite")] == ["interrupted", "finished"]
 
 
+@pytest.mark.slow
 def test_the_image_cache_on_a_full_disk_costs_a_warning_and_is_written_once_there_is_room(tiny_fs, tmp_path):
     write_tree(tmp_path / "images", {"cat": [(12, 10)] * 12, "dog": [(12, 10)] * 12})
     env = {**os.environ, "BABYSIT_CACHE": str(tiny_fs.path / "cache")}
@@ -79,6 +80,7 @@ def test_the_image_cache_on_a_full_disk_costs_a_warning_and_is_written_once_ther
     assert list((tiny_fs.path / "cache").rglob("*.npz"))  # written now
 
 
+@pytest.mark.slow
 def test_the_report_on_a_full_disk_is_one_line_and_the_same_command_resumes(tiny_fs, tmp_path):
     args = ("run", "--budget-minutes", "0.1", "--model", "fc:16", "--seed", "3", "--out", tiny_fs.path / "job")
     child = Child(*args, cwd=tmp_path)

@@ -95,17 +95,17 @@ def _kill_then_resume(phase: str, tmp_path):
     return _check_resumed(tmp_path, before, killed, phase)
 
 
-@pytest.mark.parametrize("phase", ["after the doctor", "report"])
-def test_a_run_killed_in_a_phase_resumes(phase, tmp_path):
-    _kill_then_resume(phase, tmp_path)
+def test_a_run_killed_while_writing_its_report_resumes(tmp_path):
+    _kill_then_resume("report", tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("phase", ["data", "doctor", "search", "final training"])
+@pytest.mark.parametrize("phase", ["data", "doctor", "after the doctor", "search", "final training"])
 def test_a_run_killed_in_a_phase_resumes_slow(phase, tmp_path):
     _kill_then_resume(phase, tmp_path)
 
 
+@pytest.mark.slow  # the refusal itself is also checked in tests/pipeline/test_main_job.py
 def test_an_unfinished_job_for_other_settings_is_refused_then_fresh_starts_beside_it(tmp_path):
     _kill_in("search", tmp_path)
     store = tmp_path / "job" / "runs.sqlite"

@@ -17,6 +17,7 @@ SEARCH = ("search", "--data", "digits", "--model", "fc:256,256", "--lr", "1e-3:1
           "--stages", "1", "--trials", "200", "--epochs", "5", "--seed", "5", "--store", "runs.sqlite")
 
 
+@pytest.mark.slow
 def test_a_second_writer_is_refused_and_readers_work_while_the_writer_runs(tmp_path):
     store = tmp_path / "runs.sqlite"
     writer = Child(*SEARCH, cwd=tmp_path)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from babysit.errors import BabysitError, CheckpointError, DataError, StoreError
 
-FAST_EXAMPLES = 40
+FAST_EXAMPLES = 20
 SLOW_EXAMPLES = 600
 
 
