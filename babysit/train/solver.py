@@ -262,7 +262,7 @@ def _nonfinite(loss, grads, X_batch) -> tuple[str, str] | None:
     One sum per gradient (a NaN or inf anywhere makes it non-finite; so does an overflow of the sum, a
     gradient that large is as unusable), the batch is only looked at once something is wrong.
     """
-    bad_grad = next((k for k, g in grads.items() if not np.isfinite(np.sum(g))), None)
+    bad_grad = next((k for k, g in grads.items() if g is not None and not np.isfinite(np.sum(g))), None)
     if bad_grad is None and math.isfinite(float(loss)):
         return None
     X = np.asarray(X_batch)
