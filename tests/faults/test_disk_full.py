@@ -6,11 +6,9 @@ resumes. A store on a file system remounted read-only: readers work, writers get
 from __future__ import annotations
 
 import os
-import sqlite3
 
 import pytest
 
-from babysit.store import RunStore
 from babysit.train import load_checkpoint
 
 from tests.cli.helpers import assert_one_line_error, babysit
