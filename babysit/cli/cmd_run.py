@@ -28,6 +28,12 @@ def add_parser(sub, name):
     p.add_argument("--preprocess", default=d.preprocess, help=f"default {d.preprocess} (see babysit train --help)")
     p.add_argument("--out", type=Path, default=Path("runs/latest"), help="output folder (default runs/latest)")
     add_publish_arguments(p)
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", dest="start", action="store_const", const="resume", default="auto",
+                       help="resume the unfinished job in --out (refused when there is none); without --resume or "
+                            "--fresh an unfinished job with the same settings is resumed, one with others refused")
+    again.add_argument("--fresh", dest="start", action="store_const", const="fresh",
+                       help="start a new job in --out even if an unfinished one is there (its history is kept)")
     p.set_defaults(run=run)
 
 
@@ -37,7 +43,7 @@ def run(args) -> int:
 
     config = JobConfig(data=args.data, model=args.model, budget_minutes=args.budget_minutes, seed=args.seed,
                        workers=args.workers, preprocess=args.preprocess)
-    result = run_job(config, args.out, observer=SearchPrinter())
+    result = run_job(config, args.out, observer=SearchPrinter(), mode=args.start)
     t = result.timings
     print(f"done in {t['total']:.1f} s (budget {config.budget_minutes:g} min). Wrote {result.out}/:")
     if result.checkpoint is not None:

@@ -47,6 +47,9 @@ def add_parser(sub, name):
                         "(fitted on the training split, saved with the model)")
     p.add_argument("--out", type=Path, default=Path("babysit-model"),
                    help="directory for model.safetensors and model.json (default ./babysit-model)")
+    p.add_argument("--fresh", action="store_true",
+                   help="replace the checkpoint in --out even if it is of a training with other settings "
+                        "(without it, that is refused: a re-run with the same settings replaces it)")
     p.add_argument("--store", type=Path, default=None,
                    help="also record the run (settings, loss and accuracy series, status) in this SQLite run store")
     p.add_argument("--monitor-every", type=int, default=MONITOR_EVERY, metavar="N",
@@ -81,12 +84,14 @@ def run(args) -> int:
         preprocess=args.preprocess,
     )
     job = train_job(config, args.out, store=args.store, plots=args.plots, monitor_every=args.monitor_every,
-                    callbacks=[ProgressBar(verbose=not args.quiet)], verbose=not args.quiet)
+                    callbacks=[ProgressBar(verbose=not args.quiet)], verbose=not args.quiet, fresh=args.fresh)
     result, solver = job.run.result, job.run.solver
     samples = solver.iteration * min(solver.batch_size, len(solver.X_train))
     print(f"status: {solver.status} after {solver.epoch} epoch(s), {solver.iteration} iterations, "
           f"{result.seconds:.1f} s ({samples / max(result.seconds, 1e-9):,.0f} samples/s)")
-    if solver.status in ("exploded", "diverged"):
+    if solver.nonfinite is not None:  # NaN/inf in the data, a gradient or the loss: the reason says what to do
+        print(f"stopped because {solver.stop_reason}")
+    elif solver.status in ("exploded", "diverged"):
         print(f"stopped because {solver.stop_reason}: try a lower --lr (the lecture: cost > 3x the first cost "
               "or NaN almost always means the learning rate is too high)")
     if result.checkpoint is not None:

@@ -35,19 +35,32 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line and exits 2."""
 
     def error(self, message):  # noqa: D401 - argparse API
-        if message.endswith("expected one argument"):  # e.g. --lr -1:1e-2:log: argparse took the value for an option
+        if message.endswith("expected one argument"):
             option = message.split()[1].rstrip(":")
-            message += f" (a value that starts with '-' needs the = form: {option}=VALUE)"
+            if _followed_by_dash(option):  # e.g. --lr -1:1e-2:log: argparse took the value for an option
+                message += f" (a value that starts with '-' needs the = form: {option}=VALUE)"
+            else:  # the option ends the command line: its value is missing
+                message += f" (give it a value: {option} VALUE)"
         # the prefix of every error: `babysit COMMAND: error:` once the command is known (a subparser's prog)
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
     def parse_args(self, args=None, namespace=None):
         # argparse reports unknown options from the top parser ("babysit: error:"); the command's parser says it
+        _ARGV[:] = sys.argv[1:] if args is None else [str(a) for a in args]
         args, extra = self.parse_known_args(args, namespace)
         if extra:
             commands = getattr(self, "commands", {})
             commands.get(getattr(args, "command", None), self).error(f"unrecognized arguments: {' '.join(extra)}")
         return args
+
+
+_ARGV: list[str] = []  # the command line being parsed (an error message looks at what followed an option)
+
+
+def _followed_by_dash(option: str) -> bool:
+    """Whether ``option`` is followed on the command line by a word starting with '-' (taken for an option)."""
+    names = option.split("/")
+    return any(word in names and nxt.startswith("-") for word, nxt in zip(_ARGV, _ARGV[1:]))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +81,12 @@ def _flags(parser: argparse.ArgumentParser, extra: dict) -> dict[str, str]:
     command's own FLAGS for library names that differ from its dests (num_epochs -> --epochs), keyed by the
     parameter or by 'owner.parameter' where one name means different things (hyperparameter.name -> --param)."""
     flags = {a.dest: max(a.option_strings, key=len) for a in parser._actions if a.option_strings}
-    return {**flags, **extra}
+    shared = {k: v for k, v in SHARED_FLAGS.items() if v in flags.values()}
+    return {**shared, **flags, **extra}
+
+
+# library 'owner.parameter' -> the flag every command that has it uses (its dest does not say it)
+SHARED_FLAGS = {"Preprocessor.kind": "--preprocess"}
 
 
 def error_message(exc: BabysitError, flags: dict[str, str]) -> str:

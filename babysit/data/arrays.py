@@ -108,5 +108,12 @@ def read_npz_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, li
             raise DataError(f"{where}: class_names has duplicates: {class_names}")
     y = check_labels(y, len(X), len(class_names) if class_names else None, where)
     if class_names is None:
-        class_names = [str(i) for i in range(int(y.max()) + 1)]
+        num_classes = int(y.max()) + 1
+        missing = np.setdiff1d(np.arange(num_classes), y)
+        if len(missing):  # e.g. one label 42 among 0..9: not a 43-class data set with 32 empty classes
+            raise DataError(
+                f"{where}: labels skip classes: {len(missing)} of the {num_classes} classes 0..{num_classes - 1} "
+                f"that the largest label {num_classes - 1} implies have no example (first: {int(missing[0])}); "
+                "labels must be 0..K-1 with every class present, or store class_names naming all K classes")
+        class_names = [str(i) for i in range(num_classes)]
     return X, y, class_names

@@ -19,6 +19,8 @@ from PIL import Image, UnidentifiedImageError
 
 from babysit.errors import DataError
 
+# The largest image decoded (8192 x 8192): its RGB pixels take 192 MiB. Pillow warns only past 89 M pixels.
+MAX_PIXELS = 8192 * 8192
 # Images per decoding task; a folder of one chunk or less is decoded in-process.
 CHUNK_IMAGES = 1000
 
@@ -36,9 +38,15 @@ def decode_rgb(name: str, data: bytes, size: tuple[int, int] | None = None, crop
     """
     try:
         with Image.open(io.BytesIO(data), formats=("JPEG", "PNG")) as im:
+            if im.width * im.height > MAX_PIXELS:  # a few header bytes can claim a huge image: refuse before decoding
+                raise DataError(f"cannot decode image {name}: {im.width}x{im.height} pixels is more than "
+                                f"{MAX_PIXELS} (a decompression bomb?); resize it first")
             rgb = im.convert("RGB")
             return np.asarray(rgb if size is None else resize_centre_crop(rgb, size, crop_pct))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError:
+        raise DataError(f"cannot decode image {name}: not a JPEG or PNG image ({len(data)} bytes"
+                        f"{', empty' if not data else ''}, starting {data[:8]!r})") from None
+    except (Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"cannot decode image {name}: {exc}") from None
 
 

@@ -92,7 +92,10 @@ def read_image_folder(
     class_names, labelled = _find_classes(root, files, dirs)
     names = [name for name, _ in labelled]
     y = np.array([label for _, label in labelled], dtype=np.int64)
-    X = decode_all(names, [blobs[n] for n in names], workers, image_size, crop_pct)
+    try:
+        X = decode_all(names, [blobs[n] for n in names], workers, image_size, crop_pct)
+    except DataError as exc:  # the image is named relative to the folder: say which folder
+        raise DataError(f"image folder {root}: {exc}") from None
     write_npz(
         cache_file,
         {

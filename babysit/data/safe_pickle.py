@@ -6,12 +6,20 @@ a crafted file can execute code. Here ``find_class`` admits only the globals a
 NumPy array needs (``_reconstruct``, ``ndarray``, ``dtype``, plus ``_frombuffer``
 and ``_codecs.encode`` wrapped to accept plain numeric data / latin-1 text only)
 and refuses every other name with a DataError, before anything is called.
+
+Before unpickling, the stream is walked opcode by opcode (``pickletools.genops``, which
+only reads): a length field larger than the data left (a truncated file, or a crafted
+4 GB ``BINBYTES8``) is refused before the unpickler could allocate for it. ``ndarray`` is
+handed out as a marker that only ``_reconstruct`` accepts, with NumPy's own empty shape
+``(0,)``, so no opcode can call ``numpy.ndarray(huge_shape)``; the array's bytes then
+come from the file itself (its ``__setstate__`` checks they match its shape).
 """
 
 from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +28,24 @@ from numpy._core import multiarray as _multiarray
 from babysit.errors import DataError
 
 
+class _NdarrayMarker:
+    """What ``numpy.ndarray`` unpickles to: ``_reconstruct``'s first argument, nothing one can call."""
+
+    def __repr__(self):
+        return "numpy.ndarray"
+
+
+_NDARRAY = _NdarrayMarker()
+
+
 def _reconstruct(subtype, shape, dtype):
-    """``numpy._core.multiarray._reconstruct`` for plain ndarrays only."""
-    if subtype is not np.ndarray:
+    """``numpy._core.multiarray._reconstruct`` for plain ndarrays only, with the empty shape NumPy pickles."""
+    if subtype is not _NDARRAY:
         raise DataError(f"pickle builds an array of type {subtype!r}; only numpy.ndarray is allowed")
-    return _multiarray._reconstruct(subtype, shape, dtype)
+    if not isinstance(shape, (tuple, list)) or tuple(shape) != (0,) or dtype not in (b"b", "b"):
+        raise DataError(f"pickle reconstructs an array as ({shape!r}, {dtype!r}); NumPy writes ((0,), b'b') "
+                        "and then the array's own shape, dtype and data")
+    return _multiarray._reconstruct(np.ndarray, (0,), b"b")
 
 
 def _dtype(spec, align=False, copy=False):
@@ -57,7 +78,7 @@ def _latin1_encode(text, encoding="latin1", errors="strict"):
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "ndarray"): _NDARRAY,
     ("numpy", "dtype"): _dtype,
     ("numpy.core.numeric", "_frombuffer"): _frombuffer,
     ("numpy._core.numeric", "_frombuffer"): _frombuffer,
@@ -86,12 +107,24 @@ def safe_unpickle(data: bytes, *, where: str = "pickle data") -> object:
     the array's raw bytes). ``where`` names the file in error messages.
     Raises DataError for refused globals and for corrupted or truncated data.
     """
+    _check_lengths(data, where)
     try:
         return _RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
     except DataError as exc:
         raise DataError(f"{where}: {exc}") from None
     except (EOFError, pickle.UnpicklingError) as exc:
         raise DataError(f"{where}: corrupted or truncated pickle ({exc or type(exc).__name__})") from None
+    except Exception as exc:  # noqa: BLE001 - any other failure means a malformed stream
+        raise DataError(f"{where}: corrupted pickle ({type(exc).__name__}: {exc})") from None
+
+
+def _check_lengths(data: bytes, where: str) -> None:
+    """Walk the opcodes without running them: DataError for a length past the end or a malformed opcode."""
+    try:
+        for _ in pickletools.genops(io.BytesIO(data)):
+            pass
+    except (ValueError, EOFError) as exc:  # genops: "expected N bytes ... but only M remain", unknown opcode
+        raise DataError(f"{where}: corrupted or truncated pickle ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - any other failure means a malformed stream
         raise DataError(f"{where}: corrupted pickle ({type(exc).__name__}: {exc})") from None
 

@@ -19,7 +19,7 @@ from babysit.nn.activations import ACTIVATIONS, make_activation
 from babysit.nn.affine import Affine
 from babysit.nn.init import resolve_init
 from babysit.fileio import atomic_path
-from babysit.validation import AT_LEAST_ONE, check_choice, check_int, invalid
+from babysit.validation import AT_LEAST_ONE, NON_NEGATIVE, check_choice, check_int, invalid
 
 
 @dataclass
@@ -47,6 +47,8 @@ def run_init_stats(layers: int = 10, width: int = 500, samples: int = 1000, acti
     for name, v in (("layers", layers), ("width", width), ("samples", samples)):
         check_int("run_init_stats", name, v, AT_LEAST_ONE)
     check_choice("run_init_stats", "activation", activation, ACTIVATIONS)
+    if seed is not None:
+        check_int("run_init_stats", "seed", seed, NON_NEGATIVE)
     if init == "small" and weight_scale is None:
         weight_scale = 0.01
     scheme, scale = resolve_init(init, weight_scale if init in (None, "small") else None, activation,

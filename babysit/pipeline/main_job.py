@@ -31,11 +31,24 @@ from babysit.search.spaces import Choice, LogUniform
 from babysit.search.trial import DataRef, prepared, trial_config
 from babysit.store.recording import record_run
 from babysit.train.recipe import LECTURE_LR_DECAY, TrainConfig, model_factory
-from babysit.validation import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, check_directory, check_float, check_int
+from babysit.validation import (
+    AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, check_choice, check_directory, check_float, check_int,
+)
 
 STORE_NAME = "runs.sqlite"
 MIN_SEARCH_EPOCHS = 8  # the smallest search: about this many one-epoch trials
 LECTURE = TrainConfig()  # the recipe's defaults: the lecture's update rule and minibatch size
+
+
+START_MODES = ("auto", "resume", "fresh")  # what run_job does with an unfinished job in its folder
+
+
+class JobConflict(BabysitError):
+    """The output folder holds a job this one must not be mixed with (or nothing to resume)."""
+
+
+class ReportError(BabysitError):
+    """The report could not be written (a full disk, a read-only folder)."""
 
 
 class SearchFailed(BabysitError):
@@ -83,11 +96,12 @@ def _print(text: str) -> None:
     print(text, file=sys.stdout, flush=True)
 
 
-def run_job(config: JobConfig, out, *, observer=None, say=_print) -> JobResult:
+def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "auto") -> JobResult:
     """Run the whole recipe and write ``out``/; returns the JobResult.
 
     ``observer`` receives the search's events (babysit.search.console.SearchPrinter prints them);
-    ``say`` prints the job's own progress lines (default: stdout).
+    ``say`` prints the job's own progress lines (default: stdout). ``start`` decides what happens to an
+    unfinished job found in ``out``: 'auto', 'resume' or 'fresh' (see ``_search_to_run``).
     """
     from babysit.pipeline.report import write_report
     from babysit.store import RunStore
@@ -95,6 +109,7 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print) -> JobResult:
     start = time.monotonic()
     deadline = start + 60.0 * config.budget_minutes
     out = check_directory("run_job", "out", out)
+    mode = check_choice("run_job", "mode", mode, START_MODES)
     ref = DataRef(config.data, config.seed, config.preprocess)
     fixed = {"update": LECTURE.update, "lr_decay": LECTURE_LR_DECAY, "batch_size": LECTURE.batch_size}
     timings = {}
@@ -111,13 +126,13 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print) -> JobResult:
     store_path = out / STORE_NAME
     with RunStore(store_path) as store:
         # a job killed before its final run was recorded resumes its search (see _search_to_run)
-        name, resumed = _search_to_run(store, config, ref, say)
+        name, resumed = _search_to_run(store, config, ref, say, mode)
 
         # 2. doctor
         t = time.monotonic()
         findings, lr_range, lr_note = _doctor(config, dataset, fixed, say)
-        if findings and resumed is None:  # a resumed job's doctor findings are in the store already
-            store.add_findings(None, findings)
+        if resumed is None:  # a resumed job's doctor findings are in the store already
+            _store_doctor_findings(store, name, findings)
         timings["doctor"] = time.monotonic() - t
 
         # 3. plan from one timed epoch, then search
@@ -168,11 +183,19 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print) -> JobResult:
                                                          **({"test_acc": test["accuracy"]} if test else {}),
                                                          **final_run_extras(config, dataset, final, test)))
 
-        # 6. report
+        # 6. report (read from the store: the final run is recorded above); the job counts as done (a re-run
+        # starts a new search) only once its report is recorded as the final run's artifact, so a job killed
+        # while writing it trains its final run again when re-run
         timings["total_before_report"] = time.monotonic() - start
         result = JobResult(out, final.checkpoint, store_path, out / "report.html", out / "report.md", outcome,
                            findings, lr_note, plan, final, test, timings)
-        write_report(result, config)
+        try:
+            write_report(result, config)
+        except OSError as exc:  # a full disk, a read-only folder: the job is resumed once it can be written
+            raise ReportError(f"cannot write the report into {out}: {exc.strerror or exc}"
+                              f"{f': {exc.filename}' if exc.filename else ''}; the search and the checkpoint are "
+                              "kept, free space then run the same command again (it trains the final run again "
+                              "and writes the report)") from None
         for path in (result.report_html, result.report_md):
             store.add_artifact(final.run_id, "report", path)
         timings["total"] = time.monotonic() - start
@@ -191,6 +214,18 @@ def _test(final: FinalRun, dataset, say) -> dict | None:
     return test
 
 
+def _store_doctor_findings(store, name: str, findings) -> None:
+    """Record the doctor's findings for the job's search ``name`` (tagged ``details.search``), once: a job
+    killed after its doctor, or resumed, finds them stored already and adds none."""
+    if not findings:
+        return
+    stored = any(f["run_id"] is None and isinstance(f["details"], dict) and f["details"].get("search") == name
+                 for f in store.findings())
+    if not stored:
+        rows = [finding.to_dict() if hasattr(finding, "to_dict") else dict(finding) for finding in findings]
+        store.add_findings(None, [{**row, "details": {**(row.get("details") or {}), "search": name}} for row in rows])
+
+
 def _fresh_search_name(store) -> str:
     """'run 1', 'run 2', ...: each `babysit run` into the same folder adds a search, history is kept."""
     names = {s["name"] for s in store.searches()}
@@ -200,29 +235,41 @@ def _fresh_search_name(store) -> str:
     return f"run {k}"
 
 
-def _search_to_run(store, config: JobConfig, ref: DataRef, say) -> tuple[str, SearchSpec | None]:
+def _search_to_run(store, config: JobConfig, ref: DataRef, say, start: str = "auto") -> tuple[str, SearchSpec | None]:
     """(name, stored spec to resume) for the job's unfinished search, else (a fresh 'run K', None).
 
     The latest 'run K' search is unfinished while no final run records ``role: final, search: 'run K'``
-    (a kill -9 during its search or its final training). It is resumed when it was for the same data,
-    preprocessing, model and seed, with its stored spec: the lr range and the plan it was made with
-    came from the doctor and a timed epoch, which can come out differently in this run.
+    with its report as an artifact (a kill -9 during its search, its final training or its report: the
+    report artifact is added once the report is written). It is resumed when it was for the same data, preprocessing, model and seed, with its stored
+    spec: the lr range and the plan it was made with came from the doctor and a timed epoch, which can
+    come out differently in this run. An unfinished job for other settings is never mixed with this one:
+    it is refused (``start='auto'`` or ``'resume'``) unless ``start='fresh'`` starts a new search beside it.
+    ``start='resume'`` also refuses when there is nothing to resume.
     """
     searches = [s for s in store.searches() if s["name"].startswith("run ") and s["name"][4:].isdigit()]
-    if not searches:
-        return _fresh_search_name(store), None
-    last = max(searches, key=lambda s: int(s["name"][4:]))
-    finals = {r["extra"].get("search") for r in store.runs() if r["extra"].get("role") == "final"}
-    if last["name"] in finals:
-        return _fresh_search_name(store), None
+    last = max(searches, key=lambda s: int(s["name"][4:])) if searches else None
+    reported = {a["run_id"] for a in store.artifacts() if a["kind"] == "report"}
+    finals = {r["extra"].get("search") for r in store.runs()
+              if r["extra"].get("role") == "final" and r["id"] in reported}
+    if start == "fresh" or last is None or last["name"] in finals:
+        if start == "resume":
+            what = f"its last job '{last['name']}' finished" if last else "it holds no job"
+            raise JobConflict(f"nothing to resume in {store.path.parent}: {what}; run without --resume "
+                              "to start a new job there")
+        name = _fresh_search_name(store)
+        if last is not None:
+            say(f"{store.path.parent} holds job '{last['name']}' "
+                f"({'finished' if last['name'] in finals else 'unfinished, left as it is'}); "
+                f"starting '{name}' beside it (its history is kept)")
+        return name, None
     stored = last["spec"]
     wanted = {"data": ref.to_json(), "model": config.model, "seed": config.seed}
     differing = [k for k, v in wanted.items() if stored.get(k) != v]
     if differing or stored.get("version") != SPEC_VERSION:
-        name = _fresh_search_name(store)
-        say(f"search '{last['name']}' did not finish but was for other settings "
-            f"({', '.join(differing) or 'an older spec'}); starting '{name}'")
-        return name, None
+        theirs = ", ".join(f"{k} {stored.get(k)!r}" for k in differing) or "an older spec"
+        raise JobConflict(
+            f"{store.path.parent} holds the unfinished job '{last['name']}' for other settings ({theirs}); "
+            "give the same settings to resume it, --fresh to start a new job beside it, or another --out")
     done = len(store.finished_trials(last["id"]))
     say(f"resuming search '{last['name']}': {done} trials already done (its stored ranges and stages are kept)")
     return last["name"], SearchSpec.from_json(stored)

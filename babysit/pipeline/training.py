@@ -18,6 +18,7 @@ from babysit.doctor.monitor_series import histogram_series, monitor_series
 from babysit.doctor.monitors import EVERY as MONITOR_EVERY
 from babysit.doctor.plots import save_run_plots
 from babysit.store.recording import record_run
+from babysit.train.checkpoint import check_replaceable
 from babysit.train.recipe import TrainConfig, TrainResult, train_model
 from babysit.validation import NON_NEGATIVE, check_directory, check_int
 
@@ -71,15 +72,19 @@ class TrainJob:
 
 
 def train_job(config: TrainConfig, out, *, store=None, plots=None, monitor_every: int = MONITOR_EVERY,
-              callbacks=(), verbose: bool = True) -> TrainJob:
+              callbacks=(), verbose: bool = True, fresh: bool = False) -> TrainJob:
     """``babysit train``: a monitored run checkpointed into ``out``; plots into ``plots``; recorded in ``store``.
 
     The store (a path, created if missing) is opened and the run recorded 'running' before any
     training, so a file that is not a run store fails at once and a killed run shows as interrupted.
+    ``out`` holding the checkpoint of a training with other settings is refused unless ``fresh``
+    (``check_replaceable``): two runs are never mixed in one folder.
     """
     for name, path in (("out", out), ("plots", plots)):
         if path is not None:
             check_directory("train_job", name, path)
+    if out is not None and not fresh:
+        check_replaceable(out, config.to_dict())
     with _open_store(store) as runs:
         settings = {k: v for k, v in config.to_dict().items() if v is not None}  # unset options: defaults
         run_id = runs.start_run(None, None, None, settings) if runs is not None else None

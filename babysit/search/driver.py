@@ -186,12 +186,15 @@ def run_search(
     check_setup(spec)
     search_id = store.create_or_open_search(name, spec.to_json())
     done = store.finished_trials(search_id)
+    # a stage a later one has started from is closed: under a deadline it may have stopped early, and the later
+    # stage's ranges (so its stored trials) came from the trials it had then; running more would change them
+    started = {r["stage"] for r in store.runs(search_id) if r["stage"] is not None}
     observer.on_search_start(spec, executor, len(done))
     outcome = SearchOutcome(search_id, name, [])
     space = spec.space
     for stage in range(1, spec.stages + 1):
         stage_outcome = _run_stage(spec, store, executor, search_id, stage, space, done, observer,
-                                   (deadlines or {}).get(stage), trial_fn)
+                                   (deadlines or {}).get(stage), trial_fn, closed=any(s > stage for s in started))
         outcome.stages.append(stage_outcome)
         space, stage_outcome.warnings = next_stage_space(space, stage_outcome.records, stage,
                                                           last=stage == spec.stages, chance=spec_chance(spec))
@@ -218,7 +221,8 @@ def check_setup(spec: SearchSpec) -> None:
     build_model(config, dataset.input_shape, dataset.num_classes)
 
 
-def _run_stage(spec, store, executor, search_id, stage, space, done, observer, deadline, trial_fn) -> StageOutcome:
+def _run_stage(spec, store, executor, search_id, stage, space, done, observer, deadline, trial_fn,
+               closed=False) -> StageOutcome:
     configs = stage_configs(spec, space, stage)
     epochs = spec.stage_epochs[stage - 1]
     result = StageOutcome(stage, space, epochs, len(configs))
@@ -227,7 +231,8 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
         if (stage, index) in done:
             result.records.append(TrialRecord.from_run(done[(stage, index)]))
     observer.on_stage_start(stage, space, len(configs), epochs, len(result.records))
-    todo = [i for i in range(len(configs)) if (stage, i) not in done]
+    todo = [] if closed else [i for i in range(len(configs)) if (stage, i) not in done]
+    result.stopped_by_budget = closed and len(result.records) < len(configs)
     run_ids: dict[int, int] = {}
     durations: list[float] = []
 

@@ -16,6 +16,7 @@ forbids carrying a connection across fork); it does not inherit the writer lock.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sqlite3
@@ -38,7 +39,7 @@ from babysit.store.codec import (
     spec_hash,
     to_json,
 )
-from babysit.store.connection import connect, write_error
+from babysit.store.connection import DAMAGE, connect, read_error, write_error
 from babysit.store.schema import FINAL_STATUSES, INTERRUPTED
 from babysit.store.writer_lock import WriterLock
 
@@ -49,6 +50,24 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
         except sqlite3.DatabaseError:
             pass  # the failure being reported is the one that matters; SQLite undoes the rest on close
+
+
+class RunNotFound(ValueError):
+    """``RunStore.run`` of an id the store does not hold."""
+
+
+def _reads(method):
+    """A read of the store: SQLite's failures of the file (a damaged page, an I/O error) become a StoreError."""
+    @functools.wraps(method)
+    def read(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except DAMAGE as err:
+            if isinstance(err, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
+                                RunNotFound)):
+                raise  # a bug in babysit's SQL or a question about a run that is not there, not a fault of the file
+            raise read_error(self.path, err) from None
+    return read
 
 
 __all__ = ["INTERRUPTED", "RUN_METRIC_COLUMNS", "RunStore", "spec_hash", "to_json"]
@@ -165,6 +184,7 @@ class RunStore:
             )
         return search_id
 
+    @_reads
     def searches(self) -> list[dict]:
         """All searches: dicts with id, name, spec (decoded), spec_hash, created."""
         rows = self.conn.execute("SELECT id, name, spec_json, spec_hash, created FROM searches ORDER BY id")
@@ -229,13 +249,15 @@ class RunStore:
             )
             return cur.rowcount
 
+    @_reads
     def run(self, run_id: int) -> dict:
-        """One run as a dict (see ``runs``); ValueError if it does not exist."""
+        """One run as a dict (see ``runs``); ValueError (``RunNotFound``) if it does not exist."""
         row = self.conn.execute(RUN_SELECT + " WHERE r.id = ?", (run_id,)).fetchone()
         if row is None:
-            raise ValueError(f"run {run_id} does not exist in store {self.path}")
+            raise RunNotFound(f"run {run_id} does not exist in store {self.path}")
         return run_dict(row)
 
+    @_reads
     def runs(self, search_id: int | None = None) -> list[dict]:
         """Runs in id order, all or those of one search.
 
@@ -249,6 +271,7 @@ class RunStore:
             args = (search_id,)
         return [run_dict(row) for row in self.conn.execute(sql + " ORDER BY r.id", args)]
 
+    @_reads
     def finished_trials(self, search_id: int) -> dict[tuple[int, int], dict]:
         """Trials of a search that resume must not redo: ``(stage, trial_index) -> run``.
 
@@ -280,6 +303,7 @@ class RunStore:
                 [(run_id, kind, s, v) for s, v in zip(steps, values)],
             )
 
+    @_reads
     def metric_series(self, run_id: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
         """The series ``kind`` of a run ordered by step: ``(steps int64 (T,), values float64 (T,))``."""
         rows = self.conn.execute(
@@ -289,6 +313,7 @@ class RunStore:
         values = np.array([math.nan if r[1] is None else r[1] for r in rows], dtype=np.float64)
         return steps, values
 
+    @_reads
     def metric_kinds(self, run_id: int) -> list[str]:
         """Names of the series logged for a run, sorted."""
         rows = self.conn.execute("SELECT DISTINCT kind FROM metrics WHERE run_id = ? ORDER BY kind", (run_id,))
@@ -327,6 +352,7 @@ class RunStore:
                 rows,
             )
 
+    @_reads
     def findings(self, run_id: int | None = None) -> list[dict]:
         """Findings in insertion order, all or those of one run: dicts with id, run_id, check,
         status, value, expected, explanation, advice, details, created."""
@@ -356,6 +382,7 @@ class RunStore:
             )
             return cur.lastrowid
 
+    @_reads
     def artifacts(self, run_id: int | None = None) -> list[dict]:
         """Artifacts in insertion order, all or those of one run: dicts with id, run_id, kind, path, created."""
         sql = "SELECT id, run_id, kind, path, created FROM artifacts"

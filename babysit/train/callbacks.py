@@ -50,6 +50,8 @@ class ExplosionGuard(Callback):
         self.first_loss = None
 
     def on_iteration_end(self, solver):
+        if getattr(solver, "nonfinite", None):  # the Solver stopped on NaN/inf already and said why
+            return
         loss = float(solver.loss)
         if not math.isfinite(loss):
             solver.request_stop("diverged", f"the loss became {loss} at iteration {solver.iteration}")

@@ -99,6 +99,7 @@ class Solver:
         self.seconds = 0.0
         self.stopped_at = None
         self.stop_reason = None
+        self.nonfinite = None  # {'cause': 'data' | 'gradient' | 'loss', 'where', 'iteration'} when NaN/inf stopped it
         self._stop = False
 
     def _make_schedule(self, schedule, lr, lr_decay) -> Schedule:
@@ -129,7 +130,11 @@ class Solver:
                 for X_batch, y_batch in self._minibatches():
                     self.lr = self.schedule.lr_at(self.epoch, self.iteration)
                     loss, self.grads = self.model.loss(X_batch, y_batch)
-                    self.optimizer.step(self._trainable_params(), self.grads, self.lr)
+                    cause = _nonfinite(loss, self.grads, X_batch)
+                    if cause is None:
+                        self.optimizer.step(self._trainable_params(), self.grads, self.lr)
+                    else:  # never step on NaN/inf: the weights stay as they were, the run stops here
+                        self._stop_nonfinite(cause, float(loss))
                     self.loss = float(loss)
                     self.iteration += 1
                     self.loss_history.append(self.loss)
@@ -149,6 +154,23 @@ class Solver:
             self._abort(exc)
             raise
         return self
+
+    def _stop_nonfinite(self, cause: tuple[str, str], loss: float) -> None:
+        """Stop as 'diverged' for a NaN/inf in the batch, the loss or a gradient, saying which and what to do."""
+        kind, where = cause
+        k = self.iteration + 1
+        if kind == "data":
+            reason = (f"the training batch of iteration {k} holds NaN/inf ({where}): the data has non-finite values; "
+                      "clean them (babysit's loaders refuse them), the learning rate is not the cause")
+        elif kind == "gradient":
+            reason = (f"the gradient {where} became NaN/inf at iteration {k} while the loss was {loss:.6g}: the "
+                      "backward pass overflowed; lower the learning rate or the weight scale")
+        else:
+            reason = (f"the loss became {loss} at iteration {k} on finite inputs: the scores overflowed; lower the "
+                      "learning rate (10x)")
+        self.nonfinite = {"cause": kind, "where": where, "iteration": k}
+        self.request_stop("diverged", reason)
+        self.stopped_at = k  # 1-based, as the explosion guard counts: this iteration's loss tripped it
 
     def request_stop(self, status: str, reason: str) -> None:
         """End the run after the current hook: status 'stopped' (on purpose), 'exploded' or 'diverged'."""
@@ -187,6 +209,7 @@ class Solver:
             "loss": self.loss if math.isfinite(self.loss) else None,
             "epochs": self.epoch, "iterations": self.iteration, "seconds": float(self.seconds),
             "stopped_at": self.stopped_at, "stop_reason": self.stop_reason,
+            **({"nonfinite_cause": self.nonfinite["cause"]} if self.nonfinite else {}),
         }
 
     def _trainable_params(self):
@@ -236,6 +259,25 @@ class Solver:
                     hook(self, exc)
             except Exception:  # noqa: S110 - the run's own exception is being raised
                 pass
+
+
+def _nonfinite(loss, grads, X_batch) -> tuple[str, str] | None:
+    """None when the loss and every gradient are finite, else (cause, where): 'data' when the batch itself
+    holds NaN/inf, else 'gradient' (a finite loss, a non-finite gradient) or 'loss'.
+
+    One sum per gradient (a NaN or inf anywhere makes it non-finite; so does an overflow of the sum, a
+    gradient that large is as unusable), the batch is only looked at once something is wrong.
+    """
+    bad_grad = next((k for k, g in grads.items() if g is not None and not np.isfinite(np.sum(g))), None)
+    if bad_grad is None and math.isfinite(float(loss)):
+        return None
+    X = np.asarray(X_batch)
+    if X.dtype.kind in "fc" and not np.isfinite(X).all():
+        rows = np.flatnonzero(~np.isfinite(X.reshape(len(X), -1)).all(axis=1))
+        return "data", f"{len(rows)} of its {len(X)} rows, first: batch row {int(rows[0])}"
+    if bad_grad is not None and math.isfinite(float(loss)):
+        return "gradient", f"of {bad_grad}"
+    return "loss", "the loss"
 
 
 def _unpack(data):

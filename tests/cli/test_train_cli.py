@@ -114,7 +114,7 @@ def test_an_exploding_run_keeps_the_existing_checkpoint(trained):
     cwd, _ = trained
     before = {p.name: p.read_bytes() for p in (cwd / "run").iterdir()}
     proc = babysit("train", "--data", "digits", "--model", "fc:32", "--lr", "1e6", "--update", "sgd",
-                   "--out", "run", cwd=cwd)
+                   "--out", "run", "--fresh", cwd=cwd)  # --fresh: another training's checkpoint is there
     assert proc.returncode == 1
     assert "stopped early (exploded)" in proc.stdout or "stopped early (diverged)" in proc.stdout
     assert "no checkpoint written" in proc.stdout and "Traceback" not in proc.stderr
@@ -170,9 +170,14 @@ def test_eval_bad_input_is_one_line(trained, tmp_path, shared_data):
     # a checkpoint whose weights belong to another architecture
     other = tmp_path / "other"
     shutil.copytree(cwd / "run", other)
-    meta = json.loads((other / "model.json").read_text())
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(other / "model.safetensors"), framework="np") as f:  # the metadata loading reads: embedded
+        header, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    meta = json.loads(header["babysit_meta"])
     meta["architecture"]["hidden_dims"] = [64]
-    (other / "model.json").write_text(json.dumps(meta))
+    save_file(tensors, str(other / "model.safetensors"), metadata={**header, "babysit_meta": json.dumps(meta)})
     assert_one_line_error(babysit("eval", "--checkpoint", other / "model.safetensors", "--data", "digits",
                                   cwd=cwd), "parameter 'W1' has shape (64, 32)", "expects (64, 64)")
     # a truncated weights file

@@ -85,3 +85,15 @@ def test_missing_and_unreadable_files(tmp_path):
     junk.write_bytes(b"not a zip file at all")
     with pytest.raises(DataError, match=r"junk.npz: not a readable .npz file"):
         load_source(f"npz:{junk}")
+
+
+def test_labels_that_skip_classes_are_refused_without_class_names(tmp_path):
+    """Regression (issue 13): one label 42 among 0..9 used to become a 43-class model with 32 empty classes."""
+    X = np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32)
+    y = np.arange(30) % 10
+    y[7] = 42
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    with pytest.raises(DataError, match=r"labels skip classes: 32 of the 43 classes 0..42 .* \(first: 10\)"):
+        read_npz_arrays(tmp_path / "d.npz")
+    np.savez(tmp_path / "named.npz", X=X, y=np.arange(30) % 3, class_names=np.array(["a", "b", "c", "d"]))
+    assert read_npz_arrays(tmp_path / "named.npz")[2] == ["a", "b", "c", "d"]  # named classes may be absent

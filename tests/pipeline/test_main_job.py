@@ -148,7 +148,7 @@ def _stored_spec(model: str, seed: int = 0) -> dict:
 
 
 def test_an_unfinished_search_is_resumed_with_its_stored_spec_unless_its_settings_differ(tmp_path):
-    from babysit.pipeline.main_job import _search_to_run
+    from babysit.pipeline.main_job import JobConflict, _search_to_run
     from babysit.search.trial import DataRef
 
     ref = DataRef("digits", 0, "standardize")
@@ -158,9 +158,18 @@ def test_an_unfinished_search_is_resumed_with_its_stored_spec_unless_its_setting
         name, spec = _search_to_run(store, JobConfig(model="fc:8"), ref, say)
         assert name == "run 1" and spec.to_json() == _stored_spec("fc:8")
         assert say.lines == ["resuming search 'run 1': 0 trials already done (its stored ranges and stages are kept)"]
-        name, spec = _search_to_run(store, JobConfig(model="fc:16"), ref, say)
-        assert (name, spec) == ("run 2", None)
-        assert say.lines[-1] == "search 'run 1' did not finish but was for other settings (model); starting 'run 2'"
+        # an unfinished job for other settings is never mixed with this one: refused, or --fresh beside it
+        with pytest.raises(JobConflict, match=r"holds the unfinished job 'run 1' for other settings \(model 'fc:8'\); "
+                                              "give the same settings to resume it, --fresh to start a new job"):
+            _search_to_run(store, JobConfig(model="fc:16"), ref, say)
+        with pytest.raises(JobConflict, match="for other settings"):
+            _search_to_run(store, JobConfig(model="fc:16"), ref, say, "resume")
+        assert _search_to_run(store, JobConfig(model="fc:16"), ref, say, "fresh") == ("run 2", None)
+        assert say.lines[-1].endswith("holds job 'run 1' (unfinished, left as it is); starting 'run 2' beside it "
+                                      "(its history is kept)")
+        assert _search_to_run(store, JobConfig(model="fc:8"), ref, say, "resume")[0] == "run 1"
         final = store.start_run(None, None, None, {})
         store.finish_run(final, "finished", {"role": "final", "search": "run 1"})
         assert _search_to_run(store, JobConfig(model="fc:8"), ref, say) == ("run 2", None)  # run 1 completed
+        with pytest.raises(JobConflict, match="nothing to resume in .*: its last job 'run 1' finished"):
+            _search_to_run(store, JobConfig(model="fc:8"), ref, say, "resume")

@@ -11,7 +11,7 @@ import babysit
 from babysit.data import Preprocessor
 from babysit.errors import CheckpointError
 from babysit.nn import FullyConnectedNet
-from babysit.train.checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
+from babysit.train.checkpoint import META_KEY, checkpoint_meta, checkpoint_paths, load_checkpoint, save_checkpoint
 
 CLASSES = [f"c{i}" for i in range(4)]
 
@@ -111,17 +111,37 @@ def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, rng, monk
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(safetensors.numpy, "save_file", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(CheckpointError, match="cannot write checkpoint .*model.safetensors: No space left on device"):
         _save(path, model)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     load_checkpoint(path)
 
 
-def _edit_sidecar(path, edit):
-    sidecar = checkpoint_paths(path)[1]
-    meta = json.loads(sidecar.read_text())
-    edit(meta)
-    sidecar.write_text(json.dumps(meta))
+def _rewrite_weights(path, edit_header):
+    """Rewrite the weights file with its tensors and ``edit_header(header)``'s metadata (the embedded copy)."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(path), framework="np") as f:
+        header = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    save_file(tensors, str(path), metadata=edit_header(header))
+
+
+def _edit_meta(path, edit):
+    """Edit the checkpoint's metadata where loading reads it: the copy embedded in the weights' header."""
+    def change(header):
+        meta = json.loads(header[META_KEY])
+        edit(meta)
+        return {**header, META_KEY: json.dumps(meta)}
+
+    _rewrite_weights(path, change)
+
+
+def _legacy(path):
+    """Make the checkpoint at ``path`` one written before the metadata was embedded (sidecar only)."""
+    _rewrite_weights(path, lambda header: {k: v for k, v in header.items() if k != META_KEY})
+    return path
 
 
 @pytest.mark.parametrize("change, message", [
@@ -133,7 +153,7 @@ def _edit_sidecar(path, edit):
 def test_weights_that_do_not_fit_the_architecture_are_refused_naming_the_parameter(tmp_path, rng, change, message):
     model, _ = _trained_bn_model(rng)
     path = _save(tmp_path / "model.safetensors", model)
-    _edit_sidecar(path, lambda m: m["architecture"].update(change))
+    _edit_meta(path, lambda m: m["architecture"].update(change))
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(path)
 
@@ -159,9 +179,9 @@ def test_corrupted_or_missing_weights(tmp_path, rng, damage):
     ('{"format": "other"}', "not a babysit checkpoint"),
     ('{"format": "babysit-checkpoint", "format_version": 99}', "format version 99 is not supported"),
 ])
-def test_corrupted_or_missing_sidecar(tmp_path, rng, content, message):
+def test_corrupted_or_missing_sidecar_of_a_checkpoint_without_embedded_metadata(tmp_path, rng, content, message):
     model, _ = _trained_bn_model(rng)
-    path = _save(tmp_path / "model.safetensors", model)
+    path = _legacy(_save(tmp_path / "model.safetensors", model))
     sidecar = checkpoint_paths(path)[1]
     if content is None:
         sidecar.unlink()
@@ -171,12 +191,63 @@ def test_corrupted_or_missing_sidecar(tmp_path, rng, content, message):
         load_checkpoint(path)
 
 
-def test_files_from_different_saves_are_refused(tmp_path, rng):
+def test_files_from_different_saves_are_refused_for_a_checkpoint_without_embedded_metadata(tmp_path, rng):
     model, _ = _trained_bn_model(rng)
-    path = _save(tmp_path / "a" / "model.safetensors", model)
+    path = _legacy(_save(tmp_path / "a" / "model.safetensors", model))
     other = _save(tmp_path / "b" / "model.safetensors", model)
     checkpoint_paths(path)[1].write_bytes(checkpoint_paths(other)[1].read_bytes())
     with pytest.raises(CheckpointError, match="come from different saves"):
+        load_checkpoint(path)
+
+
+def test_a_checkpoint_written_before_the_embedding_still_loads_from_its_sidecar(tmp_path, rng):
+    model, X = _trained_bn_model(rng)
+    path = _legacy(_save(tmp_path / "model.safetensors", model))
+    loaded, meta = load_checkpoint(path)
+    np.testing.assert_array_equal(loaded.loss(X), model.loss(X))
+    assert meta["class_names"] == CLASSES and checkpoint_meta(path)["class_names"] == CLASSES
+
+
+@pytest.mark.parametrize("sidecar_state", ["stale", "missing", "garbled"])
+def test_a_crash_between_the_two_renames_leaves_weights_that_load_as_saved(tmp_path, rng, sidecar_state):
+    """A save killed after the weights' rename and before the sidecar's leaves the new weights beside the
+    previous save's model.json (or none): the weights carry their own metadata, the pair is never mismatched."""
+    old_model, _ = _trained_bn_model(rng)
+    path = _save(tmp_path / "model.safetensors", old_model, class_names=["a", "b", "c", "d"])
+    old_sidecar = checkpoint_paths(path)[1].read_bytes()
+    new_model = FullyConnectedNet([3], input_dim=(1, 2, 4), num_classes=4, seed=1)
+    _save(path, new_model, metrics={"best_val_acc": 0.9})
+    sidecar = checkpoint_paths(path)[1]
+    if sidecar_state == "stale":
+        sidecar.write_bytes(old_sidecar)  # what the crash left: the new weights, the old model.json
+    elif sidecar_state == "missing":
+        sidecar.unlink()
+    else:
+        sidecar.write_text("{not json")
+    loaded, meta = load_checkpoint(path)
+    assert loaded.config() == new_model.config() and meta["class_names"] == CLASSES
+    assert meta["metrics"] == {"best_val_acc": 0.9} and checkpoint_meta(path)["metrics"] == {"best_val_acc": 0.9}
+    for k, v in new_model.params.items():
+        np.testing.assert_array_equal(loaded.params[k], v)
+
+
+def test_the_sidecar_is_a_copy_of_the_embedded_metadata(tmp_path, rng):
+    model, _ = _trained_bn_model(rng)
+    path = _save(tmp_path / "model.safetensors", model)
+    assert json.loads(checkpoint_paths(path)[1].read_text()) == checkpoint_meta(path)
+
+
+@pytest.mark.parametrize("header, message", [
+    ({META_KEY: "{not json"}, "embedded metadata is not readable JSON"),
+    ({META_KEY: "[1, 2]"}, r"\(its header\): not a babysit checkpoint"),
+    ({META_KEY: '{"format": "babysit-checkpoint", "format_version": 1, "architecture": {}}'}, "lacks 'class_names'"),
+    ({"checkpoint_id": "other"}, "embedded metadata names another checkpoint id"),
+])
+def test_damaged_embedded_metadata_is_refused_naming_the_file(tmp_path, rng, header, message):
+    model, _ = _trained_bn_model(rng)
+    path = _save(tmp_path / "model.safetensors", model)
+    _rewrite_weights(path, lambda h: {**h, **header})
+    with pytest.raises(CheckpointError, match=message):
         load_checkpoint(path)
 
 

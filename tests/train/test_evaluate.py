@@ -209,8 +209,8 @@ def test_checkpoint_errors(saved, tmp_path):
     with pytest.raises(CheckpointError, match=r"nothing\.safetensors not found"):
         evaluate_checkpoint(tmp_path / "nothing.safetensors", source)
     (tmp_path / "lonely.safetensors").write_bytes(path.read_bytes())  # the weights without their sidecar
-    with pytest.raises(CheckpointError, match=r"metadata .*lonely\.json not found"):
-        evaluate_checkpoint(tmp_path / "lonely.safetensors", source)
+    # ... are still a whole checkpoint: the metadata is embedded in them (model.json is a copy)
+    assert evaluate_checkpoint(tmp_path / "lonely.safetensors", source) == evaluate_checkpoint(path, source)
     with pytest.raises(ConfigError, match="split must be one of train, val, test; got 'holdout'"):
         evaluate_checkpoint(path, source, split="holdout")
     X, y = blobs()
