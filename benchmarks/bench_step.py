@@ -87,12 +87,13 @@ def make_data(case: Case, seed: int = 0):
 
 
 # -- babysit -----------------------------------------------------------------
-def babysit_model(case: Case):
+def babysit_model(case: Case, conv_algorithm: str = "auto"):
     from babysit.nn import ConvNet, FullyConnectedNet
 
     if case.kind == "mlp":
         return FullyConnectedNet(list(case.widths), seed=0)
-    return ConvNet(input_dim=IMAGE, conv_channels=list(case.widths), num_classes=NUM_CLASSES, seed=0)
+    return ConvNet(input_dim=IMAGE, conv_channels=list(case.widths), num_classes=NUM_CLASSES, seed=0,
+                   conv_algorithm=conv_algorithm)
 
 
 def babysit_step(model, X, y, lr: float = LR):
@@ -162,11 +163,18 @@ def torch_variants(case: Case) -> list[str]:
     return ["torch", "torch channels_last"] if case.kind == "conv" else ["torch"]
 
 
+def babysit_variants(case: Case) -> list[str]:
+    """'babysit' (the defaults), and for the ConvNet also every conv on the im2col reference path."""
+    return ["babysit", "babysit im2col"] if case.kind == "conv" else ["babysit"]
+
+
 def make_step(variant: str, case: Case, X, y):
-    """The step closure for 'babysit', 'torch' or 'torch channels_last' (fresh model, same init)."""
+    """The step closure for 'babysit', 'babysit im2col', 'torch' or 'torch channels_last' (fresh model, same init)."""
     model = babysit_model(case)
     if variant == "babysit":
         return babysit_step(model, X, y)
+    if variant == "babysit im2col":
+        return babysit_step(babysit_model(case, "im2col"), X, y)
     cl = variant.endswith("channels_last")
     return torch_step(torch_model(case, model, channels_last=cl), X, y, channels_last=cl)
 
@@ -246,7 +254,7 @@ def run_case(name: str, case: Case, rounds: int, block_seconds: float, memory: b
 
     X, y = make_data(case)
     diff = check_equivalent(case, X, y)
-    variants = ["babysit", *torch_variants(case)]
+    variants = [*babysit_variants(case), *torch_variants(case)]
     steps = {v: make_step(v, case, X, y) for v in variants}
     shapes = gemm_shapes(case)
     fl = flops(shapes)
@@ -267,14 +275,15 @@ def run_case(name: str, case: Case, rounds: int, block_seconds: float, memory: b
         "round_seconds": times,
         "spread": {v: (min(times[v]) / sec[v], max(times[v]) / sec[v]) for v in variants},
         "best_torch": best_torch, "ratio": sec[best_torch] / sec["babysit"],
-        "ratios": {v: sec[v] / sec["babysit"] for v in torch_variants(case)},
+        "ratios": {v: sec[v] / sec["babysit"] for v in variants[1:]},
         "step_gflop": fl / 1e9, "numpy_gemm_gflops": fl / np_gemm / 1e9, "torch_gemm_gflops": fl / torch_gemm / 1e9,
         "gemm_fraction": {v: np_gemm / s for v, s in sec.items()},
         "torch_threads": torch.get_num_threads(),
     }
     if memory:
         result["memory"] = {v: measure_memory(name, v, "rss") for v in variants}
-        result["memory"]["babysit"].update(measure_memory(name, "babysit", "tracemalloc"))
+        for v in babysit_variants(case):
+            result["memory"][v].update(measure_memory(name, v, "tracemalloc"))
     return result
 
 
