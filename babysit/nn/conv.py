@@ -36,9 +36,10 @@ CHWN = (1, 2, 3, 0)  # the axes of (N, C, H, W) from outermost to innermost in m
 CHUNK_BYTES = 2 << 20  # patch gradients per chunk of output rows (at least one row)
 ALGORITHMS = ("auto", "im2col", "winograd")
 # 'auto' takes Winograd for 3x3 stride-1 kernels from this many input channels: with fewer, its 16
-# channel GEMMs are too thin (K = C) to beat im2col's one GEMM with K = 9 C (measured: C = 3 loses,
-# C = 32 wins; benchmarks/bench_conv.py)
-WINOGRAD_MIN_CHANNELS = 16
+# channel GEMMs are too thin (K = C) and its transforms too costly against them to beat im2col's one
+# GEMM with K = 9 C. Measured (benchmarks/bench_conv.py, CPU time of forward + backward, batch 200):
+# C = 32 -> 64 at 16x16 0.82x im2col's speed, 64 -> 64 1.00x, 64 -> 128 at 8x8 1.13x, 128 -> 128 1.40x.
+WINOGRAD_MIN_CHANNELS = 64
 
 
 class ConvCache(NamedTuple):

@@ -127,7 +127,7 @@ def test_convnet_on_both_paths_gives_the_same_step():
     y = rng.integers(0, 10, 6)
     results = []
     for algorithm in ("im2col", "winograd"):
-        model = ConvNet(input_dim=(3, 8, 8), conv_channels=[16, 16], reg=1e-3, seed=0, conv_algorithm=algorithm)
+        model = ConvNet(input_dim=(3, 8, 8), conv_channels=[8, 16], reg=1e-3, seed=0, conv_algorithm=algorithm)
         assert all(layer.uses_winograd == (algorithm == "winograd")
                    for layer in model.layers if isinstance(layer, Conv2d))
         for _ in range(2):  # the second step runs on the reused buffers
