@@ -25,7 +25,8 @@ from babysit.pipeline.final_training import REPORT_RESERVE_S, FinalRun, train_fi
 from babysit.pipeline.plan import Plan, fmt_minutes, plan_search, stage_deadlines, time_one_epoch
 from babysit.pipeline.search_ranges import REG_RANGE, lr_range_from
 from babysit.search.driver import SPEC_VERSION, SearchOutcome, SearchSpec, run_search
-from babysit.search.executors import available_cores, make_executor
+from babysit.search.rungs import Rungs
+from babysit.search.executors import available_cores, default_workers, make_executor
 from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import Choice, LogUniform
 from babysit.search.trial import DataRef, prepared, trial_config
@@ -51,8 +52,9 @@ class JobConfig:
     model: str = "fc:100"
     budget_minutes: float = 1.0
     seed: int = 0
-    workers: int = 1
+    workers: int = field(default_factory=default_workers)  # one 1-thread process per core
     preprocess: str = "standardize"
+    rungs: bool = True  # stop clearly lost trials early inside each stage (babysit.search.rungs)
 
     def __post_init__(self):
         check_float("JobConfig", "budget_minutes", self.budget_minutes, POSITIVE)
@@ -142,7 +144,8 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print) -> JobResult:
             # trials with a long run's per-epoch decay would favour rates too low for the long run
             space = SearchSpace({"lr": LogUniform(*lr_range), "reg": LogUniform(*REG_RANGE),
                                  **{k: Choice([v]) for k, v in fixed.items()}, "horizon": Choice([plan.final_epochs])})
-            spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed)
+            spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed,
+                              rungs=Rungs() if config.rungs else None)
         with make_executor(config.workers) as executor:
             outcome = run_search(spec, store, executor, name=name, observer=observer,
                                  deadlines=stage_deadlines(time.monotonic(), plan))

@@ -48,6 +48,13 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def default_workers(cores: int | None = None) -> int:
+    """Worker processes a search runs when the user does not say: one per core, each with one BLAS
+    thread (on 2 cores, two 1-thread workers ran 1.6-1.9x the trials per minute of one 2-thread
+    process; docs/benchmarks.md)."""
+    return max(1, available_cores() if cores is None else cores)
+
+
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
     """BLAS threads for each of ``workers`` processes sharing ``cores`` (at least 1)."""
     cores = available_cores() if cores is None else cores

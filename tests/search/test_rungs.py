@@ -155,3 +155,16 @@ class _Budgeted(InlineExecutor):
 
     def run(self, fn, tasks, may_launch=lambda: True):
         return super().run(fn, tasks, self.budget)
+
+
+def test_babysit_runs_says_how_many_were_stopped_and_where(tmp_path):
+    from babysit.cli.cmd_runs import stopped_note
+
+    outcome = search(tmp_path, spec(trials=(6,), epochs=(3,)))
+    stopped = sum(r.status == "stopped" for r in outcome.records)
+    with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
+        note = stopped_note(store.runs())
+    assert stopped >= 3
+    assert note == (f"{stopped} trial(s) stopped early at a rung of their stage: {stopped} in stage 1 of 'search' "
+                    "at rung 1 (epoch 1). Their rows show the rung's result.")
+    assert stopped_note([]) is None
