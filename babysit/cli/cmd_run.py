@@ -21,9 +21,11 @@ def add_parser(sub, name):
     p.add_argument("--budget-minutes", type=float, default=d.budget_minutes,
                    help=f"wall-clock budget for the whole job (default {d.budget_minutes:g})")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the split, the sampling and the trials")
-    p.add_argument("--workers", type=int, default=d.workers,
+    from babysit.search.executors import default_workers
+
+    p.add_argument("--workers", type=int, default=default_workers(),
                    help=f"local processes running trials, one BLAS thread each (default: one per core, "
-                        f"{d.workers} here; 1: this process, every core)")
+                        f"{default_workers()} here; 1: this process, every core)")
     p.add_argument("--no-rungs", dest="rungs", action="store_false",
                    help="give every trial of a stage its full epochs (default: stop clearly lost trials at a rung, "
                         "babysit.search.rungs)")

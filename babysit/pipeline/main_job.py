@@ -26,7 +26,7 @@ from babysit.pipeline.plan import Plan, fmt_minutes, plan_search, stage_deadline
 from babysit.pipeline.search_ranges import REG_RANGE, lr_range_from
 from babysit.search.driver import SPEC_VERSION, SearchOutcome, SearchSpec, run_search
 from babysit.search.rungs import Rungs
-from babysit.search.executors import available_cores, default_workers, make_executor
+from babysit.search.executors import available_cores, make_executor
 from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import Choice, LogUniform
 from babysit.search.trial import DataRef, prepared, trial_config
@@ -52,7 +52,7 @@ class JobConfig:
     model: str = "fc:100"
     budget_minutes: float = 1.0
     seed: int = 0
-    workers: int = field(default_factory=default_workers)  # one 1-thread process per core
+    workers: int = 1  # the CLI's default is search.executors.default_workers(): one 1-thread process per core
     preprocess: str = "standardize"
     rungs: bool = True  # stop clearly lost trials early inside each stage (babysit.search.rungs)
 
