@@ -133,7 +133,9 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print) -> JobResult:
                 f"search needs (~{minimal:.1f} s at {epoch_seconds:.2f} s per epoch); running that, past the budget "
                 f"(give a larger --budget-minutes)")
             seconds_left = minimal
-        plan = plan_search(seconds_left, epoch_seconds, workers=config.workers, cores=available_cores())
+        rungs = Rungs() if config.rungs else None
+        plan = plan_search(seconds_left, epoch_seconds, workers=config.workers, cores=available_cores(),
+                           trial_gain=rungs.trial_gain if rungs else None)
         if resumed is not None:  # the stored spec is the truth: its ranges, stages and horizon, not this plan's
             plan = _resumed_plan(plan, resumed)
         say(f"plan ({fmt_minutes(60 * config.budget_minutes)} budget, {config.workers} worker(s)): {plan.describe()}")
@@ -144,8 +146,7 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print) -> JobResult:
             # trials with a long run's per-epoch decay would favour rates too low for the long run
             space = SearchSpace({"lr": LogUniform(*lr_range), "reg": LogUniform(*REG_RANGE),
                                  **{k: Choice([v]) for k, v in fixed.items()}, "horizon": Choice([plan.final_epochs])})
-            spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed,
-                              rungs=Rungs() if config.rungs else None)
+            spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed, rungs=rungs)
         with make_executor(config.workers) as executor:
             outcome = run_search(spec, store, executor, name=name, observer=observer,
                                  deadlines=stage_deadlines(time.monotonic(), plan))

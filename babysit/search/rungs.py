@@ -57,6 +57,11 @@ class Rungs:
         rung = max(1, round(self.fraction * epochs))
         return rung if rung < epochs else None
 
+    def trial_gain(self, epochs: int) -> float:
+        """Trials of ``epochs`` epochs per full trial's time: E / (rung + E / eta) (1 without a rung)."""
+        rung = self.rung_epochs(epochs)
+        return 1.0 if rung is None else epochs / (rung + epochs / self.eta)
+
     def bracket_of(self, index: int) -> int:
         return index // self.bracket
 

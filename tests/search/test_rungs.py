@@ -65,6 +65,7 @@ def test_rung_arithmetic_and_promotions():
     assert r.promoted(results) == {2, 3, 0}  # ceil(7 / 3) = 3: ties go to the lower index
     assert r.promoted({9: None}) == set()
     assert Rungs.from_json(r.to_json()) == r and Rungs.from_json(None) is None
+    assert r.trial_gain(1) == 1.0 and r.trial_gain(10) == pytest.approx(10 / (2 + 10 / 3))
 
 
 @pytest.mark.parametrize("kwargs, parameter", [
@@ -168,3 +169,16 @@ def test_babysit_runs_says_how_many_were_stopped_and_where(tmp_path):
     assert note == (f"{stopped} trial(s) stopped early at a rung of their stage: {stopped} in stage 1 of 'search' "
                     "at rung 1 (epoch 1). Their rows show the rung's result.")
     assert stopped_note([]) is None
+
+
+def test_the_plan_gives_a_stage_with_rungs_more_trials():
+    from babysit.pipeline.plan import MAX_TRIALS, plan_search
+
+    plain = plan_search(600, 1.0)
+    rungs = plan_search(600, 1.0, trial_gain=Rungs().trial_gain)
+    assert rungs.stage_epochs == plain.stage_epochs
+    assert all(e >= 2 for e in plain.stage_epochs)  # every stage has a rung at this budget
+    for a, b in zip(plain.stage_trials, rungs.stage_trials):
+        assert b > a or b == a == MAX_TRIALS
+    for a, b in zip(plain.expected_trials, rungs.expected_trials):
+        assert b > a
