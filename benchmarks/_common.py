@@ -118,7 +118,8 @@ def wait_until_quiet(max_seconds: float, max_foreign: float = 0.15) -> float:
 
 def interleaved_timings(steps: dict[str, Callable[[], object]], *, rounds: int, steps_per_round: dict[str, int],
                         warmup_per_round: int = 2, max_foreign: float = 0.15, settle_seconds: float = 0.3,
-                        max_rounds: int | None = None) -> tuple[dict[str, list[float]], int]:
+                        max_rounds: int | None = None, clock: Callable[[], float] = time.perf_counter
+                        ) -> tuple[dict[str, list[float]], int]:
     """Seconds per step for each callable, measured in alternating blocks so drift hits all alike.
 
     Each round times every callable once, as a block of ``steps_per_round[name]`` calls after
@@ -129,7 +130,9 @@ def interleaved_timings(steps: dict[str, Callable[[], object]], *, rounds: int, 
     other processes use more than ``max_foreign`` cores (from /proc/stat): the machine is
     shared, and a busy neighbour makes a 2-thread BLAS many times slower. Rounds run until
     ``rounds`` quiet ones are in or ``max_rounds`` (default 4 * rounds) have run; when too
-    few were quiet, all rounds are kept. Returns (name -> one figure per kept round, quiet rounds).
+    few were quiet, all rounds are kept. ``clock``: wall time by default; ``time.process_time`` (this
+    process's CPU time) for one-thread runs on a shared machine, where waiting for a core is not the
+    step's cost. Returns (name -> one figure per kept round, quiet rounds).
     """
     names = list(steps)
     max_rounds = max_rounds or 4 * rounds
@@ -145,10 +148,10 @@ def interleaved_timings(steps: dict[str, Callable[[], object]], *, rounds: int, 
             for _ in range(warmup_per_round):
                 fn()
             busy0, own0 = _busy_ticks()
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(steps_per_round[name]):
                 fn()
-            elapsed = time.perf_counter() - t0
+            elapsed = clock() - t0
             busy1, own1 = _busy_ticks()
             block[name] = elapsed / steps_per_round[name]
             # ticks are 10 ms: only blocks of >= ~0.1 s tell a quiet machine from a busy one

@@ -1,6 +1,6 @@
 """The main job on real CIFAR-10, and search throughput with 1 and 2 worker processes.
 
-Usage: python benchmarks/bench_search.py [--tarball PATH] [--budget-minutes 25] [--job-workers 1]
+Usage: python benchmarks/bench_search.py [--tarball PATH] [--budget-minutes 25] [--job-workers N] [--model fc:50] [--no-rungs]
                                          [--throughput-trials 12] [--out DIR] [--skip-job] [--skip-throughput]
 
 1. ``babysit run --data folder:TARBALL --model fc:50 --budget-minutes 25`` (the lecture's 2-layer net
@@ -85,12 +85,32 @@ def search_rate(store_path: Path, search: str | None = None) -> dict:
     return {"trials": len(runs), "seconds": round(span, 1), "trials_per_minute": round(60 * len(runs) / span, 2),
             "steady_trials_per_minute": round(steady, 2),
             "median_trial_seconds": round(statistics.median(r["seconds"] for r in runs if r["seconds"]), 3),
-            "statuses": statuses, "val_acc": {(r["stage"], r["trial_index"]): r["val_acc"] for r in runs}}
+            "statuses": statuses, "stages": per_stage(runs),
+            "val_acc": {(r["stage"], r["trial_index"]): r["val_acc"] for r in runs}}
 
 
-def bench_job(tarball: Path, budget: float, workers: int, out: Path) -> dict:
-    proc, wall = babysit("run", "--data", f"folder:{tarball}", "--model", "fc:50", "--budget-minutes", budget,
-                         "--workers", workers, "--seed", 0, "--out", out, cwd=REPO)
+def per_stage(runs) -> dict:
+    """Stage -> trials, their statuses (how many stopped at a rung), epochs, seconds (first start to last finish)
+    and the best val_acc of a finished trial."""
+    out = {}
+    for stage in sorted({r["stage"] for r in runs}):
+        rs = [r for r in runs if r["stage"] == stage]
+        statuses: dict[str, int] = {}
+        for r in rs:
+            statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+        done = [r["val_acc"] for r in rs if r["status"] == "finished" and r["val_acc"] is not None]
+        out[stage] = {"trials": len(rs), "statuses": statuses,
+                      "epochs": sorted({r["epochs"] for r in rs if r["epochs"] is not None}),
+                      "seconds": round(max(r["finished"] or 0 for r in rs) - min(r["started"] for r in rs), 1),
+                      "best_val_acc": max(done) if done else None}
+    return out
+
+
+def bench_job(tarball: Path, budget: float, workers: int | None, out: Path, model: str = "fc:50",
+              extra: tuple = ()) -> dict:
+    flags = () if workers is None else ("--workers", workers)
+    proc, wall = babysit("run", "--data", f"folder:{tarball}", "--model", model, "--budget-minutes", budget,
+                         *flags, *extra, "--seed", 0, "--out", out, cwd=REPO)
     (out.parent / "job.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise SystemExit(f"babysit run failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -104,7 +124,8 @@ def bench_job(tarball: Path, budget: float, workers: int, out: Path) -> dict:
     rate = search_rate(out / "runs.sqlite")
     rate.pop("val_acc")
     return {
-        "command": f"babysit run --data folder:{tarball} --model fc:50 --budget-minutes {budget:g} --workers {workers}",
+        "command": f"babysit run --data folder:{tarball} --model {model} --budget-minutes {budget:g} "
+                   + " ".join(map(str, (*flags, *extra))),
         "wall_seconds": round(wall, 1), "test_acc": final["extra"].get("test_acc"), "val_acc": final["val_acc"],
         "final_epochs": final["epochs"], "best_params": {k: v for k, v in final["params"].items()},
         "search": rate, "stage_epochs": spec["stage_epochs"], "stage_trials_planned": spec["stage_trials"],
@@ -128,10 +149,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tarball", type=Path, default=DEFAULT_TARBALL)
     parser.add_argument("--budget-minutes", type=float, default=25.0)
-    parser.add_argument("--job-workers", type=int, default=1)
+    parser.add_argument("--job-workers", type=int, default=None,
+                        help="babysit run --workers (default: babysit run's own default, one per core)")
     parser.add_argument("--throughput-trials", type=int, default=40)
     parser.add_argument("--out", type=Path, default=None, help="keep the job's folder here (default: a temp dir)")
     parser.add_argument("--skip-job", action="store_true")
+    parser.add_argument("--model", default="fc:50", help="the job's --model (default fc:50)")
+    parser.add_argument("--no-rungs", action="store_true", help="pass --no-rungs to babysit run")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args(argv)
     if not args.tarball.exists():
@@ -151,7 +175,8 @@ def main(argv=None) -> int:
         report["throughput_same_val_acc"] = one == two
     if not args.skip_job:
         with LoadSampler() as load:
-            report["job"] = bench_job(tarball, args.budget_minutes, args.job_workers, work / "job")
+            report["job"] = bench_job(tarball, args.budget_minutes, args.job_workers, work / "job", args.model,
+                                      ("--no-rungs",) if args.no_rungs else ())
         report["job"]["load_average"] = load.summary()
         report["job"]["reaches_lecture_53"] = (report["job"]["val_acc"] or 0) >= LECTURE_VAL_ACC
         report["job"]["pytorch_reference_val_acc"] = PYTORCH_REFERENCE_VAL_ACC

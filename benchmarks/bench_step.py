@@ -37,6 +37,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,12 +88,13 @@ def make_data(case: Case, seed: int = 0):
 
 
 # -- babysit -----------------------------------------------------------------
-def babysit_model(case: Case):
+def babysit_model(case: Case, conv_algorithm: str = "auto"):
     from babysit.nn import ConvNet, FullyConnectedNet
 
     if case.kind == "mlp":
         return FullyConnectedNet(list(case.widths), seed=0)
-    return ConvNet(input_dim=IMAGE, conv_channels=list(case.widths), num_classes=NUM_CLASSES, seed=0)
+    return ConvNet(input_dim=IMAGE, conv_channels=list(case.widths), num_classes=NUM_CLASSES, seed=0,
+                   conv_algorithm=conv_algorithm)
 
 
 def babysit_step(model, X, y, lr: float = LR):
@@ -162,11 +164,18 @@ def torch_variants(case: Case) -> list[str]:
     return ["torch", "torch channels_last"] if case.kind == "conv" else ["torch"]
 
 
+def babysit_variants(case: Case) -> list[str]:
+    """'babysit' (the defaults: Conv2d's 'auto'), and for the ConvNet also every 3x3 conv forced onto Winograd."""
+    return ["babysit", "babysit winograd"] if case.kind == "conv" else ["babysit"]
+
+
 def make_step(variant: str, case: Case, X, y):
-    """The step closure for 'babysit', 'torch' or 'torch channels_last' (fresh model, same init)."""
+    """The step closure for 'babysit', 'babysit winograd', 'torch' or 'torch channels_last' (fresh model, same init)."""
     model = babysit_model(case)
     if variant == "babysit":
         return babysit_step(model, X, y)
+    if variant == "babysit winograd":
+        return babysit_step(babysit_model(case, "winograd"), X, y)
     cl = variant.endswith("channels_last")
     return torch_step(torch_model(case, model, channels_last=cl), X, y, channels_last=cl)
 
@@ -241,12 +250,12 @@ def check_equivalent(case: Case, X, y) -> float:
     return abs(loss - ref) / abs(ref)
 
 
-def run_case(name: str, case: Case, rounds: int, block_seconds: float, memory: bool) -> dict:
+def run_case(name: str, case: Case, rounds: int, block_seconds: float, memory: bool, cpu_time: bool = False) -> dict:
     import torch
 
     X, y = make_data(case)
     diff = check_equivalent(case, X, y)
-    variants = ["babysit", *torch_variants(case)]
+    variants = [*babysit_variants(case), *torch_variants(case)]
     steps = {v: make_step(v, case, X, y) for v in variants}
     shapes = gemm_shapes(case)
     fl = flops(shapes)
@@ -255,7 +264,9 @@ def run_case(name: str, case: Case, rounds: int, block_seconds: float, memory: b
     steps["torch GEMMs"] = torch_gemms(shapes)
     one = {v: time_call(fn, repeat=3, min_seconds=0.02) for v, fn in steps.items()}  # warm-up + calibration
     per_round = {v: max(1, round(block_seconds / t)) for v, t in one.items()}
-    times, n_quiet = interleaved_timings(steps, rounds=rounds, steps_per_round=per_round)
+    clock = time.process_time if cpu_time else time.perf_counter
+    times, n_quiet = interleaved_timings(steps, rounds=rounds, steps_per_round=per_round, clock=clock,
+                                         max_foreign=math.inf if cpu_time else 0.15)
     sec = {v: median(t) for v, t in times.items()}
     best_torch = min(torch_variants(case), key=lambda v: sec[v])
     np_gemm = sec.pop("numpy GEMMs")
@@ -267,14 +278,15 @@ def run_case(name: str, case: Case, rounds: int, block_seconds: float, memory: b
         "round_seconds": times,
         "spread": {v: (min(times[v]) / sec[v], max(times[v]) / sec[v]) for v in variants},
         "best_torch": best_torch, "ratio": sec[best_torch] / sec["babysit"],
-        "ratios": {v: sec[v] / sec["babysit"] for v in torch_variants(case)},
+        "ratios": {v: sec[v] / sec["babysit"] for v in variants[1:]},
         "step_gflop": fl / 1e9, "numpy_gemm_gflops": fl / np_gemm / 1e9, "torch_gemm_gflops": fl / torch_gemm / 1e9,
         "gemm_fraction": {v: np_gemm / s for v, s in sec.items()},
         "torch_threads": torch.get_num_threads(),
     }
     if memory:
         result["memory"] = {v: measure_memory(name, v, "rss") for v in variants}
-        result["memory"]["babysit"].update(measure_memory(name, "babysit", "tracemalloc"))
+        for v in babysit_variants(case):
+            result["memory"][v].update(measure_memory(name, v, "tracemalloc"))
     return result
 
 
@@ -309,7 +321,7 @@ def print_report(info: dict, results: list[dict]) -> None:
     print()
     print(f"machine: {info['cpu']}, {info['cores']} cores; numpy {info['numpy']}, {openblas_kernel()}; "
           f"torch {info.get('torch')} ({info.get('torch_threads')} threads); python {info['python']}; {info['date']}; "
-          f"load average at start {', '.join(f'{v:.2f}' for v in info['load_average'])}")
+          f"load average at start {', '.join(f'{v:.2f}' for v in info['load_average'])}; {info.get('clock')}")
 
 
 def main(argv=None) -> int:
@@ -321,6 +333,9 @@ def main(argv=None) -> int:
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                         help="before each case, wait up to this long for other processes to leave the CPUs")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="one thread for both libraries, and time each step by this process's CPU time "
+                             "(for a shared machine, where a 2-thread BLAS mostly measures the neighbours)")
     parser.add_argument("--memory-child", nargs=3, metavar=("CASE", "VARIANT", "METHOD"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
@@ -329,8 +344,13 @@ def main(argv=None) -> int:
 
     import torch
 
-    torch.set_num_threads(os.cpu_count())
+    if args.cpu_time:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    torch.set_num_threads(1 if args.cpu_time else os.cpu_count())
     info = machine_info()
+    info["clock"] = "process CPU time, 1 thread each" if args.cpu_time else "wall time"
     print(f"BLAS kernel (threadpoolctl): {openblas_kernel()}")
     for d in info["blas"]:
         print(f"  {d}")
@@ -345,7 +365,7 @@ def main(argv=None) -> int:
         if args.wait_quiet:
             load = wait_until_quiet(args.wait_quiet)
             print(f"{name}: other processes use {load:.2f} cores", flush=True)
-        r = run_case(name, CASES[name], args.rounds, args.block_seconds, not args.no_memory)
+        r = run_case(name, CASES[name], args.rounds, args.block_seconds, not args.no_memory, args.cpu_time)
         print(f"{name}: babysit {r['samples_per_s']['babysit']:,.0f}/s, {r['best_torch']} "
               f"{r['samples_per_s'][r['best_torch']]:,.0f}/s, ratio {r['ratio']:.2f}x", flush=True)
         results.append(r)

@@ -23,8 +23,14 @@ def add_parser(sub, name):
     p.add_argument("--budget-minutes", type=float, default=d.budget_minutes,
                    help=f"wall-clock budget for the whole job (default {d.budget_minutes:g})")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the split, the sampling and the trials")
-    p.add_argument("--workers", type=int, default=d.workers,
-                   help="local processes running trials (default 1: this process, every core)")
+    from babysit.search.executors import default_workers
+
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help=f"local processes running trials, one BLAS thread each (default: one per core, "
+                        f"{default_workers()} here; 1: this process, every core)")
+    p.add_argument("--no-rungs", dest="rungs", action="store_false",
+                   help="give every trial of a stage its full epochs (default: stop clearly lost trials at a rung, "
+                        "babysit.search.rungs)")
     p.add_argument("--preprocess", default=d.preprocess, help=f"default {d.preprocess} (see babysit train --help)")
     p.add_argument("--out", type=Path, default=Path("runs/latest"), help="output folder (default runs/latest)")
     add_publish_arguments(p)
@@ -42,7 +48,7 @@ def run(args) -> int:
     from babysit.search.console import SearchPrinter
 
     config = JobConfig(data=args.data, model=args.model, budget_minutes=args.budget_minutes, seed=args.seed,
-                       workers=args.workers, preprocess=args.preprocess)
+                       workers=args.workers, preprocess=args.preprocess, rungs=args.rungs)
     result = run_job(config, args.out, observer=SearchPrinter(), mode=args.start)
     t = result.timings
     print(f"done in {t['total']:.1f} s (budget {config.budget_minutes:g} min). Wrote {result.out}/:")

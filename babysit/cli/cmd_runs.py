@@ -36,10 +36,26 @@ def run(args) -> int:
         print(dumps([{k: r[k] for k in JSON_KEYS} for r in runs]))
         return 0
     _print_table(runs, args.store)
-    note = interrupted_note(runs)
-    if note:
-        print(note)
+    for note in (interrupted_note(runs), stopped_note(runs)):
+        if note:
+            print(note)
     return 0
+
+
+def stopped_note(runs) -> str | None:
+    """How many search trials were stopped early, per stage and rung (babysit.search.rungs), or None."""
+    counts: dict[tuple, int] = {}
+    for r in runs:
+        if r["status"] == "stopped":
+            extra = r.get("extra") or {}
+            where = (r["search"], r["stage"], extra.get("rung"), extra.get("rung_epochs"))
+            counts[where] = counts.get(where, 0) + 1
+    if not counts:
+        return None
+    parts = [f"{n} in stage {stage} of {search!r} at rung {rung} (epoch {epochs})"
+             for (search, stage, rung, epochs), n in sorted(counts.items(), key=lambda kv: tuple(map(str, kv[0])))]
+    return (f"{sum(counts.values())} trial(s) stopped early at a rung of their stage: " + "; ".join(parts)
+            + ". Their rows show the rung's result.")
 
 
 def interrupted_note(runs) -> str | None:

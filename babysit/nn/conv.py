@@ -29,10 +29,17 @@ from babysit.errors import InputError
 from babysit.nn.base import Layer, as_float_dtype
 from babysit.nn.buffers import alloc_ordered, axis_order, new_array
 from babysit.nn.init import as_generator, init_weight, resolve_init
-from babysit.validation import AT_LEAST_ONE, Interval, check_int, check_int_list, invalid
+from babysit.nn.winograd import winograd_backward, winograd_forward
+from babysit.validation import AT_LEAST_ONE, Interval, check_choice, check_int, check_int_list, invalid
 
 CHWN = (1, 2, 3, 0)  # the axes of (N, C, H, W) from outermost to innermost in memory
 CHUNK_BYTES = 2 << 20  # patch gradients per chunk of output rows (at least one row)
+ALGORITHMS = ("auto", "im2col", "winograd")
+# 'auto' takes Winograd for 3x3 stride-1 kernels from this many input channels: with fewer, its 16
+# channel GEMMs are too thin (K = C) and its transforms too costly against them to beat im2col's one
+# GEMM with K = 9 C. Measured (benchmarks/bench_conv.py, CPU time of forward + backward, batch 200):
+# C = 32 -> 64 at 16x16 0.82x im2col's speed, 64 -> 64 1.00x, 64 -> 128 at 8x8 1.13x, 128 -> 128 1.40x.
+WINOGRAD_MIN_CHANNELS = 64
 
 
 class ConvCache(NamedTuple):
@@ -99,7 +106,7 @@ def _as_matrix(a):
 def conv_forward(x, w, b, stride=1, pad=0, alloc=new_array):
     """Inputs: x (N, C, H, W) in any memory layout; w (F, C, HH, WW); b (F,);
     ``alloc`` where work arrays come from (see babysit.nn.buffers).
-    Returns: (out (N, F, Ho, Wo), stored (F, Ho, Wo, N), cache)."""
+    Returns: (out (N, F, Ho, Wo), a view of an array stored (F, Ho, Wo, N); cache)."""
     f, _, hh, ww = w.shape
     n, _, h, wd = x.shape
     ho, wo = conv_output_size(h, hh, stride, pad), conv_output_size(wd, ww, stride, pad)
@@ -152,13 +159,17 @@ class Conv2d(Layer):
     Args:
         in_channels C, out_channels F, kernel_size (int or (HH, WW)), stride, pad.
         init / weight_scale / dtype / rng: as for ``Affine`` (fan_in = C*HH*WW).
+        algorithm: 'im2col' (the readable reference: patches + one GEMM), 'winograd' (F(2x2, 3x3),
+            babysit.nn.winograd: 3x3 stride-1 kernels only), or 'auto' (default): Winograd for
+            3x3 stride-1 kernels with at least WINOGRAD_MIN_CHANNELS input channels, else im2col.
     The output is an (N, F, Ho, Wo) view of an array stored (F, Ho, Wo, N) (module docstring).
     """
 
     alloc = staticmethod(new_array)  # models give each layer a BufferPool (babysit.nn.buffers)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride: int = 1, pad: int = 0, *,
-                 init: str | None = None, weight_scale: float | None = None, dtype=np.float32, rng=None) -> None:
+                 init: str | None = None, weight_scale: float | None = None, dtype=np.float32, rng=None,
+                 algorithm: str = "auto") -> None:
         super().__init__()
         owner = type(self).__name__
         self.in_channels = check_int(owner, "in_channels", in_channels, AT_LEAST_ONE)
@@ -173,6 +184,13 @@ class Conv2d(Layer):
                                        as_generator(rng), self.dtype, scale)
         self.params["b"] = np.zeros(self.out_channels, dtype=self.dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.algorithm = check_choice(owner, "algorithm", algorithm, ALGORITHMS)
+        winograd_ok = self.kernel_size == (3, 3) and self.stride == 1
+        if self.algorithm == "winograd" and not winograd_ok:
+            raise invalid(owner, "algorithm", "'im2col' or 'auto' for a kernel other than 3x3 at stride 1 "
+                          "(Winograd F(2x2, 3x3) covers only those)", algorithm)
+        self.uses_winograd = self.algorithm == "winograd" or (
+            self.algorithm == "auto" and winograd_ok and self.in_channels >= WINOGRAD_MIN_CHANNELS)
 
     def output_shape(self, h: int, w: int) -> tuple[int, int]:
         hh, ww = self.kernel_size
@@ -184,12 +202,20 @@ class Conv2d(Layer):
         if ho < 1 or wo < 1:
             raise InputError(f"{self}: input of spatial size {x.shape[2:]} is smaller than the kernel "
                              f"{self.kernel_size} with pad {self.pad}")
-        return self._remember(*conv_forward(x, self.params["W"], self.params["b"], self.stride, self.pad, self.alloc))
+        w, b = self.params["W"], self.params["b"]
+        if self.uses_winograd:
+            out, cache = winograd_forward(x, w, b, self.pad, self.alloc)
+        else:
+            out, cache = conv_forward(x, w, b, self.stride, self.pad, self.alloc)
+        return self._remember(out, cache)
 
     def backward(self, dout):
-        dx, dw, db = conv_backward(dout, self._checked_cache(dout), self.input_grad, self.alloc)
+        cache = self._checked_cache(dout)
+        step = winograd_backward if self.uses_winograd else conv_backward
+        dx, dw, db = step(dout, cache, self.input_grad, self.alloc)
         return self._set_grads(dx, W=dw, b=db)
 
     def extra_repr(self):
+        algorithm = "" if self.algorithm == "auto" else f", algorithm={self.algorithm!r}"
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, pad={self.pad}")
+                f"stride={self.stride}, pad={self.pad}{algorithm}")

@@ -53,16 +53,15 @@ def softmax_loss(scores: np.ndarray, y) -> tuple[float, np.ndarray]:
     rows = np.arange(n)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         top = scores.max(axis=1, keepdims=True)
-        shifted = scores - top
-        probs = np.exp(shifted)
+        probs = np.subtract(scores, top)
+        np.exp(probs, out=probs)  # in place: one (N, C) array for the whole loss
         sums = probs.sum(axis=1, keepdims=True)
         # the N picked terms in float64: in float32, max - s_y overflows to inf for finite scores
         # (e.g. +-3e38) whose loss is a perfectly finite Python float
-        picked = top[:, 0].astype(np.float64) - scores[rows, y].astype(np.float64)
+        picked = top[:, 0].astype(np.float64) - scores[rows, y]
         loss = float(np.mean(np.log(sums[:, 0], dtype=np.float64) + picked))
-        probs /= sums
-    probs[rows, y] -= 1
-    probs *= 1.0 / n
+        probs *= np.divide(1.0 / n, sums)  # the softmax and the batch mean in one pass
+    probs[rows, y] -= 1.0 / n
     return loss, probs
 
 

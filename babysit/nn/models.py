@@ -348,10 +348,12 @@ class ConvNet(Model):
         hidden_dims: sizes of the affine layers after the conv blocks.
         num_classes, normalization, reg, dtype, seed: as in FullyConnectedNet.
         init / weight_scale: as in FullyConnectedNet (default He).
+        conv_algorithm: 'auto' | 'im2col' | 'winograd', for every conv layer (see ``Conv2d``).
     """
 
     def __init__(self, input_dim=(3, 32, 32), conv_channels=(32, 64), kernel_size=3, hidden_dims=(), num_classes=10,
-                 normalization=None, reg=0.0, dtype=np.float32, seed=None, init=None, weight_scale=None):
+                 normalization=None, reg=0.0, dtype=np.float32, seed=None, init=None, weight_scale=None,
+                 conv_algorithm="auto"):
         owner = type(self).__name__
         self.num_classes, self.normalization, self.reg = _check_common(owner, num_classes, normalization, reg)
         self.input_shape = _check_shape(owner, "input_dim", input_dim)
@@ -365,6 +367,7 @@ class ConvNet(Model):
         self.dtype = as_float_dtype(dtype, owner)
         self.seed = seed
         self.init, self.weight_scale = resolve_init(init, weight_scale, "relu", owner)
+        self.conv_algorithm = conv_algorithm  # checked by Conv2d
         rng = as_generator(seed)
         winit = dict(init=self.init, weight_scale=self.weight_scale, dtype=self.dtype, rng=rng)
 
@@ -376,7 +379,7 @@ class ConvNet(Model):
         built, k = _Layers(), 0
         for f in self.conv_channels:
             k += 1
-            conv = Conv2d(c, f, self.kernel_size, 1, self.kernel_size // 2, **winit)
+            conv = Conv2d(c, f, self.kernel_size, 1, self.kernel_size // 2, algorithm=conv_algorithm, **winit)
             built.add_normalized(conv, k, SpatialBatchNorm(f, dtype=self.dtype) if normalization else None)
             built.add(make_activation("relu"))
             built.add(MaxPool2d(2, 2))
@@ -399,7 +402,7 @@ class ConvNet(Model):
         return {"type": "ConvNet", "input_dim": list(self.input_shape), "conv_channels": self.conv_channels,
                 "kernel_size": self.kernel_size, "hidden_dims": self.hidden_dims, "num_classes": self.num_classes,
                 "normalization": self.normalization, "reg": self.reg, "dtype": self.dtype.name, "seed": self.seed,
-                "init": self.init, "weight_scale": self.weight_scale}
+                "init": self.init, "weight_scale": self.weight_scale, "conv_algorithm": self.conv_algorithm}
 
 
 MODELS = {"FullyConnectedNet": FullyConnectedNet, "TwoLayerNet": TwoLayerNet, "ConvNet": ConvNet}

@@ -25,6 +25,7 @@ from babysit.pipeline.final_training import REPORT_RESERVE_S, FinalRun, train_fi
 from babysit.pipeline.plan import Plan, fmt_minutes, plan_search, stage_deadlines, time_one_epoch
 from babysit.pipeline.search_ranges import REG_RANGE, lr_range_from
 from babysit.search.driver import SPEC_VERSION, SearchOutcome, SearchSpec, run_search
+from babysit.search.rungs import Rungs
 from babysit.search.executors import available_cores, make_executor
 from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import Choice, LogUniform
@@ -64,8 +65,9 @@ class JobConfig:
     model: str = "fc:100"
     budget_minutes: float = 1.0
     seed: int = 0
-    workers: int = 1
+    workers: int = 1  # the CLI's default is search.executors.default_workers(): one 1-thread process per core
     preprocess: str = "standardize"
+    rungs: bool = True  # stop clearly lost trials early inside each stage (babysit.search.rungs)
 
     def __post_init__(self):
         check_float("JobConfig", "budget_minutes", self.budget_minutes, POSITIVE)
@@ -146,7 +148,9 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
                 f"search needs (~{minimal:.1f} s at {epoch_seconds:.2f} s per epoch); running that, past the budget "
                 f"(give a larger --budget-minutes)")
             seconds_left = minimal
-        plan = plan_search(seconds_left, epoch_seconds, workers=config.workers, cores=available_cores())
+        rungs = Rungs() if config.rungs else None
+        plan = plan_search(seconds_left, epoch_seconds, workers=config.workers, cores=available_cores(),
+                           trial_gain=rungs.trial_gain if rungs else None)
         if resumed is not None:  # the stored spec is the truth: its ranges, stages and horizon, not this plan's
             plan = _resumed_plan(plan, resumed)
         say(f"plan ({fmt_minutes(60 * config.budget_minutes)} budget, {config.workers} worker(s)): {plan.describe()}")
@@ -157,7 +161,7 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
             # trials with a long run's per-epoch decay would favour rates too low for the long run
             space = SearchSpace({"lr": LogUniform(*lr_range), "reg": LogUniform(*REG_RANGE),
                                  **{k: Choice([v]) for k, v in fixed.items()}, "horizon": Choice([plan.final_epochs])})
-            spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed)
+            spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed, rungs=rungs)
         with make_executor(config.workers) as executor:
             outcome = run_search(spec, store, executor, name=name, observer=observer,
                                  deadlines=stage_deadlines(time.monotonic(), plan))

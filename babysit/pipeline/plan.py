@@ -61,8 +61,12 @@ def parallel_speedup(workers: int, cores: int) -> float:
     return max(1.0, 0.6 * min(workers, cores))
 
 
-def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, cores: int = 1) -> Plan:
+def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, cores: int = 1,
+                trial_gain=None) -> Plan:
     """The plan that fits ``seconds_left``, given one epoch (training + accuracy checks) in ``epoch_seconds``.
+
+    ``trial_gain(epochs)``: how many more trials of that many epochs fit in a stage's time than full
+    ones (a search with rungs stops most trials early: ``Rungs.trial_gain``); default 1.
 
     The final training gets up to a quarter of the time (10 to 80 epochs); the stages share the
     rest equally, each training twice as long as the one before. Three stages when the third
@@ -87,6 +91,8 @@ def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, 
             break
     # One timed epoch on a shared machine can be off by several times either way: each stage may run up
     # to TRIAL_HEADROOM x the trials that fit, and its deadline decides how many it actually runs.
+    if trial_gain is not None:
+        fit = [n * trial_gain(e) for n, e in zip(fit, epochs)]
     trials = tuple(int(min(MAX_TRIALS, max(MIN_TRIALS, TRIAL_HEADROOM * n))) for n in fit)
     expected = tuple(int(min(t, max(1, n))) for t, n in zip(trials, fit))
     seconds = tuple(search_seconds / stages for _ in range(stages))

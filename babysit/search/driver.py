@@ -18,12 +18,15 @@ whichever executor runs them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from babysit.search.executors import WAIT
 from babysit.search.records import TrialRecord, ranked
+from babysit.search.rungs import STOPPED, Rungs, stop_reason
 from babysit.search.samplers import SAMPLERS, GridSampler, RandomSampler
 from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import Choice
@@ -41,6 +44,7 @@ class SearchSpec:
     """What defines a search (and must match to resume it): data, model, ranges, stages, seed, sampler.
 
     ``stage_trials[k]`` / ``stage_epochs[k]``: trials and epochs of stage k + 1.
+    ``rungs``: early stopping of clearly lost trials inside each stage (babysit.search.rungs), or None.
     """
 
     data: DataRef
@@ -50,6 +54,7 @@ class SearchSpec:
     stage_epochs: tuple[int, ...] = (5, 10)
     seed: int = 0
     sampler: str = "random"
+    rungs: Rungs | None = None
 
     def __post_init__(self):
         trials = check_int_list("SearchSpec", "stage_trials", self.stage_trials, allow_empty=False)
@@ -61,6 +66,8 @@ class SearchSpec:
         object.__setattr__(self, "stage_epochs", epochs)
         object.__setattr__(self, "seed", check_int("SearchSpec", "seed", self.seed, NON_NEGATIVE))
         check_choice("SearchSpec", "sampler", self.sampler, SAMPLERS)
+        if self.rungs is not None and not isinstance(self.rungs, Rungs):
+            raise invalid("SearchSpec", "rungs", "a babysit.search.rungs.Rungs or None", self.rungs)
 
     @classmethod
     def from_cli(cls, *, data: DataRef, model: str, space: SearchSpace, stages: int, trials: int, epochs: int,
@@ -81,15 +88,20 @@ class SearchSpec:
         if obj.get("version") != SPEC_VERSION:
             raise invalid("SearchSpec.from_json", "version", f"{SPEC_VERSION}", obj.get("version"))
         return cls(DataRef(**obj["data"]), obj["model"], SearchSpace.from_json(obj["space"]),
-                   tuple(obj["stage_trials"]), tuple(obj["stage_epochs"]), obj["seed"], obj["sampler"])
+                   tuple(obj["stage_trials"]), tuple(obj["stage_epochs"]), obj["seed"], obj["sampler"],
+                   Rungs.from_json(obj.get("rungs")))
 
     def to_json(self) -> dict:
-        """The JSON stored with the search; a resume must present the same."""
-        return {
+        """The JSON stored with the search; a resume must present the same (no 'rungs' key without
+        rungs, so the searches stored before rungs existed resume unchanged)."""
+        obj = {
             "version": SPEC_VERSION, "data": self.data.to_json(), "model": self.model,
             "space": self.space.to_json(), "stage_trials": list(self.stage_trials),
             "stage_epochs": list(self.stage_epochs), "seed": self.seed, "sampler": self.sampler,
         }
+        if self.rungs is not None:
+            obj["rungs"] = self.rungs.to_json()
+        return obj
 
 
 @dataclass
@@ -231,17 +243,14 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
         if (stage, index) in done:
             result.records.append(TrialRecord.from_run(done[(stage, index)]))
     observer.on_stage_start(stage, space, len(configs), epochs, len(result.records))
-    todo = [] if closed else [i for i in range(len(configs)) if (stage, i) not in done]
+    rung = spec.rungs.rung_epochs(epochs) if spec.rungs is not None else None
+    # a closed stage launches nothing: its stored trials are all it has (so no rung decisions are left to make)
+    plan = (_Stage if rung is None or closed else _HalvingStage)(spec, store, search_id, stage, configs, epochs,
+                                                                  done, rung)
+    if closed:
+        plan.todo = []
     result.stopped_by_budget = closed and len(result.records) < len(configs)
-    run_ids: dict[int, int] = {}
     durations: list[float] = []
-
-    def tasks():
-        for index in todo:
-            task = TrialTask(spec.data, spec.model, configs[index], epochs, trial_seed(spec.seed, stage, index),
-                             stage, index)
-            run_ids[index] = store.start_run(search_id, stage, index, configs[index])
-            yield task
 
     def may_launch() -> bool:
         if deadline is None:
@@ -253,13 +262,136 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
         result.stopped_by_budget = True
         return False
 
-    for task, outcome in executor.run(trial_fn, tasks(), may_launch):
-        record = _record(store, run_ids[task.index], task, outcome)
-        durations.append(record.seconds or 0.0)
+    def add(record: TrialRecord) -> None:
         result.records.append(record)
         observer.on_trial(record, len(result.records), len(configs), names)
+
+    for task, outcome in executor.run(trial_fn, plan.tasks(), may_launch):
+        durations.append(float(outcome.metrics.get("seconds") or 0.0))
+        for record in plan.completed(task, outcome):
+            add(record)
+    for record in plan.unfinished():
+        add(record)
     result.records.sort(key=lambda r: r.index)
     return result
+
+
+class _Stage:
+    """The trials of a stage without rungs: every one runs its full epochs, once."""
+
+    def __init__(self, spec, store, search_id, stage, configs, epochs, done, rung):
+        self.spec, self.store, self.search_id, self.stage = spec, store, search_id, stage
+        self.configs, self.epochs, self.rung, self.done = configs, epochs, rung, done
+        self.todo = [i for i in range(len(configs)) if (stage, i) not in done]
+        self.run_ids: dict[int, int] = {}
+
+    def task(self, index: int, stop_after: int | None = None) -> TrialTask:
+        seed = trial_seed(self.spec.seed, self.stage, index)
+        return TrialTask(self.spec.data, self.spec.model, self.configs[index], self.epochs, seed, self.stage, index,
+                         stop_after)
+
+    def start(self, index: int) -> None:
+        self.run_ids[index] = self.store.start_run(self.search_id, self.stage, index, self.configs[index])
+
+    def tasks(self):
+        for index in self.todo:
+            self.start(index)
+            yield self.task(index)
+
+    def completed(self, task: TrialTask, outcome: RunRecord) -> list[TrialRecord]:
+        return [_record(self.store, self.run_ids[task.index], task, outcome)]
+
+    def unfinished(self) -> list[TrialRecord]:
+        return []
+
+
+class _HalvingStage(_Stage):
+    """A stage with rungs (babysit.search.rungs): each trial to its rung, then the best of each
+    bracket to the full epochs; the rest are recorded 'stopped'. Decisions depend only on the
+    bracket's complete rung results, never on the order they arrive in."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.rungs: Rungs = self.spec.rungs
+        self.rung_acc: dict[int, dict[int, float | None]] = {}  # bracket -> index -> rung accuracy
+        self.members = {b: [i for i in range(len(self.configs)) if self.rungs.bracket_of(i) == b]
+                        for b in {self.rungs.bracket_of(i) for i in range(len(self.configs))}}
+        for i in sorted(set(range(len(self.configs))) - set(self.todo)):  # resumed: the stored trials' rung results
+            run = self.done[(self.stage, i)]
+            extra = run.get("extra") or {}
+            acc = extra.get("rung_val_acc", run["val_acc"] if run["status"] == STOPPED else None)
+            self.rung_acc.setdefault(self.rungs.bracket_of(i), {})[i] = acc
+        self.at_rung: dict[int, RunRecord] = {}  # trials past their rung, not decided yet
+        self.promoted: list[int] = []  # decided to go on, not launched yet
+        self.running = 0
+
+    def tasks(self):
+        rung_queue = list(self.todo)
+        while True:
+            if self.promoted:
+                index = self.promoted.pop(0)
+                self.running += 1
+                yield self.task(index)
+            elif rung_queue:
+                index = rung_queue.pop(0)
+                self.start(index)
+                self.running += 1
+                yield self.task(index, stop_after=self.rung)
+            elif self.running:
+                yield WAIT  # the running trials decide what comes next
+            else:
+                return
+
+    def completed(self, task: TrialTask, outcome: RunRecord) -> list[TrialRecord]:
+        self.running -= 1
+        index, bracket = task.index, self.rungs.bracket_of(task.index)
+        run_id = self.run_ids[index]
+        if task.stop_after is None:  # a promoted trial's full run
+            rung_info = self._rung_info(index)
+            outcome = dataclasses.replace(outcome, metrics={**outcome.metrics, **rung_info})
+            return [_record(self.store, run_id, task, outcome)]
+        out = []
+        if outcome.status == "finished":  # reached its rung
+            acc = outcome.metrics.get("val_acc")
+            self.at_rung[index] = outcome
+        else:  # exploded, diverged or failed before its rung: recorded as it ended
+            acc = None
+            out.append(_record(self.store, run_id, task, outcome))
+        self.rung_acc.setdefault(bracket, {})[index] = acc
+        results = self.rung_acc[bracket]
+        if len(results) < len(self.members[bracket]):
+            return out
+        going_on = self.rungs.promoted(results)
+        threshold = min((results[i] for i in going_on), default=None)
+        for i in self.members[bracket]:
+            if i not in self.at_rung:
+                continue
+            if i in going_on:
+                self.promoted.append(i)
+            else:
+                reason = stop_reason(self.rung, self.epochs, results[i], threshold)
+                out.append(self._stop(i, reason))
+        return out
+
+    def _rung_info(self, index: int) -> dict:
+        rung_run = self.at_rung.pop(index)
+        return {"rung": 1, "rung_epochs": self.rung, "rung_val_acc": rung_run.metrics.get("val_acc"),
+                "rung_seconds": rung_run.metrics.get("seconds")}
+
+    def _stop(self, index: int, reason: str) -> TrialRecord:
+        rung_run = self.at_rung.pop(index)
+        metrics = {**rung_run.metrics, "stop_reason": reason, "rung": 1, "rung_epochs": self.rung,
+                   "rung_val_acc": rung_run.metrics.get("val_acc")}
+        record = dataclasses.replace(rung_run, status=STOPPED, metrics=metrics)
+        return _record(self.store, self.run_ids[index], self.task(index, self.rung), record)
+
+    def unfinished(self) -> list[TrialRecord]:
+        """The time ran out: trials past their rung whose full run never started are recorded 'stopped'."""
+        waiting = set(self.promoted)
+        return [self._stop(i, f"reached its rung (epoch {self.rung} of {self.epochs}), "
+                              + ("promoted, but" if i in waiting else "but its bracket was not complete when")
+                              + " the stage's time ran out")
+                for i in sorted(self.at_rung)]
 
 
 def _record(store, run_id: int, task: TrialTask, record: RunRecord) -> TrialRecord:
@@ -272,5 +404,6 @@ def _record(store, run_id: int, task: TrialTask, record: RunRecord) -> TrialReco
         run_id=run_id, stage=task.stage, index=task.index, params=dict(task.params), status=record.status,
         val_acc=m.get("val_acc"), train_acc=m.get("train_acc"), loss=m.get("loss"), epochs=m.get("epochs"),
         seconds=m.get("seconds"), error=record.error, stop_reason=m.get("stop_reason"),
-        extra={k: m[k] for k in ("final_val_acc", "iterations", "host", "pid") if m.get(k) is not None},
+        extra={k: m[k] for k in ("final_val_acc", "iterations", "host", "pid", "rung", "rung_epochs", "rung_val_acc",
+                                 "rung_seconds") if m.get(k) is not None},
     )

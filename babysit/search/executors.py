@@ -2,7 +2,9 @@
 
 Every executor has one method, ``run(fn, tasks, may_launch)``: it pulls a task from the
 ``tasks`` iterator only when a slot is free and ``may_launch()`` says yes (the driver's
-budget), runs ``fn(task)`` and yields ``(task, result)`` as trials complete. Results come
+budget), runs ``fn(task)`` and yields ``(task, result)`` as trials complete. The iterator may
+give ``WAIT`` instead of a task while some of its tasks are running: nothing can start until
+one of them completes (a stage with rungs decides what runs next from their results). Results come
 back to the caller; executors never touch the run store. A task whose worker dies, or
 whose function raises, yields a 'failed' result instead of stopping the others.
 
@@ -27,6 +29,14 @@ from babysit.search.trial import failed_result
 from babysit.validation import AT_LEAST_ONE, check_int, check_optional_int, invalid
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class _Wait:
+    def __repr__(self) -> str:
+        return "WAIT"
+
+
+WAIT = _Wait()  # what a task iterator gives when its next task depends on running ones
 CLUSTER_TIMEOUT_S = 5.0
 
 
@@ -36,6 +46,13 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def default_workers(cores: int | None = None) -> int:
+    """Worker processes a search runs when the user does not say: one per core, each with one BLAS
+    thread (on 2 cores, two 1-thread workers ran 1.6-1.9x the trials per minute of one 2-thread
+    process; docs/benchmarks.md)."""
+    return max(1, available_cores() if cores is None else cores)
 
 
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
@@ -74,6 +91,8 @@ class InlineExecutor(_Executor):
             task = next(tasks, None)
             if task is None:
                 return
+            if task is WAIT:  # one trial at a time: nothing of the iterator's is running now
+                raise RuntimeError("the task iterator waits for running tasks, but none is running")
             try:
                 result = fn(task)
             except Exception as exc:  # fn is meant not to raise; a result is owed anyway
@@ -168,6 +187,8 @@ class ProcessExecutor(_Executor):
                     if task is None:
                         exhausted = True
                         break
+                    if task is WAIT:
+                        break
                     running[self._ensure_pool().submit(fn, task)] = (task, self.slots == 1)
             if not running:
                 return
@@ -259,6 +280,8 @@ class DaskExecutor(_Executor):
                 task = next(tasks, None)
                 if task is None:
                     exhausted = True
+                    break
+                if task is WAIT:
                     break
                 # pure=False: a trial re-run after a resume must run again, not hit a cached result
                 future = self.client.submit(_dask_trial, fn, task, self.workers_on_host, pure=False)

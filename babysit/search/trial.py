@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from babysit.search.rungs import StopAfter
 from babysit.train.outcome import RunRecord
 
 
@@ -60,6 +61,8 @@ class TrialTask:
     """Everything one trial needs: data, ``--model`` spec, hyperparameters, epochs, seed.
 
     ``stage`` and ``index`` identify the trial within its search (for the store and the output).
+    ``stop_after``: end after this many epochs (a search rung, babysit.search.rungs); the schedule
+    stays that of ``epochs``, so the run is the full trial's beginning.
     """
 
     data: DataRef
@@ -69,6 +72,7 @@ class TrialTask:
     seed: int = 0
     stage: int | None = None
     index: int | None = None
+    stop_after: int | None = None
 
 
 def trial_seed(search_seed: int, stage: int, index: int) -> int:
@@ -108,7 +112,8 @@ def run_trial(task: TrialTask, monitor_every: int = TRIAL_MONITOR_EVERY) -> RunR
         loaded = time.perf_counter()
         config = trial_config(task.data, task.model, task.params, task.epochs, task.seed)
         monitor = _monitor(monitor_every)
-        result = train_model(config, data=data, verbose=False, callbacks=[monitor] if monitor else [])
+        callbacks = ([monitor] if monitor else []) + ([] if task.stop_after is None else [StopAfter(task.stop_after)])
+        result = train_model(config, data=data, verbose=False, callbacks=callbacks)
         dataset = data[0]
         extra = {**_where(), "data_seconds": loaded - start, "val_examples": int(len(dataset.y_val)),
                  "train_examples": int(len(dataset.y_train))}

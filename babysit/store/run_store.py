@@ -211,7 +211,7 @@ class RunStore:
     def finish_run(self, run_id: int, status: str, metrics: Mapping | None = None, error: str | None = None) -> None:
         """Record the outcome of a running run in one transaction.
 
-        Inputs: ``status`` one of finished|exploded|diverged|failed; ``metrics`` with any of
+        Inputs: ``status`` one of finished|exploded|diverged|failed|stopped; ``metrics`` with any of
         val_acc, train_acc, loss, epochs, best_val_acc, seconds (wall time; default: since
         start_run) — other keys are kept in ``extra``; ``error`` text for failed runs.
         """

@@ -19,8 +19,11 @@ APPLICATION_ID = 0x42627973
 # stopped (Ctrl-C) while it ran. Set by RunStore.mark_interrupted when a writer next opens the
 # store; a resumed search runs it again.
 INTERRUPTED = "interrupted"
+# A search trial ended early on purpose: a rung of the search's successive halving found it
+# clearly behind the others of its bracket (babysit.search.rungs). Since schema version 3.
+STOPPED = "stopped"
 # What finish_run accepts: the outcomes a run reports itself.
-FINAL_STATUSES = ("finished", "exploded", "diverged", "failed")
+FINAL_STATUSES = ("finished", "exploded", "diverged", "failed", STOPPED)
 RUN_STATUSES = ("running", *FINAL_STATUSES, INTERRUPTED)
 
 
@@ -100,7 +103,7 @@ _RUN_COLUMN_LIST = (
 # on it still find them). The CHECK on status can only change by rebuilding the table: create,
 # copy (ids kept, so metrics/findings/artifacts still point at their runs), drop, rename.
 _V2 = (
-    _runs_table("runs_v2", RUN_STATUSES),
+    _runs_table("runs_v2", ("running", "finished", "exploded", "diverged", "failed", INTERRUPTED)),
     f"INSERT INTO runs_v2 ({_RUN_COLUMN_LIST}) SELECT {_RUN_COLUMN_LIST} FROM runs",
     "DROP TABLE runs",
     "ALTER TABLE runs_v2 RENAME TO runs",
@@ -108,7 +111,16 @@ _V2 = (
     f"UPDATE runs SET status = '{INTERRUPTED}' WHERE status = 'failed' AND error = '{INTERRUPTED}'",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# Version 2 -> 3: status 'stopped' (early-stopped search trials), the same rebuild as version 2.
+_V3 = (
+    _runs_table("runs_v3", RUN_STATUSES),
+    f"INSERT INTO runs_v3 ({_RUN_COLUMN_LIST}) SELECT {_RUN_COLUMN_LIST} FROM runs",
+    "DROP TABLE runs",
+    "ALTER TABLE runs_v3 RENAME TO runs",
+    _RUNS_BY_TRIAL,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 LATEST_VERSION = len(MIGRATIONS)
 
 

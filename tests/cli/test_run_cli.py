@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from babysit.search.executors import default_workers
+
 from .helpers import assert_one_line_error, babysit
 
 
@@ -23,7 +25,8 @@ def test_run_prints_each_step_and_where_things_were_written(ran):
     out = proc.stdout
     assert out.startswith("data: digits: 1437 train / 180 val / 180 test examples")
     assert re.search(r"^doctor: lr_range: pass: the loss goes down for lr in", out, re.M)
-    assert re.search(r"^plan \(12 s budget, 1 worker\(s\)\): stage 1: ~\d+ \(up to \d+\) trials x \d+ epoch\(s\)", out, re.M)
+    assert re.search(rf"^plan \(12 s budget, {default_workers()} worker\(s\)\): stage 1: ~\d+ \(up to \d+\) trials x "
+                     r"\d+ epoch\(s\)", out, re.M)  # --workers defaults to one per core
     assert re.search(r"^val_acc: \d\.\d{6}, lr: \d\.\d{6}e-\d\d, reg: \d\.\d{6}e[+-]\d\d, \(1 / \d+\)$", out, re.M)
     assert re.search(r"^test: accuracy \d\.\d{4} on 180 held-out examples$", out, re.M)
     assert "Wrote job/:" in out and "job/model.safetensors + model.json" in out and "job/report.html" in out

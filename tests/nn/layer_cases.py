@@ -99,11 +99,12 @@ def _dropout_torch(layer, module, x):
     return x * kept / (1.0 - layer.p)
 
 
-def _conv(c, f, k, s, p, shape):
+def _conv(c, f, k, s, p, shape, algorithm="auto"):
     kh, kw = (k, k) if np.isscalar(k) else k
+    suffix = "" if algorithm == "auto" else f"_{algorithm}"
     return LayerCase(
-        f"conv2d_c{c}_f{f}_k{kh}x{kw}_s{s}_p{p}_in{'x'.join(map(str, shape[2:]))}",
-        lambda dt: randomized(Conv2d(c, f, k, s, p, dtype=dt, rng=3), b=(-1, 1)),
+        f"conv2d_c{c}_f{f}_k{kh}x{kw}_s{s}_p{p}_in{'x'.join(map(str, shape[2:]))}{suffix}",
+        lambda dt: randomized(Conv2d(c, f, k, s, p, dtype=dt, rng=3, algorithm=algorithm), b=(-1, 1)),
         shape, normal(), lambda nn: nn.Conv2d(c, f, k, stride=s, padding=p), CONV)
 
 
@@ -154,6 +155,13 @@ CASES = [
     _conv(3, 2, 1, 1, 0, (2, 3, 3, 4)),
     _conv(2, 3, (2, 3), 1, 1, (1, 2, 4, 5)),
     _conv(1, 2, 5, 3, 2, (1, 1, 8, 9)),
+    # Winograd F(2x2, 3x3): even and odd output sizes (a partial last tile), pads 0-2, and 'auto'
+    # choosing it (64 input channels, WINOGRAD_MIN_CHANNELS) against im2col forced on the same shape
+    _conv(3, 4, 3, 1, 1, (2, 3, 5, 5), "winograd"),
+    _conv(2, 3, 3, 1, 0, (2, 2, 6, 5), "winograd"),
+    _conv(2, 2, 3, 1, 2, (1, 2, 4, 3), "winograd"),
+    _conv(64, 2, 3, 1, 1, (1, 64, 3, 3)),
+    _conv(64, 2, 3, 1, 1, (1, 64, 3, 3), "im2col"),
     _pool(2, 2, (2, 3, 4, 6)),
     _pool(2, 2, (1, 2, 5, 5)),
     _pool(3, 2, (2, 2, 7, 5)),
@@ -166,6 +174,16 @@ CASES = [
               lambda nn: nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3)),
               {"0.W": ParamLink("0.weight", True), "0.b": ParamLink("0.bias"),
                "2.W": ParamLink("2.weight", True), "2.b": ParamLink("2.bias")}),
+    LayerCase("sequential_conv_winograd",
+              lambda dt: Sequential(randomized(Conv2d(2, 3, 3, 1, 1, dtype=dt, rng=8, algorithm="winograd"),
+                                               b=(-1, 1)),
+                                    ReLU(), MaxPool2d(2, 2), Flatten(),
+                                    randomized(Affine(12, 3, dtype=dt, rng=9), b=(-1, 1))),
+              (2, 2, 4, 4), normal(),
+              lambda nn: nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(),
+                                       nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(12, 3)),
+              {"0.W": ParamLink("0.weight"), "0.b": ParamLink("0.bias"),
+               "4.W": ParamLink("4.weight", True), "4.b": ParamLink("4.bias")}),
     LayerCase("sequential_conv",
               lambda dt: Sequential(randomized(Conv2d(2, 3, 3, 1, 1, dtype=dt, rng=8), b=(-1, 1)),
                                     randomized(SpatialBatchNorm(3, dtype=dt), gamma=(0.5, 2), beta=(-1, 1)),

@@ -44,5 +44,5 @@ def test_a_record_with_a_status_the_store_does_not_know_writes_nothing_final(tmp
     with RunStore(tmp_path / "s.sqlite") as store:
         run_id = store.start_run(None, None, None, {})
         with pytest.raises((ValueError, BabysitError)):
-            record_run(store, run_id, RunRecord("stopped", {}))  # the Solver's word: run_record maps it
+            record_run(store, run_id, RunRecord("paused", {}))  # no status of the store
         assert store.run(run_id)["status"] == "running"

@@ -173,7 +173,7 @@ def test_finish_run_rejects_bad_status_and_double_finish(store):
     assert INTERRUPTED in RUN_STATUSES
     rid = store.start_run(None, None, None, {})
     for status in ("running", INTERRUPTED):  # 'interrupted' is the store's word, not a run's outcome
-        with pytest.raises(ValueError, match=f"must be one of finished, exploded, diverged, failed; got '{status}'"):
+        with pytest.raises(ValueError, match=f"must be one of finished, exploded, diverged, failed, stopped; got '{status}'"):
             store.finish_run(rid, status, {})
     store.finish_run(rid, "exploded", {"loss": float("inf")})
     assert store.run(rid)["loss"] == math.inf

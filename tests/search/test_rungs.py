@@ -1,0 +1,184 @@
+"""Rungs: successive halving inside a stage. Promotions, stopped trials in the store, the same results
+in any order of arrival and with any number of workers, resume."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from babysit.search import SearchSpace
+from babysit.search.driver import SearchSpec, run_search
+from babysit.search.executors import WAIT, InlineExecutor, ProcessExecutor
+from babysit.search.rungs import Rungs
+from babysit.search.trial import DataRef, run_trial
+from babysit.store import RunStore
+
+DIGITS = DataRef("digits")
+SPACE = SearchSpace.parse({"lr": "1e-5:3e-1:log", "reg": "1e-5:1e1:log"})
+RUNGS = Rungs(eta=3, bracket=6, fraction=0.34)  # stage 1 (3 epochs): rung at epoch 1
+
+
+def spec(trials=(8, 3), epochs=(3, 1), rungs=RUNGS, seed=0):
+    return SearchSpec(DIGITS, "fc:16", SPACE, tuple(trials), tuple(epochs), seed, "random", rungs)
+
+
+def search(path, s, executor=None, **kwargs):
+    with RunStore(path / "runs.sqlite") as store:
+        return run_search(s, store, executor or InlineExecutor(), **kwargs)
+
+
+def key(outcome):
+    return [(r.stage, r.index, r.status, r.val_acc, r.epochs) for r in outcome.records]
+
+
+class Shuffled(InlineExecutor):
+    """Runs up to ``slots`` tasks 'at once' (one after another here) and hands back their results in a
+    random order: what the arrival order of several workers may look like."""
+
+    def __init__(self, slots: int, seed: int):
+        self.slots, self.rng = slots, random.Random(seed)
+
+    def run(self, fn, tasks, may_launch=lambda: True):
+        tasks, exhausted = iter(tasks), False
+        while True:
+            batch = []
+            while not exhausted and len(batch) < self.slots and may_launch():
+                task = next(tasks, None)
+                if task is None:
+                    exhausted = True
+                elif task is WAIT:
+                    break
+                else:
+                    batch.append((task, fn(task)))
+            if not batch:
+                return
+            self.rng.shuffle(batch)
+            yield from batch
+
+
+def test_rung_arithmetic_and_promotions():
+    r = Rungs(eta=3, bracket=9, fraction=0.2)
+    assert [r.rung_epochs(e) for e in (1, 2, 5, 10, 20)] == [None, 1, 1, 2, 4]
+    assert [r.bracket_of(i) for i in (0, 8, 9, 17, 18)] == [0, 0, 1, 1, 2]
+    results = {0: 0.3, 1: None, 2: 0.5, 3: 0.5, 4: float("nan"), 5: 0.1, 6: 0.2}
+    assert r.promoted(results) == {2, 3, 0}  # ceil(7 / 3) = 3: ties go to the lower index
+    assert r.promoted({9: None}) == set()
+    assert Rungs.from_json(r.to_json()) == r and Rungs.from_json(None) is None
+    assert r.trial_gain(1) == 1.0 and r.trial_gain(10) == pytest.approx(10 / (2 + 10 / 3))
+
+
+@pytest.mark.parametrize("kwargs, parameter", [
+    (dict(eta=1), "eta"), (dict(eta=3, bracket=2), "bracket"), (dict(fraction=1.0), "fraction"),
+    (dict(fraction=0.0), "fraction"),
+])
+def test_bad_rungs(config_error, kwargs, parameter):
+    with config_error("Rungs", parameter):
+        Rungs(**kwargs)
+
+
+def test_a_stage_stops_its_clearly_lost_trials_at_the_rung(tmp_path):
+    outcome = search(tmp_path, spec())
+    first, second = outcome.stages
+    # stage 1: brackets {0..5} and {6, 7}: 2 + 1 promoted trials ran 3 epochs, the rest stopped after 1
+    by_status = {}
+    for r in first.records:
+        by_status.setdefault(r.status, []).append(r)
+    promoted = [r for r in first.records if r.status != "stopped" and r.extra.get("rung") == 1]
+    stopped = by_status["stopped"]
+    assert len(promoted) + sum(r.extra.get("rung") is None for r in first.records if r.status != "stopped") == 8 - len(stopped)
+    assert len(stopped) == 8 - 3 - sum(r.status in ("exploded", "diverged") and r.epochs < 1 for r in first.records)
+    for r in stopped:
+        assert r.epochs == 1 and r.extra["rung_epochs"] == 1 and "stopped at rung 1 (epoch 1 of 3)" in r.stop_reason
+    for bracket in ([0, 1, 2, 3, 4, 5], [6, 7]):
+        members = [r for r in first.records if r.index in bracket]
+        went_on = [r for r in members if r.status == "finished"]
+        lost = [r for r in members if r.status == "stopped"]
+        assert all(w.epochs == 3 for w in went_on)
+        # every promoted trial was at least as good at the rung as every stopped one
+        if went_on and lost:
+            assert min(w.extra["rung_val_acc"] for w in went_on) >= max(s.val_acc for s in lost)
+    # stage 2 (1 epoch) is too short for a rung: every trial runs in full
+    assert all(r.status != "stopped" and "rung" not in r.extra for r in second.records)
+    with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
+        runs = {r["id"]: r for r in store.runs()}
+        assert len(runs) == 11  # one run per trial: a promoted trial's full run finishes its rung's run
+        for r in stopped:
+            run = runs[r.run_id]
+            assert run["status"] == "stopped" and run["extra"]["rung"] == 1
+            steps, values = store.metric_series(r.run_id, "val_acc")
+            assert list(steps) == [1] and values[0] == r.val_acc  # its curve up to the rung
+
+
+def test_the_same_results_in_any_order_of_arrival(tmp_path):
+    s = spec()
+    reference = key(search(tmp_path / "inline", s))
+    for seed in range(3):
+        assert key(search(tmp_path / f"shuffled{seed}", s, Shuffled(slots=3, seed=seed))) == reference
+
+
+def test_the_same_results_with_two_worker_processes(tmp_path):
+    s = spec(trials=(6, 2), epochs=(3, 1))
+    inline = search(tmp_path / "a", s)
+    with ProcessExecutor(2, threads=1) as executor:
+        spawned = search(tmp_path / "b", s, executor)
+    assert key(spawned) == key(inline)
+    assert any(r.status == "stopped" for r in inline.records)
+
+
+def test_an_interrupted_search_with_rungs_resumes_to_the_same_results(tmp_path):
+    s = spec()
+    calls = []
+
+    def dies_after_five(task):
+        calls.append(task.index)
+        if len(calls) > 5:
+            raise KeyboardInterrupt  # the driver is killed in the middle of stage 1
+        return run_trial(task)
+
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path, s, trial_fn=dies_after_five)
+    resumed = search(tmp_path, s)
+    assert key(resumed) == key(search(tmp_path / "fresh", s))
+
+
+def test_a_deadline_between_the_phases_of_a_bracket_records_its_trials_stopped(tmp_path):
+    s = spec(trials=(6,), epochs=(3,))
+    launches = iter([True] * 6)  # the six rung runs, then the time is up
+    outcome = search(tmp_path, s, deadlines=None, executor=_Budgeted(lambda: next(launches, False)))
+    assert len(outcome.records) == 6 and all(r.status in ("stopped", "exploded", "diverged") for r in outcome.records)
+    assert any("the stage's time ran out" in (r.stop_reason or "") for r in outcome.records)
+
+
+class _Budgeted(InlineExecutor):
+    def __init__(self, budget):
+        self.budget = budget
+
+    def run(self, fn, tasks, may_launch=lambda: True):
+        return super().run(fn, tasks, self.budget)
+
+
+def test_babysit_runs_says_how_many_were_stopped_and_where(tmp_path):
+    from babysit.cli.cmd_runs import stopped_note
+
+    outcome = search(tmp_path, spec(trials=(6,), epochs=(3,)))
+    stopped = sum(r.status == "stopped" for r in outcome.records)
+    with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
+        note = stopped_note(store.runs())
+    assert stopped >= 3
+    assert note == (f"{stopped} trial(s) stopped early at a rung of their stage: {stopped} in stage 1 of 'search' "
+                    "at rung 1 (epoch 1). Their rows show the rung's result.")
+    assert stopped_note([]) is None
+
+
+def test_the_plan_gives_a_stage_with_rungs_more_trials():
+    from babysit.pipeline.plan import MAX_TRIALS, plan_search
+
+    plain = plan_search(600, 1.0)
+    rungs = plan_search(600, 1.0, trial_gain=Rungs().trial_gain)
+    assert rungs.stage_epochs == plain.stage_epochs
+    assert all(e >= 2 for e in plain.stage_epochs)  # every stage has a rung at this budget
+    for a, b in zip(plain.stage_trials, rungs.stage_trials):
+        assert b > a or b == a == MAX_TRIALS
+    for a, b in zip(plain.expected_trials, rungs.expected_trials):
+        assert b > a
