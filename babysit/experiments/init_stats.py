@@ -94,9 +94,10 @@ def init_stats_verdict(stats: InitStats) -> tuple[str, str]:
     for k, a in enumerate(stats.activations, start=1):
         tails = (np.abs(a) > 0.99) if stats.activation == "tanh" else (
             (a < 0.01) | (a > 0.99) if stats.activation == "sigmoid" else None)
-        if tails is not None and float(np.mean(tails)) > SATURATED:
-            return "init_too_large", (f"the {stats.activation} units saturate by layer {k} ({float(np.mean(tails)):.0%} "
-                                      f"of the activations at +-1): the local gradients are ~0, the weights are too "
+        share = float(np.mean(tails)) if tails is not None else 0.0
+        if share > SATURATED:
+            return "init_too_large", (f"the {stats.activation} units saturate by layer {k} ({share:.0%} of the "
+                                      f"activations at +-1): the local gradients are ~0, the weights are too "
                                       f"large ({scale}); use xavier for {stats.activation}")
     collapsed = next((k for k, sd in enumerate(stds, start=1) if sd < VANISH * first), None)
     if collapsed is not None:

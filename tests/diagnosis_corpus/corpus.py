@@ -4,10 +4,11 @@
 ``diagnose(outcome, thresholds)`` re-reads an outcome under other thresholds (cheap: no training);
 ``fit_thresholds(outcomes)`` fits the thresholds on the 'fit' split; ``score(...)`` gives the figures.
 
-    python -m tests.diagnosis_corpus.corpus [--markdown docs/diagnoses-table.md]
+    python -m tests.diagnosis_corpus.corpus [--only NAME,NAME]
 
-prints the table of docs/diagnoses.md (every scenario, expected vs given cause, confidence) and the
-figures on each split, with the thresholds fitted on the 'fit' split.
+prints one line per scenario as it runs, the thresholds fitted on the 'fit' split, the figures on each
+split (default and fitted thresholds), and the markdown table of docs/diagnoses.md (every scenario,
+expected vs given cause, confidence, advice).
 """
 
 from __future__ import annotations
