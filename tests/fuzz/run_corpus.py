@@ -1,6 +1,7 @@
 """Load every input of the bad-input corpus in this process (run as a child: ``python -m tests.fuzz.run_corpus
 MANIFEST``, the JSON list ``corpus.build`` returned) and print one JSON object: each input's outcome, message
-and seconds, and this process's peak memory (the loads only: the corpus was built by the caller)."""
+and seconds, and this process's peak memory, and what it was after the imports (the corpus was built by the
+caller, so the difference is what the loads took)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ def load(loader: str, path: Path, cache: Path):
 def main(manifest: str) -> None:
     from babysit.errors import BabysitError
 
+    import babysit.data.cifar10, babysit.data.sources, babysit.store, babysit.train  # noqa: E401,F401 - imports first
+
+    # what the imports alone take (NumPy's BLAS buffers, Pillow, ...): the loads are measured above it
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     items = json.loads(Path(manifest).read_text())
     cache = Path(manifest).parent / "cache"
     results = []
@@ -51,9 +56,10 @@ def main(manifest: str) -> None:
         except BaseException as exc:  # noqa: BLE001 - what the test reports as a defect
             outcome, message = type(exc).__name__, str(exc)[:500]
         results.append({"kind": kind, "name": name, "loader": loader, "path": str(path), "outcome": outcome,
-                        "message": message, "seconds": time.monotonic() - start})
+                        "message": message, "seconds": time.monotonic() - start,
+                        "peak_rss_mib_after": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"results": results, "peak_rss_mib": peak_kib / 1024}))
+    print(json.dumps({"results": results, "peak_rss_mib": peak_kib / 1024, "baseline_rss_mib": baseline}))
 
 
 if __name__ == "__main__":
