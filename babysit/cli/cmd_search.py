@@ -84,11 +84,12 @@ def doctor_lr_text(args, texts) -> tuple[str, str]:
     from babysit.search.trial import DataRef, prepared
     from babysit.train.recipe import TrainConfig, model_factory
 
+    config = TrainConfig(model=args.model, seed=args.seed)  # a bad model or seed fails before the data is read
     dataset, _ = prepared(DataRef(args.data, args.seed, args.preprocess))
     update = texts.get("update", TrainConfig.update)
     if "," in update:
         update = TrainConfig.update
-    make = model_factory(TrainConfig(model=args.model, seed=args.seed), dataset.input_shape, dataset.num_classes)
+    make = model_factory(config, dataset.input_shape, dataset.num_classes)
     findings = run_doctor(make, dataset, checks=["lr_range"], seed=args.seed, update_rule=update)
     (low, high), note, _ = lr_range_from(findings, update)
     return f"{low:.3g}:{high:.3g}:log", note
@@ -103,6 +104,7 @@ def run(args) -> int:
     from babysit.store import RunStore
 
     texts = space_texts(args)
+    SearchSpace.parse(texts)  # malformed ranges or choices fail before the doctor's probes run
     if "lr" not in texts:
         texts["lr"], note = doctor_lr_text(args, texts)
         print(f"lr range: {note}")

@@ -136,11 +136,13 @@ class SearchOutcome:
 
     @property
     def best(self) -> TrialRecord | None:
-        # the last stage trained longest: prefer its best, fall back to earlier stages
+        # the last stage trained longest: prefer its best, fall back to earlier stages; where no trial ran its
+        # full epochs (a budget that ran out at the rungs), the best trial stopped at a rung
         for stage in reversed(self.stages):
             if stage.best is not None:
                 return stage.best
-        return None
+        stopped = [r for r in self.records if r.status == STOPPED and r.val_acc is not None]
+        return min(stopped, key=lambda r: (-r.val_acc, -r.stage, r.index)) if stopped else None
 
     @property
     def warnings(self) -> list[EdgeWarning]:

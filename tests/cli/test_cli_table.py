@@ -39,6 +39,10 @@ NUMERIC = {
                    ("--seed", ("abc", "-1"), "--seed")],
     "eval": [],
     "runs": [],
+    "dashboard": [("--port", ("abc", "-1", "70000", "1.5"), "--port")],
+    "finetune": [("--lr", NUMBER_WORDS + ("0", "-1"), "--lr"), ("--lr-mult", ("abc", "nan", "-1"), "--lr-mult"),
+                 ("--epochs", ("abc", "0", "-1"), "--epochs"), ("--freeze-epochs", ("abc", "-1"), "--freeze-epochs")],
+    "features": [("--batch-size", ("abc", "0", "-1"), "--batch-size")],
 }
 
 # verb -> (flag, bad choice)
@@ -52,12 +56,17 @@ CHOICES = {
     "doctor": [("--checks", "nonsense"), ("--update", "adamw2"), ("--model", "fc:"), ("--data", "npz")],
     "init-stats": [("--activation", "swish3"), ("--init", "orthogonal9")],
     "eval": [("--split", "holdout")],
+    "finetune": [("--strategy", "middle"), ("--strategy", "top:0"), ("--update", "adamw2")],
+    "features": [("--split", "holdout")],
     "runs": [],
 }
 
 # verb -> the options every row gives it so that only the malformed one is wrong
 BASE = {"train": ["--epochs", "1"], "search": ["--store", "s.sqlite"], "run": [], "doctor": [], "init-stats": [],
-        "eval": ["--checkpoint", "CKPT", "--data", "digits"], "runs": ["--store", "STORE"]}
+        "eval": ["--checkpoint", "CKPT", "--data", "digits"], "runs": ["--store", "STORE"],
+        "dashboard": ["--store", "s.sqlite"], "report": ["--store", "s.sqlite", "--out", "r.html"],
+        "zoo": ["list"], "finetune": ["--from", "cifar10-convnet", "--data", "digits", "--out", "ft"],
+        "features": ["--checkpoint", "cifar10-convnet", "--data", "digits", "--out", "f.npz"]}
 VALUE_OPTIONS = {  # every option taking a value, for the "missing value" rows
     "train": ["--data", "--model", "--lr", "--reg", "--epochs", "--batch-size", "--out", "--store", "--seed"],
     "search": ["--data", "--model", "--lr", "--trials", "--store", "--name", "--cluster"],
@@ -66,6 +75,10 @@ VALUE_OPTIONS = {  # every option taking a value, for the "missing value" rows
     "init-stats": ["--layers", "--width", "--plot"],
     "eval": ["--checkpoint", "--data", "--split"],
     "runs": ["--store", "--search"],
+    "dashboard": ["--store", "--host", "--port"],
+    "report": ["--store", "--out"],
+    "finetune": ["--from", "--data", "--strategy", "--lr", "--epochs", "--out"],
+    "features": ["--checkpoint", "--data", "--out"],
 }
 
 

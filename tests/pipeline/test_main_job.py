@@ -170,6 +170,9 @@ def test_an_unfinished_search_is_resumed_with_its_stored_spec_unless_its_setting
         assert _search_to_run(store, JobConfig(model="fc:8"), ref, say, "resume")[0] == "run 1"
         final = store.start_run(None, None, None, {})
         store.finish_run(final, "finished", {"role": "final", "search": "run 1"})
+        # its final run is recorded, but its report is not written yet: still unfinished
+        assert _search_to_run(store, JobConfig(model="fc:8"), ref, say)[0] == "run 1"
+        store.add_artifact(final, "report", tmp_path / "report.html")
         assert _search_to_run(store, JobConfig(model="fc:8"), ref, say) == ("run 2", None)  # run 1 completed
         with pytest.raises(JobConflict, match="nothing to resume in .*: its last job 'run 1' finished"):
             _search_to_run(store, JobConfig(model="fc:8"), ref, say, "resume")
