@@ -135,7 +135,11 @@
     const runs = ordered();
     const k = state.topk === null ? runs.length : state.topk;
     const existing = new Map([...grid.children].map((c) => [Number(c.dataset.runId), c]));
-    runs.forEach((run, i) => {
+    // only the top k runs have cards: the page stays light with 10,000 runs
+    const top = new Set(runs.slice(0, k).map((r) => r.id));
+    for (const [id, card] of existing) if (!top.has(id)) { observer.unobserve(card); card.remove(); existing.delete(id); state.plotted.delete(id); }
+    let prev = null;
+    runs.slice(0, k).forEach((run) => {
       let card = existing.get(run.id);
       if (!card) {
         card = el("a", { className: "run-card", href: "#/run/" + run.id, data: { runId: run.id } },
@@ -147,8 +151,9 @@
       card.dataset.status = run.status;
       card.querySelector(".sub").textContent = run.status + " · best val " + acc(run.best_val_acc) +
         (run.epochs !== null ? " · " + fmt(run.epochs) + " ep" : "");
-      card.style.display = i < k ? "" : "none";
-      grid.appendChild(card);  // re-appending keeps the order by best validation accuracy
+      const want = prev ? prev.nextElementSibling : grid.firstElementChild;
+      if (want !== card) grid.insertBefore(card, want);  // in the order of best validation accuracy, moving only what moved
+      prev = card;
       if (card.dataset.visible === "1" && !state.plotted.has(run.id)) drawCard(card);
     });
     const counts = {};
@@ -204,8 +209,8 @@
       }
     }, { rootMargin: "300px" });
     state.plotted.clear();
+    if (state.topk === null) { state.topk = 200; topk.value = "200"; }  // the best 200 first; clear the box for all
     if (state.runs.size === 0) await loadOverview();
-    if (state.topk === null && state.runs.size > 200) { state.topk = 200; topk.value = "200"; }
     renderGrid();
   }
 
