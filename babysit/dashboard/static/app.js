@@ -71,7 +71,8 @@
   }
 
   // -- command center ------------------------------------------------------------------------------
-  const shown = { status: null, trials: null };  // what the open run or search page showed when drawn
+  const shown = { status: null, search: null, trials: null };  // what the open run or search page showed when drawn
+  function trialsOf(searchId) { let n = 0; for (const r of state.runs.values()) if (r.search_id === searchId && r.stage !== null) n++; return n; }
   const state = { runs: new Map(), curves: new Map(), after: 0, since: 0, topk: null, plotted: new Set(), timer: null };
 
   function bestOf(r) { return r.best_val_acc === null ? -1 : r.best_val_acc; }
@@ -223,7 +224,7 @@
       // an open run page of a run that was running, or a search page whose trials changed: draw it again
       const h = location.hash || "#/";
       if (changed && h.startsWith("#/run/") && shown.status === "running") await route();
-      if (changed && h.startsWith("#/search/") && shown.trials !== state.runs.size) await route();
+      if (changed && h.startsWith("#/search/") && shown.trials !== trialsOf(shown.search)) await route();
     } catch (err) {
       document.getElementById("live").textContent = "live · polling failed: " + err.message;
     }
@@ -302,7 +303,8 @@
     const root = main();
     clear(root);
     if (!s) { root.appendChild(el("p", {}, "No search " + id + " in this store.")); return; }
-    shown.trials = state.runs.size;
+    shown.search = s.id;
+    shown.trials = s.trials.length;
     root.appendChild(el("h2", {}, "search " + s.name));
     const spec = s.spec || {};
     root.appendChild(el("p", { className: "muted" }, "model " + fmt(spec.model) + " · data " + fmt((spec.data || {}).source) +
