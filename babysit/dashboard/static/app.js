@@ -71,7 +71,8 @@
   }
 
   // -- command center ------------------------------------------------------------------------------
-  const shown = { status: null, trials: null };  // what the open run or search page showed when drawn
+  const shown = { status: null, search: null, trials: null };  // what the open run or search page showed when drawn
+  function trialsOf(searchId) { let n = 0; for (const r of state.runs.values()) if (r.search_id === searchId && r.stage !== null) n++; return n; }
   const state = { runs: new Map(), curves: new Map(), after: 0, since: 0, topk: null, plotted: new Set(), timer: null };
 
   function bestOf(r) { return r.best_val_acc === null ? -1 : r.best_val_acc; }
@@ -135,7 +136,11 @@
     const runs = ordered();
     const k = state.topk === null ? runs.length : state.topk;
     const existing = new Map([...grid.children].map((c) => [Number(c.dataset.runId), c]));
-    runs.forEach((run, i) => {
+    // only the top k runs have cards: the page stays light with 10,000 runs
+    const top = new Set(runs.slice(0, k).map((r) => r.id));
+    for (const [id, card] of existing) if (!top.has(id)) { observer.unobserve(card); card.remove(); existing.delete(id); state.plotted.delete(id); }
+    let prev = null;
+    runs.slice(0, k).forEach((run) => {
       let card = existing.get(run.id);
       if (!card) {
         card = el("a", { className: "run-card", href: "#/run/" + run.id, data: { runId: run.id } },
@@ -147,8 +152,9 @@
       card.dataset.status = run.status;
       card.querySelector(".sub").textContent = run.status + " · best val " + acc(run.best_val_acc) +
         (run.epochs !== null ? " · " + fmt(run.epochs) + " ep" : "");
-      card.style.display = i < k ? "" : "none";
-      grid.appendChild(card);  // re-appending keeps the order by best validation accuracy
+      const want = prev ? prev.nextElementSibling : grid.firstElementChild;
+      if (want !== card) grid.insertBefore(card, want);  // in the order of best validation accuracy, moving only what moved
+      prev = card;
       if (card.dataset.visible === "1" && !state.plotted.has(run.id)) drawCard(card);
     });
     const counts = {};
@@ -204,8 +210,8 @@
       }
     }, { rootMargin: "300px" });
     state.plotted.clear();
+    if (state.topk === null) { state.topk = 200; topk.value = "200"; }  // the best 200 first; clear the box for all
     if (state.runs.size === 0) await loadOverview();
-    if (state.topk === null && state.runs.size > 200) { state.topk = 200; topk.value = "200"; }
     renderGrid();
   }
 
@@ -218,7 +224,7 @@
       // an open run page of a run that was running, or a search page whose trials changed: draw it again
       const h = location.hash || "#/";
       if (changed && h.startsWith("#/run/") && shown.status === "running") await route();
-      if (changed && h.startsWith("#/search/") && shown.trials !== state.runs.size) await route();
+      if (changed && h.startsWith("#/search/") && shown.trials !== trialsOf(shown.search)) await route();
     } catch (err) {
       document.getElementById("live").textContent = "live · polling failed: " + err.message;
     }
@@ -297,7 +303,8 @@
     const root = main();
     clear(root);
     if (!s) { root.appendChild(el("p", {}, "No search " + id + " in this store.")); return; }
-    shown.trials = state.runs.size;
+    shown.search = s.id;
+    shown.trials = s.trials.length;
     root.appendChild(el("h2", {}, "search " + s.name));
     const spec = s.spec || {};
     root.appendChild(el("p", { className: "muted" }, "model " + fmt(spec.model) + " · data " + fmt((spec.data || {}).source) +
