@@ -38,7 +38,8 @@ ALGORITHMS = ("auto", "im2col", "winograd")
 # 'auto' takes Winograd for 3x3 stride-1 kernels from this many input channels: with fewer, its 16
 # channel GEMMs are too thin (K = C) and its transforms too costly against them to beat im2col's one
 # GEMM with K = 9 C. Measured (benchmarks/bench_conv.py, CPU time of forward + backward, batch 200):
-# C = 32 -> 64 at 16x16 0.82x im2col's speed, 64 -> 64 1.00x, 64 -> 128 at 8x8 1.13x, 128 -> 128 1.40x.
+# C = 3 -> 32 at 32x32 0.35x im2col's speed, 32 -> 64 at 16x16 0.82-1.02x, 64 -> 64 1.00-1.04x,
+# 64 -> 128 at 8x8 1.13-1.21x, 128 -> 128 1.40-1.49x (two runs on a shared AMD EPYC; docs/benchmarks.md).
 WINOGRAD_MIN_CHANNELS = 64
 
 
