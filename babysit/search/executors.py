@@ -179,8 +179,7 @@ class ProcessExecutor(_Executor):
         while True:
             if suspects:
                 if not running:
-                    task = suspects.pop(0)
-                    running[self._ensure_pool().submit(fn, task)] = (task, True)
+                    self._submit(fn, suspects.pop(0), True, running, suspects)
             else:
                 while not exhausted and len(running) < self.slots and may_launch():
                     task = next(tasks, None)
@@ -189,7 +188,7 @@ class ProcessExecutor(_Executor):
                         break
                     if task is WAIT:
                         break
-                    running[self._ensure_pool().submit(fn, task)] = (task, self.slots == 1)
+                    self._submit(fn, task, self.slots == 1, running, suspects)
             if not running:
                 return
             done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
@@ -211,6 +210,18 @@ class ProcessExecutor(_Executor):
                 suspects.extend(task for task, _ in running.values())  # a broken pool fails them all
                 running.clear()
                 self._shutdown_pool()
+
+    def _submit(self, fn: Callable, task, alone: bool, running: dict, suspects: list) -> None:
+        """Submit ``task`` into ``running``. A worker that died since the last wait breaks the pool before any
+        future says so: the trials it was running become suspects and ``task`` goes to a fresh pool."""
+        try:
+            future = self._ensure_pool().submit(fn, task)
+        except cf.process.BrokenProcessPool:
+            suspects.extend(t for t, _ in running.values())
+            running.clear()
+            self._shutdown_pool()
+            future = self._ensure_pool().submit(fn, task)
+        running[future] = (task, alone)
 
     def _shutdown_pool(self) -> None:
         if self._pool is not None:
