@@ -73,5 +73,5 @@ def train_final(job, data, ref, best, plan: Plan, deadline: float, out, store, s
     run = monitored_training(config, out, data=data, callbacks=callbacks, verbose=False,
                              checkpoint_info={"search": search_name, "from_run": best.run_id})
     for finding in run.diagnoses:
-        say(f"final: diagnosis: {finding.check}: {finding.status}: {finding.explanation}")
+        say(f"final: {finding.check}: {finding.status}: {finding.explanation}")
     return FinalRun(run_id, run, epochs)
