@@ -11,6 +11,8 @@ from babysit.nn.gradcheck import check_model_gradients
 from babysit.train.optim import make_optimizer
 from babysit.train.solver import Solver
 
+from tests.train.test_optim import TORCH_CASES  # the same matching hyperparameters
+
 
 def _images(n=40, seed=0):
     rng = np.random.default_rng(seed)
@@ -111,15 +113,6 @@ def test_a_fully_frozen_model_trains_nothing_and_reports_its_loss():
 def test_unknown_block_is_a_config_error():
     with pytest.raises(ConfigError, match="blocks"):
         _conv().freeze([9])
-
-
-TORCH_CASES = [
-    ("sgd", {}, "SGD", {}),
-    ("momentum", {"momentum": 0.9}, "SGD", {"momentum": 0.9}),
-    ("nesterov", {"momentum": 0.8}, "SGD", {"momentum": 0.8, "nesterov": True}),
-    ("rmsprop", {"decay_rate": 0.95, "epsilon": 1e-6}, "RMSprop", {"alpha": 0.95, "eps": 1e-6}),
-    ("adam", {"beta1": 0.8, "beta2": 0.99, "epsilon": 1e-7}, "Adam", {"betas": (0.8, 0.99), "eps": 1e-7}),
-]
 
 
 @pytest.mark.parametrize("rule, config, torch_name, torch_kwargs", TORCH_CASES, ids=[c[0] for c in TORCH_CASES])
