@@ -12,15 +12,21 @@ EXAMPLES = {
     "lr": "1e-3:1e-1:log", "reg": "1e-5:1e1:log", "hidden": "50,100,200", "dropout": "0:0.5",
     "lr_decay": "0.9", "momentum": "0.5:0.99", "horizon": "80", "batch_size": "100", "update": "momentum",
     "weight_scale": "1e-4:1e-1:log", "init": "he,xavier", "activation": "relu,tanh", "normalization": "none,batchnorm",
+    "lr_mult": "0.01:1:log",
 }
+# With --from and without --lr / --lr-mult, finetuning's ranges: a pretrained model wants lower rates than a fresh
+# one, and its pretrained blocks at most the classifier's rate (lr_mult <= 1, fastai's discriminative rates)
+FINETUNE_LR_RANGE = "1e-4:1e-2:log"
+FINETUNE_LR_MULT_RANGE = "0.01:1:log"
 # Without --lr the search takes the doctor's lr range (as ``babysit run`` does); without --lr and --reg,
 # reg spans babysit run's range too (pipeline.search_ranges.REG_RANGE).
 # library parameter -> flag, where the names differ (the CLI alone knows its flags; see cli.main.error_message)
-FLAGS = {"hyperparameter.name": "--param", "address": "--cluster",
-         **{name: "--" + name.replace("_", "-") for name in EXAMPLES}}
+FLAGS = {"hyperparameter.name": "--param", "address": "--cluster", "finetune_from": "--from",
+         **{name: "--" + name.replace("_", "-") for name in (*EXAMPLES, "strategy", "freeze_epochs", "train_bn")}}
 
 
 def add_parser(sub, name):
+    from babysit.cli.publishing import add_zoo_argument
     from babysit.search.hyperparameters import HYPERPARAMETERS
 
     p = sub.add_parser(
@@ -29,9 +35,19 @@ def add_parser(sub, name):
                     "the best trials and trains twice as long. One line per trial, as in the lecture; every "
                     "trial is recorded in the run store, and re-running the same command resumes.")
     p.add_argument("--data", default="digits", help="digits (default) | cifar10:DIR | folder:PATH | npz:PATH")
-    p.add_argument("--model", default="fc:100", help="fc:H1,H2,... or conv:F1,F2[/H1,...] (default fc:100)")
-    p.add_argument("--preprocess", default="standardize", help="preprocessing fitted on the training split "
-                   "(default standardize; see babysit train --help)")
+    p.add_argument("--model", default=None, help="fc:H1,H2,... or conv:F1,F2[/H1,...] (default fc:100; with --from "
+                                                "the checkpoint's)")
+    p.add_argument("--preprocess", default=None, help="preprocessing fitted on the training split "
+                   "(default standardize; see babysit train --help; with --from the checkpoint's own)")
+    f = p.add_argument_group("finetuning (--from): every trial finetunes a pretrained model, as babysit finetune does; "
+                             "lr, --lr-mult and reg are searched")
+    f.add_argument("--from", dest="base", default=None, metavar="NAME|CHECKPOINT",
+                   help="a zoo name (babysit zoo list) or a model.safetensors / its folder")
+    f.add_argument("--strategy", default="head", help="head | top:K | all | scratch, for every trial (default head)")
+    f.add_argument("--freeze-epochs", type=int, default=0,
+                   help="classifier-only epochs first in every trial, then unfreeze (fastai; default 0)")
+    f.add_argument("--train-bn", action="store_true", help="keep BatchNorm layers of frozen blocks trainable")
+    add_zoo_argument(f)
     g = p.add_argument_group("hyperparameter ranges (LOW:HIGH:log, LOW:HIGH, A,B,C; one value = fixed)")
     for hp in HYPERPARAMETERS.values():
         flag = "--" + hp.name.replace("_", "-")
@@ -84,8 +100,8 @@ def doctor_lr_text(args, texts) -> tuple[str, str]:
     from babysit.search.trial import DataRef, prepared
     from babysit.train.recipe import TrainConfig, model_factory
 
-    config = TrainConfig(model=args.model, seed=args.seed)  # a bad model or seed fails before the data is read
-    dataset, _ = prepared(DataRef(args.data, args.seed, args.preprocess))
+    config = TrainConfig(model=args.model or TrainConfig.model, seed=args.seed)  # bad model or seed: fail before the data
+    dataset, _ = prepared(DataRef(args.data, args.seed, args.preprocess or TrainConfig.preprocess))
     update = texts.get("update", TrainConfig.update)
     if "," in update:
         update = TrainConfig.update
@@ -93,6 +109,34 @@ def doctor_lr_text(args, texts) -> tuple[str, str]:
     findings = run_doctor(make, dataset, checks=["lr_range"], seed=args.seed, update_rule=update)
     (low, high), note, _ = lr_range_from(findings, update)
     return f"{low:.3g}:{high:.3g}:log", note
+
+
+def finetune_ref(args, texts: dict):
+    """(FinetuneRef, the checkpoint's --model spec) of ``--from``; adds lr_mult's default range to ``texts`` when the
+    strategy trains pretrained blocks. ConfigError for settings that do not fit the checkpoint."""
+    from babysit.search.trial import FinetuneRef
+    from babysit.train.checkpoint import load_checkpoint
+    from babysit.train.finetune import model_spec_of
+    from babysit.train.recipe import TrainConfig
+    from babysit.zoo import Zoo, resolve_checkpoint
+
+    for flag, given in (("--preprocess", args.preprocess), ("--model", args.model)):
+        if given is not None:
+            raise ConfigError(f"{flag}: a search --from {args.base} trains that checkpoint's model on data preprocessed "
+                              f"its own way; leave {flag} out")
+    config = TrainConfig(finetune_from=args.base, strategy=args.strategy, freeze_epochs=args.freeze_epochs,
+                         train_bn=args.train_bn)  # checks the settings
+    base = resolve_checkpoint(args.base, Zoo(args.zoo))
+    pretrained, _ = load_checkpoint(base)
+    config.finetune_spec().trainable_blocks(pretrained.blocks)  # top:K larger than the model fails here
+    pretrained_train = args.strategy not in ("head", "scratch")
+    if "lr_mult" not in texts and pretrained_train:
+        texts["lr_mult"] = FINETUNE_LR_MULT_RANGE
+    elif "lr_mult" in texts and not pretrained_train:
+        raise ConfigError(f"--lr-mult: strategy {args.strategy} trains no pretrained block, so lr_mult has no effect; "
+                          "leave it out, or use top:K (K >= 2) or all")
+    ref = FinetuneRef(str(Path(base).resolve()), args.base, args.strategy, args.freeze_epochs, args.train_bn)
+    return ref, model_spec_of(pretrained.config())
 
 
 def run(args) -> int:
@@ -104,12 +148,27 @@ def run(args) -> int:
     from babysit.store import RunStore
 
     texts = space_texts(args)
+    if args.base is None:
+        given = [flag for flag, on in (("--lr-mult", "lr_mult" in texts), ("--strategy", args.strategy != "head"),
+                                       ("--freeze-epochs", args.freeze_epochs != 0), ("--train-bn", args.train_bn)) if on]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: finetuning settings; give --from NAME|CHECKPOINT (the pretrained "
+                              "model) too")
     SearchSpace.parse(texts)  # malformed ranges or choices fail before the doctor's probes run
+    finetune, model = finetune_ref(args, texts) if args.base is not None else (None, args.model or "fc:100")
     if "lr" not in texts:
-        texts["lr"], note = doctor_lr_text(args, texts)
-        print(f"lr range: {note}")
+        if finetune is not None:
+            texts["lr"] = FINETUNE_LR_RANGE
+            print(f"lr range: {FINETUNE_LR_RANGE} (finetuning's default; give --lr to choose)")
+        else:
+            texts["lr"], note = doctor_lr_text(args, texts)
+            print(f"lr range: {note}")
     space = SearchSpace.parse(texts)
-    spec = SearchSpec.from_cli(data=DataRef(args.data, args.seed, args.preprocess), model=args.model, space=space,
+    if finetune is not None:
+        print(f"every trial finetunes {args.base} ({finetune.base}): strategy {finetune.strategy}, freeze_epochs "
+              f"{finetune.freeze_epochs}, train_bn {finetune.train_bn}; the data preprocessed as it was")
+    data = DataRef(args.data, args.seed, args.preprocess or "standardize", finetune=finetune)
+    spec = SearchSpec.from_cli(data=data, model=model, space=space,
                                stages=args.stages, trials=args.trials, epochs=args.epochs, seed=args.seed,
                                sampler=args.sampler)
     if args.top < 1:

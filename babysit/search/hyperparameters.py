@@ -68,6 +68,8 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
         Hyperparameter("init", "option", "weight init scheme", options=tuple(INIT_SCHEMES)),
         Hyperparameter("activation", "option", "activation function", options=tuple(MODEL_ACTIVATIONS)),
         Hyperparameter("normalization", "option", "normalization layer", options=tuple(NORMALIZATIONS)),
+        Hyperparameter("lr_mult", "float", "finetuning (--from): factor on lr for the pretrained blocks that train",
+                       POSITIVE),
     )
 }
 

@@ -9,6 +9,9 @@ first ('exploded') or turns NaN/inf ('diverged'). The record holds plain values 
 travels back from a worker process or a Dask cluster unchanged. A trial that raises returns
 status 'failed' with the error; it never raises itself.
 
+A search from a pretrained model (``DataRef.finetune``, ``babysit search --from``) trains each
+trial with the finetune recipe, ``babysit.train.finetune.finetune_model``, instead.
+
 What is search-specific lives here: the task, per-trial seeds, the per-process data cache and
 turning a crash into a result.
 """
@@ -30,15 +33,45 @@ from babysit.train.outcome import RunRecord
 
 
 @dataclass(frozen=True)
+class FinetuneRef:
+    """A search that finetunes: the pretrained checkpoint (a resolved path, and the name it was given by) and
+    the settings every trial shares (TrainConfig's finetune fields; lr, lr_mult, reg are searched)."""
+
+    base: str
+    name: str
+    strategy: str = "head"
+    freeze_epochs: int = 0
+    train_bn: bool = False
+
+    def settings(self) -> dict:
+        """The TrainConfig fields this sets."""
+        return {"finetune_from": self.name, "strategy": self.strategy, "freeze_epochs": self.freeze_epochs,
+                "train_bn": self.train_bn}
+
+
+@dataclass(frozen=True)
 class DataRef:
-    """Where a trial's data comes from: a ``--data`` source spec, the split seed and the preprocessing."""
+    """Where a trial's data comes from: a ``--data`` source spec, the split seed and the preprocessing.
+
+    With ``finetune`` (a FinetuneRef), every trial finetunes that checkpoint: the data is loaded at its
+    input size and preprocessed with its own fitted preprocessing (``preprocess`` is unused).
+    """
 
     source: str = "digits"
     seed: int = 0
     preprocess: str = "standardize"
+    finetune: FinetuneRef | None = None
+
+    def __post_init__(self):
+        if isinstance(self.finetune, Mapping):  # from a stored search's JSON
+            object.__setattr__(self, "finetune", FinetuneRef(**self.finetune))
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        """JSON of the ref; no 'finetune' key without finetuning, so searches stored before it resume unchanged."""
+        obj = dataclasses.asdict(self)
+        if self.finetune is None:
+            del obj["finetune"]
+        return obj
 
 
 _CACHE: dict[DataRef, tuple] = {}
@@ -48,9 +81,14 @@ def prepared(ref: DataRef):
     """``babysit.data.prepare`` of ``ref``, once per process (a worker serves one search: one data set is kept)."""
     cached = _CACHE.get(ref)
     if cached is None:
-        from babysit.data import prepare
+        if ref.finetune is not None:
+            from babysit.train.finetune import finetune_data
 
-        cached = prepare(ref.source, ref.preprocess, ref.seed)
+            cached = finetune_data(ref.finetune.base, ref.source, ref.seed, base_name=ref.finetune.name)
+        else:
+            from babysit.data import prepare
+
+            cached = prepare(ref.source, ref.preprocess, ref.seed)
         _CACHE.clear()
         _CACHE[ref] = cached
     return cached
@@ -84,7 +122,8 @@ def trial_config(data: DataRef, model: str, params: Mapping, epochs: int, seed: 
     """The ``TrainConfig`` of a trial (or of a longer run of its configuration): ``params`` over the defaults."""
     from babysit.train.recipe import TrainConfig
 
-    base = TrainConfig(data=data.source, preprocess=data.preprocess, seed=data.seed, model=model)
+    settings = data.finetune.settings() if data.finetune is not None else {}
+    base = TrainConfig(data=data.source, preprocess=data.preprocess, seed=data.seed, model=model, **settings)
     return base.with_params(params, epochs=int(epochs), run_seed=int(seed))
 
 
@@ -113,7 +152,12 @@ def run_trial(task: TrialTask, monitor_every: int = TRIAL_MONITOR_EVERY) -> RunR
         config = trial_config(task.data, task.model, task.params, task.epochs, task.seed)
         monitor = _monitor(monitor_every)
         callbacks = ([monitor] if monitor else []) + ([] if task.stop_after is None else [StopAfter(task.stop_after)])
-        result = train_model(config, data=data, verbose=False, callbacks=callbacks)
+        if task.data.finetune is not None:
+            from babysit.train.finetune import finetune_model
+
+            result = finetune_model(task.data.finetune.base, config, data=data, verbose=False, callbacks=callbacks)
+        else:
+            result = train_model(config, data=data, verbose=False, callbacks=callbacks)
         dataset = data[0]
         extra = {**_where(), "data_seconds": loaded - start, "val_examples": int(len(dataset.y_val)),
                  "train_examples": int(len(dataset.y_train))}

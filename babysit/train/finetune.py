@@ -116,13 +116,11 @@ def expected_raw_shape(model, preprocessor) -> tuple[int, ...]:
     return tuple(model.input_shape)
 
 
-def load_for_model(source: str, model, preprocessor, *, seed: int, base: str, trained_on: str | None,
-                   say: Callable[[str], None] | None = None, class_names: list[str] | None = None):
-    """The raw Dataset of ``source`` in the shape ``model`` takes: ``folder:`` images are loaded at the
-    model's input size (resized and centre-cropped where they differ) unless the source says
-    ``image_size``; DataError when the examples still do not fit. With ``class_names`` (the model's),
-    the data's classes are matched to them by name first (``data.match_classes``)."""
-    from babysit.data import load_source, match_classes, parse_source
+def source_for_model(source: str, model, preprocessor, *, base: str,
+                     say: Callable[[str], None] | None = None) -> str:
+    """``source`` as loaded for ``model``: ``folder:`` images at the model's input size (resized and
+    centre-cropped where they differ) unless the source says ``image_size``; said through ``say``."""
+    from babysit.data import parse_source
     from babysit.data.source_options import split_options, with_options
 
     expected = expected_raw_shape(model, preprocessor)
@@ -132,6 +130,18 @@ def load_for_model(source: str, model, preprocessor, *, seed: int, base: str, tr
         if say:
             say(f"loading the images of {source.partition('?')[0]} at {expected[1]}x{expected[2]}, the input size "
                 f"of {base} (resized and centre-cropped where they differ; give image_size to choose)")
+    return source
+
+
+def load_for_model(source: str, model, preprocessor, *, seed: int, base: str, trained_on: str | None,
+                   say: Callable[[str], None] | None = None, class_names: list[str] | None = None):
+    """The raw Dataset of ``source`` in the shape ``model`` takes (``source_for_model``) and that source;
+    DataError when the examples still do not fit. With ``class_names`` (the model's), the data's
+    classes are matched to them by name first (``data.match_classes``)."""
+    from babysit.data import load_source, match_classes
+
+    expected = expected_raw_shape(model, preprocessor)
+    source = source_for_model(source, model, preprocessor, base=base, say=say)
     raw = load_source(source, seed=seed)
     if class_names is not None:
         raw = match_classes(class_names, raw)
@@ -141,6 +151,20 @@ def load_for_model(source: str, model, preprocessor, *, seed: int, base: str, tr
                         f"shape {expected} (source {trained_on!r}); give data of that shape"
                         + (" (folder: images are resized with ?image_size=HxW)" if len(expected) == 3 else ""))
     return raw, source
+
+
+def finetune_data(base, source: str, seed: int, *, base_name: str | None = None,
+                  say: Callable[[str], None] | None = None):
+    """``(dataset, preprocessor)`` of ``source`` for finetuning the checkpoint ``base``: loaded at its input
+    size (``load_for_model``), preprocessed with its own fitted preprocessing (what a search caches per process)."""
+    from babysit.data.prepare import preprocessed
+    from babysit.train.checkpoint import load_checkpoint
+
+    pretrained, meta = load_checkpoint(base)
+    preprocessor = meta["preprocessor"]
+    raw, _ = load_for_model(source, pretrained, preprocessor, seed=seed, base=base_name or str(base),
+                            trained_on=(meta.get("train_config") or {}).get("data"), say=say)
+    return (preprocessed(raw, preprocessor) if preprocessor is not None else raw), preprocessor
 
 
 def with_new_head(model, class_names: list[str], new_names: list[str], *, reg: float, seed: int, fresh: bool):
@@ -167,25 +191,36 @@ def with_new_head(model, class_names: list[str], new_names: list[str], *, reg: f
     return new, [new_names[j] for j, _ in shared]
 
 
-def finetune_model(base, config: TrainConfig, spec: FinetuneSpec, out=None, *, base_name: str | None = None,
-                   callbacks=(), verbose: bool = True, say: Callable[[str], None] | None = None,
-                   fresh: bool = False) -> TrainResult:
-    """Finetune the checkpoint ``base`` on ``config.data`` as ``spec`` says; train_model's TrainResult.
+def finetune_model(base, config: TrainConfig, spec: FinetuneSpec | None = None, out=None, *,
+                   base_name: str | None = None, callbacks=(), verbose: bool = True,
+                   say: Callable[[str], None] | None = None, fresh: bool = False, data=None) -> TrainResult:
+    """Finetune the checkpoint ``base`` on ``config.data`` as ``config``'s finetune fields say; train_model's result.
 
-    ``config`` gives the data, seed, update rule, lr, reg, epochs (in all, ``spec.freeze_epochs``
-    of them classifier-only), batch size; its model is the checkpoint's. ``base_name`` is how the
-    base is named in records (a zoo name), default its path. ``fresh`` ignores a checkpoint in ``out``.
+    ``config`` gives the data, seed, update rule, lr, reg, epochs (in all, ``freeze_epochs`` of
+    them classifier-only), batch size and the finetune settings (strategy, lr_mult,
+    freeze_epochs, train_bn); its model is the checkpoint's. ``spec``, when given, sets those
+    settings instead. ``base_name`` is how the base is named in records (a zoo name), default
+    ``config.finetune_from`` or the path. ``fresh`` ignores a checkpoint in ``out``. ``data``: the
+    ``finetune_data`` of this base and source, when the caller has it already (a search trial).
     """
-    from babysit.data.prepare import preprocessed
     from babysit.train.checkpoint import checkpoint_paths, load_checkpoint
 
-    base_name = base_name or str(base)
+    base_name = base_name or config.finetune_from or str(base)
+    if spec is not None or config.finetune_from is None:
+        spec = spec or FinetuneSpec()
+        config = dataclasses.replace(config, finetune_from=config.finetune_from or base_name, **spec.to_dict())
+    spec = config.finetune_spec()
     pretrained, meta = load_checkpoint(base)
     preprocessor = meta["preprocessor"]
     trained_on = (meta.get("train_config") or {}).get("data")
-    raw, source = load_for_model(config.data, pretrained, preprocessor, seed=config.seed, base=base_name,
-                                 trained_on=trained_on, say=say)
-    dataset = preprocessed(raw, preprocessor) if preprocessor is not None else raw
+    if data is None:
+        raw, source = load_for_model(config.data, pretrained, preprocessor, seed=config.seed, base=base_name,
+                                     trained_on=trained_on, say=say)
+        from babysit.data.prepare import preprocessed
+
+        dataset = preprocessed(raw, preprocessor) if preprocessor is not None else raw
+    else:
+        dataset, source = data[0], source_for_model(config.data, pretrained, preprocessor, base=base_name)
     kind, _ = parse_strategy(spec.strategy)
     model, shared = with_new_head(pretrained, list(meta["class_names"]), list(dataset.class_names), reg=config.reg,
                                   seed=config.init_seed, fresh=kind == "scratch")

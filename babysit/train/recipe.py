@@ -21,13 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from babysit.errors import ConfigError
 from babysit.train.callbacks import Checkpoint
 from babysit.train.model_spec import ModelSpec, build_from_spec, parse_model_spec
 from babysit.train.outcome import run_record
 from babysit.train.solver import Solver
 from babysit.validation import (
-    AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, UNIT_OPEN, Interval, check_choice, check_float, check_int, check_optional_float,
-    check_optional_int, reject_unknown,
+    AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, UNIT_OPEN, Interval, check_bool, check_choice, check_float, check_int,
+    check_optional_float, check_optional_int, invalid, reject_unknown,
 )
 
 CHECKPOINT_NAME = "model.safetensors"
@@ -47,6 +48,10 @@ class TrainConfig:
     lr_decay (None: 0.95, or 1 with a ``schedule``), schedule, horizon (spread the decay of a
     ``horizon``-epoch run over ``epochs``: a short trial ends as annealed as the long run it
     stands for), epochs, batch_size, run_seed.
+    Finetuning (``babysit.train.finetune``; only with ``finetune_from``, a checkpoint path or zoo
+    name): strategy (head | top:K | all | scratch), lr_mult (the rate factor of pretrained blocks
+    that train), freeze_epochs (classifier-only epochs first), train_bn. ``to_dict`` leaves them
+    out when ``finetune_from`` is None, so the records of plain runs are unchanged.
     """
 
     data: str = "digits"
@@ -69,6 +74,11 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 100
     run_seed: int | None = None
+    finetune_from: str | None = None
+    strategy: str = "head"
+    lr_mult: float = 1.0
+    freeze_epochs: int = 0
+    train_bn: bool = False
 
     def __post_init__(self):
         from babysit.train.optim import UPDATE_RULES
@@ -88,6 +98,16 @@ class TrainConfig:
         check_int(owner, "epochs", self.epochs, AT_LEAST_ONE)
         check_int(owner, "batch_size", self.batch_size, AT_LEAST_ONE)
         self.model_spec()  # a bad --model fails before any data is read
+        if self.finetune_from is not None:
+            if not isinstance(self.finetune_from, str) or not self.finetune_from.strip():
+                raise invalid(owner, "finetune_from", "a checkpoint path or zoo name, or None", self.finetune_from)
+            self.finetune_spec()  # checks strategy, lr_mult, freeze_epochs, train_bn
+        else:
+            set_ = [f.name for f in FINETUNE_FIELDS if getattr(self, f.name) != f.default]
+            if set_:
+                raise ConfigError(f"{', '.join(set_)} of {owner} apply to finetuning only: give finetune_from "
+                                  "(the pretrained checkpoint) too, or leave them at their defaults",
+                                  parameter=set_[0], owner=owner)
 
     def model_spec(self) -> ModelSpec:
         """The parsed ``model`` with ``hidden`` applied."""
@@ -97,6 +117,14 @@ class TrainConfig:
         """This config with a search's hyperparameters (names of TrainConfig fields) and ``settings`` applied."""
         reject_unknown("TrainConfig.with_params", params, TUNABLE)
         return dataclasses.replace(self, **dict(params), **settings)
+
+    def finetune_spec(self):
+        """The ``babysit.train.finetune.FinetuneSpec`` of the finetune fields (it checks them)."""
+        from babysit.train.finetune import FinetuneSpec
+
+        check_bool("TrainConfig", "train_bn", self.train_bn)
+        return FinetuneSpec(strategy=self.strategy, lr_mult=self.lr_mult, freeze_epochs=self.freeze_epochs,
+                            train_bn=self.train_bn)
 
     @property
     def init_seed(self) -> int:
@@ -110,12 +138,20 @@ class TrainConfig:
         return decay ** (self.horizon / self.epochs)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if self.finetune_from is None:
+            for f in FINETUNE_FIELDS:
+                del out[f.name]
+            del out["finetune_from"]
+        return out
 
 
-# The hyperparameters a search may vary: every setting but the data and the seeds.
+# The finetune settings besides finetune_from (see TrainConfig).
+FINETUNE_FIELDS = tuple(f for f in dataclasses.fields(TrainConfig)
+                        if f.name in ("strategy", "lr_mult", "freeze_epochs", "train_bn"))
+# The hyperparameters a search may vary: every setting but the data, the checkpoint it starts from and the seeds.
 TUNABLE = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("data", "preprocess", "seed",
-                                                                                    "run_seed"))
+                                                                                    "run_seed", "finetune_from"))
 
 
 @dataclass

@@ -9,10 +9,11 @@ from babysit.search.spaces import Choice, IntUniform, LogUniform, Uniform
 
 LECTURE_NAMES = ("lr", "reg", "hidden", "dropout", "lr_decay", "momentum", "batch_size", "weight_scale",
                  "update", "init", "activation", "normalization", "horizon")
+FINETUNE_NAMES = ("lr_mult",)  # babysit search --from
 
 
 def test_the_registry_holds_the_lectures_hyperparameters():
-    assert sorted(HYPERPARAMETERS) == sorted(LECTURE_NAMES)
+    assert sorted(HYPERPARAMETERS) == sorted(LECTURE_NAMES + FINETUNE_NAMES)
     assert all(hyperparameter(name).name == name for name in LECTURE_NAMES)
     assert hyperparameter("dropout").allowed() == "numbers in [0, 1)"
     assert hyperparameter("hidden").allowed() == "integers in [1, inf)"
