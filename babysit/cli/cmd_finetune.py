@@ -45,9 +45,12 @@ def add_parser(sub, name):
     p.add_argument("--image-size", default=None, metavar="S|HxW",
                    help="resize and centre-crop folder: images to this size (default: the model's input size)")
     p.add_argument("--out", type=Path, default=Path("babysit-finetuned"),
-                   help="folder for model.safetensors + model.json (default ./babysit-finetuned); run again with the "
-                        "same settings to resume a killed finetuning")
-    p.add_argument("--fresh", action="store_true", help="start over even if --out holds a finetuning checkpoint")
+                   help="folder for model.safetensors + model.json and the training state, saved every epoch "
+                        "(default ./babysit-finetuned)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the killed finetuning in --out from its last complete epoch (same settings)")
+    again.add_argument("--fresh", action="store_true", help="start over even if --out holds a finetuning")
     p.add_argument("--store", type=Path, default=None, help="also record the run in this SQLite run store")
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines, only the summary")
     add_publish_arguments(p)
@@ -55,7 +58,7 @@ def add_parser(sub, name):
 
 
 FLAGS = {"batch_size": "--batch-size", "lr_decay": "--lr-decay", "lr_mult": "--lr-mult", "num_epochs": "--epochs",
-         "freeze_epochs": "--freeze-epochs"}
+         "freeze_epochs": "--freeze-epochs", "finetune_from": "--from", "train_bn": "--train-bn"}
 
 
 def run(args) -> int:
@@ -63,18 +66,18 @@ def run(args) -> int:
 
     from babysit.cli.publishing import publish
     from babysit.data.source_options import parse_image_size, with_options
-    from babysit.train.finetune import FinetuneSpec, finetune_model
+    from babysit.train.finetune import finetune_model
     from babysit.validation import check_directory
     from babysit.zoo import Zoo, resolve_checkpoint
 
-    spec = FinetuneSpec(strategy=args.strategy, lr_mult=args.lr_mult, freeze_epochs=args.freeze_epochs,
-                        train_bn=args.train_bn)
     data = args.data
     if args.image_size is not None:
         h, w = parse_image_size(args.image_size)
         data = with_options(data, image_size=f"{h}x{w}")
     config = TrainConfig(data=data, update=args.update, lr=args.lr, reg=args.reg, lr_decay=args.lr_decay,
-                         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+                         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, finetune_from=args.base,
+                         strategy=args.strategy, lr_mult=args.lr_mult, freeze_epochs=args.freeze_epochs,
+                         train_bn=args.train_bn)
     check_directory("finetune", "out", args.out)
     base = resolve_checkpoint(args.base, Zoo(args.zoo))
     store = contextlib.nullcontext(None)
@@ -83,9 +86,9 @@ def run(args) -> int:
 
         store = RunStore(args.store)
     with store as runs:
-        run_id = runs.start_run(None, None, None, {**config.to_dict(), **spec.to_dict(), "base_model": args.base}) \
+        run_id = runs.start_run(None, None, None, {**config.to_dict(), "base_model": args.base}) \
             if runs is not None else None
-        result = finetune_model(base, config, spec, args.out, base_name=args.base, fresh=args.fresh,
+        result = finetune_model(base, config, out=args.out, fresh=args.fresh, resume=args.resume,
                                 callbacks=[ProgressBar(verbose=not args.quiet)], verbose=not args.quiet, say=print)
         test = _test_metrics(result)
         if runs is not None:

@@ -15,9 +15,10 @@ blocks get no update and no gradient work below the lowest trainable block, and 
 layers stay in eval mode unless ``train_bn``. ``freeze_epochs``: fastai's first phase, that many
 of the ``epochs`` with only the classifier training, then the strategy's blocks unfrozen.
 
-With ``out``, a killed finetuning resumes from ``out/model.safetensors`` (its best epoch so far)
-when run again with the same settings: the remaining epochs, the learning rate decayed as far
-as it had been; the update rule's state (momentum, Adam's moments) starts afresh.
+With ``out``, the training state (``babysit.train.training_state``: weights, the update rule's
+state, the minibatch RNG, histories) is saved in ``out/training_state.safetensors`` every epoch;
+``resume=True`` (``babysit finetune --resume``) continues a killed finetuning from its last
+complete epoch and ends with the weights an unkilled run would have had.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ import numpy as np
 from babysit.errors import CheckpointError, ConfigError, DataError
 from babysit.train.callbacks import Callback
 from babysit.train.recipe import CHECKPOINT_NAME, TrainConfig, TrainResult, train_model
+from babysit.train.training_state import SaveTrainingState
 from babysit.validation import NON_NEGATIVE, POSITIVE, check_float, check_int
 
 STRATEGY_SYNTAX = "head | top:K | all | scratch"
+STATE_NAME = "training_state.safetensors"  # in --out: the finetuning in progress, saved every epoch
 
 
 def parse_strategy(strategy: str) -> tuple[str, int | None]:
@@ -193,14 +196,18 @@ def with_new_head(model, class_names: list[str], new_names: list[str], *, reg: f
 
 def finetune_model(base, config: TrainConfig, spec: FinetuneSpec | None = None, out=None, *,
                    base_name: str | None = None, callbacks=(), verbose: bool = True,
-                   say: Callable[[str], None] | None = None, fresh: bool = False, data=None) -> TrainResult:
+                   say: Callable[[str], None] | None = None, fresh: bool = False, resume: bool = False,
+                   data=None) -> TrainResult:
     """Finetune the checkpoint ``base`` on ``config.data`` as ``config``'s finetune fields say; train_model's result.
 
     ``config`` gives the data, seed, update rule, lr, reg, epochs (in all, ``freeze_epochs`` of
     them classifier-only), batch size and the finetune settings (strategy, lr_mult,
     freeze_epochs, train_bn); its model is the checkpoint's. ``spec``, when given, sets those
     settings instead. ``base_name`` is how the base is named in records (a zoo name), default
-    ``config.finetune_from`` or the path. ``fresh`` ignores a checkpoint in ``out``. ``data``: the
+    ``config.finetune_from`` or the path. With ``out``, the training state is saved there every epoch
+    (``STATE_NAME``): ``resume`` continues a killed finetuning from its last complete epoch with the
+    update rule's state (the same result as a run never killed), ``fresh`` starts over; an ``out``
+    holding a finetuning is refused without one of the two. ``data``: the
     ``finetune_data`` of this base and source, when the caller has it already (a search trial).
     """
     from babysit.train.checkpoint import checkpoint_paths, load_checkpoint
@@ -229,34 +236,28 @@ def finetune_model(base, config: TrainConfig, spec: FinetuneSpec | None = None, 
                                  preprocess=(meta.get("preprocessing") or {}).get("kind", "none"))
     info = {"base_model": base_name, "base_data": trained_on, **spec.to_dict(), "shared_classes": shared}
 
-    done, lr = 0, config.lr
-    weights = checkpoint_paths(Path(out) / CHECKPOINT_NAME)[0] if out is not None else None
-    if weights is not None and weights.is_file() and not fresh:
-        model, done = _resume_from(weights, config, info, load_checkpoint)
-        lr = config.lr * config.epoch_decay() ** done
-        if say:
-            say(f"resuming the finetuning in {weights.parent} after {done} of {config.epochs} epochs (its best "
-                "checkpoint); the update rule's state starts afresh")
-    remaining = config.epochs - done
-    if remaining < 1:
-        raise CheckpointError(f"{weights} holds a finetuning that has run all {config.epochs} epochs already; "
-                              "use another --out, or --fresh to start over")
+    done, resume_state = 0, None
+    if out is not None:
+        done, resume_state = _resume_point(Path(out), config, info, resume=resume, fresh=fresh)
+        if resume_state is not None and say:
+            say(f"resuming the finetuning in {out} after {done} of {config.epochs} epochs (its training state: "
+                "weights, the update rule's state, the minibatch order)")
     top = model.blocks[-1]
-    first_phase = max(spec.freeze_epochs - done, 0)
-    frozen = [b for b in model.blocks if b not in (trainable if first_phase == 0 else [top])]
+    first_phase = done < spec.freeze_epochs
+    frozen = [b for b in model.blocks if b not in ([top] if first_phase else trainable)]
     model.unfreeze()
     if frozen:
         model.freeze(frozen, train_bn=spec.train_bn)
     callbacks = list(callbacks)
     if first_phase:
-        callbacks.append(Unfreeze(first_phase, trainable, spec.train_bn, say))
+        callbacks.append(Unfreeze(spec.freeze_epochs, trainable, spec.train_bn, say))
+    if out is not None:
+        callbacks.append(SaveTrainingState(Path(out) / STATE_NAME))
     lr_mults = {name: spec.lr_mult for name in model.params
                 if model.block_of(name) != top and kind != "scratch" and spec.lr_mult != 1.0}
-    run_config = dataclasses.replace(config, epochs=remaining, lr=lr)
-    return train_model(run_config, out, data=(dataset, preprocessor), callbacks=callbacks, verbose=verbose,
-                       checkpoint_info={"finetune": {**info, "epochs_total": config.epochs, "epochs_before": done,
-                                                     "settings": _settings(config)}},
-                       model=model, lr_mults=lr_mults)
+    return train_model(config, out, data=(dataset, preprocessor), callbacks=callbacks, verbose=verbose,
+                       checkpoint_info={"finetune": {**info, "settings": _settings(config)}},
+                       model=model, lr_mults=lr_mults, resume_state=resume_state)
 
 
 def _settings(config: TrainConfig) -> dict:
@@ -264,17 +265,46 @@ def _settings(config: TrainConfig) -> dict:
     return {k: v for k, v in config.to_dict().items()}
 
 
-def _resume_from(weights: Path, config: TrainConfig, info: dict, load_checkpoint):
-    """(model, epochs done) of the finetuning checkpoint in ``out``; CheckpointError when it is another run's."""
-    model, meta = load_checkpoint(weights)
-    previous = (meta.get("train_config") or {}).get("finetune")
-    if not isinstance(previous, dict):
-        raise CheckpointError(f"{weights} is not a finetuning checkpoint; use another --out, or --fresh to overwrite it")
-    mismatched = sorted(k for k in ("base_model", "strategy", "lr_mult", "freeze_epochs", "train_bn")
-                        if previous.get(k) != info.get(k))
-    mismatched += sorted(k for k, v in _settings(config).items() if (previous.get("settings") or {}).get(k) != v)
-    if mismatched:
-        raise CheckpointError(f"{weights} holds a finetuning with other settings ({', '.join(mismatched)} differ); "
+def _resume_point(out: Path, config: TrainConfig, info: dict, *, resume: bool, fresh: bool):
+    """(epochs done, training state to resume from or None) for a finetuning into ``out``.
+
+    ``out`` holding a finetuning already: ``resume`` continues it (CheckpointError when its settings differ or
+    it has run all its epochs), ``fresh`` starts over (its old training state removed first, so a later
+    resume cannot pick it up), neither is refused: nothing is overwritten unasked.
+    """
+    from babysit.train.checkpoint import checkpoint_meta, checkpoint_paths
+    from babysit.train.training_state import training_state_info
+
+    weights = checkpoint_paths(out / CHECKPOINT_NAME)[0]
+    state = out / STATE_NAME
+    if fresh:
+        state.unlink(missing_ok=True)
+        return 0, None
+    if not (state.is_file() or weights.is_file()):
+        if resume:
+            raise CheckpointError(f"nothing to resume: {out} holds no finetuning (no {STATE_NAME}); leave --resume out "
+                                  "to start one")
+        return 0, None
+    if not resume:
+        raise CheckpointError(f"{out} holds a finetuning already: --resume to continue it, --fresh to start over "
+                              "(overwriting it), or another --out")
+    if weights.is_file():
+        previous = (checkpoint_meta(weights).get("train_config") or {}).get("finetune")
+        if not isinstance(previous, dict):
+            raise CheckpointError(f"{weights} is not a finetuning checkpoint; use another --out, or --fresh to "
+                                  "overwrite it")
+        mismatched = sorted(k for k in ("base_model", "strategy", "lr_mult", "freeze_epochs", "train_bn")
+                            if previous.get(k) != info.get(k))
+        mismatched += sorted(k for k, v in _settings(config).items()
+                             if k not in mismatched and (previous.get("settings") or {}).get(k) != v)
+        if mismatched:
+            raise CheckpointError(f"{weights} holds a finetuning with other settings ({', '.join(mismatched)} "
+                                  "differ); use another --out, or --fresh to start over")
+    if not state.is_file():
+        raise CheckpointError(f"{out} holds a finetuning checkpoint but no training state ({STATE_NAME}) to resume "
+                              "from; --fresh to start over")
+    done = int(training_state_info(state)["epoch"])
+    if done >= config.epochs:
+        raise CheckpointError(f"{out} holds a finetuning that has run all {config.epochs} epochs already; "
                               "use another --out, or --fresh to start over")
-    done = int(previous.get("epochs_before", 0)) + int((meta.get("metrics") or {}).get("epochs") or 0)
-    return model, done
+    return done, state

@@ -13,7 +13,7 @@ import pytest
 
 from babysit.train.checkpoint import checkpoint_meta
 
-from babysit.errors import ConfigError, DataError
+from babysit.errors import CheckpointError, ConfigError, DataError
 from babysit.train.checkpoint import load_checkpoint, model_buffers
 from babysit.train.finetune import FinetuneSpec, finetune_model
 from babysit.train.recipe import TrainConfig
@@ -132,30 +132,70 @@ def test_finetune_cli_errors_are_one_line(base_checkpoint, tmp_path):
                           str(truncated))
 
 
-def test_finetune_resumes_from_its_checkpoint_after_a_kill(base_checkpoint, tmp_path):
-    out = tmp_path / "ft"
-    args = [sys.executable, "-m", "babysit", "finetune", "--from", str(base_checkpoint), "--data",
-            "digits?classes=5-9&per_class=20", "--strategy", "all", "--epochs", "400", "--lr-decay", "1",
-            "--batch-size", "100", "--out", str(out), "--quiet"]
+def _weights(folder):
+    model, _ = load_checkpoint(folder / "model.safetensors")
+    return {**model.params, **model_buffers(model)}
+
+
+def _assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.mark.parametrize("stop_at", [1, 3])  # before and after the unfreeze at epoch 2
+def test_an_interrupted_finetuning_resumes_to_the_weights_of_an_uninterrupted_one(base_checkpoint, tmp_path, stop_at):
+    from babysit.search.rungs import StopAfter
+
+    config = TrainConfig(**{**NEW.to_dict(), "epochs": 4, "update": "momentum", "lr": 1e-2})
+    spec = FinetuneSpec("all", lr_mult=0.3, freeze_epochs=2)
+    whole = finetune_model(base_checkpoint, config, spec, tmp_path / "whole", verbose=False)
+    cut = finetune_model(base_checkpoint, config, spec, tmp_path / "cut", verbose=False, callbacks=[StopAfter(stop_at)])
+    assert cut.solver.epoch == stop_at
+    with pytest.raises(CheckpointError, match="--resume to continue it"):
+        finetune_model(base_checkpoint, config, spec, tmp_path / "cut", verbose=False)
+    resumed = finetune_model(base_checkpoint, config, spec, tmp_path / "cut", verbose=False, resume=True)
+    assert resumed.solver.resumed_from["epoch"] == stop_at and resumed.solver.epoch == 4
+    assert resumed.solver.loss_history == whole.solver.loss_history
+    assert resumed.solver.val_acc_history == whole.solver.val_acc_history
+    _assert_same_weights(_weights(tmp_path / "cut"), _weights(tmp_path / "whole"))
+    with pytest.raises(CheckpointError, match="run all 4 epochs already"):
+        finetune_model(base_checkpoint, config, spec, tmp_path / "cut", verbose=False, resume=True)
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        finetune_model(base_checkpoint, config, spec, tmp_path / "empty", verbose=False, resume=True)
+
+
+def test_finetune_resumes_after_a_real_kill_to_the_weights_of_an_unkilled_run(base_checkpoint, tmp_path):
+    out, unkilled = tmp_path / "ft", tmp_path / "unkilled"
+    flags = ["--from", str(base_checkpoint), "--data", "digits?classes=5-9&per_class=20", "--strategy", "all",
+             "--update", "adam", "--lr", "3e-3", "--lr-mult", "0.5", "--epochs", "100", "--batch-size", "20", "--quiet"]
+    args = [sys.executable, "-m", "babysit", "finetune", *flags, "--out", str(out)]
     child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    state = out / "training_state.safetensors"
     try:
         deadline = time.monotonic() + 120
-        while not (out / "model.json").is_file() and time.monotonic() < deadline and child.poll() is None:
+        while not state.is_file() and time.monotonic() < deadline and child.poll() is None:
             time.sleep(0.05)
-        time.sleep(0.2)
+        time.sleep(0.3)
         assert child.poll() is None, "the finetuning ended before it could be killed"
         os.killpg(child.pid, signal.SIGKILL)
     finally:
         child.wait(timeout=30)
-    # what the checkpoint's weights carry (model.json is a copy written after them: a kill between the two
-    # leaves it one save behind, and the resume reads the weights' own)
-    done = checkpoint_meta(out / "model.safetensors")["metrics"]["epochs"]
-    assert 1 <= done < 400
-    resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    from babysit.train.training_state import training_state_info
+
+    done = training_state_info(state)["epoch"]
+    assert 1 <= done < 100
+    refused = babysit("finetune", *flags, "--out", out)
+    assert_one_line_error(refused, "--resume")
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming the finetuning in {out}" in resumed.stdout and f"after {done} of 400 epochs" in resumed.stdout
+    assert f"resuming the finetuning in {out} after {done} of 100 epochs" in resumed.stdout
+    whole = subprocess.run([sys.executable, "-m", "babysit", "finetune", *flags, "--out", str(unkilled)],
+                           capture_output=True, text=True, timeout=300)
+    assert whole.returncode == 0, whole.stderr
+    _assert_same_weights(_weights(out), _weights(unkilled))
     meta = json.loads((out / "model.json").read_text())
-    assert meta["train_config"]["finetune"]["epochs_before"] == done
-    assert meta["train_config"]["epochs"] == 400 - done
-    other = babysit(*[("head" if a == "all" else a) for a in args[3:]])
+    assert meta["metrics"]["resumed_at_epoch"] == done and meta["metrics"]["epochs"] == 100
+    other = babysit("finetune", *[("head" if a == "all" else a) for a in flags if a not in ("--lr-mult", "0.5")],
+                    "--out", out, "--resume")
     assert_one_line_error(other, "other settings", "strategy")
