@@ -29,15 +29,20 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray 
 
 
 def affine_backward(dout: np.ndarray, cache: AffineCache, need_dx: bool = True,
-                    dw: np.ndarray | None = None, db: np.ndarray | None = None, dx: np.ndarray | None = None):
+                    dw: np.ndarray | None = None, db: np.ndarray | None = None, dx: np.ndarray | None = None,
+                    need_dw: bool = True):
     """Backward of ``affine_forward``.
 
     Inputs: dout (N, M); optional output buffers dw (D, M), db (M,), dx (N, D).
-    Returns: (dx (N, D) or None when ``need_dx`` is False, dw (D, M), db (M,)).
+    Returns: (dx (N, D) or None when ``need_dx`` is False, dw (D, M), db (M,); both None when ``need_dw``
+    is False: a frozen layer).
     """
     x, w = cache
-    dw = np.matmul(x.T, dout, out=dw)
-    db = np.sum(dout, axis=0, out=db)
+    if need_dw:
+        dw = np.matmul(x.T, dout, out=dw)
+        db = np.sum(dout, axis=0, out=db)
+    else:
+        dw = db = None
     if not need_dx:
         return None, dw, db
     if dx is not None and not dx.flags.c_contiguous and dx.T.flags.c_contiguous:
@@ -85,7 +90,7 @@ class Affine(Layer):
         # dx laid out like x: after a conv's Flatten that is the conv's (C, H, W, N) order, so the
         # layers below get their gradient in the layout they work in, without a transposing copy
         dx = alloc_like(self.alloc, "dx", cache.x, dout.dtype) if self.input_grad else None
-        dx, _, _ = affine_backward(dout, cache, self.input_grad, self.grads["W"], self.grads["b"], dx)
+        dx, _, _ = affine_backward(dout, cache, self.input_grad, self.grads["W"], self.grads["b"], dx, self.param_grad)
         return dx
 
     def extra_repr(self) -> str:

@@ -49,6 +49,8 @@ class Layer:
         training: True in train mode (batch statistics, dropout on), False in eval mode.
         input_grad: when False, ``backward`` may skip computing dx and return None
             (models set it on their first layer: nobody needs the data's gradient).
+        param_grad: when False (a frozen layer above the lowest trainable one, ``Model.freeze``),
+            ``backward`` may skip its parameters' gradients (``grads`` keep their old values).
         last_output: reference (no copy) to the output of the last ``forward``.
     """
 
@@ -57,6 +59,7 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.training = True
         self.input_grad = True
+        self.param_grad = True
         self.frozen = False
         self.last_output: np.ndarray | None = None
         self._cache = None
@@ -107,9 +110,10 @@ class Layer:
 
     def _set_grads(self, dx, **grads: np.ndarray):
         """End of a backward: copy each gradient into ``self.grads[name]`` in place (models keep
-        views of those arrays); return dx."""
+        views of those arrays); return dx. A None gradient (not computed: ``param_grad``) is skipped."""
         for name, g in grads.items():
-            self.grads[name][...] = g
+            if g is not None:
+                self.grads[name][...] = g
         return dx
 
     def _check_input(self, x, *, ndim: int | None = None, tail: tuple | None = None,

@@ -57,11 +57,14 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, axes, traini
     return out, BatchNormCache(xhat, inv_std, gamma.reshape(shape), axes, training)
 
 
-def batchnorm_backward(dout, cache: BatchNormCache):
-    """Backward of ``batchnorm_forward``: returns (dx, dgamma, dbeta)."""
+def batchnorm_backward(dout, cache: BatchNormCache, need_dx: bool = True, need_dparams: bool = True):
+    """Backward of ``batchnorm_forward``: returns (dx, dgamma, dbeta); dx None when ``need_dx`` is False (the
+    lowest trainable layer), dgamma and dbeta None when ``need_dparams`` is False (a frozen layer)."""
     xhat, inv_std, gamma, axes, training = cache
-    dbeta = dout.sum(axis=axes)
-    dgamma = np.sum(dout * xhat, axis=axes)
+    dbeta = dout.sum(axis=axes) if need_dparams else None
+    dgamma = np.sum(dout * xhat, axis=axes) if need_dparams else None
+    if not need_dx:
+        return None, dgamma, dbeta
     dxhat = dout * gamma
     if not training:  # running statistics are constants
         return dxhat * inv_std, dgamma, dbeta
@@ -113,7 +116,7 @@ class BatchNorm(Layer):
             axes=self._axes, training=self.training, momentum=self.momentum, eps=self.eps))
 
     def backward(self, dout):
-        dx, dgamma, dbeta = batchnorm_backward(dout, self._checked_cache(dout))
+        dx, dgamma, dbeta = batchnorm_backward(dout, self._checked_cache(dout), self.input_grad, self.param_grad)
         return self._set_grads(dx, gamma=dgamma, beta=dbeta)
 
     def extra_repr(self):

@@ -119,15 +119,18 @@ def conv_forward(x, w, b, stride=1, pad=0, alloc=new_array):
     return out.reshape(f, ho, wo, n).transpose(3, 0, 1, 2), ConvCache(cols, w, x.shape, stride, pad)
 
 
-def conv_backward(dout, cache: ConvCache, need_dx=True, alloc=new_array):
-    """Backward of ``conv_forward``: returns (dx (N, C, H, W) or None, dw (F, C, HH, WW), db (F,))."""
+def conv_backward(dout, cache: ConvCache, need_dx=True, alloc=new_array, need_dw=True):
+    """Backward of ``conv_forward``: returns (dx (N, C, H, W) or None, dw (F, C, HH, WW), db (F,)); dw and db
+    are None when ``need_dw`` is False (a frozen layer)."""
     cols, w, x_shape, stride, pad = cache
     f, c, hh, ww = w.shape
     n, _, ho, wo = dout.shape
     k = c * hh * ww
     dout_m = _as_matrix(dout)  # (F, Ho*Wo*N)
-    dwb = np.matmul(cols, dout_m.T).T  # (F, K+1); the ones row gives db (this order: 10-20% faster GEMM)
-    dw, db = dwb[:, :k].reshape(w.shape), dwb[:, k]
+    dw = db = None
+    if need_dw:
+        dwb = np.matmul(cols, dout_m.T).T  # (F, K+1); the ones row gives db (this order: 10-20% faster GEMM)
+        dw, db = dwb[:, :k].reshape(w.shape), dwb[:, k]
     if not need_dx:
         return None, dw, db
     h, wd = x_shape[2:]
@@ -213,7 +216,7 @@ class Conv2d(Layer):
     def backward(self, dout):
         cache = self._checked_cache(dout)
         step = winograd_backward if self.uses_winograd else conv_backward
-        dx, dw, db = step(dout, cache, self.input_grad, self.alloc)
+        dx, dw, db = step(dout, cache, self.input_grad, self.alloc, need_dw=self.param_grad)
         return self._set_grads(dx, W=dw, b=db)
 
     def extra_repr(self):

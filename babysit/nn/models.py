@@ -198,6 +198,7 @@ class Model:
         self.layers.backward_stop = stop
         for i, layer in enumerate(layers):
             layer.input_grad = i > stop  # the stop layer computes its parameters' gradients, not its input's
+            layer.param_grad = not layer.frozen  # frozen layers above it pass the gradient down, nothing more
         return self
 
     def config(self) -> dict:  # pragma: no cover - interface

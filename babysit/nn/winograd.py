@@ -161,8 +161,9 @@ def _small_gemm(k: np.ndarray, a: np.ndarray, out: np.ndarray) -> None:
         np.matmul(k, a[:, i], out=out[:, i])
 
 
-def winograd_backward(dout, cache: WinogradCache, need_dx: bool = True, alloc=new_array):
-    """Backward of ``winograd_forward``: (dx (N, C, H, W) or None, dw (F, C, 3, 3), db (F,))."""
+def winograd_backward(dout, cache: WinogradCache, need_dx: bool = True, alloc=new_array, need_dw: bool = True):
+    """Backward of ``winograd_forward``: (dx (N, C, H, W) or None, dw (F, C, 3, 3), db (F,)); dw and db are
+    None when ``need_dw`` is False (a frozen layer)."""
     v, u, x_shape, pad, rows = cache
     n, c, h, wd = x_shape
     f = u.shape[1]
@@ -181,7 +182,7 @@ def winograd_backward(dout, cache: WinogradCache, need_dx: bool = True, alloc=ne
             np.copyto(dyv[i:i + 8], dout[i:i + 8])
     else:
         np.copyto(dyv, dout)
-    db = dy.reshape(f, -1).sum(axis=1)
+    db = dy.reshape(f, -1).sum(axis=1) if need_dw else None
     ka, kb = KRON_A_T.T.astype(dt), KRON_B_T.T.astype(dt)  # the transposed transforms
     du = np.zeros((16, f, c), dt)
     du_k = alloc("du_k", (16, f, c), dt)
@@ -201,15 +202,16 @@ def winograd_backward(dout, cache: WinogradCache, need_dx: bool = True, alloc=ne
             i, j = divmod(t, 2)
             np.copyto(yk[t].reshape(f, r1 - r0, tw, n), dy[:, 2 * r0 + i:2 * r1:2, j::2])
         _small_gemm(ka, yk, mk)                                  # dM = kron(A, A) dY
-        np.matmul(mk, vk.transpose(0, 2, 1), out=du_k)           # dU += dM V^T
-        du += du_k
+        if need_dw:
+            np.matmul(mk, vk.transpose(0, 2, 1), out=du_k)       # dU += dM V^T
+            du += du_k
         if need_dx:
             dvk, ddk = dv[:, :, :cols], dd[:, :, :cols]
             np.matmul(ut, mk, out=dvk)                           # dV = U^T dM
             _small_gemm(kb, dvk, ddk)                            # d(tile) = kron(B, B) dV
             for t, view in enumerate(_tile_views(dxp, r0, r1, tw)):
                 view += ddk[t].reshape(c, r1 - r0, tw, n)        # overlapping tiles add up
-    dw = filter_gradient(du)
+    dw = filter_gradient(du) if need_dw else None
     if not need_dx:
         return None, dw, db
     return dxp[:, pad:pad + h, pad:pad + wd].transpose(3, 0, 1, 2), dw, db

@@ -165,3 +165,58 @@ def test_stopping_the_backward_leaves_the_trainable_gradients_unchanged():
     assert loss_a == loss_b and set(grads_b) == {"W3", "b3", "W4", "b4"}
     for name, g in grads_b.items():
         assert np.array_equal(g, grads_a[name]), name
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
+def test_frozen_blocks_above_the_lowest_trainable_one_get_no_parameter_gradient_work(algorithm):
+    """freeze([2, 3]) with block 1 trainable: blocks 2-3 pass the gradient down (dx) and compute no dW/db of
+    their own (NaN sentinels survive); every trainable gradient is bit-equal to the unfrozen model's."""
+    X, y = _images(12)
+
+    def make():
+        return ConvNet(input_dim=(3, 8, 8), conv_channels=[4, 6], hidden_dims=[8], num_classes=3, seed=0, reg=0.01,
+                       conv_algorithm=algorithm)
+
+    whole, part = make(), make().freeze([2, 3])
+    assert whole.layers[0].uses_winograd == (algorithm == "winograd")
+    for name in ("W2", "b2", "W3", "b3"):
+        part.grads[name][...] = np.nan  # a parameter gradient computed for a frozen layer would overwrite these
+    loss_a, grads_a = whole.loss(X, y)
+    loss_b, grads_b = part.loss(X, y)
+    assert loss_a == loss_b and set(grads_b) == {"W1", "b1", "W4", "b4"}
+    assert all(np.isnan(part.grads[n]).all() for n in ("W2", "b2", "W3", "b3"))
+    for name, g in grads_b.items():
+        assert np.array_equal(g, grads_a[name]), name
+    assert part.layers.backward_stop == 0 and not any(
+        layer.param_grad for layer in part._blocks[2] + part._blocks[3])
+
+
+def test_a_frozen_batchnorm_above_the_stop_passes_only_dx_and_the_gradient_check_holds():
+    rng = np.random.default_rng(1)
+    model = FullyConnectedNet([7, 6], input_dim=5, num_classes=4, normalization="batchnorm", dtype=np.float64, seed=0)
+    X, y = rng.standard_normal((9, 5)), rng.integers(0, 4, 9)
+    model.loss(X, y)
+    model.freeze(2)
+    for name in ("W2", "b2", "gamma2", "beta2"):
+        model.grads[name][...] = np.nan
+    errors = check_model_gradients(model, X, y, params=[n for n in model.params if model.block_of(n) != 2])
+    assert max(e for e, _ in errors.values()) < 1e-6, errors
+    assert all(np.isnan(model.grads[n]).all() for n in ("W2", "b2", "gamma2", "beta2"))
+
+
+def test_a_batchnorm_as_the_stop_layer_computes_no_input_gradient():
+    """head with train_bn: the lowest trainable layer is block 1's BatchNorm; it returns no dx, and the
+    gradients are bit-equal to a full backward's (train_bn leaves the forward unchanged)."""
+    X, y = _images(12)
+    whole, part = _conv(), _conv().freeze([1, 2, 3], train_bn=True)
+    stop = part.layers[part.layers.backward_stop]
+    assert type(stop).__name__ == "SpatialBatchNorm" and not stop.input_grad
+    returned = []
+    backward = stop.backward
+    stop.backward = lambda dout: returned.append(backward(dout)) or returned[-1]
+    _, grads_a = whole.loss(X, y)
+    _, grads_b = part.loss(X, y)
+    assert returned == [None]
+    assert set(grads_b) == {"gamma1", "beta1", "gamma2", "beta2", "gamma3", "beta3", "W4", "b4"}
+    for name, g in grads_b.items():
+        assert np.array_equal(g, grads_a[name]), name
