@@ -62,6 +62,32 @@ def resize_centre_crop(im: Image.Image, size: tuple[int, int], crop_pct: float =
     return im.crop((left, top, left + tw, top + th))
 
 
+def resize_image_array(X: np.ndarray, size: tuple[int, int], crop_pct: float = 1.0, *, where: str = "data"):
+    """Images ``X`` (N, C, H, W) resized and centre-cropped to ``size`` as ``resize_centre_crop`` does (what
+    ``folder:`` images get while decoding): uint8 images with 1 or 3 channels as PIL images (the same rounding
+    as decoded JPEGs), any other dtype channel by channel in float32 (PIL mode 'F'); the result keeps the dtype
+    of uint8 input, else float32. DataError for arrays that are not images."""
+    X = np.asarray(X)
+    if X.ndim != 4:
+        raise DataError(f"{where}: image_size resizes images (N, C, H, W); its examples have shape {X.shape[1:]}")
+    n, c = X.shape[:2]
+    if tuple(X.shape[2:]) == tuple(size):
+        return X
+    as_image = X.dtype == np.uint8 and c in (1, 3)
+    out = np.empty((n, c, *size), np.uint8 if as_image else np.float32)
+    for i in range(n):
+        if as_image:
+            hwc = np.ascontiguousarray(X[i].transpose(1, 2, 0))
+            im = Image.fromarray(hwc[:, :, 0] if c == 1 else hwc, "L" if c == 1 else "RGB")
+            done = np.asarray(resize_centre_crop(im, size, crop_pct))
+            out[i] = done[None] if c == 1 else done.transpose(2, 0, 1)
+        else:
+            for j in range(c):
+                im = Image.fromarray(np.ascontiguousarray(X[i, j], dtype=np.float32), "F")
+                out[i, j] = np.asarray(resize_centre_crop(im, size, crop_pct))
+    return out
+
+
 def default_workers() -> int:
     """The usable CPUs (this process's affinity), at most 8."""
     try:

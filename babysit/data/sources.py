@@ -17,6 +17,7 @@ from babysit.data.cifar10 import read_cifar10
 from babysit.data.dataset import Dataset
 from babysit.data.digits import read_digits
 from babysit.data.image_folder import read_image_folder
+from babysit.data.decode import resize_image_array
 from babysit.data.source_options import apply_options, split_options
 from babysit.data.splits import split_size, stratified_split
 from babysit.errors import ConfigError, DataError
@@ -93,11 +94,14 @@ def load_source(
     """
     scheme, arg = parse_source(spec)
     _, options = split_options(spec)
-    if "image_size" in options and scheme != "folder":
-        raise ConfigError(f"image_size applies to folder: sources (decoded images); got {spec!r}", parameter="data")
+    size, crop = options.get("image_size"), options.get("crop_pct", 1.0)
+    if "crop_pct" in options and size is None:
+        raise ConfigError(f"crop_pct of {spec!r} goes with image_size (the size to crop to)", parameter="data")
     rng = np.random.default_rng(seed)
     if scheme == "cifar10":
         X, y, X_test, y_test, class_names = read_cifar10(arg)
+        if size is not None:
+            X, X_test = (resize_image_array(a, size, crop, where=spec) for a in (X, X_test))
         n_val = CIFAR10_VAL_ROWS if len(y) == CIFAR10_TRAIN_ROWS else split_size(val_fraction, len(y), "val_fraction")
         train, val, _ = stratified_split(y, n_val, 0, rng)
         return apply_options(Dataset(X[train], y[train], X[val], y[val], X_test, y_test, class_names, spec),
@@ -106,12 +110,13 @@ def load_source(
     if scheme == "digits":
         X, y, class_names = read_digits()
     elif scheme == "folder":
-        X, y, class_names, _ = read_image_folder(arg, cache_dir=cache_dir, image_size=options.get("image_size"),
-                                                 crop_pct=options.get("crop_pct", 1.0))
+        X, y, class_names, _ = read_image_folder(arg, cache_dir=cache_dir, image_size=size, crop_pct=crop)
     else:
         X, y, class_names = read_npz_arrays(arg)
         if len(class_names) < 2:
             raise DataError(f"{arg}: labels name {len(class_names)} class; a classifier needs at least 2")
+    if size is not None and scheme != "folder":  # folder: images are resized while they are decoded
+        X = resize_image_array(X, size, crop, where=spec)
     n_val = split_size(val_fraction, len(y), "val_fraction")
     n_test = split_size(test_fraction, len(y), "test_fraction")
     train, val, test = stratified_split(y, n_val, n_test, rng)

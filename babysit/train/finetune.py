@@ -122,7 +122,8 @@ def expected_raw_shape(model, preprocessor) -> tuple[int, ...]:
 def source_for_model(source: str, model, preprocessor, *, base: str,
                      say: Callable[[str], None] | None = None) -> str:
     """``source`` as loaded for ``model``: ``folder:`` images at the model's input size (resized and
-    centre-cropped where they differ) unless the source says ``image_size``; said through ``say``."""
+    centre-cropped where they differ) unless the source says ``image_size``; said through ``say``.
+    (Array sources at another image size are resized after loading, by ``load_for_model``.)"""
     from babysit.data import parse_source
     from babysit.data.source_options import split_options, with_options
 
@@ -138,7 +139,8 @@ def source_for_model(source: str, model, preprocessor, *, base: str,
 
 def load_for_model(source: str, model, preprocessor, *, seed: int, base: str, trained_on: str | None,
                    say: Callable[[str], None] | None = None, class_names: list[str] | None = None):
-    """The raw Dataset of ``source`` in the shape ``model`` takes (``source_for_model``) and that source;
+    """The raw Dataset of ``source`` in the shape ``model`` takes (``source_for_model``; images of array sources
+    with the model's channels but another size resized as ``?image_size`` would) and that source;
     DataError when the examples still do not fit. With ``class_names`` (the model's), the data's
     classes are matched to them by name first (``data.match_classes``)."""
     from babysit.data import load_source, match_classes
@@ -146,9 +148,26 @@ def load_for_model(source: str, model, preprocessor, *, seed: int, base: str, tr
     expected = expected_raw_shape(model, preprocessor)
     source = source_for_model(source, model, preprocessor, base=base, say=say)
     raw = load_source(source, seed=seed)
+    shape = tuple(raw.input_shape)
+    from babysit.data.source_options import split_options
+
+    if (len(expected) == 3 and len(shape) == 3 and shape[0] == expected[0] and shape != expected
+            and "image_size" not in split_options(source)[1]):
+        # array sources (cifar10:, npz:, digits) at another image size: resized as ?image_size would
+        from babysit.data.decode import resize_image_array
+        from babysit.data.source_options import with_options
+
+        size = f"{expected[1]}x{expected[2]}"
+        if say:
+            say(f"resizing the {shape[1]}x{shape[2]} images of {source} to {size}, the input size of {base} "
+                "(centre-cropped where the aspect differs; give image_size to choose)")
+        source = with_options(source, image_size=size)
+        raw = dataclasses.replace(raw, **{f"X_{split}": resize_image_array(getattr(raw, f"X_{split}"), expected[1:],
+                                                                           where=source)
+                                          for split in ("train", "val", "test")}, source=source)
+        shape = tuple(raw.input_shape)
     if class_names is not None:
         raw = match_classes(class_names, raw)
-    shape = tuple(raw.input_shape)
     if shape != expected and not (len(expected) == 1 and math.prod(shape) == expected[0]):
         raise DataError(f"{source}: examples have shape {shape}, but the checkpoint {base} was trained on examples of "
                         f"shape {expected} (source {trained_on!r}); give data of that shape"
@@ -227,7 +246,9 @@ def finetune_model(base, config: TrainConfig, spec: FinetuneSpec | None = None, 
 
         dataset = preprocessed(raw, preprocessor) if preprocessor is not None else raw
     else:
-        dataset, source = data[0], source_for_model(config.data, pretrained, preprocessor, base=base_name)
+        dataset = data[0]
+        source = getattr(dataset, "source", None) or source_for_model(config.data, pretrained, preprocessor,
+                                                                      base=base_name)
     kind, _ = parse_strategy(spec.strategy)
     model, shared = with_new_head(pretrained, list(meta["class_names"]), list(dataset.class_names), reg=config.reg,
                                   seed=config.init_seed, fresh=kind == "scratch")

@@ -199,3 +199,22 @@ def test_finetune_resumes_after_a_real_kill_to_the_weights_of_an_unkilled_run(ba
     other = babysit("finetune", *[("head" if a == "all" else a) for a in flags if a not in ("--lr-mult", "0.5")],
                     "--out", out, "--resume")
     assert_one_line_error(other, "other settings", "strategy")
+
+
+def test_array_sources_at_another_image_size_are_resized_to_the_models(base_checkpoint, tmp_path):
+    from babysit.data import load_source
+    from babysit.data.decode import resize_image_array
+
+    digits = load_source("digits", seed=0)
+    X = np.concatenate([digits.X_train, digits.X_val, digits.X_test])
+    y = np.concatenate([digits.y_train, digits.y_val, digits.y_test])
+    np.savez(tmp_path / "big.npz", X=resize_image_array(X, (16, 16)), y=y)  # the digits at 16x16
+    said = []
+    result = finetune_model(base_checkpoint, TrainConfig(**{**NEW.to_dict(), "data": f"npz:{tmp_path / 'big.npz'}",
+                                                            "epochs": 1}), FinetuneSpec("head"), verbose=False,
+                            say=said.append)
+    assert result.dataset.input_shape == (1, 8, 8) and result.config.data.endswith("?image_size=8x8")
+    assert any("resizing the 16x16 images" in line for line in said)
+    with pytest.raises(DataError, match=r"shape \(1, 12, 12\)"):  # an explicit image_size is kept, and refused
+        finetune_model(base_checkpoint, TrainConfig(**{**NEW.to_dict(), "data": "digits?image_size=12"}),
+                       FinetuneSpec("head"), verbose=False)

@@ -1,13 +1,13 @@
-"""Data source options: classes, per_class, val_per_class, image_size (resize + centre crop) of folder: sources."""
+"""Data source options: classes, per_class, val_per_class, image_size (resize + centre crop) of every image source."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from babysit.data import load_source
-from babysit.data.decode import resize_centre_crop
+from babysit.data.decode import resize_centre_crop, resize_image_array
 from babysit.data.source_options import with_options
-from babysit.errors import ConfigError
+from babysit.errors import ConfigError, DataError
 
 from data.imagefiles import write_tree
 
@@ -38,7 +38,7 @@ def test_per_class_limits_the_training_split_only_and_nests():
 @pytest.mark.parametrize("spec, fragment", [
     ("digits?colour=red", "KEY=VALUE"), ("digits?classes=0", "at least 2"), ("digits?classes=3-12", "out of range"),
     ("digits?classes=zebra,1", "neither a class"), ("digits?per_class=0", "positive integer"),
-    ("digits?image_size=32", "folder: sources"),
+    ("digits?crop_pct=0.875", "goes with image_size"),
 ])
 def test_bad_options_are_config_errors(spec, fragment):
     with pytest.raises(ConfigError, match=fragment):
@@ -61,3 +61,36 @@ def test_folder_of_mixed_sizes_loads_with_image_size(tmp_path):
     data = load_source(with_options(f"folder:{root}", image_size="16x24"), cache_dir=cache, val_fraction=0,
                        test_fraction=0)
     assert data.X_train.shape == (5, 3, 16, 24) and data.class_names == ["cat", "dog"]
+
+
+def test_image_size_resizes_array_sources_as_folder_images_are_decoded(tmp_path):
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (4, 3, 20, 30), dtype=np.uint8)
+    out = resize_image_array(rgb, (12, 12), 0.875)
+    for i in range(4):  # uint8 RGB: exactly what a decoded folder image gets
+        ref = np.asarray(resize_centre_crop(Image.fromarray(rgb[i].transpose(1, 2, 0)), (12, 12), 0.875))
+        assert np.array_equal(out[i], ref.transpose(2, 0, 1))
+    digits = load_source("digits?image_size=16", seed=0)
+    plain = load_source("digits", seed=0)
+    assert digits.X_train.shape[1:] == (1, 16, 16) and digits.X_train.dtype == np.uint8
+    assert np.array_equal(digits.y_train, plain.y_train) and digits.X_test.shape[1:] == (1, 16, 16)
+    # float arrays, channel by channel: a constant image stays constant, shapes follow
+    X = np.concatenate([np.full((6, 2, 10, 14), 0.25, np.float32), rng.standard_normal((6, 2, 10, 14))])
+    np.savez(tmp_path / "f.npz", X=X.astype(np.float64), y=np.arange(12) % 2)
+    data = load_source(f"npz:{tmp_path / 'f.npz'}?image_size=5x7", seed=0, val_fraction=0, test_fraction=0)
+    assert data.X_train.shape == (12, 2, 5, 7) and data.X_train.dtype == np.float32
+    constant = [x for x in data.X_train if np.allclose(x, x.flat[0])]
+    assert len(constant) == 6 and all(np.allclose(x, 0.25, atol=1e-6) for x in constant)
+    np.savez(tmp_path / "flat.npz", X=rng.standard_normal((10, 12)), y=np.arange(10) % 2)
+    with pytest.raises(DataError, match=r"resizes images \(N, C, H, W\); its examples have shape \(12,\)"):
+        load_source(f"npz:{tmp_path / 'flat.npz'}?image_size=4")
+
+
+def test_image_size_resizes_cifar10_train_and_test(shared_data):
+    spec = f"cifar10:{shared_data / 'cifar-10-batches-py-sample'}"
+    data = load_source(f"{spec}?image_size=24&crop_pct=0.875", seed=0)
+    plain = load_source(spec, seed=0)
+    assert data.X_train.shape[1:] == data.X_test.shape[1:] == (3, 24, 24)
+    assert len(data.y_test) == len(plain.y_test) and np.array_equal(data.y_val, plain.y_val)
+    first = resize_centre_crop(Image.fromarray(plain.X_test[0].transpose(1, 2, 0)), (24, 24), 0.875)
+    assert np.array_equal(data.X_test[0], np.asarray(first).transpose(2, 0, 1))
