@@ -23,6 +23,7 @@ from pathlib import Path
 from babysit.errors import CheckpointError, ConfigError
 from babysit.fileio import atomic_write, dumps
 from babysit.zoo.card import check_card, make_card, sha256_file
+from babysit.zoo.portable import portable, portable_command, write_portable_copy
 
 CARD_NAME = "card.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -128,10 +129,12 @@ class Zoo:
         stage = self.root / f"{STAGING_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
         stage.mkdir()
         try:
-            shutil.copyfile(weights, stage / WEIGHTS_NAME)
-            shutil.copyfile(sidecar, stage / SIDECAR_NAME)
+            # no paths of this machine in the entry (babysit.zoo.portable); the tensors are copied byte for byte
+            written = write_portable_copy(weights, sidecar, stage / WEIGHTS_NAME, stage / SIDECAR_NAME)
+            meta = {**meta, "train_config": written["train_config"]}
             card = make_card(name, stage / WEIGHTS_NAME, meta, description=description, license=license,
-                             metrics=metrics, made_with=made_with, trained_on=trained_on)
+                             metrics=portable(metrics), made_with=portable_command(made_with),
+                             trained_on=portable(trained_on))
             atomic_write(stage / CARD_NAME, dumps(card, indent=2) + "\n")
             for f in stage.iterdir():
                 _fsync(f)

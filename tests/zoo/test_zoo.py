@@ -52,16 +52,15 @@ def test_sha256_mismatch_and_truncation_are_refused(base_checkpoint, tmp_path):
 
 
 def test_a_failed_add_leaves_no_entry_and_no_staging(base_checkpoint, tmp_path, monkeypatch):
+    import babysit.zoo.registry as registry
+
     zoo = Zoo(tmp_path / "zoo", shipped=None)
-    calls, real_copy = [], shutil.copyfile
 
-    def copy_then_fail(src, dst):
-        calls.append(dst)
-        if len(calls) == 2:
-            raise OSError("disk full")
-        return real_copy(src, dst)
+    def fail(path, text):  # the card is written last, after the weights and the sidecar
+        assert (path.parent / "model.safetensors").is_file() and (path.parent / "model.json").is_file()
+        raise OSError("disk full")
 
-    monkeypatch.setattr(shutil, "copyfile", copy_then_fail)
+    monkeypatch.setattr(registry, "atomic_write", fail)
     with pytest.raises(OSError, match="disk full"):
         zoo.add("half", base_checkpoint)
     assert zoo.names() == [] and list((tmp_path / "zoo").iterdir()) == []
@@ -111,3 +110,57 @@ def test_zoo_cli_list_show_add_remove_export_and_errors(base_checkpoint, tmp_pat
     assert babysit("zoo", "remove", "cli-model", "--zoo", zoo).returncode == 0
     after = babysit("zoo", "list", "--zoo", zoo).stdout
     assert "cli-model" not in after and "cifar10-convnet" in after and "shipped" in after  # shipped ones stay
+
+
+def test_portable_text_makes_absolute_paths_relative_or_cuts_them_to_the_name(tmp_path):
+    from babysit.zoo.portable import portable_text
+
+    repo = tmp_path / "repo"
+    assert portable_text(f"folder:{tmp_path}/shared/data/x.tar.gz?classes=0-4", repo) == \
+        "folder:../shared/data/x.tar.gz?classes=0-4"
+    assert portable_text(f"npz:{repo}/d/a.npz", repo) == "npz:d/a.npz"
+    assert portable_text("folder:/home/someone/photos.tar.gz", repo) == "folder:photos.tar.gz"
+    assert portable_text("~/data/b.npz", repo) == "b.npz"
+    for unchanged in ("digits?classes=0-4", "top:2", "cifar10-convnet", "conv:16,32/64", "folder:rel/x"):
+        assert portable_text(unchanged, repo) == unchanged
+
+
+def test_an_entry_holds_no_path_of_the_machine_and_keeps_its_tensors_and_sha256(tmp_path, monkeypatch):
+    from safetensors.numpy import load_file
+
+    from babysit.train.checkpoint import checkpoint_meta
+    from babysit.train.recipe import TrainConfig, train_model
+    from babysit.zoo.portable import absolute_paths
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "elsewhere" / "blobs.npz"
+    data.parent.mkdir()
+    np.savez(data, X=rng.standard_normal((60, 1, 4, 4)), y=np.arange(60) % 3)
+    out = tmp_path / "elsewhere" / "run"
+    train_model(TrainConfig(data=f"npz:{data}", model="fc:8", epochs=1, batch_size=20), out, verbose=False)
+    assert absolute_paths(checkpoint_meta(out))  # the checkpoint itself records where it came from
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    zoo = Zoo(tmp_path / "zoo", shipped=None)
+    card = zoo.add("blobs", out, made_with=f"babysit train --data npz:{data} --out {out}")
+    entry = zoo.checkpoint("blobs")  # sha256 checked
+    assert card["sha256"] == sha256_file(entry / "model.safetensors")
+    assert card["trained_on"]["data"] == "npz:blobs.npz" and card["made_with"] == \
+        "babysit train --data npz:blobs.npz --out run"
+    for meta in (json.loads((entry / "model.json").read_text()), checkpoint_meta(entry), card):
+        assert absolute_paths(meta) == [], absolute_paths(meta)
+    before, after = load_file(str(out / "model.safetensors")), load_file(str(entry / "model.safetensors"))
+    assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
+    model, _ = load_checkpoint(entry)
+    X = rng.standard_normal((5, 1, 4, 4))
+    np.testing.assert_array_equal(model.loss(X), load_checkpoint(out)[0].loss(X))
+
+
+def test_the_shipped_model_holds_no_path_of_the_machine_that_made_it():
+    from babysit.zoo.portable import absolute_paths
+
+    zoo = Zoo(None)
+    entry = zoo.checkpoint("cifar10-convnet")  # its sha256 still matches
+    for name in ("model.json", "card.json"):
+        assert absolute_paths(json.loads((entry / name).read_text())) == [], name
+    assert json.loads((entry / "model.json").read_text())["train_config"]["data"] == \
+        "folder:../shared/data/cifar10-train-jpeg.tar.gz"
