@@ -27,12 +27,13 @@ def maxout_forward(x, w, b, pieces: int):
     return out, MaxoutCache(acache, argmax)
 
 
-def maxout_backward(dout, cache: MaxoutCache, pieces: int, need_dx=True):
-    """Returns (dx, dw, db): the gradient flows only into the winning piece of each unit."""
+def maxout_backward(dout, cache: MaxoutCache, pieces: int, need_dx=True, need_dw=True):
+    """Returns (dx, dw, db): the gradient flows only into the winning piece of each unit (dw, db None
+    when ``need_dw`` is False: a frozen layer)."""
     n, out_dim = dout.shape
     dz = np.zeros((n, out_dim, pieces), dtype=dout.dtype)
     np.put_along_axis(dz, cache.argmax[..., None], dout[..., None], axis=2)
-    return affine_backward(dz.reshape(n, out_dim * pieces), cache.affine, need_dx)
+    return affine_backward(dz.reshape(n, out_dim * pieces), cache.affine, need_dx, need_dw=need_dw)
 
 
 class Maxout(Layer):
@@ -62,7 +63,7 @@ class Maxout(Layer):
         return self._remember(*maxout_forward(x, self.params["W"], self.params["b"], self.pieces))
 
     def backward(self, dout):
-        dx, dw, db = maxout_backward(dout, self._checked_cache(dout), self.pieces, self.input_grad)
+        dx, dw, db = maxout_backward(dout, self._checked_cache(dout), self.pieces, self.input_grad, self.param_grad)
         return self._set_grads(dx, W=dw, b=db)
 
     def extra_repr(self):

@@ -220,3 +220,18 @@ def test_a_batchnorm_as_the_stop_layer_computes_no_input_gradient():
     assert set(grads_b) == {"gamma1", "beta1", "gamma2", "beta2", "gamma3", "beta3", "W4", "b4"}
     for name, g in grads_b.items():
         assert np.array_equal(g, grads_a[name]), name
+
+
+def test_frozen_maxout_and_affine_blocks_above_a_trainable_one_skip_their_parameter_gradients():
+    X, y = np.random.default_rng(2).standard_normal((10, 6)), np.arange(10) % 3
+
+    def make():
+        return FullyConnectedNet([5, 4], input_dim=6, num_classes=3, activation="maxout", seed=0, reg=0.1)
+
+    whole, part = make(), make().freeze([2])
+    part.grads["W2"][...] = np.nan
+    _, grads_a = whole.loss(X, y)
+    _, grads_b = part.loss(X, y)
+    assert np.isnan(part.grads["W2"]).all() and set(grads_b) == {"W1", "b1", "W3", "b3"}
+    for name, g in grads_b.items():
+        assert np.array_equal(g, grads_a[name]), name
