@@ -171,7 +171,7 @@ def load_for_model(source: str, model, preprocessor, *, seed: int, base: str, tr
     if shape != expected and not (len(expected) == 1 and math.prod(shape) == expected[0]):
         raise DataError(f"{source}: examples have shape {shape}, but the checkpoint {base} was trained on examples of "
                         f"shape {expected} (source {trained_on!r}); give data of that shape"
-                        + (" (folder: images are resized with ?image_size=HxW)" if len(expected) == 3 else ""))
+                        + (" (images are resized with ?image_size=HxW; their channels must match)" if len(expected) == 3 else ""))
     return raw, source
 
 
