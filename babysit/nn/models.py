@@ -101,7 +101,7 @@ class Model:
         y = check_labels(y, X.shape[0], self.num_classes, f"{type(self).__name__}.loss")
         self.layers.train()
         scores = self._forward(X)
-        loss, dscores = softmax_loss(scores, y)
+        loss, dscores = softmax_loss(scores, y, labels_checked=True)  # checked above
         if self._trainable:
             self.layers.backward(dscores)  # down to the lowest trainable layer (Sequential.backward_stop)
         grads = {name: self.grads[name] for name in self._trainable}
