@@ -2,7 +2,8 @@
 
 The size*size window offsets each give a strided view of the input, (N, C, Ho, Wo) like the
 output; the forward keeps a running maximum over those views plus the offset that won (a
-small integer per output), and the backward writes the output gradient through the same
+small integer per output; 2x2 windows take the max of each row pair, then of the two: fewer
+passes, the same winner), and the backward writes the output gradient through the same
 views. The passes run over blocks of channels small enough to stay in cache between passes,
 in the input's memory layout (the conv's (C, H, W, N) keeps its long contiguous runs); when
 the windows tile the input no zero fill is needed.
