@@ -115,18 +115,19 @@ def maxpool_backward(dout, cache: PoolCache, alloc=new_array):
     n, c, ho, wo = dout.shape
     order = axis_order(argmax)
     dx = alloc_ordered(alloc, "dx", x_shape, dout.dtype, order)
-    won = alloc_like(alloc, "won", argmax, np.bool_)
-    if axis_order(dout) != order:  # one copy, so the passes below run over matching layouts
-        dout, given = alloc_like(alloc, "dout", argmax, dout.dtype), dout
-    else:
-        given = None
+    blocks = _channel_blocks(c, dx.nbytes)
+    block = (n, blocks[0][1] - blocks[0][0], ho, wo)  # work arrays for one block of channels
+    won = alloc_like(alloc, "won", argmax, np.bool_, block)
+    # dout in another layout: copied a block at a time, so the passes below run over matching layouts
+    copy = alloc_like(alloc, "dout", argmax, dout.dtype, block) if axis_order(dout) != order else None
     tiled = stride == size and x_shape[2] == size * ho and x_shape[3] == size * wo
     windows = _windows(dx, size, stride, ho, wo)
     index = argmax.dtype.type
-    for lo, hi in _channel_blocks(c, dx.nbytes):
-        d, am, w = dout[:, lo:hi], argmax[:, lo:hi], won[:, lo:hi]
-        if given is not None:
-            np.copyto(d, given[:, lo:hi])
+    for lo, hi in blocks:
+        d, am, w = dout[:, lo:hi], argmax[:, lo:hi], won[:, :hi - lo]
+        if copy is not None:
+            d = copy[:, :hi - lo]
+            np.copyto(d, dout[:, lo:hi])
         if not tiled:  # some inputs are in no window (or in several, whose gradients add up)
             dx[:, lo:hi].fill(0)
         for k, dwin in enumerate(windows):
