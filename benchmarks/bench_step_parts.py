@@ -3,9 +3,11 @@
 The step of ``bench_step.py`` (forward + softmax loss + backward + in-place SGD) cut into its
 parts: the input check and cast (``Model.prepare_input``), every layer's forward and backward,
 the softmax loss, the L2 term, and the update; each part is timed by repeating it on the state a
-real step leaves (the same buffers, the same caches), medians of blocks. The parts' sum beside
-the whole step shows the Python glue between them; the step's GEMMs alone (``gemm_shapes``) give
-the GEMM fraction as bench_step reports it.
+real step leaves (the same buffers, the same caches), medians of blocks; and each part *inside* the
+step (``in_step``: the step run part by part with a clock read between parts), where a part starts
+with the caches the part before left (after the big GEMMs, small passes start cold and cost several
+times what they cost alone). The step's GEMMs alone (``gemm_shapes``) give the GEMM fraction as
+bench_step reports it.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_step_parts.py --cases mlp100x2
 """
@@ -13,6 +15,7 @@ the GEMM fraction as bench_step reports it.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -54,11 +57,12 @@ def parts(model, X, y, lr: float = 1e-3) -> dict[str, object]:
         inputs.append(x)
         x = layer.forward(x)
     scores = x
-    out = {"whole step": step, "prepare_input": lambda: model.prepare_input(X)}
+    out = {"whole step": step,
+           "prepare_input": lambda: model.prepare_input(X, finite_check=not model._check_first_output)}
     for i, layer in enumerate(layers):
         out[f"fwd {i} {layer!r}"] = (lambda layer=layer, x=inputs[i]: layer.forward(x))
     _, dscores = softmax_loss(scores, y)
-    out["softmax_loss"] = lambda: softmax_loss(scores, y)
+    out["softmax_loss"] = lambda: softmax_loss(scores, y, labels_checked=True)
     x = Xp  # restore every cache as one forward leaves it
     for layer in layers:
         x = layer.forward(x)
@@ -77,6 +81,46 @@ def parts(model, X, y, lr: float = 1e-3) -> dict[str, object]:
             p -= lr * grads[name]
     out["update (bench_step's)"] = update
     return out
+
+
+def in_step(model, X, y, clock, steps: int, lr: float = 1e-3) -> dict[str, float]:
+    """Seconds per step of each part of the step (as ``Model.loss`` + bench_step's update run it), timed inside it."""
+    from babysit.nn.base import check_finite
+    from babysit.nn.models import _all_finite
+
+    layers = model.layers.layers
+    grads = {name: model.grads[name] for name in model.params}
+    acc: dict[str, float] = {}
+
+    def one(record: bool):
+        marks = [("start", clock())]
+        x = model.prepare_input(X, finite_check=not model._check_first_output)
+        marks.append(("prepare_input", clock()))
+        model.layers.train()
+        for i, layer in enumerate(layers):
+            x = layer.forward(x)
+            if i == 0 and model._check_first_output and not _all_finite(x):
+                check_finite(X, "model", "input X")
+            marks.append((f"fwd {i} {layer!r}", clock()))
+        _, d = softmax_loss(x, y, labels_checked=True)
+        marks.append(("softmax_loss", clock()))
+        for i in range(len(layers) - 1, model.layers.backward_stop - 1, -1):
+            d = layers[i].backward(d)
+            marks.append((f"bwd {i} {layers[i]!r}", clock()))
+            if d is None:
+                break
+        for name, p in model.params.items():
+            p -= lr * grads[name]
+        marks.append(("update (bench_step's)", clock()))
+        if record:
+            for (_, t0), (name, t1) in zip(marks, marks[1:]):
+                acc[name] = acc.get(name, 0.0) + t1 - t0
+
+    for _ in range(3):
+        one(False)
+    for _ in range(steps):
+        one(True)
+    return {name: t / steps for name, t in acc.items()}
 
 
 def main(argv=None) -> int:
@@ -101,12 +145,16 @@ def main(argv=None) -> int:
         t = {k: timed(fn, clock=clock) for k, fn in ps.items()}
         whole = t.pop("whole step")
         gem = t.pop("GEMMs alone")
+        inside = in_step(model, X, y, clock, steps=200 if case.kind == "mlp" else 10)
         print(f"\n{case.title}: step {whole * 1e6:,.0f} us ({BATCH / whole:,.0f} samples/s); GEMMs alone "
-              f"{gem * 1e6:,.0f} us (fraction {gem / whole:.0%})")
+              f"{gem * 1e6:,.0f} us (fraction {gem / whole:.0%}); parts timed inside the step add up to "
+              f"{sum(inside.values()) * 1e6:,.0f} us")
+        print(f"  {'alone':>11}  {'share':>5}  {'in step':>11}  {'share':>5}  part")
         for k, v in t.items():
-            print(f"  {v * 1e6:8.1f} us  {v / whole:5.1%}  {k}")
+            w = inside.get(k, math.nan)
+            print(f"  {v * 1e6:8.1f} us  {v / whole:5.1%}  {w * 1e6:8.1f} us  {w / whole:5.1%}  {k}")
         rest = whole - sum(t.values())
-        print(f"  {rest * 1e6:8.1f} us  {rest / whole:5.1%}  the rest (glue, cache effects)")
+        print(f"  {rest * 1e6:8.1f} us  {rest / whole:5.1%}  {'':>11}  {'':>5}  the rest (glue, cache effects)")
     print(f"\nmachine: {info['cpu']}, {info['cores']} cores; {openblas_kernel()}; {info['date']}; "
           f"load average {', '.join(f'{v:.2f}' for v in info['load_average'])}; "
           f"{'process CPU time, 1 thread' if args.cpu_time else 'wall time'}")
