@@ -46,20 +46,26 @@ def _checked_labels(scores, y, owner: str) -> np.ndarray:
     return check_labels(y, scores.shape[0], scores.shape[1], owner)
 
 
-def softmax_loss(scores: np.ndarray, y) -> tuple[float, np.ndarray]:
-    """Softmax cross-entropy loss ``mean_i -log(exp(s_{y_i}) / sum_j exp(s_j))``: (loss, dscores)."""
-    y = _checked_labels(scores, y, "softmax_loss")
+def softmax_loss(scores: np.ndarray, y, labels_checked: bool = False) -> tuple[float, np.ndarray]:
+    """Softmax cross-entropy loss ``mean_i -log(exp(s_{y_i}) / sum_j exp(s_j))``: (loss, dscores).
+
+    ``labels_checked``: the caller (``Model.loss``) has validated scores and y already (a float
+    (N, C) array, N > 0, an int array of labels in range): skip that second look.
+    """
+    if not labels_checked:
+        y = _checked_labels(scores, y, "softmax_loss")
     n = len(y)
     rows = np.arange(n)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         top = scores.max(axis=1, keepdims=True)
-        probs = np.subtract(scores, top)
-        np.exp(probs, out=probs)  # in place: one (N, C) array for the whole loss
-        sums = probs.sum(axis=1, keepdims=True)
         # the N picked terms in float64: in float32, max - s_y overflows to inf for finite scores
         # (e.g. +-3e38) whose loss is a perfectly finite Python float
-        picked = top[:, 0].astype(np.float64) - scores[rows, y]
-        loss = float(np.mean(np.log(sums[:, 0], dtype=np.float64) + picked))
+        picked = np.subtract(top[:, 0], scores[rows, y], dtype=np.float64)
+        probs = np.subtract(scores, top)
+        np.exp(probs, out=probs)  # in place: one (N, C) array for the whole loss
+        sums = np.add.reduce(probs, axis=1, keepdims=True)
+        picked += np.log(sums[:, 0], dtype=np.float64)
+        loss = float(np.add.reduce(picked)) / n
         probs *= np.divide(1.0 / n, sums)  # the softmax and the batch mean in one pass
     probs[rows, y] -= 1.0 / n
     return loss, probs

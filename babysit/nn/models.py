@@ -82,6 +82,8 @@ class Model:
             if layer not in members:
                 members.append(layer)
         self._trainable = list(self.params)
+        # an Affine first layer's output (N x out_dim, often 30x smaller than X) is checked instead of X
+        self._check_first_output = type(layers[0]) is Affine and _GEMM_PROPAGATES_NONFINITE
 
     # -- the cs231n API -----------------------------------------------------
     def loss(self, X, y=None):
@@ -90,16 +92,16 @@ class Model:
         X may be (N, D) or (N, C, H, W) for image data; any real dtype is cast to
         the model's dtype at this boundary. NaN/inf in X is an InputError.
         """
-        X = self.prepare_input(X)
+        X = self.prepare_input(X, finite_check=not self._check_first_output)
         if y is None:
             self.layers.eval()
-            return self.layers.forward(X)
+            return self._forward(X)
         # check labels before the forward pass: a rejected call must not move batchnorm's
         # running statistics or consume dropout randomness
         y = check_labels(y, X.shape[0], self.num_classes, f"{type(self).__name__}.loss")
         self.layers.train()
-        scores = self.layers.forward(X)
-        loss, dscores = softmax_loss(scores, y)
+        scores = self._forward(X)
+        loss, dscores = softmax_loss(scores, y, labels_checked=True)  # checked above
         if self._trainable:
             self.layers.backward(dscores)  # down to the lowest trainable layer (Sequential.backward_stop)
         grads = {name: self.grads[name] for name in self._trainable}
@@ -118,8 +120,29 @@ class Model:
         return np.concatenate([self.loss(X[i:i + batch_size]).argmax(axis=1)
                                for i in range(0, len(X), batch_size)]) if len(X) else np.zeros(0, np.int64)
 
-    def prepare_input(self, X) -> np.ndarray:
-        """Validate X (N, *input_shape) or (N, prod(input_shape)), cast to the model dtype, check finiteness."""
+    def _forward(self, X) -> np.ndarray:
+        """``self.layers.forward(X)``; with ``_check_first_output``, X's NaN/inf check runs on the first layer's output.
+
+        A GEMM turns a NaN/inf in row i of X into NaN/inf in every column of row i of ``X @ W`` (inf * 0 is
+        NaN), so a finite output proves a finite X. A non-finite one runs the exact check on X, which raises
+        when X is the cause; when it is not (the weights diverged), the forward goes on and the loss shows it.
+        That first layer has no state a rejected call could move (it is an Affine).
+        """
+        if not self._check_first_output:
+            return self.layers.forward(X)
+        layers = self.layers.layers
+        with np.errstate(invalid="ignore", over="ignore"):  # NumPy would warn of the BLAS's inf * 0 (a NaN X)
+            x = layers[0].forward(X)
+        if not _all_finite(x):
+            check_finite(X, type(self).__name__, "input X")
+        for layer in layers[1:]:
+            x = layer.forward(x)
+        self.layers.last_output = x
+        return x
+
+    def prepare_input(self, X, finite_check: bool = True) -> np.ndarray:
+        """Validate X (N, *input_shape) or (N, prod(input_shape)), cast to the model dtype, check finiteness
+        (unless ``finite_check`` is False: ``loss`` may check the first layer's output instead)."""
         name = type(self).__name__
         X = np.asarray(X)
         if X.dtype.kind not in "fiu":
@@ -130,7 +153,7 @@ class Model:
             raise InputError(f"{name}: expected input X of shape (N, {', '.join(map(str, self.input_shape))})"
                              f"{f' or (N, {d})' if len(self.input_shape) > 1 else ''}, got {X.shape}")
         X = X.astype(self.dtype, copy=False)
-        if not _all_finite(X):
+        if finite_check and not _all_finite(X):
             check_finite(X, name, "input X")  # the exact check, which names the first bad value
         return self._reshape_input(X)
 
@@ -217,6 +240,22 @@ def _all_finite(X) -> bool:
     v = X.reshape(-1)
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(np.dot(v, v)))
+
+
+def _gemm_propagates_nonfinite() -> bool:
+    """Whether this NumPy's BLAS turns a NaN/inf in a row of x into NaN/inf in that row of ``x @ W``.
+
+    OpenBLAS (NumPy's wheels) and MKL multiply every term; a BLAS that skipped zero weights (the
+    reference BLAS's gemv does) would not, and the models then check their input X itself.
+    """
+    x = np.zeros((16, 32), np.float32)
+    x[3, 5], x[9, 30] = np.nan, np.inf
+    with np.errstate(all="ignore"):
+        bad = ~np.isfinite(x @ np.zeros((32, 8), np.float32))
+    return bool(bad[[3, 9]].all() and not np.delete(bad, [3, 9], axis=0).any())
+
+
+_GEMM_PROPAGATES_NONFINITE = _gemm_propagates_nonfinite()
 
 
 def _classifier(d_in: int, num_classes: int, winit: dict, factor: float = CLASSIFIER_SCALE) -> Affine:

@@ -276,9 +276,11 @@ def _nonfinite(loss, grads, X_batch) -> tuple[str, str] | None:
     holds NaN/inf, else 'gradient' (a finite loss, a non-finite gradient) or 'loss'.
 
     One sum per gradient (a NaN or inf anywhere makes it non-finite; so does an overflow of the sum, a
-    gradient that large is as unusable), the batch is only looked at once something is wrong.
+    gradient that large is as unusable), the batch is only looked at once something is wrong. The sum is
+    asked only when a BLAS dot product ``g . g`` (2-3x faster) is not finite: a finite one means finite
+    values whose sum cannot overflow either, so the verdict is the sum's.
     """
-    bad_grad = next((k for k, g in grads.items() if g is not None and not np.isfinite(np.sum(g))), None)
+    bad_grad = next((k for k, g in grads.items() if g is not None and not _finite_gradient(g)), None)
     if bad_grad is None and math.isfinite(float(loss)):
         return None
     X = np.asarray(X_batch)
@@ -288,6 +290,13 @@ def _nonfinite(loss, grads, X_batch) -> tuple[str, str] | None:
     if bad_grad is not None and math.isfinite(float(loss)):
         return "gradient", f"of {bad_grad}"
     return "loss", "the loss"
+
+
+def _finite_gradient(g) -> bool:
+    """Whether ``np.sum(g)`` is finite, asking the sum only when the faster ``g . g`` is not (see _nonfinite)."""
+    v = g.reshape(-1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.dot(v, v))) or bool(np.isfinite(np.sum(g)))
 
 
 def _unpack(data):

@@ -245,6 +245,42 @@ def test_non_finite_input_names_the_first_bad_index(bad, kind):
             call()
 
 
+@pytest.mark.parametrize("init", ["he", "zeros"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input_is_caught_from_the_first_layers_output_in_every_position(init, bad):
+    """The MLPs check the first Affine's output instead of X: a NaN/inf anywhere in X (here: every
+    position in turn, with all-zero weights too, where inf * 0 must still give NaN) is an InputError,
+    and the rejected call leaves batchnorm's statistics alone."""
+    model = FullyConnectedNet([4], input_dim=6, num_classes=C, init=init, normalization="batchnorm", seed=1)
+    assert model._check_first_output
+    bn = model.layers[1]
+    for i, j in np.ndindex(3, 6):
+        X = np.ones((3, 6))
+        X[i, j] = bad
+        with pytest.raises(InputError, match=rf"input X contains 1 non-finite value\(s\) .* at index \({i}, {j}\)"):
+            model.loss(X, np.zeros(3, int))
+        with pytest.raises(InputError, match="input X contains 1 non-finite"):
+            model.loss(X)
+    np.testing.assert_array_equal(bn.running_mean, 0.0)
+
+
+def test_non_finite_weights_give_a_non_finite_loss_not_an_input_error():
+    X, y = _data()
+    model = FullyConnectedNet([4], input_dim=D, num_classes=C, seed=0)
+    model.params["W1"][0, 0] = np.nan
+    loss, _ = model.loss(X, y)
+    assert np.isnan(loss)
+
+
+def test_models_check_x_itself_where_the_first_layer_is_no_affine():
+    assert not ConvNet(input_dim=IMAGE, conv_channels=[2])._check_first_output
+    assert not FullyConnectedNet([4], input_dim=D, activation="maxout")._check_first_output
+    X, y = _data()
+    X[2, 1] = np.inf
+    with pytest.raises(InputError, match=r"inf at index \(2, 1\)"):
+        FullyConnectedNet([4], input_dim=D, num_classes=C, activation="maxout").loss(X, y)
+
+
 def test_non_finite_image_input_index_is_in_the_callers_shape():
     X, _ = _data(IMAGE)
     X[1, 1, 2, 3] = np.nan

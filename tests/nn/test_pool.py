@@ -79,3 +79,25 @@ def test_dtype_kept(dtype):
     pool = MaxPool2d(2)
     out = pool.forward(np.ones((1, 1, 4, 4), dtype=dtype))
     assert out.dtype == dtype and pool.backward(np.ones_like(out)).dtype == dtype
+
+
+@pytest.mark.parametrize("layout", ["nchw", "chwn"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_2x2_pass_equals_the_running_maximum_on_tied_values(monkeypatch, layout, dtype):
+    """The 2x2 windows' pairwise pass picks the same max and the same (first) winner as the general
+    running maximum, on values with many ties and small channel blocks, with and without the fused ReLU."""
+    from babysit.nn import pool
+
+    monkeypatch.setattr(pool, "CACHE_BLOCK_BYTES", 256)  # several channel blocks, a short last one
+    x = np.random.default_rng(3).integers(-2, 3, (3, 7, 6, 8)).astype(dtype)
+    if layout == "chwn":
+        x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    for relu in (False, True):
+        fast, cache = pool.maxpool_forward(x, 2, 2, relu=relu)
+        monkeypatch.setattr(pool, "_max2x2", pool._max_running)
+        slow, slow_cache = pool.maxpool_forward(x, 2, 2, relu=relu)
+        monkeypatch.undo()
+        monkeypatch.setattr(pool, "CACHE_BLOCK_BYTES", 256)
+        np.testing.assert_array_equal(fast, slow)
+        np.testing.assert_array_equal(cache.argmax, slow_cache.argmax)
+        assert np.isin(cache.argmax, [0, 1, 2, 3, 4] if relu else [0, 1, 2, 3]).all()
