@@ -26,7 +26,7 @@ from babysit.dashboard.stats import (
 
 OVERVIEW_WIDTH = 120  # points per small-multiple curve
 RUN_WIDTH = 800  # points per run-page curve
-PAGE_RUNS = 200  # runs per overview response (the client asks again for the rest)
+PAGE_RUNS = 5000  # runs per overview response (summaries only; the client asks again for the rest)
 OVERVIEW_KINDS = ("loss", "val_acc")
 STATUS_ORDER = ("running", "finished", "exploded", "diverged", "failed", "interrupted")
 
@@ -46,7 +46,8 @@ def series_json(steps, values, width: int, *, method=minmax_lttb) -> dict:
 
 def run_label(run: dict) -> str:
     if run.get("search") is not None and run.get("stage") is not None:
-        return f"{run['search']} · stage {run['stage']} · trial {run['trial_index']}"
+        # 1-based, as the search's console counts its trials (babysit.search.console.trial_number)
+        return f"{run['search']} · stage {run['stage']} · trial {run['trial_index'] + 1}"
     role = (run.get("extra") or {}).get("role")
     return f"run {run['id']}" + (f" ({role})" if role else "")
 
@@ -80,37 +81,63 @@ def _iso(ts) -> str | None:
 # -- command center --------------------------------------------------------------------------
 
 
+def overview_summary(run: dict) -> dict:
+    """What a card of the command center shows and sorts by: a run in ~150 bytes (10,000 runs stay light)."""
+    best = run.get("best_val_acc") if run.get("best_val_acc") is not None else run.get("val_acc")
+    return {"id": run["id"], "label": run_label(run), "status": run["status"], "search_id": run.get("search_id"),
+            "stage": run.get("stage"), "best_val_acc": finite_or_none(best), "epochs": finite_or_none(run.get("epochs"))}
+
+
 def overview(source: StoreSource, after: int = 0, since: int = 0, open_ids=(), limit: int = PAGE_RUNS) -> dict:
-    """What changed since the client's cursors: runs with id > ``after`` (at most ``limit``), the runs
-    ``open_ids`` (those it still shows as running) and their points with rowid in (``since``, cursor].
+    """What changed since the client's cursors: runs with id > ``after`` (at most ``limit``; their
+    summaries only: the client asks ``curves`` for the cards it shows), the runs ``open_ids`` (those
+    it still shows as running) and their points with rowid in (``since``, cursor].
 
     The client then asks with ``after`` = the response's ``after`` and ``since`` = its ``cursor``;
     ``more`` says whether runs are left beyond ``limit``.
     """
-    # one snapshot: a run seen finished here has all its points at or below the cursor (cacheable)
     cursor, runs = source.runs(after=after, limit=limit + 1, ids=open_ids, with_cursor=True)
     new = [r for r in runs if r["id"] > after]
     more = len(new) > limit
     new = new[:limit]
     refreshed = [r for r in runs if r["id"] <= after]
     curves = {}
-    cache = source.cache
-    # a finished run's series are complete (record_run writes them before the status): its curves are cached
-    cached = {r["id"] for r in new if r["id"] in cache}
-    for run_ids, start in (([r["id"] for r in new if r["id"] not in cached], 0), ([r["id"] for r in refreshed], since)):
-        if not run_ids:
-            continue
-        for run_id, kinds in source.series_many(run_ids, OVERVIEW_KINDS, after=start, upto=cursor).items():
+    if refreshed:
+        for run_id, kinds in source.series_many([r["id"] for r in refreshed], OVERVIEW_KINDS, after=since,
+                                                upto=cursor).items():
             if kinds:
-                curves[run_id] = {k: series_json(s, v, OVERVIEW_WIDTH, method=minmax)
-                                  for k, (s, v) in kinds.items()}
-    for r in new:
-        if r["id"] in cached:
-            curves[r["id"]] = cache[r["id"]]
-        elif r["status"] not in ("running",) and r["id"] in curves:
-            cache[r["id"]] = curves[r["id"]]
+                curves[run_id] = {k: series_json(s, v, OVERVIEW_WIDTH, method=minmax) for k, (s, v) in kinds.items()}
     return {"after": max([after] + [r["id"] for r in new]), "cursor": cursor, "more": more,
-            "runs": [run_summary(r) for r in new + refreshed], "curves": curves}
+            "runs": [overview_summary(r) for r in new + refreshed], "curves": curves}
+
+
+def curves(source: StoreSource, ids, upto: int | None = None) -> dict:
+    """{'curves': {run id: {kind: series}}}: the small multiples' loss and validation accuracy of the runs
+    ``ids`` (points with rowid <= ``upto``: the overview cursor the client has caught up to, so that its
+    next poll's points follow on), min/max-reduced to the card's width.
+
+    A finished run's curves are final (``record_run`` writes the series before the status): they are
+    kept in ``source.cache`` with their newest point's rowid, and served from it to a client whose
+    ``upto`` covers that point.
+    """
+    top = 2**62 if upto is None else int(upto)
+    out, todo = {}, []
+    for run_id in sorted({int(i) for i in ids}):
+        hit = source.cache.get(run_id)
+        if hit is not None and hit[0] <= top:
+            out[run_id] = hit[1]
+        else:
+            todo.append(run_id)
+    if todo:
+        last = {}
+        # the status first, the points after: a run read as finished has all its points in the later snapshot
+        status = {r["id"]: r["status"] for r in source.runs(after=2**62, ids=todo)}
+        for run_id, kinds in source.series_many(todo, OVERVIEW_KINDS, upto=top, last=last).items():
+            reduced = {k: series_json(s, v, OVERVIEW_WIDTH, method=minmax) for k, (s, v) in kinds.items()}
+            out[run_id] = reduced
+            if status.get(run_id) not in (None, "running") and run_id in last:
+                source.cache[run_id] = (last[run_id], reduced)
+    return {"curves": out}
 
 
 # -- search view ---------------------------------------------------------------------------------
@@ -371,6 +398,7 @@ def report_data(source: StoreSource, max_run_pages: int = 300) -> dict:
     from babysit import __version__
 
     ov = overview(source, limit=10**9)
+    ov["curves"] = curves(source, [r["id"] for r in ov["runs"]], ov["cursor"])["curves"]
     ordered = sorted(ov["runs"], key=lambda r: -(r["best_val_acc"] if r["best_val_acc"] is not None else -1))
     pages = {f"run/{r['id']}": run_view(source, r["id"]) for r in ordered[:max_run_pages]}
     data = {"overview": ov, "searches": searches(source), "findings": store_findings(source), **pages,

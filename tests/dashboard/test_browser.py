@@ -29,12 +29,23 @@ def open_view(page, url):
     wait_ready(page)
 
 
+DRAWN = ".run-card canvas.chart[data-drawn='1']"
+
+
 def all_cards_drawn(page, count):
     """Scroll through the grid (cards draw when they come into view) until ``count`` charts are drawn."""
     page.wait_for_function(f"document.querySelectorAll('.run-card').length === {count}", timeout=120_000)
     for card in page.locator(".run-card").all():
         card.scroll_into_view_if_needed()
-    page.wait_for_function(f"document.querySelectorAll('.run-card .js-plotly-plot').length === {count}", timeout=120_000)
+    page.wait_for_function(f"document.querySelectorAll(\"{DRAWN}\").length === {count}", timeout=120_000)
+
+
+def inked_pixels(page, run_id) -> int:
+    """Pixels of the run's card canvas that are not blank: the sparkline really drew something."""
+    return page.evaluate(f"""() => {{
+        const c = document.querySelector('.run-card[data-run-id="{run_id}"] canvas.chart');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }}""")
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +65,12 @@ def test_the_command_center_draws_one_chart_per_run_without_console_errors(page,
     assert sorted(ids) == sorted([*store_info["trial_ids"], store_info["final_id"]])
     assert page.locator('.run-card[data-status="exploded"]').count() == 1
     assert page.locator(".run-card").last.get_attribute("data-status") == "exploded"  # no val acc: last
+    # every card drew its loss curve (the synthetic runs log 200 iterations: reduced to at most ~120 points)
+    for run_id in ids:
+        canvas = page.locator(f'.run-card[data-run-id="{run_id}"] canvas.chart')
+        assert 60 <= int(canvas.get_attribute("data-points")) <= 130 and int(canvas.get_attribute("data-val-points")) >= 4
+        assert inked_pixels(page, run_id) > 300, run_id
+    assert page.evaluate("typeof window.Plotly") == "undefined"  # the command center never loads plotly
     page.fill("#topk", "3")
     assert page.locator(".run-card:visible").count() == 3
     page.fill("#topk", "")
@@ -64,6 +81,7 @@ def test_the_command_center_draws_one_chart_per_run_without_console_errors(page,
 
 def test_the_search_view_has_one_point_per_trial_and_brushing_filters_the_runs(page, server, store_info):
     open_view(page, server.url + f"#/search/{store_info['search_id']}")
+    assert page.evaluate("typeof window.Plotly") == "object"  # loaded from the server when the view needs it
     points = page.evaluate("""() => document.querySelector('[data-chart="scatter-lr"]').data
                               .reduce((n, t) => n + t.x.length, 0)""")
     assert points == len(store_info["trial_ids"])
@@ -118,9 +136,10 @@ def test_a_run_added_while_the_page_is_open_appears_without_a_reload(page, hosti
             "loss": (list(range(1, 51)), [2.0 - 0.03 * i for i in range(50)]), "val_acc": ([1, 2], [0.9, 0.99])}))
     page.wait_for_selector(f'.run-card[data-run-id="{run_id}"][data-status="finished"]', timeout=120_000)
     assert page.locator(".run-card").first.get_attribute("data-run-id") == str(run_id)  # best val acc: first
-    page.wait_for_function(f"""document.querySelector('.run-card[data-run-id="{run_id}"] .js-plotly-plot')
-                               && document.querySelector('.run-card[data-run-id="{run_id}"] .js-plotly-plot').data[0].x.length === 50""",
+    page.wait_for_function(f"""document.querySelector('.run-card[data-run-id="{run_id}"] canvas.chart[data-drawn="1"]')
+                               && document.querySelector('.run-card[data-run-id="{run_id}"] canvas.chart').dataset.points === '50'""",
                            timeout=120_000)
+    assert inked_pixels(page, run_id) > 100
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     assert page.errors == []
 

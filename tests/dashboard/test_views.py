@@ -23,10 +23,12 @@ def test_the_overview_sends_only_new_runs_and_new_points(tmp_path):
         running = store.start_run(None, None, None, {"lr": 1e-3})
         source = StoreSource(path)
         first = views.overview(source)
-        assert [r["id"] for r in first["runs"]] == [done, running]
-        assert first["curves"][done]["loss"]["y"] == [2.0, 1.5, 1.2] and running not in first["curves"]
+        assert [r["id"] for r in first["runs"]] == [done, running] and first["curves"] == {}  # summaries only
+        shown = views.curves(source, [done, running], upto=first["cursor"])["curves"]
+        assert shown[done]["loss"]["y"] == [2.0, 1.5, 1.2] and shown[running] == {}
         assert done in source.cache and running not in source.cache  # only a finished run's curves are final
-        assert views.overview(source)["curves"] == first["curves"]  # served from the cache, the same
+        assert views.curves(source, [done], upto=first["cursor"])["curves"] == {done: shown[done]}  # from the cache
+        assert views.curves(source, [done], upto=0)["curves"] == {done: {}}  # a cursor before its points: none
         # nothing new: nothing crosses the wire
         again = views.overview(source, after=first["after"], since=first["cursor"], open_ids=[])
         assert again["runs"] == [] and again["curves"] == {}
@@ -36,6 +38,21 @@ def test_the_overview_sends_only_new_runs_and_new_points(tmp_path):
         assert sorted(r["id"] for r in poll["runs"]) == [running, third]
         assert poll["curves"][running]["loss"] == {"x": [1, 2], "y": [2.3, None], "n": 2, "bad": [2]}
         assert views.overview(source, after=poll["after"], since=poll["cursor"], open_ids=[running])["curves"] == {}
+        # the base a client fetches up to its cursor, then the next poll's points: every point once
+        store.log_metrics(running, "loss", [3], [1.9])
+        base = views.curves(source, [running], upto=poll["cursor"])["curves"][running]["loss"]
+        then = views.overview(source, after=poll["after"], since=poll["cursor"], open_ids=[running])
+        assert base["x"] + then["curves"][running]["loss"]["x"] == [1, 2, 3]
+
+
+def test_the_overview_summary_is_small_and_counts_trials_from_one(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    with RunStore(path) as store:
+        search = store.create_or_open_search("s", {"model": "fc:10"})
+        store.start_run(search, 1, 0, {"lr": 1e-2, "reg": 1e-4})
+    summary = views.overview(StoreSource(path))["runs"][0]
+    assert summary["label"] == "s · stage 1 · trial 1"  # the console's '(1 / N)': the first trial is 1
+    assert len(str(summary)) < 200 and "params" not in summary
 
 
 def test_the_overview_pages_through_many_runs(tmp_path):
