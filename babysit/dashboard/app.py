@@ -15,6 +15,7 @@ opened ``mode=ro`` besides.
 from __future__ import annotations
 
 import contextlib
+import threading
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -91,8 +92,9 @@ def _ids(request: Request, name: str = "open", most: int = MAX_IDS) -> list[int]
     return [int(p) for p in parts]
 
 
-def make_app(store_path) -> Starlette:
-    """The dashboard app over the store at ``store_path`` (raises StoreError when it is not a readable store)."""
+def make_app(store_path, *, warm: bool = True) -> Starlette:
+    """The dashboard app over the store at ``store_path`` (raises StoreError when it is not a readable store);
+    ``warm``: reduce the best runs' small multiples in a thread at start-up (``views.warm_curves``)."""
     source = StoreSource(store_path)
 
     def json(payload, status: int = 200) -> Response:
@@ -160,7 +162,17 @@ def make_app(store_path) -> Starlette:
     ]
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        stop = threading.Event()
+        if warm:  # the best runs' small multiples, reduced before a browser asks (their own connection)
+            def run():
+                try:
+                    views.warm_curves(source, stop=stop)
+                except Exception:  # the store closed under it at shutdown; otherwise say why
+                    if not stop.is_set():
+                        raise
+            threading.Thread(target=run, daemon=True, name="babysit-warm-curves").start()
         yield
+        stop.set()
         source.close()  # the store's connections, at shutdown
 
     # JSON of many runs compresses ~5x: gzip what is worth it (the empty poll stays uncompressed)

@@ -136,3 +136,82 @@ def test_wilson_interval_and_the_log_axis_rule():
     lo, hi = wilson_interval(1.0, 20)
     assert hi == 1.0 and lo == pytest.approx(0.83889, abs=1e-4)
     assert wants_log_axis([2.3, 0.01]) and not wants_log_axis([2.3, 0.5, float("nan")])
+
+
+def _old_store(path, version: int) -> dict:
+    """A store as babysit wrote it at schema ``version`` (before migration 3 added 'stopped'): a search
+    with two trials and their loss points, written with the old schema's own statements."""
+    from stores import spec
+
+    from babysit.store import schema
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:version])
+        assert schema.migrate(conn) == version
+    import json
+
+    conn.execute("INSERT INTO searches VALUES (1, 'old', ?, 'hash', 1.0)", (json.dumps(spec((2, 2)).to_json()),))
+    ids = []
+    for trial, (status, val) in enumerate((("finished", 0.6), ("exploded", None))):
+        cur = conn.execute("INSERT INTO runs (search_id, stage, trial_index, params_json, status, started, finished, "
+                           "val_acc, best_val_acc, epochs) VALUES (1, 1, ?, ?, ?, 2.0, 3.0, ?, ?, 2)",
+                           (trial, json.dumps({"lr": 10.0 ** -(trial + 2), "reg": 1e-4}), status, val, val))
+        ids.append(cur.lastrowid)
+        conn.executemany("INSERT INTO metrics VALUES (?, 'loss', ?, ?)", [(cur.lastrowid, s, 2.5 - 0.1 * s) for s in range(30)])
+    conn.close()
+    return {"ids": ids}
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_store_of_an_older_schema_is_read_as_it_is_without_upgrading_it(tmp_path, version):
+    import hashlib
+
+    path = tmp_path / "runs.sqlite"
+    ids = _old_store(path, version)["ids"]
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with StoreSource(path) as source:  # RunStore(readonly=True) would say "open it once for writing"
+        assert source.schema_version == version
+        ov = views.overview(source)
+        assert [r["status"] for r in ov["runs"]] == ["finished", "exploded"]
+        assert len(views.curves(source, ids, ov["cursor"])["curves"][ids[0]]["loss"]["x"]) > 10
+        view = views.search_view(source, 1)
+        assert len(view["trials"]) == 2 and view["best_run"] == ids[0]
+        assert views.run_view(source, ids[1])["series"]["loss"]["n"] == 30
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before  # nothing written, no upgrade
+
+
+def test_a_store_newer_than_this_babysit_is_still_refused(tmp_path):
+    from babysit.errors import StoreError
+
+    path = tmp_path / "runs.sqlite"
+    with RunStore(path):
+        pass
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE schema_version SET version = 99")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="schema version 99, newer than this babysit"):
+        StoreSource(path)
+
+
+def test_the_server_reduces_the_best_runs_curves_first_and_skips_running_ones(tmp_path):
+    import threading
+
+    path = tmp_path / "runs.sqlite"
+    with RunStore(path) as store:
+        ids = []
+        for val in (0.2, 0.9, 0.5):
+            run_id = store.start_run(None, None, None, {})
+            record_run(store, run_id, RunRecord("finished", {"val_acc": val}, series={"loss": ([1, 2], [2.0, 1.0])}))
+            ids.append(run_id)
+        running = store.start_run(None, None, None, {})
+        store.log_metrics(running, "loss", [1], [2.0])
+    source = StoreSource(path)
+    assert views.warm_curves(source, runs=2) == 2
+    assert ids[1] in source.cache and ids[2] in source.cache and ids[0] not in source.cache
+    assert views.warm_curves(source, runs=10) == 1 and running not in source.cache  # the rest; never a running run
+    stop = threading.Event()
+    stop.set()
+    assert views.warm_curves(StoreSource(path), stop=stop) == 0
