@@ -13,6 +13,7 @@ from babysit.dashboard.stats import correlation_ratio, wants_log_axis, wilson_in
 from babysit.store import RunStore
 from babysit.store.recording import record_run
 from babysit.train.outcome import RunRecord
+from stores import old_schema_store
 
 
 def test_the_overview_sends_only_new_runs_and_new_points(tmp_path):
@@ -138,38 +139,12 @@ def test_wilson_interval_and_the_log_axis_rule():
     assert wants_log_axis([2.3, 0.01]) and not wants_log_axis([2.3, 0.5, float("nan")])
 
 
-def _old_store(path, version: int) -> dict:
-    """A store as babysit wrote it at schema ``version`` (before migration 3 added 'stopped'): a search
-    with two trials and their loss points, written with the old schema's own statements."""
-    from stores import spec
-
-    from babysit.store import schema
-
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:version])
-        assert schema.migrate(conn) == version
-    import json
-
-    conn.execute("INSERT INTO searches VALUES (1, 'old', ?, 'hash', 1.0)", (json.dumps(spec((2, 2)).to_json()),))
-    ids = []
-    for trial, (status, val) in enumerate((("finished", 0.6), ("exploded", None))):
-        cur = conn.execute("INSERT INTO runs (search_id, stage, trial_index, params_json, status, started, finished, "
-                           "val_acc, best_val_acc, epochs) VALUES (1, 1, ?, ?, ?, 2.0, 3.0, ?, ?, 2)",
-                           (trial, json.dumps({"lr": 10.0 ** -(trial + 2), "reg": 1e-4}), status, val, val))
-        ids.append(cur.lastrowid)
-        conn.executemany("INSERT INTO metrics VALUES (?, 'loss', ?, ?)", [(cur.lastrowid, s, 2.5 - 0.1 * s) for s in range(30)])
-    conn.close()
-    return {"ids": ids}
-
-
 @pytest.mark.parametrize("version", [1, 2])
 def test_a_store_of_an_older_schema_is_read_as_it_is_without_upgrading_it(tmp_path, version):
     import hashlib
 
     path = tmp_path / "runs.sqlite"
-    ids = _old_store(path, version)["ids"]
+    ids = old_schema_store(path, version)["ids"]
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     with StoreSource(path) as source:  # RunStore(readonly=True) would say "open it once for writing"
         assert source.schema_version == version
