@@ -360,7 +360,7 @@ def provenance(source: StoreSource, run: dict) -> list[list[str]]:
         ["data", extra.get("data") or data.get("source") or params.get("data") or "not recorded"],
         ["preprocessing", data.get("preprocess") or params.get("preprocess") or "not recorded"],
         ["split seed", str(extra.get("split_seed", data.get("seed", params.get("seed", "not recorded"))))],
-        ["run seed", str(extra.get("run_seed", "not recorded"))],
+        ["run seed", str(extra.get("run_seed", _trial_seed(spec, run)))],
         ["split sizes", extra.get("split_sizes") or _sizes(extra)],
         ["machine", " / ".join(str(extra[k]) for k in ("host", "machine") if extra.get(k)) or "not recorded"],
         ["started", _iso(run.get("started")) or "not recorded"],
@@ -368,6 +368,15 @@ def provenance(source: StoreSource, run: dict) -> list[list[str]]:
         ["wall time", "-" if run.get("seconds") is None else f"{run['seconds']:.1f} s"],
     ]
     return [[k, str(v)] for k, v in rows]
+
+
+def _trial_seed(spec: dict, run: dict):
+    """A search trial's run seed: a function of the search's seed, the stage and the trial (search.trial.trial_seed)."""
+    from babysit.search.trial import trial_seed
+
+    if run.get("stage") is None or run.get("trial_index") is None or spec.get("seed") is None:
+        return "not recorded"
+    return f"{trial_seed(spec['seed'], run['stage'], run['trial_index'])} (from the search's seed {spec['seed']})"
 
 
 def _sizes(extra: dict) -> str:

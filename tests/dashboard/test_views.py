@@ -111,6 +111,13 @@ def test_the_run_page_reads_the_run_in_words(store_info):
     assert exploded["diagnosis"].startswith("fail") and exploded["series"]["loss"]["bad"]
     assert exploded["series"]["loss"]["log"]  # 0.3 .. 300: three decades, a log axis
     assert views.run_view(source, 10**6) is None
+    # every run recorded through record_run says which babysit and which command wrote it; a trial its seed
+    from babysit import __version__
+    from babysit.search.trial import trial_seed
+
+    rows = dict(exploded["provenance"])
+    assert rows["babysit"] == __version__ and rows["command"] and "not recorded" not in rows["command"]
+    assert rows["run seed"].startswith(f"{trial_seed(0, 1, 1)} (from the search's seed 0)")
 
 
 def test_importance_finds_the_hyperparameter_that_drives_the_accuracy():

@@ -309,7 +309,8 @@
     const topk = el("input", { type: "number", min: "1", id: "topk", placeholder: "all", style: "width:6em" });
     topk.addEventListener("input", () => { const v = parseInt(topk.value, 10); state.topk = v > 0 ? v : null; renderGrid(); });
     if (!LIVE && DATA.summary) root.appendChild(summaryPanel(DATA.summary));
-    const setup = await api("findings");
+    // the runs' summaries are asked at once, beside the setup findings (the overview was asked at start-up)
+    const [setup] = await Promise.all([api("findings"), state.runs.size === 0 ? (state.first || serial(loadOverview)) : null]);
     if (setup && setup.length && !(DATA && DATA.summary)) root.appendChild(findingsPanel(setup, "the doctor's checks (data and setup)", "setup-findings", "details"));
     root.appendChild(el("div", { className: "controls" }, el("label", {}, "top k ", topk), el("span", { id: "shown" }), el("span", { id: "legend", className: "legend" })));
     root.appendChild(el("p", { className: "muted" }, "Each card: train loss per iteration (left), validation accuracy per epoch (right, 0–1), coloured by status. Click a run for its page."));
@@ -322,7 +323,7 @@
     }, { rootMargin: "300px" });
     state.plotted.clear();
     if (state.topk === null) { state.topk = 200; topk.value = "200"; }  // the best 200 first; clear the box for all
-    if (state.runs.size === 0) await serial(loadOverview);
+    if (state.runs.size === 0) await serial(loadOverview);  // the first load failed: ask again (or it raises)
     renderGrid();
   }
 
@@ -600,9 +601,12 @@
 
   async function start() {
     if (!LIVE) document.getElementById("live").textContent = "report · " + DATA.meta.made_by + " · " + DATA.meta.made + " · " + DATA.meta.store;
-    await refreshNav();
+    const home = routeName() === "home";
+    if (home) state.first = serial(loadOverview);  // the command center's data, asked before anything else
+    const nav = refreshNav();
     window.addEventListener("hashchange", route);
     await route();
+    await nav;
     if (LIVE) state.timer = setInterval(poll, POLL_MS);
   }
   window.babysitDashboard = { state, live: LIVE };
