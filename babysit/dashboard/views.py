@@ -21,7 +21,7 @@ import numpy as np
 from babysit.dashboard.downsample import minmax, minmax_lttb
 from babysit.dashboard.source import StoreSource, finite_or_none
 from babysit.dashboard.stats import (
-    chance_eta2, correlation_ratio, smoothed, wants_log_axis, wilson_interval,
+    chance_eta2, correlation_ratio, seed_spread, smoothed, wants_log_axis, wilson_interval,
 )
 
 OVERVIEW_WIDTH = 120  # points per small-multiple curve
@@ -219,7 +219,13 @@ def search_view(source: StoreSource, search_id: int) -> dict | None:
         "id": stored["id"], "name": stored["name"], "spec": stored["spec"], "names": names, "log": log_names,
         "trials": [run_summary(r) for r in trials], "stages": stages, "warnings": warnings, "best_run": best_run,
         "importance": importance(trials, names, spec.space), "finals": [run_summary(r) for r in finals],
+        "seeds": _seeds(trials + finals, lambda r: stored["spec"].get("model"), "in this search"),
     }
+
+
+def _seeds(runs, model_of, what: str) -> dict:
+    groups = seed_groups(runs, model_of)
+    return {"groups": groups, "text": seed_text(groups, what)}
 
 
 def importance(trials: list[dict], names: list[str], space) -> dict:
@@ -253,6 +259,76 @@ def importance(trials: list[dict], names: list[str], space) -> dict:
     if top["name"] == "lr":
         text += " As the lecture says: the learning rate first."
     return {"scores": scores, "measure": measure, "text": text, "chance": chance}
+
+
+# -- several seeds of one configuration --------------------------------------------------------
+
+SEED_KEYS = ("seed", "run_seed", "epochs")  # not part of a configuration: the seeds, and epochs (the column counts)
+
+
+def configuration_key(run: dict, model: str | None) -> str | None:
+    """What makes two finished runs the same configuration trained from different seeds: the model, every
+    parameter but the seeds, and the epochs trained. None for a run that did not finish with a val acc."""
+    import json
+
+    if run.get("status") != "finished" or run.get("val_acc") is None:
+        return None
+    params = {k: _plain(v) for k, v in (run.get("params") or {}).items() if k not in SEED_KEYS}
+    params.setdefault("model", model)
+    return json.dumps([params, finite_or_none(run.get("epochs"))], sort_keys=True, default=str)
+
+
+def seed_groups(runs: list[dict], model_of) -> list[dict]:
+    """The configurations that ran more than once (several seeds), best mean first: each with its runs, the
+    spread of their validation accuracies (``stats.seed_spread``) and its parameters in words."""
+    groups: dict[str, list[dict]] = {}
+    for r in runs:
+        key = configuration_key(r, model_of(r))
+        if key is not None:
+            groups.setdefault(key, []).append(r)
+    out = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        first = members[0]
+        params = {k: _plain(v) for k, v in (first.get("params") or {}).items() if k not in SEED_KEYS}
+        text = ", ".join(f"{k}={_short(v)}" for k, v in sorted(params.items()))
+        out.append({"configuration": f"{model_of(first) or params.get('model', '?')}: {text}" if text else
+                    str(model_of(first)), "epochs": finite_or_none(first.get("epochs")),
+                    "runs": [r["id"] for r in members], **seed_spread([r["val_acc"] for r in members])})
+    out.sort(key=lambda g: -g["mean"])
+    return out
+
+
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _model_lookup(source: StoreSource):
+    """run -> its model: its own 'model' parameter, else its search's (by id, or by name for a final run)."""
+    specs = source.searches()
+    by_id = {s["id"]: s["spec"].get("model") for s in specs}
+    by_name = {s["name"]: s["spec"].get("model") for s in specs}
+
+    def model_of(run):
+        params = run.get("params") or {}
+        if params.get("model"):
+            return params["model"]
+        if run.get("search_id") is not None:
+            return by_id.get(run["search_id"])
+        return by_name.get((run.get("extra") or {}).get("search"))
+    return model_of
+
+
+def seed_text(groups: list[dict], what: str) -> str:
+    if not groups:
+        return (f"Every configuration {what} ran once: no spread over seeds to show. A configuration run again "
+                "with other seeds (the same parameters and epochs) is grouped here with the mean and spread of "
+                "its validation accuracy.")
+    g = groups[0]
+    return (f"{len(groups)} configuration(s) {what} ran with several seeds. The best mean: {g['configuration']} "
+            f"({g['n']} seeds, {g['epochs']:g} epochs): val acc {g['mean']:.4f} ± {g['std']:.4f} (std), "
+            f"range {g['min']:.4f}–{g['max']:.4f}, 95% interval of the mean {g['mean_low']:.4f}–{g['mean_high']:.4f}.")
 
 
 # -- run page ------------------------------------------------------------------------------------
@@ -291,9 +367,27 @@ def run_view(source: StoreSource, run_id: int, width: int = RUN_WIDTH) -> dict |
         "run": summary, "series": series, "histograms": histograms, "findings": findings,
         "ratio_band": list(band), "diagnosis": diagnosis_text(findings, series),
         "accuracy": accuracy_readout(run, series), "provenance": provenance(source, run),
-        "test": test_readout(extra), "compare": compare_with_search(source, run),
+        "test": test_readout(extra), "compare": compare_with_search(source, run), "seeds": same_configuration(source, run),
         "extra": {k: _plain(v) for k, v in extra.items() if not isinstance(v, (dict, list))},
     }
+
+
+def same_configuration(source: StoreSource, run: dict) -> dict | None:
+    """The runs of the store with this run's configuration (other seeds) and their spread; None when it ran once."""
+    model_of = _model_lookup(source)
+    key = configuration_key(run, model_of(run))
+    if key is None:
+        return None
+    same = [r for r in source.runs() if configuration_key(r, model_of(r)) == key]
+    groups = seed_groups(same, model_of)
+    if not groups:
+        return None
+    g = groups[0]
+    rank = sorted(same, key=lambda r: -r["val_acc"]).index(next(r for r in same if r["id"] == run["id"])) + 1
+    g["text"] = (f"This configuration ran with {g['n']} seeds (runs {', '.join(map(str, g['runs']))}): val acc "
+                 f"{g['mean']:.4f} ± {g['std']:.4f} (std), range {g['min']:.4f}–{g['max']:.4f}, 95% interval of "
+                 f"the mean {g['mean_low']:.4f}–{g['mean_high']:.4f}; this run is {rank} of {g['n']}.")
+    return g
 
 
 def diagnosis_text(findings: list[dict], series: dict) -> str:

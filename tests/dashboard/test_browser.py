@@ -86,6 +86,7 @@ def test_the_search_view_has_one_point_per_trial_and_brushing_filters_the_runs(p
                               .reduce((n, t) => n + t.x.length, 0)""")
     assert points == len(store_info["trial_ids"])
     assert page.locator("#edge-warnings .warning").count() >= 1 and "explained most" in page.inner_text("#importance")
+    assert "ran once: no spread over seeds" in page.inner_text("#seed-spread")  # random sampling: one seed each
     screenshot(page, "search_view")
     before = page.inner_text("#selected-count")
     assert before == "9 of 9 finished trials selected"

@@ -197,3 +197,45 @@ def test_the_server_reduces_the_best_runs_curves_first_and_skips_running_ones(tm
     stop = threading.Event()
     stop.set()
     assert views.warm_curves(StoreSource(path), stop=stop) == 0
+
+
+def test_runs_of_one_configuration_with_different_seeds_show_their_spread(tmp_path):
+    from stores import spec
+
+    path = tmp_path / "runs.sqlite"
+    with RunStore(path) as store:
+        search = store.create_or_open_search("seeds", spec((4, 1)).to_json())
+        ids = []
+        for index, (val, params) in enumerate([(0.5, {"lr": 1e-2, "reg": 1e-4}), (0.6, {"lr": 1e-2, "reg": 1e-4}),
+                                               (0.7, {"lr": 1e-2, "reg": 1e-4}), (0.9, {"lr": 3e-2, "reg": 1e-4})]):
+            run_id = store.start_run(search, 1, index, params)
+            record_run(store, run_id, RunRecord("finished", {"val_acc": val, "epochs": 2}))
+            ids.append(run_id)
+        other = store.start_run(search, 1, 4, {"lr": 1e-2, "reg": 1e-4})  # the same parameters, 4 epochs: not a seed
+        record_run(store, other, RunRecord("finished", {"val_acc": 0.95, "epochs": 4}))
+    source = StoreSource(path)
+    seeds = views.search_view(source, search)["seeds"]
+    assert len(seeds["groups"]) == 1
+    g = seeds["groups"][0]
+    assert g["runs"] == ids[:3] and g["n"] == 3 and g["epochs"] == 2
+    assert g["mean"] == pytest.approx(0.6) and g["std"] == pytest.approx(0.1) and (g["min"], g["max"]) == (0.5, 0.7)
+    half = 4.303 * 0.1 / np.sqrt(3)  # Student's t, 2 degrees of freedom
+    assert (g["mean_low"], g["mean_high"]) == pytest.approx((0.6 - half, 0.6 + half), abs=1e-6)
+    assert "fc:100" in g["configuration"] and "lr=0.01" in g["configuration"] and "1 configuration(s)" in seeds["text"]
+    page = views.run_view(source, ids[2])
+    assert page["seeds"]["n"] == 3 and "this run is 1 of 3" in page["seeds"]["text"]
+    assert views.run_view(source, ids[3])["seeds"] is None  # ran once
+
+
+def test_the_interval_of_the_mean_over_seeds_covers_the_true_mean_95_percent_of_the_time():
+    from babysit.dashboard.stats import seed_spread, t975
+
+    rng = np.random.default_rng(0)
+    for n in (3, 5, 40):  # the table and, past 30 degrees of freedom, its approximation
+        trials = 4000
+        hits = sum(s["mean_low"] <= 0.7 <= s["mean_high"]
+                   for s in (seed_spread(rng.normal(0.7, 0.02, n)) for _ in range(trials)))
+        assert abs(hits / trials - 0.95) < 4 * np.sqrt(0.95 * 0.05 / trials), n  # 4 standard errors
+    assert t975(40) == pytest.approx(2.021, abs=0.003) and t975(1000) == pytest.approx(1.962, abs=0.002)
+    with pytest.raises(ValueError, match="at least 2"):
+        seed_spread([0.5])

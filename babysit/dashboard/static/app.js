@@ -429,6 +429,15 @@
     root.appendChild(imp);
     root.appendChild(table(["stage", "epochs", "trials run / planned", "ranges", "best val acc"],
       s.stages.map((st) => [st.stage, st.epochs, st.ran + " / " + st.planned, Object.entries(st.ranges).map(([n, r]) => n + " " + r.text).join(", "), acc(st.best_val_acc)])));
+    if (s.seeds) {
+      const box = el("div", { className: "panel", id: "seed-spread" }, el("h3", {}, "spread over seeds"), el("p", {}, s.seeds.text));
+      if (s.seeds.groups.length) {
+        box.appendChild(table(["configuration", "epochs", "seeds", "mean val acc", "std", "min–max", "95% interval of the mean", "runs"],
+          s.seeds.groups.map((g) => [g.configuration, g.epochs, g.n, acc(g.mean), acc(g.std), acc(g.min) + "–" + acc(g.max),
+            acc(g.mean_low) + "–" + acc(g.mean_high), el("span", {}, g.runs.map((id, i) => [i ? ", " : "", el("a", { href: "#/run/" + id }, String(id))]))])));
+      }
+      root.appendChild(box);
+    }
     const warn = el("div", { className: "panel", id: "edge-warnings" }, el("h3", {}, "edge warnings"));
     if (s.warnings.length) s.warnings.forEach((w) => warn.appendChild(el("p", { className: "warning" }, w.message)));
     else warn.appendChild(el("p", {}, "No best result sat at the edge of its range."));
@@ -498,6 +507,7 @@
     for (const [k, iv] of Object.entries(v.accuracy.intervals)) {
       accText.appendChild(el("div", {}, k + " " + acc(iv.value) + " (95% Wilson interval " + acc(iv.low) + "–" + acc(iv.high) + " on " + iv.n + " examples)"));
     }
+    if (v.seeds) accText.appendChild(el("div", { id: "seeds" }, v.seeds.text));
     root.insertBefore(accText, charts);
 
     const lrDiv = chartBox("lr", charts);
