@@ -346,18 +346,20 @@
   // -- search view ---------------------------------------------------------------------------------
   function stageColor(stage) { return STAGE_COLORS[(stage - 1) % STAGE_COLORS.length]; }
 
+  const WEBGL_TRIALS = 1000;  // from this many trials the scatters draw with WebGL (scattergl): SVG slows down past it
   function searchScatter(div, s, name) {
     const isLog = s.log.includes(name);
+    const scatterType = s.trials.length >= WEBGL_TRIALS ? "scattergl" : "scatter";
     const traces = [];
     for (const st of s.stages) {
       const pts = s.trials.filter((t) => t.stage === st.stage && t.status === "finished" && t.val_acc !== null && t.params[name] !== undefined);
       traces.push({ x: pts.map((t) => t.params[name]), y: pts.map((t) => t.val_acc), text: pts.map((t) => t.label), customdata: pts.map((t) => t.id),
-        mode: "markers", type: "scatter", name: "stage " + st.stage + " (" + st.epochs + " ep)", marker: { color: stageColor(st.stage), size: 7 },
+        mode: "markers", type: scatterType, name: "stage " + st.stage + " (" + st.epochs + " ep)", marker: { color: stageColor(st.stage), size: 7 },
         hovertemplate: name + " %{x:.3g}<br>val acc %{y:.4f}<br>%{text}<extra></extra>" });
     }
     const bad = s.trials.filter((t) => !(t.status === "finished" && t.val_acc !== null) && t.params[name] !== undefined);
     traces.push({ x: bad.map((t) => t.params[name]), y: bad.map(() => 0), text: bad.map((t) => t.label + " (" + t.status + ")"), customdata: bad.map((t) => t.id),
-      mode: "markers", type: "scatter", name: "exploded/diverged/failed", marker: { symbol: "x", color: "#999", size: 7 }, hovertemplate: "%{text}<extra></extra>" });
+      mode: "markers", type: scatterType, name: "exploded/diverged/failed", marker: { symbol: "x", color: "#999", size: 7 }, hovertemplate: "%{text}<extra></extra>" });
     const shapes = [], annotations = [];
     s.stages.forEach((st, i) => {
       const r = st.ranges[name];
@@ -545,19 +547,37 @@
     const hDiv = chartBox("histograms", charts);
     const layers = Object.entries(v.histograms).filter(([, hs]) => hs.length);
     if (layers.length) {
-      const traces = [];
-      const layout = { title: { text: "activation histograms per layer (first and last recorded)" }, grid: { rows: 1, columns: layers.length, pattern: "independent" } };
-      layers.forEach(([layer, hs], i) => {
-        const picks = hs.length > 1 ? [hs[0], hs[hs.length - 1]] : hs;
-        picks.forEach((h, j) => {
-          const centres = h.counts.map((_, b) => (h.edges[b] + h.edges[b + 1]) / 2);
-          traces.push({ x: centres, y: h.counts, type: "bar", name: layer + " @ it " + h.iteration, opacity: 0.6, xaxis: "x" + (i + 1), yaxis: "y" + (i + 1), marker: { color: j ? "#d62728" : "#1f77b4" } });
+      // the first recorded histogram of each layer (blue) against the one the slider picks (red; the last at first)
+      const iterations = [...new Set(layers.flatMap(([, hs]) => hs.map((h) => h.iteration)))].sort((a, b) => a - b);
+      const histTraces = (at) => {
+        const traces = [];
+        layers.forEach(([layer, hs], i) => {
+          const later = hs.filter((h) => h.iteration <= at);
+          const picks = [hs[0], later.length ? later[later.length - 1] : hs[0]];
+          (picks[1] === picks[0] ? [picks[0]] : picks).forEach((h, j) => {
+            const centres = h.counts.map((_, b) => (h.edges[b] + h.edges[b + 1]) / 2);
+            traces.push({ x: centres, y: h.counts, type: "bar", name: layer + " @ it " + h.iteration, opacity: 0.6, xaxis: "x" + (i + 1), yaxis: "y" + (i + 1), marker: { color: j ? "#d62728" : "#1f77b4" } });
+          });
         });
+        return traces;
+      };
+      const layout = { title: { text: "activation histograms per layer (first recorded, and the one the slider picks)" }, grid: { rows: 1, columns: layers.length, pattern: "independent" }, barmode: "overlay" };
+      layers.forEach(([layer], i) => {
         layout["xaxis" + (i + 1)] = { title: { text: layer + " output" } };
         layout["yaxis" + (i + 1)] = { title: { text: i ? "" : "count" } };
       });
-      layout.barmode = "overlay";
-      plot(hDiv, traces, layout);
+      const last = iterations[iterations.length - 1];
+      plot(hDiv, histTraces(last), layout);
+      if (iterations.length > 1) {
+        const slider = el("input", { type: "range", id: "hist-slider", min: "0", max: String(iterations.length - 1), value: String(iterations.length - 1), step: "1", style: "width:70%" });
+        const label = el("span", { id: "hist-iteration" }, "iteration " + last);
+        slider.addEventListener("input", () => {
+          const at = iterations[parseInt(slider.value, 10)];
+          label.textContent = "iteration " + at;
+          Plotly.react(hDiv, histTraces(at), hDiv.layout);
+        });
+        hDiv.parentNode.insertBefore(el("div", { className: "slider" }, "histograms at ", slider, " ", label), hDiv.nextSibling);
+      }
     } else noData(hDiv, "activation histograms");
 
     const gn = byPrefix(S, "grad_norm:");
