@@ -114,6 +114,7 @@ def test_clicking_a_run_opens_its_page_with_every_monitor_chart(page, server, st
     assert "Wilson" in page.inner_text("#gap") and "search's best trial" in page.inner_text("#compare")
     assert "advice" not in page.inner_text("#findings")  # no findings: no empty advice column
     assert "seeds" not in page.inner_text("#gap")  # its configuration ran once
+    screenshot(page, "run_page")
     histogram_names = """() => document.querySelector('[data-chart="histograms"]').data.map((t) => t.name)"""
     assert page.evaluate(histogram_names) == ["relu1 @ it 1", "relu1 @ it 400"]  # first and last recorded
     page.locator("#hist-slider").fill("0")  # the slider back to the first recorded epoch
@@ -121,7 +122,6 @@ def test_clicking_a_run_opens_its_page_with_every_monitor_chart(page, server, st
     assert page.evaluate(histogram_names) == ["relu1 @ it 1"]
     page.locator("#hist-slider").fill("1")
     page.wait_for_function("document.querySelector('[data-chart=\"histograms\"]').data.length === 2")
-    screenshot(page, "run_page")
     trial = store_info["trial_ids"][1]  # an exploded search trial: its monitors are there too
     open_view(page, server.url + f"#/run/{trial}")
     for name in MONITOR_CHARTS:

@@ -544,7 +544,10 @@
       { title: { text: "activations per layer: mean/std (left), dead/saturated fraction (right)" }, xaxis: { title: { text: "iteration" } }, yaxis: { title: { text: "activation" } }, yaxis2: { title: { text: "fraction of units" }, overlaying: "y", side: "right", range: [0, 1] } });
     } else noData(aDiv, "activation statistics");
 
-    const hDiv = chartBox("histograms", charts);
+    const hBox = el("div", { className: "chart-box" });  // the chart and, below it, its slider
+    charts.appendChild(hBox);
+    const hDiv = el("div", { data: { chart: "histograms" } });
+    hBox.appendChild(hDiv);
     const layers = Object.entries(v.histograms).filter(([, hs]) => hs.length);
     if (layers.length) {
       // the first recorded histogram of each layer (blue) against the one the slider picks (red; the last at first)
@@ -561,7 +564,7 @@
         });
         return traces;
       };
-      const layout = { title: { text: "activation histograms per layer (first recorded, and the one the slider picks)" }, grid: { rows: 1, columns: layers.length, pattern: "independent" }, barmode: "overlay" };
+      const layout = { title: { text: "activation histograms: first recorded (blue), the slider's (red)" }, grid: { rows: 1, columns: layers.length, pattern: "independent" }, barmode: "overlay" };
       layers.forEach(([layer], i) => {
         layout["xaxis" + (i + 1)] = { title: { text: layer + " output" } };
         layout["yaxis" + (i + 1)] = { title: { text: i ? "" : "count" } };
@@ -569,14 +572,14 @@
       const last = iterations[iterations.length - 1];
       plot(hDiv, histTraces(last), layout);
       if (iterations.length > 1) {
-        const slider = el("input", { type: "range", id: "hist-slider", min: "0", max: String(iterations.length - 1), value: String(iterations.length - 1), step: "1", style: "width:70%" });
+        const slider = el("input", { type: "range", id: "hist-slider", min: "0", max: String(iterations.length - 1), value: String(iterations.length - 1), step: "1", style: "width:55%" });
         const label = el("span", { id: "hist-iteration" }, "iteration " + last);
         slider.addEventListener("input", () => {
           const at = iterations[parseInt(slider.value, 10)];
           label.textContent = "iteration " + at;
           Plotly.react(hDiv, histTraces(at), hDiv.layout);
         });
-        hDiv.parentNode.insertBefore(el("div", { className: "slider" }, "histograms at ", slider, " ", label), hDiv.nextSibling);
+        hBox.appendChild(el("div", { className: "slider" }, "histograms at ", slider, " ", label));
       }
     } else noData(hDiv, "activation histograms");
 
