@@ -273,36 +273,26 @@ def writer_slowdown(rounds: int, trials: int, epochs: int, wait_ms: int) -> dict
     wall = {"alone": [], "page": []}
     cpu = {"alone": [], "page": []}
     server_cpu, browser_cpu = [], []
+    stopped = None
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             order = [m for k in range(rounds) for m in (("alone", "page") if k % 2 == 0 else ("page", "alone"))]
-            for i, mode in enumerate(order):
-                page = None
-                if mode == "page":
-                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    page.set_default_timeout(wait_ms)
-                    page.goto(url, timeout=wait_ms)
-                    page.wait_for_function(f"document.querySelectorAll(\"{DRAWN}\").length >= 1", timeout=wait_ms)
-                    page.wait_for_timeout(2000)  # past the page's load: what follows is its polling
-                    chrome = [p for p in descendants(os.getpid()) if p != proc.pid]
-                    server0, chrome0, t0 = cpu_seconds(proc.pid), tree_cpu(chrome), time.perf_counter()
-                w, c = search_seconds(store, f"round-{i}", trials, epochs)
-                wall[mode].append(w)
-                cpu[mode].append(c)
-                if page is not None:
-                    span = time.perf_counter() - t0
-                    server_cpu.append((cpu_seconds(proc.pid) - server0) / span)
-                    browser_cpu.append((tree_cpu(chrome) - chrome0) / span)
-                    # the page saw the search's runs arrive (it really polled while the search wrote)
-                    page.wait_for_function(f"window.babysitDashboard.state.runs.size >= {count_runs(store)}",
-                                           timeout=wait_ms)
-                    page.close()
+            try:
+                measure_rounds(browser, order, proc, url, store, trials, epochs, wait_ms, wall, cpu, server_cpu,
+                               browser_cpu)
+            except OutOfTime:  # --max-seconds: keep the pairs measured so far
+                stopped = f"stopped by --max-seconds after {len(wall['page'])} pairs"
             browser.close()
     finally:
         proc.terminate()
         proc.wait(30)
         tmp.cleanup()
+    pairs_done = min(len(wall["alone"]), len(wall["page"]))
+    for d in (wall, cpu):
+        d["alone"], d["page"] = d["alone"][:pairs_done], d["page"][:pairs_done]
+    if not pairs_done:
+        return {"stopped": stopped}
 
     def summary(times):
         pairs = [b / a - 1 for a, b in zip(times["alone"], times["page"])]
@@ -311,10 +301,35 @@ def writer_slowdown(rounds: int, trials: int, epochs: int, wait_ms: int) -> dict
                 "median_page_s": round(statistics.median(times["page"]), 3),
                 "slowdown_of_medians": f"{statistics.median(times['page']) / statistics.median(times['alone']) - 1:+.2%}",
                 "median_paired_slowdown": f"{statistics.median(pairs):+.2%}"}
-    return {"rounds": rounds, "trials": trials, "epochs": epochs, "order": "ABBA...",
-            "wall": summary(wall), "writer_cpu": summary(cpu),
+    return {"rounds": rounds, "pairs": pairs_done, "trials": trials, "epochs": epochs, "order": "ABBA...",
+            "wall": summary(wall), "writer_cpu": summary(cpu), **({"stopped": stopped} if stopped else {}),
             "server_cpu_share_of_one_core": round(statistics.median(server_cpu), 4),
             "browser_cpu_share_of_one_core": round(statistics.median(browser_cpu), 4)}
+
+
+def measure_rounds(browser, order, proc, url, store, trials, epochs, wait_ms, wall, cpu, server_cpu, browser_cpu):
+    """The rounds of ``writer_slowdown``, appending to its lists as each ends."""
+    for i, mode in enumerate(order):
+        page = None
+        if mode == "page":
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(wait_ms)
+            page.goto(url, timeout=wait_ms)
+            page.wait_for_function(f"document.querySelectorAll(\"{DRAWN}\").length >= 1", timeout=wait_ms)
+            page.wait_for_timeout(2000)  # past the page's load: what follows is its polling
+            chrome = [p for p in descendants(os.getpid()) if p != proc.pid]
+            server0, chrome0, t0 = cpu_seconds(proc.pid), tree_cpu(chrome), time.perf_counter()
+        w, c = search_seconds(store, f"round-{i}", trials, epochs)
+        wall[mode].append(w)
+        cpu[mode].append(c)
+        if page is not None:
+            span = time.perf_counter() - t0
+            server_cpu.append((cpu_seconds(proc.pid) - server0) / span)
+            browser_cpu.append((tree_cpu(chrome) - chrome0) / span)
+            # the page saw the search's runs arrive (it really polled while the search wrote)
+            page.wait_for_function(f"window.babysitDashboard.state.runs.size >= {count_runs(store)}",
+                                   timeout=wait_ms)
+            page.close()
 
 
 class OutOfTime(Exception):
