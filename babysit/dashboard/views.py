@@ -86,7 +86,8 @@ def overview_summary(run: dict) -> dict:
     """What a card of the command center shows and sorts by: a run in ~150 bytes (10,000 runs stay light)."""
     best = run.get("best_val_acc") if run.get("best_val_acc") is not None else run.get("val_acc")
     return {"id": run["id"], "label": run_label(run), "status": run["status"], "search_id": run.get("search_id"),
-            "stage": run.get("stage"), "best_val_acc": finite_or_none(best), "epochs": finite_or_none(run.get("epochs"))}
+            "stage": run.get("stage"), "best_val_acc": finite_or_none(best), "epochs": finite_or_none(run.get("epochs")),
+            "role": (run.get("extra") or {}).get("role")}
 
 
 def overview(source: StoreSource, after: int = 0, since: int = 0, open_ids=(), limit: int = PAGE_RUNS) -> dict:
