@@ -280,6 +280,7 @@ def writer_slowdown(rounds: int, trials: int, epochs: int, wait_ms: int) -> dict
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             order = [m for k in range(rounds) for m in (("alone", "page") if k % 2 == 0 else ("page", "alone"))]
+            idle = idle_cost(browser, proc, url, wait_ms)
             try:
                 measure_rounds(browser, order, proc, url, store, trials, epochs, wait_ms, wall, cpu, server_cpu,
                                browser_cpu)
@@ -306,7 +307,24 @@ def writer_slowdown(rounds: int, trials: int, epochs: int, wait_ms: int) -> dict
     return {"rounds": rounds, "pairs": pairs_done, "trials": trials, "epochs": epochs, "order": "ABBA...",
             "wall": summary(wall), "writer_cpu": summary(cpu), **({"stopped": stopped} if stopped else {}),
             "server_cpu_share_of_one_core": round(statistics.median(server_cpu), 4),
-            "browser_cpu_share_of_one_core": round(statistics.median(browser_cpu), 4)}
+            "browser_cpu_share_of_one_core": round(statistics.median(browser_cpu), 4),
+            "idle_page_cpu_share_of_one_core": idle}
+
+
+def idle_cost(browser, proc, url, wait_ms, seconds: float = 10.0) -> dict:
+    """The server's and Chromium's CPU share with the page open and polling, nothing being written."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url, timeout=wait_ms)
+    page.wait_for_function(f"document.querySelectorAll(\"{DRAWN}\").length >= 1", timeout=wait_ms)
+    page.wait_for_timeout(2000)
+    chrome = [p for p in descendants(os.getpid()) if p != proc.pid]
+    server0, chrome0, t0 = cpu_seconds(proc.pid), tree_cpu(chrome), time.perf_counter()
+    time.sleep(seconds)
+    span = time.perf_counter() - t0
+    out = {"server": round((cpu_seconds(proc.pid) - server0) / span, 4),
+           "chromium": round((tree_cpu(chrome) - chrome0) / span, 4), "seconds": seconds}
+    page.close()
+    return out
 
 
 def measure_rounds(browser, order, proc, url, store, trials, epochs, wait_ms, wall, cpu, server_cpu, browser_cpu):
