@@ -116,3 +116,16 @@ def old_schema_store(path, version: int) -> dict:
         conn.executemany("INSERT INTO metrics VALUES (?, 'loss', ?, ?)", [(cur.lastrowid, s, 2.5 - 0.1 * s) for s in range(30)])
     conn.close()
     return {"ids": ids}
+
+
+def seeds_store(path) -> dict:
+    """A search whose first three trials share one configuration (three seeds) and a fourth that differs."""
+    with RunStore(path) as store:
+        search = store.create_or_open_search("seeds", spec((4, 1)).to_json())
+        ids = []
+        for index, (val, lr) in enumerate([(0.5, 1e-2), (0.6, 1e-2), (0.7, 1e-2), (0.9, 3e-2)]):
+            run_id = store.start_run(search, 1, index, {"lr": lr, "reg": 1e-4})
+            record_run(store, run_id, RunRecord("finished", {"val_acc": val, "epochs": 2}, series={
+                "loss": (list(range(1, 21)), [2.0 - 0.05 * i for i in range(20)]), "val_acc": ([1, 2], [val - 0.1, val])}))
+            ids.append(run_id)
+    return {"search_id": search, "ids": ids}

@@ -197,3 +197,23 @@ def test_the_report_renders_every_view_from_file_with_the_network_off(browser, h
         assert errors == [] and all(r.startswith("file:") for r in requests), (errors, requests)
     finally:
         context.close()
+
+
+def test_a_configuration_run_with_several_seeds_shows_its_spread(page, tmp_path):
+    from stores import seeds_store
+
+    made = seeds_store(tmp_path / "runs.sqlite")
+    server = Server(tmp_path / "runs.sqlite")
+    try:
+        open_view(page, server.url + f"#/search/{made['search_id']}")
+        rows = page.locator("#seed-spread tr")
+        assert rows.count() == 2  # the header and the one configuration that ran three times
+        cells = [c.inner_text() for c in rows.nth(1).locator("td").all()]
+        assert cells[2:6] == ["3", "0.6000", "0.1000", "0.5000–0.7000"]
+        rows.nth(1).locator("a").first.click()
+        page.wait_for_url(f"**#/run/{made['ids'][0]}")
+        wait_ready(page)
+        assert "ran with 3 seeds" in page.inner_text("#seeds") and "this run is 3 of 3" in page.inner_text("#seeds")
+        assert page.errors == []
+    finally:
+        server.stop()

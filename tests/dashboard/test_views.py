@@ -200,17 +200,12 @@ def test_the_server_reduces_the_best_runs_curves_first_and_skips_running_ones(tm
 
 
 def test_runs_of_one_configuration_with_different_seeds_show_their_spread(tmp_path):
-    from stores import spec
+    from stores import seeds_store
 
     path = tmp_path / "runs.sqlite"
+    made = seeds_store(path)
+    search, ids = made["search_id"], made["ids"]
     with RunStore(path) as store:
-        search = store.create_or_open_search("seeds", spec((4, 1)).to_json())
-        ids = []
-        for index, (val, params) in enumerate([(0.5, {"lr": 1e-2, "reg": 1e-4}), (0.6, {"lr": 1e-2, "reg": 1e-4}),
-                                               (0.7, {"lr": 1e-2, "reg": 1e-4}), (0.9, {"lr": 3e-2, "reg": 1e-4})]):
-            run_id = store.start_run(search, 1, index, params)
-            record_run(store, run_id, RunRecord("finished", {"val_acc": val, "epochs": 2}))
-            ids.append(run_id)
         other = store.start_run(search, 1, 4, {"lr": 1e-2, "reg": 1e-4})  # the same parameters, 4 epochs: not a seed
         record_run(store, other, RunRecord("finished", {"val_acc": 0.95, "epochs": 4}))
     source = StoreSource(path)

@@ -431,14 +431,15 @@
     root.appendChild(imp);
     root.appendChild(table(["stage", "epochs", "trials run / planned", "ranges", "best val acc"],
       s.stages.map((st) => [st.stage, st.epochs, st.ran + " / " + st.planned, Object.entries(st.ranges).map(([n, r]) => n + " " + r.text).join(", "), acc(st.best_val_acc)])));
+    let seedNote = null;
     if (s.seeds) {
       const box = el("div", { className: "panel", id: "seed-spread" }, el("h3", {}, "spread over seeds"), el("p", {}, s.seeds.text));
       if (s.seeds.groups.length) {
         box.appendChild(table(["configuration", "epochs", "seeds", "mean val acc", "std", "min–max", "95% interval of the mean", "runs"],
           s.seeds.groups.map((g) => [g.configuration, g.epochs, g.n, acc(g.mean), acc(g.std), acc(g.min) + "–" + acc(g.max),
-            acc(g.mean_low) + "–" + acc(g.mean_high), el("span", {}, g.runs.map((id, i) => [i ? ", " : "", el("a", { href: "#/run/" + id }, String(id))]))])));
+            acc(g.mean_low) + "–" + acc(g.mean_high), el("span", {}, g.runs.flatMap((id, i) => [i ? ", " : "", el("a", { href: "#/run/" + id }, String(id))]))])));
       }
-      root.appendChild(box);
+      if (s.seeds.groups.length) root.appendChild(box); else seedNote = box;  // nothing to show: at the end, small
     }
     const warn = el("div", { className: "panel", id: "edge-warnings" }, el("h3", {}, "edge warnings"));
     if (s.warnings.length) s.warnings.forEach((w) => warn.appendChild(el("p", { className: "warning" }, w.message)));
@@ -458,6 +459,7 @@
       root.appendChild(el("h3", {}, "final run(s) of this search"));
       root.appendChild(table(["run", "status", "val acc"], s.finals.map((r) => [el("a", { href: "#/run/" + r.id }, r.label), r.status, acc(r.val_acc)])));
     }
+    if (seedNote) root.appendChild(seedNote);
   }
 
   // -- run page ------------------------------------------------------------------------------------
