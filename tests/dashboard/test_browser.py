@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Server, screenshot, wait_ready
-from stores import synthetic_store
+from stores import spec, synthetic_store
 
 MONITOR_CHARTS = ("loss", "accuracy", "lr", "update_ratio", "weights", "activations", "histograms")
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
@@ -149,6 +149,11 @@ def test_a_run_added_while_the_page_is_open_appears_without_a_reload(page, hosti
                                && document.querySelector('.run-card[data-run-id="{run_id}"] canvas.chart').dataset.points === '50'""",
                            timeout=120_000)
     assert inked_pixels(page, run_id) > 100
+    with RunStore(hostile["path"]) as store:  # a new search: the navigation lists it at the next poll
+        search = store.create_or_open_search("arrived later", spec((1, 1)).to_json())
+        store.start_run(search, 1, 0, {"lr": 1e-3})
+    page.wait_for_function("document.querySelector('#nav').textContent.includes('search arrived later')",
+                           timeout=120_000)
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     assert page.errors == []
 

@@ -332,7 +332,8 @@
       const changed = await serial(loadOverview);
       document.getElementById("live").textContent = "live · " + state.runs.size + " runs · updated " + new Date().toLocaleTimeString();
       if (changed && routeName() === "home") renderGrid();
-      if (changed) await refreshNav();
+      // the navigation lists the searches: asked again only when a run of a search it does not list appears
+      if (changed && [...state.runs.values()].some((r) => r.search_id !== null && !navSearches.has(r.search_id))) await refreshNav();
       // an open run page of a run that was running, or a search page whose trials changed: draw it again
       const h = location.hash || "#/";
       if (changed && h.startsWith("#/run/") && shown.status === "running") await route();
@@ -609,11 +610,12 @@
   // -- routing -------------------------------------------------------------------------------------
   function routeName() { const h = location.hash || "#/"; return h.startsWith("#/run/") ? "run" : h.startsWith("#/search/") ? "search" : "home"; }
 
+  const navSearches = new Set();
   async function refreshNav() {
     const list = await api("searches");
     const nav = document.getElementById("nav");
     clear(nav);
-    for (const s of list || []) nav.appendChild(el("a", { href: "#/search/" + s.id }, "search " + s.name));
+    for (const s of list || []) { navSearches.add(s.id); nav.appendChild(el("a", { href: "#/search/" + s.id }, "search " + s.name)); }
   }
 
   async function route() {
