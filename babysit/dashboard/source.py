@@ -13,6 +13,7 @@ import json
 import math
 import sqlite3
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,6 +22,9 @@ import numpy as np
 from babysit.errors import StoreError
 from babysit.store import RunStore
 from babysit.store.codec import RUN_SELECT, run_dict
+from babysit.store.schema import APPLICATION_ID, LATEST_VERSION, stored_version
+
+CACHE_RUNS = 4096  # finished runs whose reduced overview curves the server keeps (least recently used out)
 
 
 class StoreSource:
@@ -28,13 +32,30 @@ class StoreSource:
 
     def __init__(self, path: str | Path):
         self.path = Path(path).resolve()
-        with RunStore(self.path, readonly=True):  # the store's own checks and messages
-            pass
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []  # every thread's connection, for close()
         self._lock = threading.Lock()
-        self.cache: dict = {}  # run id -> its overview curves, for runs that had finished when read (views.overview)
+        self.cache = LruCache(CACHE_RUNS)  # run id -> its overview curves, for runs finished when read (views.curves)
+        self.schema_version = self._check()
+
+    def _check(self) -> int:
+        """The store's schema version. An older store (version 1 or 2: the runs table has the same columns,
+        only fewer statuses) is read as it is, without the upgrade a writer would make; anything else
+        goes through ``RunStore(path, readonly=True)``'s checks and their one-line messages."""
+        if self.path.is_file():
+            try:
+                conn = self.conn()
+                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+                version = stored_version(conn) if app_id == APPLICATION_ID else None
+            except (StoreError, sqlite3.DatabaseError):
+                version = None
+            if version is not None and 1 <= version < LATEST_VERSION:
+                return version
+            self.close()
+        with RunStore(self.path, readonly=True):  # the store's own checks and messages
+            pass
         self.conn()  # fail now, not on the first request
+        return LATEST_VERSION
 
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -136,10 +157,10 @@ class StoreSource:
         arr = np.array(rows, dtype=np.float64)  # None -> nan
         return arr[:, 0].astype(np.int64), arr[:, 1]
 
-    def series_many(self, ids, kinds, after: int = 0, upto: int | None = None) -> dict:
+    def series_many(self, ids, kinds, after: int = 0, upto: int | None = None, *, last: dict | None = None) -> dict:
         """{run_id: {kind: (steps, values)}} for the runs ``ids``, points with rowid in (``after``, ``upto``],
-        in one snapshot. (Reducing the series in SQL, min/max per bucket, measured no faster: the cost is
-        reading the rows either way.)"""
+        in one snapshot; ``last``, when given, receives {run_id: its newest point's rowid among them}.
+        (Reducing the series in SQL, min/max per bucket, measured no faster: the cost is reading the rows.)"""
         ids = sorted({int(i) for i in ids})
         top = 2**62 if upto is None else int(upto)
 
@@ -148,13 +169,45 @@ class StoreSource:
             for run_id in ids:
                 for kind in kinds:
                     rows = conn.execute(
-                        "SELECT step, value FROM metrics WHERE run_id = ? AND kind = ? AND rowid > ? AND rowid <= ? "
-                        "ORDER BY step, rowid", (run_id, kind, int(after), top)).fetchall()
+                        "SELECT step, value, rowid FROM metrics WHERE run_id = ? AND kind = ? AND rowid > ? "
+                        "AND rowid <= ? ORDER BY step, rowid", (run_id, kind, int(after), top)).fetchall()
                     if rows:
                         arr = np.array(rows, dtype=np.float64)
                         out[run_id][kind] = (arr[:, 0].astype(np.int64), arr[:, 1])
+                        if last is not None:
+                            last[run_id] = max(last.get(run_id, 0), int(arr[:, 2].max()))
             return out
         return self._read(read)
+
+
+class LruCache:
+    """A dict of at most ``size`` entries, the least recently used dropped first; safe between threads."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, default=None):
+        with self._lock:
+            if key not in self._items:
+                return default
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def __setitem__(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __contains__(self, key) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def _json(text):

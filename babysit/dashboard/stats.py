@@ -1,5 +1,5 @@
 """The numbers the views read out: binomial confidence intervals, the train/val gap, parameter importance,
-the smoothed loss and whether a loss axis should be logarithmic."""
+the smoothed loss, whether a loss axis should be logarithmic, and the spread over seeds of one configuration."""
 
 from __future__ import annotations
 
@@ -75,3 +75,29 @@ def correlation_ratio(x, y, *, log: bool, categorical: bool = False, bins: int =
 def chance_eta2(groups: int, n: int) -> float:
     """The η² a hyperparameter unrelated to the accuracy gets on average: (groups - 1) / (n - 1)."""
     return (groups - 1) / (n - 1) if n > 1 else 1.0
+
+
+# Student's t 0.975 quantiles for 1..30 degrees of freedom (beyond: the Cornish-Fisher term below, within 0.003)
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t975(df: int) -> float:
+    """The two-sided 95% quantile of Student's t with ``df`` degrees of freedom."""
+    if df < 1:
+        raise ValueError(f"t975 needs df >= 1; got {df}")
+    return T975[df - 1] if df <= len(T975) else Z95 + (Z95 ** 3 + Z95) / (4 * df)
+
+
+def seed_spread(values) -> dict:
+    """n, mean, sample standard deviation (ddof 1), min and max of the accuracies of one configuration's runs
+    (its seeds), and the 95% interval of the mean (Student's t: a handful of seeds is a small sample)."""
+    v = np.asarray([float(x) for x in values], dtype=np.float64)
+    n = len(v)
+    if n < 2:
+        raise ValueError(f"seed_spread needs the accuracies of at least 2 runs; got {n}")
+    std = float(v.std(ddof=1))
+    half = t975(n - 1) * std / math.sqrt(n)
+    mean = float(v.mean())
+    return {"n": n, "mean": mean, "std": std, "min": float(v.min()), "max": float(v.max()),
+            "mean_low": mean - half, "mean_high": mean + half}

@@ -21,13 +21,14 @@ import numpy as np
 from babysit.dashboard.downsample import minmax, minmax_lttb
 from babysit.dashboard.source import StoreSource, finite_or_none
 from babysit.dashboard.stats import (
-    chance_eta2, correlation_ratio, smoothed, wants_log_axis, wilson_interval,
+    chance_eta2, correlation_ratio, seed_spread, smoothed, wants_log_axis, wilson_interval,
 )
 
 OVERVIEW_WIDTH = 120  # points per small-multiple curve
 RUN_WIDTH = 800  # points per run-page curve
-PAGE_RUNS = 200  # runs per overview response (the client asks again for the rest)
+PAGE_RUNS = 5000  # runs per overview response (summaries only; the client asks again for the rest)
 OVERVIEW_KINDS = ("loss", "val_acc")
+WARM_RUNS = 400  # the best runs whose small multiples the server reduces at start-up (twice the default top k)
 STATUS_ORDER = ("running", "finished", "exploded", "diverged", "failed", "interrupted")
 
 
@@ -46,7 +47,8 @@ def series_json(steps, values, width: int, *, method=minmax_lttb) -> dict:
 
 def run_label(run: dict) -> str:
     if run.get("search") is not None and run.get("stage") is not None:
-        return f"{run['search']} · stage {run['stage']} · trial {run['trial_index']}"
+        # 1-based, as the search's console counts its trials (babysit.search.console.trial_number)
+        return f"{run['search']} · stage {run['stage']} · trial {run['trial_index'] + 1}"
     role = (run.get("extra") or {}).get("role")
     return f"run {run['id']}" + (f" ({role})" if role else "")
 
@@ -80,37 +82,80 @@ def _iso(ts) -> str | None:
 # -- command center --------------------------------------------------------------------------
 
 
+def overview_summary(run: dict) -> dict:
+    """What a card of the command center shows and sorts by: a run in ~150 bytes (10,000 runs stay light)."""
+    best = run.get("best_val_acc") if run.get("best_val_acc") is not None else run.get("val_acc")
+    return {"id": run["id"], "label": run_label(run), "status": run["status"], "search_id": run.get("search_id"),
+            "stage": run.get("stage"), "best_val_acc": finite_or_none(best), "epochs": finite_or_none(run.get("epochs")),
+            "role": (run.get("extra") or {}).get("role")}
+
+
 def overview(source: StoreSource, after: int = 0, since: int = 0, open_ids=(), limit: int = PAGE_RUNS) -> dict:
-    """What changed since the client's cursors: runs with id > ``after`` (at most ``limit``), the runs
-    ``open_ids`` (those it still shows as running) and their points with rowid in (``since``, cursor].
+    """What changed since the client's cursors: runs with id > ``after`` (at most ``limit``; their
+    summaries only: the client asks ``curves`` for the cards it shows), the runs ``open_ids`` (those
+    it still shows as running) and their points with rowid in (``since``, cursor].
 
     The client then asks with ``after`` = the response's ``after`` and ``since`` = its ``cursor``;
     ``more`` says whether runs are left beyond ``limit``.
     """
-    # one snapshot: a run seen finished here has all its points at or below the cursor (cacheable)
     cursor, runs = source.runs(after=after, limit=limit + 1, ids=open_ids, with_cursor=True)
     new = [r for r in runs if r["id"] > after]
     more = len(new) > limit
     new = new[:limit]
     refreshed = [r for r in runs if r["id"] <= after]
     curves = {}
-    cache = source.cache
-    # a finished run's series are complete (record_run writes them before the status): its curves are cached
-    cached = {r["id"] for r in new if r["id"] in cache}
-    for run_ids, start in (([r["id"] for r in new if r["id"] not in cached], 0), ([r["id"] for r in refreshed], since)):
-        if not run_ids:
-            continue
-        for run_id, kinds in source.series_many(run_ids, OVERVIEW_KINDS, after=start, upto=cursor).items():
+    if refreshed:
+        for run_id, kinds in source.series_many([r["id"] for r in refreshed], OVERVIEW_KINDS, after=since,
+                                                upto=cursor).items():
             if kinds:
-                curves[run_id] = {k: series_json(s, v, OVERVIEW_WIDTH, method=minmax)
-                                  for k, (s, v) in kinds.items()}
-    for r in new:
-        if r["id"] in cached:
-            curves[r["id"]] = cache[r["id"]]
-        elif r["status"] not in ("running",) and r["id"] in curves:
-            cache[r["id"]] = curves[r["id"]]
+                curves[run_id] = {k: series_json(s, v, OVERVIEW_WIDTH, method=minmax) for k, (s, v) in kinds.items()}
     return {"after": max([after] + [r["id"] for r in new]), "cursor": cursor, "more": more,
-            "runs": [run_summary(r) for r in new + refreshed], "curves": curves}
+            "runs": [overview_summary(r) for r in new + refreshed], "curves": curves}
+
+
+def curves(source: StoreSource, ids, upto: int | None = None) -> dict:
+    """{'curves': {run id: {kind: series}}}: the small multiples' loss and validation accuracy of the runs
+    ``ids`` (points with rowid <= ``upto``: the overview cursor the client has caught up to, so that its
+    next poll's points follow on), min/max-reduced to the card's width.
+
+    A finished run's curves are final (``record_run`` writes the series before the status): they are
+    kept in ``source.cache`` with their newest point's rowid, and served from it to a client whose
+    ``upto`` covers that point.
+    """
+    top = 2**62 if upto is None else int(upto)
+    out, todo = {}, []
+    for run_id in sorted({int(i) for i in ids}):
+        hit = source.cache.get(run_id)
+        if hit is not None and hit[0] <= top:
+            out[run_id] = hit[1]
+        else:
+            todo.append(run_id)
+    if todo:
+        last = {}
+        # the status first, the points after: a run read as finished has all its points in the later snapshot
+        status = {r["id"]: r["status"] for r in source.runs(after=2**62, ids=todo)}
+        for run_id, kinds in source.series_many(todo, OVERVIEW_KINDS, upto=top, last=last).items():
+            reduced = {k: series_json(s, v, OVERVIEW_WIDTH, method=minmax) for k, (s, v) in kinds.items()}
+            out[run_id] = reduced
+            if status.get(run_id) not in (None, "running") and run_id in last:
+                source.cache[run_id] = (last[run_id], reduced)
+    return {"curves": out}
+
+
+def warm_curves(source: StoreSource, runs: int = WARM_RUNS, stop=None) -> int:
+    """Fill ``source.cache`` with the curves of the best ``runs`` finished runs (best validation accuracy
+    first: the cards the command center shows first), in batches, until done or ``stop`` (an Event) is
+    set; returns how many were computed. The server runs it in a thread at start-up, so that the first
+    screen's cards need no reading of their 10,000-point series when a browser asks."""
+    done = [r for r in source.runs() if r["status"] not in ("running",)]
+    done.sort(key=lambda r: -(r["best_val_acc"] if r["best_val_acc"] is not None else
+                               (r["val_acc"] if r["val_acc"] is not None else -1)))
+    ids = [r["id"] for r in done[:runs] if r["id"] not in source.cache]
+    for i in range(0, len(ids), 8):
+        if stop is not None and stop.is_set():
+            return i
+        curves(source, ids[i:i + 8])
+    return len(ids)
 
 
 # -- search view ---------------------------------------------------------------------------------
@@ -175,7 +220,13 @@ def search_view(source: StoreSource, search_id: int) -> dict | None:
         "id": stored["id"], "name": stored["name"], "spec": stored["spec"], "names": names, "log": log_names,
         "trials": [run_summary(r) for r in trials], "stages": stages, "warnings": warnings, "best_run": best_run,
         "importance": importance(trials, names, spec.space), "finals": [run_summary(r) for r in finals],
+        "seeds": _seeds(trials + finals, lambda r: stored["spec"].get("model"), "in this search"),
     }
+
+
+def _seeds(runs, model_of, what: str) -> dict:
+    groups = seed_groups(runs, model_of)
+    return {"groups": groups, "text": seed_text(groups, what)}
 
 
 def importance(trials: list[dict], names: list[str], space) -> dict:
@@ -209,6 +260,76 @@ def importance(trials: list[dict], names: list[str], space) -> dict:
     if top["name"] == "lr":
         text += " As the lecture says: the learning rate first."
     return {"scores": scores, "measure": measure, "text": text, "chance": chance}
+
+
+# -- several seeds of one configuration --------------------------------------------------------
+
+SEED_KEYS = ("seed", "run_seed", "epochs")  # not part of a configuration: the seeds, and epochs (the column counts)
+
+
+def configuration_key(run: dict, model: str | None) -> str | None:
+    """What makes two finished runs the same configuration trained from different seeds: the model, every
+    parameter but the seeds, and the epochs trained. None for a run that did not finish with a val acc."""
+    import json
+
+    if run.get("status") != "finished" or run.get("val_acc") is None:
+        return None
+    params = {k: _plain(v) for k, v in (run.get("params") or {}).items() if k not in SEED_KEYS}
+    params.setdefault("model", model)
+    return json.dumps([params, finite_or_none(run.get("epochs"))], sort_keys=True, default=str)
+
+
+def seed_groups(runs: list[dict], model_of) -> list[dict]:
+    """The configurations that ran more than once (several seeds), best mean first: each with its runs, the
+    spread of their validation accuracies (``stats.seed_spread``) and its parameters in words."""
+    groups: dict[str, list[dict]] = {}
+    for r in runs:
+        key = configuration_key(r, model_of(r))
+        if key is not None:
+            groups.setdefault(key, []).append(r)
+    out = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        first = members[0]
+        params = {k: _plain(v) for k, v in (first.get("params") or {}).items() if k not in SEED_KEYS}
+        text = ", ".join(f"{k}={_short(v)}" for k, v in sorted(params.items()))
+        out.append({"configuration": f"{model_of(first) or params.get('model', '?')}: {text}" if text else
+                    str(model_of(first)), "epochs": finite_or_none(first.get("epochs")),
+                    "runs": [r["id"] for r in members], **seed_spread([r["val_acc"] for r in members])})
+    out.sort(key=lambda g: -g["mean"])
+    return out
+
+
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _model_lookup(source: StoreSource):
+    """run -> its model: its own 'model' parameter, else its search's (by id, or by name for a final run)."""
+    specs = source.searches()
+    by_id = {s["id"]: s["spec"].get("model") for s in specs}
+    by_name = {s["name"]: s["spec"].get("model") for s in specs}
+
+    def model_of(run):
+        params = run.get("params") or {}
+        if params.get("model"):
+            return params["model"]
+        if run.get("search_id") is not None:
+            return by_id.get(run["search_id"])
+        return by_name.get((run.get("extra") or {}).get("search"))
+    return model_of
+
+
+def seed_text(groups: list[dict], what: str) -> str:
+    if not groups:
+        return (f"Every configuration {what} ran once: no spread over seeds to show. A configuration run again "
+                "with other seeds (the same parameters and epochs) is grouped here with the mean and spread of "
+                "its validation accuracy.")
+    g = groups[0]
+    return (f"{len(groups)} configuration(s) {what} ran with several seeds. The best mean: {g['configuration']} "
+            f"({g['n']} seeds, {g['epochs']:g} epochs): val acc {g['mean']:.4f} ± {g['std']:.4f} (std), "
+            f"range {g['min']:.4f}–{g['max']:.4f}, 95% interval of the mean {g['mean_low']:.4f}–{g['mean_high']:.4f}.")
 
 
 # -- run page ------------------------------------------------------------------------------------
@@ -247,9 +368,27 @@ def run_view(source: StoreSource, run_id: int, width: int = RUN_WIDTH) -> dict |
         "run": summary, "series": series, "histograms": histograms, "findings": findings,
         "ratio_band": list(band), "diagnosis": diagnosis_text(findings, series),
         "accuracy": accuracy_readout(run, series), "provenance": provenance(source, run),
-        "test": test_readout(extra), "compare": compare_with_search(source, run),
+        "test": test_readout(extra), "compare": compare_with_search(source, run), "seeds": same_configuration(source, run),
         "extra": {k: _plain(v) for k, v in extra.items() if not isinstance(v, (dict, list))},
     }
+
+
+def same_configuration(source: StoreSource, run: dict) -> dict | None:
+    """The runs of the store with this run's configuration (other seeds) and their spread; None when it ran once."""
+    model_of = _model_lookup(source)
+    key = configuration_key(run, model_of(run))
+    if key is None:
+        return None
+    same = [r for r in source.runs() if configuration_key(r, model_of(r)) == key]
+    groups = seed_groups(same, model_of)
+    if not groups:
+        return None
+    g = groups[0]
+    rank = sorted(same, key=lambda r: -r["val_acc"]).index(next(r for r in same if r["id"] == run["id"])) + 1
+    g["text"] = (f"This configuration ran with {g['n']} seeds (runs {', '.join(map(str, g['runs']))}): val acc "
+                 f"{g['mean']:.4f} ± {g['std']:.4f} (std), range {g['min']:.4f}–{g['max']:.4f}, 95% interval of "
+                 f"the mean {g['mean_low']:.4f}–{g['mean_high']:.4f}; this run is {rank} of {g['n']}.")
+    return g
 
 
 def diagnosis_text(findings: list[dict], series: dict) -> str:
@@ -316,7 +455,7 @@ def provenance(source: StoreSource, run: dict) -> list[list[str]]:
         ["data", extra.get("data") or data.get("source") or params.get("data") or "not recorded"],
         ["preprocessing", data.get("preprocess") or params.get("preprocess") or "not recorded"],
         ["split seed", str(extra.get("split_seed", data.get("seed", params.get("seed", "not recorded"))))],
-        ["run seed", str(extra.get("run_seed", "not recorded"))],
+        ["run seed", str(extra.get("run_seed", _trial_seed(spec, run)))],
         ["split sizes", extra.get("split_sizes") or _sizes(extra)],
         ["machine", " / ".join(str(extra[k]) for k in ("host", "machine") if extra.get(k)) or "not recorded"],
         ["started", _iso(run.get("started")) or "not recorded"],
@@ -324,6 +463,15 @@ def provenance(source: StoreSource, run: dict) -> list[list[str]]:
         ["wall time", "-" if run.get("seconds") is None else f"{run['seconds']:.1f} s"],
     ]
     return [[k, str(v)] for k, v in rows]
+
+
+def _trial_seed(spec: dict, run: dict):
+    """A search trial's run seed: a function of the search's seed, the stage and the trial (search.trial.trial_seed)."""
+    from babysit.search.trial import trial_seed
+
+    if run.get("stage") is None or run.get("trial_index") is None or spec.get("seed") is None:
+        return "not recorded"
+    return f"{trial_seed(spec['seed'], run['stage'], run['trial_index'])} (from the search's seed {spec['seed']})"
 
 
 def _sizes(extra: dict) -> str:
@@ -371,6 +519,7 @@ def report_data(source: StoreSource, max_run_pages: int = 300) -> dict:
     from babysit import __version__
 
     ov = overview(source, limit=10**9)
+    ov["curves"] = curves(source, [r["id"] for r in ov["runs"]], ov["cursor"])["curves"]
     ordered = sorted(ov["runs"], key=lambda r: -(r["best_val_acc"] if r["best_val_acc"] is not None else -1))
     pages = {f"run/{r['id']}": run_view(source, r["id"]) for r in ordered[:max_run_pages]}
     data = {"overview": ov, "searches": searches(source), "findings": store_findings(source), **pages,

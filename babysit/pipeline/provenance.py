@@ -1,4 +1,8 @@
-"""What the final run of ``babysit run`` records about where it comes from and how it did on the test split.
+"""What a run records about where it comes from, and the final run of ``babysit run`` how it did on the test split.
+
+Every run recorded through ``record_run`` carries the babysit version and the command line
+(``store.recording.process_provenance``); ``train_run_extras(config)`` adds the machine, data and seeds
+of a ``babysit train --store`` run.
 
 ``final_run_extras(config, dataset, final, test)`` -> extra metrics for the final run's record (kept in
 the store's ``extra_json``, so both the live dashboard and ``babysit report`` show them): the babysit
@@ -10,9 +14,7 @@ from __future__ import annotations
 
 import os
 import platform
-import shlex
 import socket
-import sys
 
 import numpy as np
 
@@ -41,13 +43,19 @@ def confusion_matrix(model, X, y, num_classes: int, batch_size: int = 500) -> li
     return counts.tolist()
 
 
+def train_run_extras(config) -> dict:
+    """Provenance of a ``babysit train --store`` run (the version and command line come with every
+    ``record_run``): the machine, the data source and the seeds of its ``TrainConfig``."""
+    return {"machine": machine(), "host": socket.gethostname(), "data": config.data, "split_seed": config.seed,
+            "run_seed": config.init_seed}
+
+
 def final_run_extras(config, dataset, final, test: dict | None) -> dict:
     """The provenance and test details of the final run (see the module docstring)."""
-    from babysit import __version__
+    from babysit.store.recording import process_provenance
 
     extras = {
-        "babysit_version": __version__, "command": shlex.join([os.path.basename(sys.argv[0]), *sys.argv[1:]]),
-        "machine": machine(), "host": socket.gethostname(), "data": config.data, "split_seed": config.seed,
+        **process_provenance(), "machine": machine(), "host": socket.gethostname(), "data": config.data, "split_seed": config.seed,
         "run_seed": final.config.init_seed, "train_examples": int(len(dataset.y_train)),
         "val_examples": int(len(dataset.y_val)), "test_examples": int(len(dataset.y_test)),
         "class_names": [str(c) for c in dataset.class_names],

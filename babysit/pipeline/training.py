@@ -17,6 +17,7 @@ from babysit.doctor import TrainingMonitor, diagnose_solver
 from babysit.doctor.monitor_series import histogram_series, monitor_series
 from babysit.doctor.monitors import EVERY as MONITOR_EVERY
 from babysit.doctor.plots import save_run_plots
+from babysit.pipeline.provenance import train_run_extras
 from babysit.store.recording import record_run
 from babysit.train.checkpoint import check_replaceable
 from babysit.train.recipe import TrainConfig, TrainResult, train_model
@@ -91,7 +92,7 @@ def train_job(config: TrainConfig, out, *, store=None, plots=None, monitor_every
         run = monitored_training(config, out, callbacks=callbacks, monitor_every=monitor_every, verbose=verbose)
         written = run.save_plots(plots) if plots is not None else []
         if runs is not None:
-            record_run(runs, run_id, run.record())
+            record_run(runs, run_id, run.record(), extra_metrics=train_run_extras(config))
     return TrainJob(run, written, run_id)
 
 

@@ -89,3 +89,43 @@ def synthetic_store(path, *, trials=(6, 4), iterations=200, epochs=4, search_nam
             "val_examples": 360, "test_acc": 0.8, "test_examples": 360, "class_names": ["a", "b"],
             "test_per_class": {"a": 0.7, "b": 0.9}, "test_confusion": [[126, 54], [18, 162]]}, series=series))
     return {"search_id": search_id, "trial_ids": ids, "final_id": final_id}
+
+
+def old_schema_store(path, version: int) -> dict:
+    """A store as babysit wrote it at schema ``version`` (before migration 3 added 'stopped'): a search
+    with two trials and their loss points, written with the old schema's own statements."""
+    import json
+    import sqlite3
+
+    import pytest
+
+    from babysit.store import schema
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:version])
+        assert schema.migrate(conn) == version
+    conn.execute("INSERT INTO searches VALUES (1, 'old', ?, 'hash', 1.0)", (json.dumps(spec((2, 2)).to_json()),))
+    ids = []
+    for trial, (status, val) in enumerate((("finished", 0.6), ("exploded", None))):
+        cur = conn.execute("INSERT INTO runs (search_id, stage, trial_index, params_json, status, started, finished, "
+                           "val_acc, best_val_acc, epochs) VALUES (1, 1, ?, ?, ?, 2.0, 3.0, ?, ?, 2)",
+                           (trial, json.dumps({"lr": 10.0 ** -(trial + 2), "reg": 1e-4}), status, val, val))
+        ids.append(cur.lastrowid)
+        conn.executemany("INSERT INTO metrics VALUES (?, 'loss', ?, ?)", [(cur.lastrowid, s, 2.5 - 0.1 * s) for s in range(30)])
+    conn.close()
+    return {"ids": ids}
+
+
+def seeds_store(path) -> dict:
+    """A search whose first three trials share one configuration (three seeds) and a fourth that differs."""
+    with RunStore(path) as store:
+        search = store.create_or_open_search("seeds", spec((4, 1)).to_json())
+        ids = []
+        for index, (val, lr) in enumerate([(0.5, 1e-2), (0.6, 1e-2), (0.7, 1e-2), (0.9, 3e-2)]):
+            run_id = store.start_run(search, 1, index, {"lr": lr, "reg": 1e-4})
+            record_run(store, run_id, RunRecord("finished", {"val_acc": val, "epochs": 2}, series={
+                "loss": (list(range(1, 21)), [2.0 - 0.05 * i for i in range(20)]), "val_acc": ([1, 2], [val - 0.1, val])}))
+            ids.append(run_id)
+    return {"search_id": search, "ids": ids}

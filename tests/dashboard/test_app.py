@@ -26,7 +26,8 @@ def digest(path):
 
 def test_the_page_assets_and_plotly_come_from_the_server_itself(server):
     status, body, headers = get(server, "/")
-    assert status == 200 and b'src="static/plotly.min.js"' in body and b"cdn" not in body.lower()
+    # plotly is not in the page itself: app.js loads static/plotly.min.js for the views that draw with it
+    assert status == 200 and b'src="static/app.js"' in body and b"plotly" not in body and b"cdn" not in body.lower()
     assert "default-src 'self'" in headers["content-security-policy"]
     status, body, _ = get(server, "/static/plotly.min.js")
     import plotly
@@ -64,8 +65,26 @@ def test_the_api_answers_incrementally_and_rejects_bad_cursors(server, store_inf
     again = json.loads(urllib.request.urlopen(
         server.url + f"api/overview?after={first['after']}&since={first['cursor']}", timeout=30).read())
     assert again["runs"] == [] and again["curves"] == {}
-    for bad in ("after=-1", "since=x", "open=1,a", "after=1e3"):
+    for bad in ("overview?after=-1", "overview?since=x", "overview?open=1,a", "overview?after=1e3",
+                "curves?ids=1,x", "curves?upto=-3", "curves?ids=" + ",".join(["1"] * 201)):
         with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(server.url + "api/overview?" + bad, timeout=30)
-        assert err.value.code == 400
+            urllib.request.urlopen(server.url + "api/" + bad, timeout=30)
+        assert err.value.code == 400, bad
+    run_id = store_info["final_id"]
+    got = json.loads(urllib.request.urlopen(server.url + f"api/curves?ids={run_id}&upto={first['cursor']}",
+                                            timeout=30).read())
+    assert set(got["curves"][str(run_id)]) == {"loss", "val_acc"}
+
+
+def test_big_responses_are_gzipped_for_a_client_that_accepts_it(server, store_info):
+    import gzip
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("GET", f"/api/run/{store_info['final_id']}", headers={"Accept-Encoding": "gzip"})
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    assert response.getheader("Content-Encoding") == "gzip"
+    plain = get(server, f"/api/run/{store_info['final_id']}")[1]
+    assert json.loads(gzip.decompress(body)) == json.loads(plain) and len(body) < len(plain) / 2
     assert get(server, "/api/run/99999")[0] == 404

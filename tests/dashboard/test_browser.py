@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Server, screenshot, wait_ready
-from stores import synthetic_store
+from stores import spec, synthetic_store
 
 MONITOR_CHARTS = ("loss", "accuracy", "lr", "update_ratio", "weights", "activations", "histograms")
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
@@ -29,12 +29,23 @@ def open_view(page, url):
     wait_ready(page)
 
 
+DRAWN = ".run-card canvas.chart[data-drawn='1']"
+
+
 def all_cards_drawn(page, count):
     """Scroll through the grid (cards draw when they come into view) until ``count`` charts are drawn."""
     page.wait_for_function(f"document.querySelectorAll('.run-card').length === {count}", timeout=120_000)
     for card in page.locator(".run-card").all():
         card.scroll_into_view_if_needed()
-    page.wait_for_function(f"document.querySelectorAll('.run-card .js-plotly-plot').length === {count}", timeout=120_000)
+    page.wait_for_function(f"document.querySelectorAll(\"{DRAWN}\").length === {count}", timeout=120_000)
+
+
+def inked_pixels(page, run_id) -> int:
+    """Pixels of the run's card canvas that are not blank: the sparkline really drew something."""
+    return page.evaluate(f"""() => {{
+        const c = document.querySelector('.run-card[data-run-id="{run_id}"] canvas.chart');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }}""")
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +65,12 @@ def test_the_command_center_draws_one_chart_per_run_without_console_errors(page,
     assert sorted(ids) == sorted([*store_info["trial_ids"], store_info["final_id"]])
     assert page.locator('.run-card[data-status="exploded"]').count() == 1
     assert page.locator(".run-card").last.get_attribute("data-status") == "exploded"  # no val acc: last
+    # every card drew its loss curve (the synthetic runs log 200 iterations: reduced to at most ~120 points)
+    for run_id in ids:
+        canvas = page.locator(f'.run-card[data-run-id="{run_id}"] canvas.chart')
+        assert 60 <= int(canvas.get_attribute("data-points")) <= 130 and int(canvas.get_attribute("data-val-points")) >= 4
+        assert inked_pixels(page, run_id) > 300, run_id
+    assert page.evaluate("typeof window.Plotly") == "undefined"  # the command center never loads plotly
     page.fill("#topk", "3")
     assert page.locator(".run-card:visible").count() == 3
     page.fill("#topk", "")
@@ -64,10 +81,12 @@ def test_the_command_center_draws_one_chart_per_run_without_console_errors(page,
 
 def test_the_search_view_has_one_point_per_trial_and_brushing_filters_the_runs(page, server, store_info):
     open_view(page, server.url + f"#/search/{store_info['search_id']}")
+    assert page.evaluate("typeof window.Plotly") == "object"  # loaded from the server when the view needs it
     points = page.evaluate("""() => document.querySelector('[data-chart="scatter-lr"]').data
                               .reduce((n, t) => n + t.x.length, 0)""")
     assert points == len(store_info["trial_ids"])
     assert page.locator("#edge-warnings .warning").count() >= 1 and "explained most" in page.inner_text("#importance")
+    assert "ran once: no spread over seeds" in page.inner_text("#seed-spread")  # random sampling: one seed each
     screenshot(page, "search_view")
     before = page.inner_text("#selected-count")
     assert before == "9 of 9 finished trials selected"
@@ -94,7 +113,15 @@ def test_clicking_a_run_opens_its_page_with_every_monitor_chart(page, server, st
         assert plotted(page, f'[data-chart="{name}"]') == 1, name
     assert "Wilson" in page.inner_text("#gap") and "search's best trial" in page.inner_text("#compare")
     assert "advice" not in page.inner_text("#findings")  # no findings: no empty advice column
+    assert "seeds" not in page.inner_text("#gap")  # its configuration ran once
     screenshot(page, "run_page")
+    histogram_names = """() => document.querySelector('[data-chart="histograms"]').data.map((t) => t.name)"""
+    assert page.evaluate(histogram_names) == ["relu1 @ it 1", "relu1 @ it 400"]  # first and last recorded
+    page.locator("#hist-slider").fill("0")  # the slider back to the first recorded epoch
+    page.wait_for_function("document.querySelector('#hist-iteration').textContent === 'iteration 1'")
+    assert page.evaluate(histogram_names) == ["relu1 @ it 1"]
+    page.locator("#hist-slider").fill("1")
+    page.wait_for_function("document.querySelector('[data-chart=\"histograms\"]').data.length === 2")
     trial = store_info["trial_ids"][1]  # an exploded search trial: its monitors are there too
     open_view(page, server.url + f"#/run/{trial}")
     for name in MONITOR_CHARTS:
@@ -118,8 +145,14 @@ def test_a_run_added_while_the_page_is_open_appears_without_a_reload(page, hosti
             "loss": (list(range(1, 51)), [2.0 - 0.03 * i for i in range(50)]), "val_acc": ([1, 2], [0.9, 0.99])}))
     page.wait_for_selector(f'.run-card[data-run-id="{run_id}"][data-status="finished"]', timeout=120_000)
     assert page.locator(".run-card").first.get_attribute("data-run-id") == str(run_id)  # best val acc: first
-    page.wait_for_function(f"""document.querySelector('.run-card[data-run-id="{run_id}"] .js-plotly-plot')
-                               && document.querySelector('.run-card[data-run-id="{run_id}"] .js-plotly-plot').data[0].x.length === 50""",
+    page.wait_for_function(f"""document.querySelector('.run-card[data-run-id="{run_id}"] canvas.chart[data-drawn="1"]')
+                               && document.querySelector('.run-card[data-run-id="{run_id}"] canvas.chart').dataset.points === '50'""",
+                           timeout=120_000)
+    assert inked_pixels(page, run_id) > 100
+    with RunStore(hostile["path"]) as store:  # a new search: the navigation lists it at the next poll
+        search = store.create_or_open_search("arrived later", spec((1, 1)).to_json())
+        store.start_run(search, 1, 0, {"lr": 1e-3})
+    page.wait_for_function("document.querySelector('#nav').textContent.includes('search arrived later')",
                            timeout=120_000)
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     assert page.errors == []
@@ -169,3 +202,23 @@ def test_the_report_renders_every_view_from_file_with_the_network_off(browser, h
         assert errors == [] and all(r.startswith("file:") for r in requests), (errors, requests)
     finally:
         context.close()
+
+
+def test_a_configuration_run_with_several_seeds_shows_its_spread(page, tmp_path):
+    from stores import seeds_store
+
+    made = seeds_store(tmp_path / "runs.sqlite")
+    server = Server(tmp_path / "runs.sqlite")
+    try:
+        open_view(page, server.url + f"#/search/{made['search_id']}")
+        rows = page.locator("#seed-spread tr")
+        assert rows.count() == 2  # the header and the one configuration that ran three times
+        cells = [c.inner_text() for c in rows.nth(1).locator("td").all()]
+        assert cells[2:6] == ["3", "0.6000", "0.1000", "0.5000–0.7000"]
+        rows.nth(1).locator("a").first.click()
+        page.wait_for_url(f"**#/run/{made['ids'][0]}")
+        wait_ready(page)
+        assert "ran with 3 seeds" in page.inner_text("#seeds") and "this run is 3 of 3" in page.inner_text("#seeds")
+        assert page.errors == []
+    finally:
+        server.stop()

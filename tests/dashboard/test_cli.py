@@ -48,6 +48,19 @@ def test_report_writes_one_self_contained_file(store_info, tmp_path):
                           "--out", "does not exist")
 
 
+def test_a_store_written_before_schema_3_gets_a_report_without_being_upgraded(tmp_path):
+    from stores import old_schema_store
+
+    store = tmp_path / "v2.sqlite"
+    old_schema_store(store, 2)
+    proc = babysit("report", "--store", store, "--out", tmp_path / "r.html", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 2  # not upgraded
+    conn.close()
+    assert "old · stage 1 · trial 1" in (tmp_path / "r.html").read_text()
+
+
 def test_a_bad_port_is_a_one_line_error(store_info):
     assert_one_line_error(babysit("dashboard", "--store", store_info["path"], "--port", "70000"), "--port")
 

@@ -13,6 +13,7 @@ from babysit.dashboard.stats import correlation_ratio, wants_log_axis, wilson_in
 from babysit.store import RunStore
 from babysit.store.recording import record_run
 from babysit.train.outcome import RunRecord
+from stores import old_schema_store
 
 
 def test_the_overview_sends_only_new_runs_and_new_points(tmp_path):
@@ -23,10 +24,12 @@ def test_the_overview_sends_only_new_runs_and_new_points(tmp_path):
         running = store.start_run(None, None, None, {"lr": 1e-3})
         source = StoreSource(path)
         first = views.overview(source)
-        assert [r["id"] for r in first["runs"]] == [done, running]
-        assert first["curves"][done]["loss"]["y"] == [2.0, 1.5, 1.2] and running not in first["curves"]
+        assert [r["id"] for r in first["runs"]] == [done, running] and first["curves"] == {}  # summaries only
+        shown = views.curves(source, [done, running], upto=first["cursor"])["curves"]
+        assert shown[done]["loss"]["y"] == [2.0, 1.5, 1.2] and shown[running] == {}
         assert done in source.cache and running not in source.cache  # only a finished run's curves are final
-        assert views.overview(source)["curves"] == first["curves"]  # served from the cache, the same
+        assert views.curves(source, [done], upto=first["cursor"])["curves"] == {done: shown[done]}  # from the cache
+        assert views.curves(source, [done], upto=0)["curves"] == {done: {}}  # a cursor before its points: none
         # nothing new: nothing crosses the wire
         again = views.overview(source, after=first["after"], since=first["cursor"], open_ids=[])
         assert again["runs"] == [] and again["curves"] == {}
@@ -36,6 +39,21 @@ def test_the_overview_sends_only_new_runs_and_new_points(tmp_path):
         assert sorted(r["id"] for r in poll["runs"]) == [running, third]
         assert poll["curves"][running]["loss"] == {"x": [1, 2], "y": [2.3, None], "n": 2, "bad": [2]}
         assert views.overview(source, after=poll["after"], since=poll["cursor"], open_ids=[running])["curves"] == {}
+        # the base a client fetches up to its cursor, then the next poll's points: every point once
+        store.log_metrics(running, "loss", [3], [1.9])
+        base = views.curves(source, [running], upto=poll["cursor"])["curves"][running]["loss"]
+        then = views.overview(source, after=poll["after"], since=poll["cursor"], open_ids=[running])
+        assert base["x"] + then["curves"][running]["loss"]["x"] == [1, 2, 3]
+
+
+def test_the_overview_summary_is_small_and_counts_trials_from_one(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    with RunStore(path) as store:
+        search = store.create_or_open_search("s", {"model": "fc:10"})
+        store.start_run(search, 1, 0, {"lr": 1e-2, "reg": 1e-4})
+    summary = views.overview(StoreSource(path))["runs"][0]
+    assert summary["label"] == "s · stage 1 · trial 1"  # the console's '(1 / N)': the first trial is 1
+    assert len(str(summary)) < 200 and "params" not in summary
 
 
 def test_the_overview_pages_through_many_runs(tmp_path):
@@ -93,6 +111,13 @@ def test_the_run_page_reads_the_run_in_words(store_info):
     assert exploded["diagnosis"].startswith("fail") and exploded["series"]["loss"]["bad"]
     assert exploded["series"]["loss"]["log"]  # 0.3 .. 300: three decades, a log axis
     assert views.run_view(source, 10**6) is None
+    # every run recorded through record_run says which babysit and which command wrote it; a trial its seed
+    from babysit import __version__
+    from babysit.search.trial import trial_seed
+
+    rows = dict(exploded["provenance"])
+    assert rows["babysit"] == __version__ and rows["command"] and "not recorded" not in rows["command"]
+    assert rows["run seed"].startswith(f"{trial_seed(0, 1, 1)} (from the search's seed 0)")
 
 
 def test_importance_finds_the_hyperparameter_that_drives_the_accuracy():
@@ -119,3 +144,93 @@ def test_wilson_interval_and_the_log_axis_rule():
     lo, hi = wilson_interval(1.0, 20)
     assert hi == 1.0 and lo == pytest.approx(0.83889, abs=1e-4)
     assert wants_log_axis([2.3, 0.01]) and not wants_log_axis([2.3, 0.5, float("nan")])
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_store_of_an_older_schema_is_read_as_it_is_without_upgrading_it(tmp_path, version):
+    import hashlib
+
+    path = tmp_path / "runs.sqlite"
+    ids = old_schema_store(path, version)["ids"]
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with StoreSource(path) as source:  # RunStore(readonly=True) would say "open it once for writing"
+        assert source.schema_version == version
+        ov = views.overview(source)
+        assert [r["status"] for r in ov["runs"]] == ["finished", "exploded"]
+        assert len(views.curves(source, ids, ov["cursor"])["curves"][ids[0]]["loss"]["x"]) > 10
+        view = views.search_view(source, 1)
+        assert len(view["trials"]) == 2 and view["best_run"] == ids[0]
+        assert views.run_view(source, ids[1])["series"]["loss"]["n"] == 30
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before  # nothing written, no upgrade
+
+
+def test_a_store_newer_than_this_babysit_is_still_refused(tmp_path):
+    from babysit.errors import StoreError
+
+    path = tmp_path / "runs.sqlite"
+    with RunStore(path):
+        pass
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE schema_version SET version = 99")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="schema version 99, newer than this babysit"):
+        StoreSource(path)
+
+
+def test_the_server_reduces_the_best_runs_curves_first_and_skips_running_ones(tmp_path):
+    import threading
+
+    path = tmp_path / "runs.sqlite"
+    with RunStore(path) as store:
+        ids = []
+        for val in (0.2, 0.9, 0.5):
+            run_id = store.start_run(None, None, None, {})
+            record_run(store, run_id, RunRecord("finished", {"val_acc": val}, series={"loss": ([1, 2], [2.0, 1.0])}))
+            ids.append(run_id)
+        running = store.start_run(None, None, None, {})
+        store.log_metrics(running, "loss", [1], [2.0])
+    source = StoreSource(path)
+    assert views.warm_curves(source, runs=2) == 2
+    assert ids[1] in source.cache and ids[2] in source.cache and ids[0] not in source.cache
+    assert views.warm_curves(source, runs=10) == 1 and running not in source.cache  # the rest; never a running run
+    stop = threading.Event()
+    stop.set()
+    assert views.warm_curves(StoreSource(path), stop=stop) == 0
+
+
+def test_runs_of_one_configuration_with_different_seeds_show_their_spread(tmp_path):
+    from stores import seeds_store
+
+    path = tmp_path / "runs.sqlite"
+    made = seeds_store(path)
+    search, ids = made["search_id"], made["ids"]
+    with RunStore(path) as store:
+        other = store.start_run(search, 1, 4, {"lr": 1e-2, "reg": 1e-4})  # the same parameters, 4 epochs: not a seed
+        record_run(store, other, RunRecord("finished", {"val_acc": 0.95, "epochs": 4}))
+    source = StoreSource(path)
+    seeds = views.search_view(source, search)["seeds"]
+    assert len(seeds["groups"]) == 1
+    g = seeds["groups"][0]
+    assert g["runs"] == ids[:3] and g["n"] == 3 and g["epochs"] == 2
+    assert g["mean"] == pytest.approx(0.6) and g["std"] == pytest.approx(0.1) and (g["min"], g["max"]) == (0.5, 0.7)
+    half = 4.303 * 0.1 / np.sqrt(3)  # Student's t, 2 degrees of freedom
+    assert (g["mean_low"], g["mean_high"]) == pytest.approx((0.6 - half, 0.6 + half), abs=1e-6)
+    assert "fc:100" in g["configuration"] and "lr=0.01" in g["configuration"] and "1 configuration(s)" in seeds["text"]
+    page = views.run_view(source, ids[2])
+    assert page["seeds"]["n"] == 3 and "this run is 1 of 3" in page["seeds"]["text"]
+    assert views.run_view(source, ids[3])["seeds"] is None  # ran once
+
+
+def test_the_interval_of_the_mean_over_seeds_covers_the_true_mean_95_percent_of_the_time():
+    from babysit.dashboard.stats import seed_spread, t975
+
+    rng = np.random.default_rng(0)
+    for n in (3, 5, 40):  # the table and, past 30 degrees of freedom, its approximation
+        trials = 4000
+        hits = sum(s["mean_low"] <= 0.7 <= s["mean_high"]
+                   for s in (seed_spread(rng.normal(0.7, 0.02, n)) for _ in range(trials)))
+        assert abs(hits / trials - 0.95) < 4 * np.sqrt(0.95 * 0.05 / trials), n  # 4 standard errors
+    assert t975(40) == pytest.approx(2.021, abs=0.003) and t975(1000) == pytest.approx(1.962, abs=0.002)
+    with pytest.raises(ValueError, match="at least 2"):
+        seed_spread([0.5])

@@ -27,6 +27,12 @@ def test_a_train_run_is_recorded_with_series_metrics_findings_and_checkpoint(job
         assert run["search_id"] is None and run["stage"] is None and run["status"] == "finished"
         assert run["params"]["lr"] == 3e-2 and run["params"]["model"] == "fc:16"
         assert "hidden" not in run["params"]  # unset options are not recorded as None
+        from babysit import __version__
+
+        # provenance, as the dashboard's run page shows it (pipeline/provenance.py)
+        assert run["extra"]["babysit_version"] == __version__ and run["extra"]["command"]
+        assert run["extra"]["data"] == CONFIG.data and run["extra"]["run_seed"] == CONFIG.init_seed
+        assert "cores" in run["extra"]["machine"]
         assert run["val_acc"] == solver.best_val_acc and run["epochs"] == 3
         assert run["seconds"] == pytest.approx(solver.seconds)
         steps, losses = store.metric_series(job.run_id, "loss")

@@ -2,16 +2,20 @@
 // Live: data from /api/... (polled; only new runs and points cross the wire). Report: the same
 // responses embedded as JSON in <script id="babysit-data">. Every string from the store is put
 // in the page as text (textContent, plotly text), never parsed as HTML.
+// The command center's small multiples are drawn on canvases here (sparkline below), and only for
+// the cards shown (their curves are fetched when a card comes into view); plotly.js, whose 4.6 MB
+// take seconds to compile, is loaded only when a search view or run page is opened.
 (function () {
   "use strict";
   const embedded = document.getElementById("babysit-data");
   const DATA = embedded ? JSON.parse(embedded.textContent) : null;
   const LIVE = DATA === null;
   const POLL_MS = 2000;
-  const FIRST_PAGE = 48, PAGE = 200;
+  const PAGE = 5000;  // runs' summaries per overview request
+  const CURVE_BATCH = 8, CURVE_PARALLEL = 3;  // cards' curves per request, requests at a time: the first cards draw at once
   const STATUS_COLORS = {
     finished: "#2a9d5c", exploded: "#f08c00", diverged: "#d62728", failed: "#7b1e1e",
-    interrupted: "#8c8c8c", running: "#1f77b4",
+    stopped: "#6a51a3", interrupted: "#8c8c8c", running: "#1f77b4",
   };
   const STAGE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
   const PLOT_CONFIG = { displaylogo: false, responsive: true };
@@ -24,6 +28,30 @@
     if (!response.ok) throw new Error("api/" + key + ": HTTP " + response.status);
     return response.json();
   }
+
+  // plotly.js, once, when a view needs it: live from static/plotly.min.js, in the report from the inert
+  // <script type="text/plain" id="babysit-plotly"> that holds its text
+  let plotlyLoading = null;
+  function loadPlotly() {
+    if (window.Plotly) return Promise.resolve();
+    if (!plotlyLoading) {
+      plotlyLoading = new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        const inert = document.getElementById("babysit-plotly");
+        if (inert) { script.text = inert.textContent; document.head.appendChild(script); resolve(); return; }
+        script.src = "static/plotly.min.js";
+        script.onload = () => resolve();
+        script.onerror = () => { plotlyLoading = null; reject(new Error("could not load static/plotly.min.js")); };
+        document.head.appendChild(script);
+      });
+    }
+    return plotlyLoading;
+  }
+
+  // the overview's polls and the cards' curve requests run one after the other, never interleaved: a card's
+  // curves are asked up to the cursor the overview has reached, so the next poll's new points follow on exactly
+  let chain = Promise.resolve();
+  function serial(fn) { const p = chain.then(fn); chain = p.catch(() => {}); return p; }
 
   // -- DOM helpers: text only ----------------------------------------------------------------------
   function el(tag, props, ...children) {
@@ -73,26 +101,25 @@
   // -- command center ------------------------------------------------------------------------------
   const shown = { status: null, search: null, trials: null };  // what the open run or search page showed when drawn
   function trialsOf(searchId) { let n = 0; for (const r of state.runs.values()) if (r.search_id === searchId && r.stage !== null) n++; return n; }
-  const state = { runs: new Map(), curves: new Map(), after: 0, since: 0, topk: null, plotted: new Set(), timer: null };
+  const state = { runs: new Map(), curves: new Map(), wanted: new Set(), after: 0, since: 0, topk: null, plotted: new Set(), timer: null };
 
   function bestOf(r) { return r.best_val_acc === null ? -1 : r.best_val_acc; }
   function ordered() { return [...state.runs.values()].sort((a, b) => bestOf(b) - bestOf(a) || a.id - b.id); }
 
   function mergeCurves(id, curves) {
-    const have = state.curves.get(id) || {};
+    const have = state.curves.get(id);
+    if (!have) return false;  // its base is not fetched yet: when it is, it covers these points too
     for (const [kind, s] of Object.entries(curves)) {
       if (!have[kind]) have[kind] = { x: [], y: [], n: 0, bad: [] };
       have[kind].x.push(...s.x); have[kind].y.push(...s.y); have[kind].n += s.n; have[kind].bad.push(...s.bad);
     }
-    state.curves.set(id, have);
+    return true;
   }
 
   async function loadOverview() {
     for (;;) {
       const open = [...state.runs.values()].filter((r) => r.status === "running").map((r) => r.id);
-      // the first page is small, so that the first charts come at once; the rest follow in larger pages
-      const limit = state.runs.size === 0 ? FIRST_PAGE : PAGE;
-      const query = "after=" + state.after + "&since=" + state.since + "&limit=" + limit + "&open=" + open.join(",");
+      const query = "after=" + state.after + "&since=" + state.since + "&limit=" + PAGE + "&open=" + open.join(",");
       const page = await api("overview", LIVE ? query : "");
       if (!page) return false;
       let changed = false;
@@ -101,32 +128,116 @@
         if (!old || old.status !== r.status || old.best_val_acc !== r.best_val_acc) changed = true;
         state.runs.set(r.id, r);
       }
-      for (const [id, curves] of Object.entries(page.curves)) {
-        mergeCurves(Number(id), curves);
-        state.plotted.delete(Number(id));
-        changed = true;
+      if (LIVE) {
+        for (const [id, curves] of Object.entries(page.curves)) {
+          if (mergeCurves(Number(id), curves)) { state.plotted.delete(Number(id)); changed = true; }
+        }
       }
       state.after = page.after; state.since = page.cursor;
-      if (!LIVE || !page.more) return changed;
+      if (!LIVE || !page.more) { mark("runs-listed"); return changed; }
       if (routeName() === "home" && document.getElementById("grid")) renderGrid();  // draw what came so far
     }
   }
 
+  // the curves of the cards shown: asked in small batches, best-ranked cards first (they are observed first)
+  let curveTimer = null;
+  function wantCurves(id) {
+    if (state.curves.has(id) || state.wanted.has(id)) return;
+    state.wanted.add(id);
+    if (curveTimer === null) curveTimer = setTimeout(() => { curveTimer = null; serial(fetchCurves).catch(showPollError); }, 0);
+  }
+  async function fetchCurves() {
+    while (state.wanted.size) {
+      const ids = [...state.wanted].slice(0, CURVE_BATCH * CURVE_PARALLEL);
+      const batches = [];
+      for (let i = 0; i < ids.length; i += CURVE_BATCH) batches.push(ids.slice(i, i + CURVE_BATCH));
+      await Promise.all(batches.map(async (batch) => {
+        let got;
+        try {
+          got = LIVE ? (await api("curves", "ids=" + batch.join(",") + "&upto=" + state.since)).curves : DATA.overview.curves;
+        } finally {
+          batch.forEach((id) => state.wanted.delete(id));
+        }
+        for (const id of batch) {
+          state.curves.set(id, got[id] || got[String(id)] || {});
+          const card = document.querySelector('.run-card[data-run-id="' + id + '"]');
+          if (card && card.dataset.visible === "1") drawCard(card);
+        }
+      }));
+    }
+  }
+
+  // what the load benchmark reads (benchmarks/bench_dashboard.py): performance marks of the first card drawn
+  // and of every run listed
+  const marked = new Set();
+  function mark(name) { if (!marked.has(name)) { marked.add(name); performance.mark("babysit:" + name); } }
+
   function drawCard(card) {
     const id = Number(card.dataset.runId);
     const run = state.runs.get(id);
-    const curves = state.curves.get(id) || {};
-    const color = STATUS_COLORS[run.status] || "#999";
-    const traces = [];
-    if (curves.loss) traces.push({ x: curves.loss.x, y: curves.loss.y, mode: "lines", line: { color, width: 1 }, name: "loss", hoverinfo: "skip" });
-    if (curves.val_acc) traces.push({ x: curves.val_acc.x, y: curves.val_acc.y, mode: "lines+markers", marker: { size: 3 }, line: { color: "#555", width: 1, dash: "dot" }, name: "val acc", xaxis: "x2", yaxis: "y2", hoverinfo: "skip" });
-    const chart = card.querySelector(".chart");
-    Plotly.react(chart, traces, {
-      margin: { l: 28, r: 24, t: 4, b: 16 }, showlegend: false, font: { size: 8 },
-      xaxis: { domain: [0, 0.62], showgrid: false }, yaxis: { showgrid: false },
-      xaxis2: { domain: [0.7, 1], anchor: "y2", showgrid: false }, yaxis2: { anchor: "x2", range: [0, 1], side: "right", showgrid: false },
-    }, { staticPlot: true, responsive: true });
+    const curves = state.curves.get(id);
+    if (!curves) { wantCurves(id); return; }
+    sparkline(card.querySelector("canvas.chart"), curves, STATUS_COLORS[run.status] || "#999");
     state.plotted.add(id);
+    mark("first-card");
+  }
+
+  // A small multiple on a canvas: the train loss per iteration (left; a log axis when it spans two decades;
+  // NaN/inf steps marked with red crosses) and the validation accuracy per epoch (right, 0-1). The series
+  // come min/max-reduced from the server, so a spike is drawn, never averaged away.
+  function sparkline(canvas, curves, color) {
+    const dpr = window.devicePixelRatio || 1;
+    const w = canvas.clientWidth || 220, h = canvas.clientHeight || 110;
+    canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr);
+    const g = canvas.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, w, h);
+    g.font = "9px system-ui, sans-serif";
+    const split = Math.round(w * 0.64);
+    const panels = [{ s: curves.loss, x0: 34, x1: split - 4, label: "loss" }, { s: curves.val_acc, x0: split + 6, x1: w - 18, label: "val acc", fixed: [0, 1] }];
+    const y0 = 4, y1 = h - 13;
+    const drawnPoints = [];
+    for (const p of panels) {
+      const s = p.s;
+      const ys = s ? s.y.filter((y) => y !== null) : [];
+      let lo = p.fixed ? p.fixed[0] : Math.min(...ys), hi = p.fixed ? p.fixed[1] : Math.max(...ys);
+      const log = !p.fixed && ys.length > 0 && lo > 0 && hi / lo >= 100;
+      g.strokeStyle = "#ccc"; g.lineWidth = 1;
+      g.beginPath(); g.moveTo(p.x0, y0); g.lineTo(p.x0, y1); g.lineTo(p.x1, y1); g.stroke();
+      g.fillStyle = "#777"; g.textAlign = "center"; g.fillText(p.label + (log ? " (log axis)" : ""), (p.x0 + p.x1) / 2, h - 2);
+      if (!s || !s.x.length) { drawnPoints.push(0); continue; }
+      const f = log ? Math.log10 : (v) => v;
+      let flo = ys.length ? f(lo) : 0, fhi = ys.length ? f(hi) : 1;
+      if (fhi - flo < 1e-12) { flo -= 0.5; fhi += 0.5; }
+      const xlo = s.x[0], xhi = s.x[s.x.length - 1] > xlo ? s.x[s.x.length - 1] : xlo + 1;
+      const X = (x) => p.x0 + 2 + (x - xlo) / (xhi - xlo) * (p.x1 - p.x0 - 4);
+      const Y = (y) => y1 - 2 - (f(y) - flo) / (fhi - flo) * (y1 - y0 - 4);
+      g.strokeStyle = p.fixed ? "#555" : color; g.fillStyle = g.strokeStyle;
+      g.setLineDash(p.fixed ? [2, 2] : []);
+      g.beginPath();
+      let pen = false, n = 0;
+      for (let i = 0; i < s.x.length; i++) {
+        if (s.y[i] === null) { pen = false; continue; }
+        if (pen) g.lineTo(X(s.x[i]), Y(s.y[i])); else g.moveTo(X(s.x[i]), Y(s.y[i]));
+        pen = true; n++;
+      }
+      g.stroke();
+      g.setLineDash([]);
+      if (p.fixed || n === 1) for (let i = 0; i < s.x.length; i++) if (s.y[i] !== null) g.fillRect(X(s.x[i]) - 1, Y(s.y[i]) - 1, 2.5, 2.5);
+      g.strokeStyle = "#d62728";
+      for (const step of s.bad) {
+        const cx = X(step);
+        g.beginPath(); g.moveTo(cx - 3, y0); g.lineTo(cx + 3, y0 + 6); g.moveTo(cx + 3, y0); g.lineTo(cx - 3, y0 + 6); g.stroke();
+      }
+      g.fillStyle = "#666"; g.textAlign = p.fixed ? "left" : "right";
+      const tx = p.fixed ? p.x1 + 2 : p.x0 - 2;
+      g.fillText(p.fixed ? "1" : fmt(hi), tx, y0 + 7);
+      g.fillText(p.fixed ? "0" : fmt(lo), tx, y1);
+      drawnPoints.push(n);
+    }
+    canvas.dataset.points = String(drawnPoints[0]);
+    canvas.dataset.valPoints = String(drawnPoints[1]);
+    canvas.dataset.drawn = "1";
   }
 
   let observer = null;
@@ -145,7 +256,7 @@
       if (!card) {
         card = el("a", { className: "run-card", href: "#/run/" + run.id, data: { runId: run.id } },
           el("div", { className: "title", title: run.label }, run.label),
-          el("div", { className: "sub" }), el("div", { className: "chart" }));
+          el("div", { className: "sub" }), el("canvas", { className: "chart" }));
         observer.observe(card);
       }
       card.style.borderLeftColor = STATUS_COLORS[run.status] || "#999";
@@ -198,7 +309,8 @@
     const topk = el("input", { type: "number", min: "1", id: "topk", placeholder: "all", style: "width:6em" });
     topk.addEventListener("input", () => { const v = parseInt(topk.value, 10); state.topk = v > 0 ? v : null; renderGrid(); });
     if (!LIVE && DATA.summary) root.appendChild(summaryPanel(DATA.summary));
-    const setup = await api("findings");
+    // the runs' summaries are asked at once, beside the setup findings (the overview was asked at start-up)
+    const [setup] = await Promise.all([api("findings"), state.runs.size === 0 ? (state.first || serial(loadOverview)) : null]);
     if (setup && setup.length && !(DATA && DATA.summary)) root.appendChild(findingsPanel(setup, "the doctor's checks (data and setup)", "setup-findings", "details"));
     root.appendChild(el("div", { className: "controls" }, el("label", {}, "top k ", topk), el("span", { id: "shown" }), el("span", { id: "legend", className: "legend" })));
     root.appendChild(el("p", { className: "muted" }, "Each card: train loss per iteration (left), validation accuracy per epoch (right, 0–1), coloured by status. Click a run for its page."));
@@ -211,40 +323,44 @@
     }, { rootMargin: "300px" });
     state.plotted.clear();
     if (state.topk === null) { state.topk = 200; topk.value = "200"; }  // the best 200 first; clear the box for all
-    if (state.runs.size === 0) await loadOverview();
+    if (state.runs.size === 0) await serial(loadOverview);  // the first load failed: ask again (or it raises)
     renderGrid();
   }
 
   async function poll() {
     try {
-      const changed = await loadOverview();
+      const changed = await serial(loadOverview);
       document.getElementById("live").textContent = "live · " + state.runs.size + " runs · updated " + new Date().toLocaleTimeString();
       if (changed && routeName() === "home") renderGrid();
-      if (changed) await refreshNav();
+      // the navigation lists the searches: asked again only when a run of a search it does not list appears
+      if (changed && [...state.runs.values()].some((r) => r.search_id !== null && !navSearches.has(r.search_id))) await refreshNav();
       // an open run page of a run that was running, or a search page whose trials changed: draw it again
       const h = location.hash || "#/";
       if (changed && h.startsWith("#/run/") && shown.status === "running") await route();
       if (changed && h.startsWith("#/search/") && shown.trials !== trialsOf(shown.search)) await route();
     } catch (err) {
-      document.getElementById("live").textContent = "live · polling failed: " + err.message;
+      showPollError(err);
     }
   }
+  function showPollError(err) { document.getElementById("live").textContent = "live · polling failed: " + err.message; }
 
   // -- search view ---------------------------------------------------------------------------------
   function stageColor(stage) { return STAGE_COLORS[(stage - 1) % STAGE_COLORS.length]; }
 
+  const WEBGL_TRIALS = 1000;  // from this many trials the scatters draw with WebGL (scattergl): SVG slows down past it
   function searchScatter(div, s, name) {
     const isLog = s.log.includes(name);
+    const scatterType = s.trials.length >= WEBGL_TRIALS ? "scattergl" : "scatter";
     const traces = [];
     for (const st of s.stages) {
       const pts = s.trials.filter((t) => t.stage === st.stage && t.status === "finished" && t.val_acc !== null && t.params[name] !== undefined);
       traces.push({ x: pts.map((t) => t.params[name]), y: pts.map((t) => t.val_acc), text: pts.map((t) => t.label), customdata: pts.map((t) => t.id),
-        mode: "markers", type: "scatter", name: "stage " + st.stage + " (" + st.epochs + " ep)", marker: { color: stageColor(st.stage), size: 7 },
+        mode: "markers", type: scatterType, name: "stage " + st.stage + " (" + st.epochs + " ep)", marker: { color: stageColor(st.stage), size: 7 },
         hovertemplate: name + " %{x:.3g}<br>val acc %{y:.4f}<br>%{text}<extra></extra>" });
     }
     const bad = s.trials.filter((t) => !(t.status === "finished" && t.val_acc !== null) && t.params[name] !== undefined);
     traces.push({ x: bad.map((t) => t.params[name]), y: bad.map(() => 0), text: bad.map((t) => t.label + " (" + t.status + ")"), customdata: bad.map((t) => t.id),
-      mode: "markers", type: "scatter", name: "exploded/diverged/failed", marker: { symbol: "x", color: "#999", size: 7 }, hovertemplate: "%{text}<extra></extra>" });
+      mode: "markers", type: scatterType, name: "exploded/diverged/failed", marker: { symbol: "x", color: "#999", size: 7 }, hovertemplate: "%{text}<extra></extra>" });
     const shapes = [], annotations = [];
     s.stages.forEach((st, i) => {
       const r = st.ranges[name];
@@ -299,6 +415,7 @@
   }
 
   async function searchPage(id) {
+    await loadPlotly();
     const s = await api("search/" + id);
     const root = main();
     clear(root);
@@ -315,6 +432,16 @@
     root.appendChild(imp);
     root.appendChild(table(["stage", "epochs", "trials run / planned", "ranges", "best val acc"],
       s.stages.map((st) => [st.stage, st.epochs, st.ran + " / " + st.planned, Object.entries(st.ranges).map(([n, r]) => n + " " + r.text).join(", "), acc(st.best_val_acc)])));
+    let seedNote = null;
+    if (s.seeds) {
+      const box = el("div", { className: "panel", id: "seed-spread" }, el("h3", {}, "spread over seeds"), el("p", {}, s.seeds.text));
+      if (s.seeds.groups.length) {
+        box.appendChild(table(["configuration", "epochs", "seeds", "mean val acc", "std", "min–max", "95% interval of the mean", "runs"],
+          s.seeds.groups.map((g) => [g.configuration, g.epochs, g.n, acc(g.mean), acc(g.std), acc(g.min) + "–" + acc(g.max),
+            acc(g.mean_low) + "–" + acc(g.mean_high), el("span", {}, g.runs.flatMap((id, i) => [i ? ", " : "", el("a", { href: "#/run/" + id }, String(id))]))])));
+      }
+      if (s.seeds.groups.length) root.appendChild(box); else seedNote = box;  // nothing to show: at the end, small
+    }
     const warn = el("div", { className: "panel", id: "edge-warnings" }, el("h3", {}, "edge warnings"));
     if (s.warnings.length) s.warnings.forEach((w) => warn.appendChild(el("p", { className: "warning" }, w.message)));
     else warn.appendChild(el("p", {}, "No best result sat at the edge of its range."));
@@ -333,6 +460,7 @@
       root.appendChild(el("h3", {}, "final run(s) of this search"));
       root.appendChild(table(["run", "status", "val acc"], s.finals.map((r) => [el("a", { href: "#/run/" + r.id }, r.label), r.status, acc(r.val_acc)])));
     }
+    if (seedNote) root.appendChild(seedNote);
   }
 
   // -- run page ------------------------------------------------------------------------------------
@@ -347,6 +475,7 @@
   }
 
   async function runPage(id) {
+    await loadPlotly();
     const v = await api("run/" + id);
     const root = main();
     clear(root);
@@ -383,6 +512,7 @@
     for (const [k, iv] of Object.entries(v.accuracy.intervals)) {
       accText.appendChild(el("div", {}, k + " " + acc(iv.value) + " (95% Wilson interval " + acc(iv.low) + "–" + acc(iv.high) + " on " + iv.n + " examples)"));
     }
+    if (v.seeds) accText.appendChild(el("div", { id: "seeds" }, v.seeds.text));
     root.insertBefore(accText, charts);
 
     const lrDiv = chartBox("lr", charts);
@@ -417,22 +547,43 @@
       { title: { text: "activations per layer: mean/std (left), dead/saturated fraction (right)" }, xaxis: { title: { text: "iteration" } }, yaxis: { title: { text: "activation" } }, yaxis2: { title: { text: "fraction of units" }, overlaying: "y", side: "right", range: [0, 1] } });
     } else noData(aDiv, "activation statistics");
 
-    const hDiv = chartBox("histograms", charts);
+    const hBox = el("div", { className: "chart-box" });  // the chart and, below it, its slider
+    charts.appendChild(hBox);
+    const hDiv = el("div", { data: { chart: "histograms" } });
+    hBox.appendChild(hDiv);
     const layers = Object.entries(v.histograms).filter(([, hs]) => hs.length);
     if (layers.length) {
-      const traces = [];
-      const layout = { title: { text: "activation histograms per layer (first and last recorded)" }, grid: { rows: 1, columns: layers.length, pattern: "independent" } };
-      layers.forEach(([layer, hs], i) => {
-        const picks = hs.length > 1 ? [hs[0], hs[hs.length - 1]] : hs;
-        picks.forEach((h, j) => {
-          const centres = h.counts.map((_, b) => (h.edges[b] + h.edges[b + 1]) / 2);
-          traces.push({ x: centres, y: h.counts, type: "bar", name: layer + " @ it " + h.iteration, opacity: 0.6, xaxis: "x" + (i + 1), yaxis: "y" + (i + 1), marker: { color: j ? "#d62728" : "#1f77b4" } });
+      // the first recorded histogram of each layer (blue) against the one the slider picks (red; the last at first)
+      const iterations = [...new Set(layers.flatMap(([, hs]) => hs.map((h) => h.iteration)))].sort((a, b) => a - b);
+      const histTraces = (at) => {
+        const traces = [];
+        layers.forEach(([layer, hs], i) => {
+          const later = hs.filter((h) => h.iteration <= at);
+          const picks = [hs[0], later.length ? later[later.length - 1] : hs[0]];
+          (picks[1] === picks[0] ? [picks[0]] : picks).forEach((h, j) => {
+            const centres = h.counts.map((_, b) => (h.edges[b] + h.edges[b + 1]) / 2);
+            traces.push({ x: centres, y: h.counts, type: "bar", name: layer + " @ it " + h.iteration, opacity: 0.6, xaxis: "x" + (i + 1), yaxis: "y" + (i + 1), marker: { color: j ? "#d62728" : "#1f77b4" } });
+          });
         });
+        return traces;
+      };
+      const layout = { title: { text: "activation histograms: first recorded (blue), the slider's (red)" }, grid: { rows: 1, columns: layers.length, pattern: "independent" }, barmode: "overlay" };
+      layers.forEach(([layer], i) => {
         layout["xaxis" + (i + 1)] = { title: { text: layer + " output" } };
         layout["yaxis" + (i + 1)] = { title: { text: i ? "" : "count" } };
       });
-      layout.barmode = "overlay";
-      plot(hDiv, traces, layout);
+      const last = iterations[iterations.length - 1];
+      plot(hDiv, histTraces(last), layout);
+      if (iterations.length > 1) {
+        const slider = el("input", { type: "range", id: "hist-slider", min: "0", max: String(iterations.length - 1), value: String(iterations.length - 1), step: "1", style: "width:55%" });
+        const label = el("span", { id: "hist-iteration" }, "iteration " + last);
+        slider.addEventListener("input", () => {
+          const at = iterations[parseInt(slider.value, 10)];
+          label.textContent = "iteration " + at;
+          Plotly.react(hDiv, histTraces(at), hDiv.layout);
+        });
+        hBox.appendChild(el("div", { className: "slider" }, "histograms at ", slider, " ", label));
+      }
     } else noData(hDiv, "activation histograms");
 
     const gn = byPrefix(S, "grad_norm:");
@@ -459,11 +610,12 @@
   // -- routing -------------------------------------------------------------------------------------
   function routeName() { const h = location.hash || "#/"; return h.startsWith("#/run/") ? "run" : h.startsWith("#/search/") ? "search" : "home"; }
 
+  const navSearches = new Set();
   async function refreshNav() {
     const list = await api("searches");
     const nav = document.getElementById("nav");
     clear(nav);
-    for (const s of list || []) nav.appendChild(el("a", { href: "#/search/" + s.id }, "search " + s.name));
+    for (const s of list || []) { navSearches.add(s.id); nav.appendChild(el("a", { href: "#/search/" + s.id }, "search " + s.name)); }
   }
 
   async function route() {
@@ -486,9 +638,12 @@
 
   async function start() {
     if (!LIVE) document.getElementById("live").textContent = "report · " + DATA.meta.made_by + " · " + DATA.meta.made + " · " + DATA.meta.store;
-    await refreshNav();
+    const home = routeName() === "home";
+    if (home) state.first = serial(loadOverview);  // the command center's data, asked before anything else
+    const nav = refreshNav();
     window.addEventListener("hashchange", route);
     await route();
+    await nav;
     if (LIVE) state.timer = setInterval(poll, POLL_MS);
   }
   window.babysitDashboard = { state, live: LIVE };
