@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from babysit.search.executors import WAIT
 from babysit.search.records import TrialRecord, ranked
@@ -187,13 +188,17 @@ def varying(space: SearchSpace) -> list[str]:
 
 def run_search(
     spec: SearchSpec, store, executor, *, name: str = "search", observer: Observer | None = None,
-    deadlines: Mapping[int, float] | None = None, trial_fn: Callable = run_trial,
+    deadlines: Mapping[int, float] | None = None, trial_fn: Callable = run_trial, state_dir=None,
 ) -> SearchOutcome:
     """Run (or resume) the search ``name`` in ``store`` on ``executor``; returns its outcome.
 
     Inputs: spec; store, a writable RunStore; executor (babysit.search.executors);
     observer for output; deadlines, stage -> time.monotonic() after which that stage launches
-    no new trial (running ones finish); trial_fn, the picklable trial function (default run_trial).
+    no new trial (running ones finish); trial_fn, the picklable trial function (default run_trial);
+    state_dir, the folder where trials stopped at a rung leave their training state for their
+    promoted continuation (default ``search_state_dir(store, search_id)``; any executor's workers
+    must reach it: a local folder for local workers and a LocalCluster); emptied and removed
+    as the trials no longer need it.
     Raises StoreError when ``store`` holds ``name`` with another spec (nothing is written then).
     """
     observer = observer or Observer()
@@ -206,15 +211,39 @@ def run_search(
     observer.on_search_start(spec, executor, len(done))
     outcome = SearchOutcome(search_id, name, [])
     space = spec.space
+    states = Path(state_dir) if state_dir is not None else search_state_dir(store, search_id)
     for stage in range(1, spec.stages + 1):
         stage_outcome = _run_stage(spec, store, executor, search_id, stage, space, done, observer,
-                                   (deadlines or {}).get(stage), trial_fn, closed=any(s > stage for s in started))
+                                   (deadlines or {}).get(stage), trial_fn, closed=any(s > stage for s in started),
+                                   states=states)
         outcome.stages.append(stage_outcome)
         space, stage_outcome.warnings = next_stage_space(space, stage_outcome.records, stage,
                                                           last=stage == spec.stages, chance=spec_chance(spec))
         observer.on_stage_end(stage_outcome)
+    _remove_state_dir(states)
     observer.on_search_end(outcome)
     return outcome
+
+
+STATE_DIR_SUFFIX = ".states"
+
+
+def search_state_dir(store, search_id: int) -> Path:
+    """Where the search's rung runs leave their training states: ``runs.states/search-ID/`` beside the
+    store file ``runs.sqlite``."""
+    path = Path(store.path)
+    return path.with_name(path.stem + STATE_DIR_SUFFIX) / f"search-{search_id}"
+
+
+def _remove_state_dir(states: Path) -> None:
+    """Remove the search's state folder (and the store's, once empty): every trial is decided by now."""
+    for folder in (states, states.parent):
+        try:
+            for leftover in folder.glob("*.safetensors*"):  # a state whose trial never came back (a dead worker)
+                leftover.unlink(missing_ok=True)
+            folder.rmdir()
+        except OSError:  # not there, or not empty (another search's states): leave it
+            return
 
 
 def check_setup(spec: SearchSpec) -> None:
@@ -236,7 +265,7 @@ def check_setup(spec: SearchSpec) -> None:
 
 
 def _run_stage(spec, store, executor, search_id, stage, space, done, observer, deadline, trial_fn,
-               closed=False) -> StageOutcome:
+               closed=False, states=None) -> StageOutcome:
     configs = stage_configs(spec, space, stage)
     epochs = spec.stage_epochs[stage - 1]
     result = StageOutcome(stage, space, epochs, len(configs))
@@ -248,7 +277,7 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
     rung = spec.rungs.rung_epochs(epochs) if spec.rungs is not None else None
     # a closed stage launches nothing: its stored trials are all it has (so no rung decisions are left to make)
     plan = (_Stage if rung is None or closed else _HalvingStage)(spec, store, search_id, stage, configs, epochs,
-                                                                  done, rung)
+                                                                  done, rung, states)
     if closed:
         plan.todo = []
     result.stopped_by_budget = closed and len(result.records) < len(configs)
@@ -281,16 +310,16 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
 class _Stage:
     """The trials of a stage without rungs: every one runs its full epochs, once."""
 
-    def __init__(self, spec, store, search_id, stage, configs, epochs, done, rung):
+    def __init__(self, spec, store, search_id, stage, configs, epochs, done, rung, states=None):
         self.spec, self.store, self.search_id, self.stage = spec, store, search_id, stage
-        self.configs, self.epochs, self.rung, self.done = configs, epochs, rung, done
+        self.configs, self.epochs, self.rung, self.done, self.states = configs, epochs, rung, done, states
         self.todo = [i for i in range(len(configs)) if (stage, i) not in done]
         self.run_ids: dict[int, int] = {}
 
-    def task(self, index: int, stop_after: int | None = None) -> TrialTask:
+    def task(self, index: int, stop_after: int | None = None, **state) -> TrialTask:
         seed = trial_seed(self.spec.seed, self.stage, index)
         return TrialTask(self.spec.data, self.spec.model, self.configs[index], self.epochs, seed, self.stage, index,
-                         stop_after)
+                         stop_after, **state)
 
     def start(self, index: int) -> None:
         self.run_ids[index] = self.store.start_run(self.search_id, self.stage, index, self.configs[index])
@@ -309,8 +338,9 @@ class _Stage:
 
 class _HalvingStage(_Stage):
     """A stage with rungs (babysit.search.rungs): each trial to its rung, then the best of each
-    bracket to the full epochs; the rest are recorded 'stopped'. Decisions depend only on the
-    bracket's complete rung results, never on the order they arrive in."""
+    bracket on to the full epochs, continuing from the training state its rung run saved in
+    ``states``; the rest are recorded 'stopped'. Decisions depend only on the bracket's complete
+    rung results, never on the order they arrive in."""
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -333,12 +363,12 @@ class _HalvingStage(_Stage):
             if self.promoted:
                 index = self.promoted.pop(0)
                 self.running += 1
-                yield self.task(index)
+                yield self.task(index, resume_state=self.state_path(index))
             elif rung_queue:
                 index = rung_queue.pop(0)
                 self.start(index)
                 self.running += 1
-                yield self.task(index, stop_after=self.rung)
+                yield self.task(index, stop_after=self.rung, save_state=self.state_path(index))
             elif self.running:
                 yield WAIT  # the running trials decide what comes next
             else:
@@ -348,9 +378,11 @@ class _HalvingStage(_Stage):
         self.running -= 1
         index, bracket = task.index, self.rungs.bracket_of(task.index)
         run_id = self.run_ids[index]
-        if task.stop_after is None:  # a promoted trial's full run
-            rung_info = self._rung_info(index)
-            outcome = dataclasses.replace(outcome, metrics={**outcome.metrics, **rung_info})
+        if task.stop_after is None:  # a promoted trial's continuation to its full epochs
+            self._drop_state(index)
+            rung_run = self.at_rung.pop(index)
+            outcome = dataclasses.replace(outcome, metrics={**outcome.metrics, **self._rung_info(rung_run)},
+                                          series=_whole_series(rung_run, outcome))
             return [_record(self.store, run_id, task, outcome)]
         out = []
         if outcome.status == "finished":  # reached its rung
@@ -358,6 +390,7 @@ class _HalvingStage(_Stage):
             self.at_rung[index] = outcome
         else:  # exploded, diverged or failed before its rung: recorded as it ended
             acc = None
+            self._drop_state(index)
             out.append(_record(self.store, run_id, task, outcome))
         self.rung_acc.setdefault(bracket, {})[index] = acc
         results = self.rung_acc[bracket]
@@ -375,12 +408,24 @@ class _HalvingStage(_Stage):
                 out.append(self._stop(i, reason))
         return out
 
-    def _rung_info(self, index: int) -> dict:
-        rung_run = self.at_rung.pop(index)
+    def state_path(self, index: int) -> str | None:
+        """The file where trial ``index``'s rung run leaves its training state (None: no state folder)."""
+        if self.states is None:
+            return None
+        return str(Path(self.states) / f"stage{self.stage}-trial{index}.safetensors")
+
+    def _drop_state(self, index: int) -> None:
+        """Delete trial ``index``'s rung state: it has been continued, or never will be."""
+        path = self.state_path(index)
+        if path is not None:
+            Path(path).unlink(missing_ok=True)
+
+    def _rung_info(self, rung_run: RunRecord) -> dict:
         return {"rung": 1, "rung_epochs": self.rung, "rung_val_acc": rung_run.metrics.get("val_acc"),
                 "rung_seconds": rung_run.metrics.get("seconds")}
 
     def _stop(self, index: int, reason: str) -> TrialRecord:
+        self._drop_state(index)
         rung_run = self.at_rung.pop(index)
         metrics = {**rung_run.metrics, "stop_reason": reason, "rung": 1, "rung_epochs": self.rung,
                    "rung_val_acc": rung_run.metrics.get("val_acc")}
@@ -396,6 +441,21 @@ class _HalvingStage(_Stage):
                 for i in sorted(self.at_rung)]
 
 
+RUN_SERIES = ("loss", "train_acc", "val_acc", "lr")  # the Solver's own series: a continued run holds them whole
+
+
+def _whole_series(rung_run: RunRecord, continued: RunRecord) -> dict:
+    """The series of a promoted trial from its first epoch: the Solver's own come whole with the restored
+    state; the training monitors' start again at the resume, so the rung run's come first."""
+    series = dict(continued.series)
+    for name, (steps, values) in rung_run.series.items():
+        if name in RUN_SERIES and name in series:  # (a failed continuation has none: the rung's stay)
+            continue
+        later_steps, later_values = series.get(name, ([], []))
+        series[name] = (list(steps) + list(later_steps), list(values) + list(later_values))
+    return series
+
+
 def _record(store, run_id: int, task: TrialTask, record: RunRecord) -> TrialRecord:
     """Write one trial's record (series first, then its final status: a run marked finished has all its series)."""
     from babysit.store.recording import record_run  # here, not at the top: workers import this package, never the store
@@ -407,5 +467,6 @@ def _record(store, run_id: int, task: TrialTask, record: RunRecord) -> TrialReco
         val_acc=m.get("val_acc"), train_acc=m.get("train_acc"), loss=m.get("loss"), epochs=m.get("epochs"),
         seconds=m.get("seconds"), error=record.error, stop_reason=m.get("stop_reason"),
         extra={k: m[k] for k in ("final_val_acc", "iterations", "host", "pid", "rung", "rung_epochs", "rung_val_acc",
-                                 "rung_seconds") if m.get(k) is not None},
+                                 "rung_seconds", "resumed_at_epoch", "resume_note", "train_examples")
+               if m.get(k) is not None},
     )

@@ -62,7 +62,10 @@ class TrialTask:
 
     ``stage`` and ``index`` identify the trial within its search (for the store and the output).
     ``stop_after``: end after this many epochs (a search rung, babysit.search.rungs); the schedule
-    stays that of ``epochs``, so the run is the full trial's beginning.
+    stays that of ``epochs``, so the run is the full trial's beginning. ``save_state``: a file path
+    where a rung run saves its training state at the rung (``babysit.train.training_state``);
+    ``resume_state``: the file a promoted trial continues from (a missing or unreadable one: it
+    trains from epoch 0 instead and its ``resume_note`` says why; the results are the same).
     """
 
     data: DataRef
@@ -73,6 +76,8 @@ class TrialTask:
     stage: int | None = None
     index: int | None = None
     stop_after: int | None = None
+    save_state: str | None = None
+    resume_state: str | None = None
 
 
 def trial_seed(search_seed: int, stage: int, index: int) -> int:
@@ -106,17 +111,13 @@ def run_trial(task: TrialTask, monitor_every: int = TRIAL_MONITOR_EVERY) -> RunR
     """
     start = time.perf_counter()
     try:
-        from babysit.train.recipe import train_model
-
         data = prepared(task.data)
         loaded = time.perf_counter()
         config = trial_config(task.data, task.model, task.params, task.epochs, task.seed)
-        monitor = _monitor(monitor_every)
-        callbacks = ([monitor] if monitor else []) + ([] if task.stop_after is None else [StopAfter(task.stop_after)])
-        result = train_model(config, data=data, verbose=False, callbacks=callbacks)
+        result, monitor, resume_note = _train(task, config, data, monitor_every)
         dataset = data[0]
         extra = {**_where(), "data_seconds": loaded - start, "val_examples": int(len(dataset.y_val)),
-                 "train_examples": int(len(dataset.y_train))}
+                 "train_examples": int(len(dataset.y_train)), **({"resume_note": resume_note} if resume_note else {})}
         if monitor is None:
             return result.record(extra_metrics=extra)
         from babysit.doctor import diagnose_solver
@@ -126,6 +127,34 @@ def run_trial(task: TrialTask, monitor_every: int = TRIAL_MONITOR_EVERY) -> RunR
                              series={**monitor_series(monitor.history), **histogram_series(monitor.history)})
     except Exception as exc:  # a crashing trial is a result ('failed'), the search goes on
         return failed_result(exc, time.perf_counter() - start, detail=traceback.format_exc(limit=6))
+
+
+def _train(task: TrialTask, config, data, monitor_every: int):
+    """(TrainResult, its monitor, resume_note): the trial's training, continued from ``task.resume_state``
+    when that state can be read, else from epoch 0 (resume_note says why; None when it continued or
+    there was nothing to continue)."""
+    from babysit.errors import CheckpointError
+    from babysit.train.recipe import train_model
+    from babysit.train.training_state import SaveTrainingState
+
+    def callbacks(monitor):
+        out = [monitor] if monitor else []
+        if task.stop_after is not None:
+            if task.save_state is not None:  # before StopAfter: the state is the rung's, whatever ends the run
+                out.append(SaveTrainingState(task.save_state, at_epochs=[task.stop_after]))
+            out.append(StopAfter(task.stop_after))
+        return out
+
+    note = None
+    if task.resume_state is not None:
+        monitor = _monitor(monitor_every)
+        try:
+            return (train_model(config, data=data, verbose=False, callbacks=callbacks(monitor),
+                                resume_state=task.resume_state), monitor, None)
+        except CheckpointError as exc:  # missing, truncated, another training's: the same results from epoch 0
+            note = f"could not continue from the rung's training state ({exc}); trained from epoch 0 instead"
+    monitor = _monitor(monitor_every)
+    return train_model(config, data=data, verbose=False, callbacks=callbacks(monitor)), monitor, note
 
 
 def _monitor(every: int):
