@@ -31,7 +31,7 @@ from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import Choice, LogUniform
 from babysit.search.trial import DataRef, prepared, trial_config
 from babysit.store.recording import record_run
-from babysit.train.recipe import LECTURE_LR_DECAY, TrainConfig, model_factory
+from babysit.train.recipe import LECTURE_LR_DECAY, TRAIN_ACC_ROWS, TrainConfig, model_factory
 from babysit.validation import (
     AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, check_choice, check_directory, check_float, check_int,
 )
@@ -150,7 +150,8 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
             seconds_left = minimal
         rungs = Rungs() if config.rungs else None
         plan = plan_search(seconds_left, epoch_seconds, workers=config.workers, cores=available_cores(),
-                           trial_gain=rungs.trial_gain if rungs else None)
+                           trial_gain=rungs.trial_gain if rungs else None, train_examples=len(dataset.y_train),
+                           check_examples=len(dataset.y_val) + min(TRAIN_ACC_ROWS, len(dataset.y_train)))
         if resumed is not None:  # the stored spec is the truth: its ranges, stages and horizon, not this plan's
             plan = _resumed_plan(plan, resumed)
         say(f"plan ({fmt_minutes(60 * config.budget_minutes)} budget, {config.workers} worker(s)): {plan.describe()}")
@@ -161,7 +162,8 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
             # trials with a long run's per-epoch decay would favour rates too low for the long run
             space = SearchSpace({"lr": LogUniform(*lr_range), "reg": LogUniform(*REG_RANGE),
                                  **{k: Choice([v]) for k, v in fixed.items()}, "horizon": Choice([plan.final_epochs])})
-            spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed, rungs=rungs)
+            spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed, rungs=rungs,
+                              stage_examples=plan.stage_examples)
         with make_executor(config.workers) as executor:
             outcome = run_search(spec, store, executor, name=name, observer=observer,
                                  deadlines=stage_deadlines(time.monotonic(), plan))
@@ -287,7 +289,7 @@ def _resumed_plan(plan: Plan, spec: SearchSpec) -> Plan:
     return dataclasses.replace(
         plan, stage_trials=spec.stage_trials, stage_epochs=spec.stage_epochs,
         expected_trials=tuple(min(t, x) for t, x in zip(spec.stage_trials, plan.expected_trials + spec.stage_trials)),
-        stage_seconds=(search_seconds / stages,) * stages, final_epochs=int(horizon))
+        stage_seconds=(search_seconds / stages,) * stages, final_epochs=int(horizon), stage_examples=spec.stage_examples)
 
 
 def _doctor(config: JobConfig, dataset, fixed, say):

@@ -2,7 +2,10 @@
 
 From the seconds one epoch takes (measured by training one epoch) and the seconds left, pick
 stage 1's epochs (a few, as the lecture says), the trials of each stage and the epochs of the
-final training. Each stage has a deadline and its trial count is a ceiling: the driver stops
+final training. Where an epoch is so long that stage 1 could not run ``SUBSET_TRIALS`` one-epoch
+trials (a ConvNet on CIFAR-10 here), the coarse stages train on a stratified subset of the
+training split, just large enough for that many, growing geometrically to the whole split by the
+last stage (``stage_examples``; benchmarks/bench_subsets.py measures what it costs in the choice). Each stage has a deadline and its trial count is a ceiling: the driver stops
 launching a stage's trials at its deadline, so a busier machine runs fewer trials rather than
 overrunning, and a quieter one runs more than the timed epoch promised.
 """
@@ -25,6 +28,12 @@ EPOCH_GROWTH = 2
 # Trials' epochs ran at 1-2x the one timed epoch (CIFAR-10 fc:50 on a shared 2-core VM: 0.36 s timed,
 # 0.37-0.83 s in trials); the final training is planned at the slow end so it gets its epochs.
 FINAL_PACE_MARGIN = 2.0
+SUBSET_TRIALS = 20  # stage 1 trains on a subset only when it could not run this many one-epoch trials on the whole
+MIN_SUBSET_FRACTION = 0.1  # never below this share of the training split...
+MIN_SUBSET_EXAMPLES = 1000  # ...nor below this many examples
+# An epoch's accuracy checks (the validation split and TRAIN_ACC_ROWS training rows, forward only: ~1/3 of a
+# training step per example) do not shrink with the subset.
+FORWARD_SHARE = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -39,12 +48,15 @@ class Plan:
     final_seconds: float
     epoch_seconds: float
     parallel: float
+    stage_examples: tuple[int | None, ...] | None = None  # per stage (None: the whole split), or None: no subsets
 
     def describe(self) -> str:
+        examples = self.stage_examples or (None,) * len(self.stage_trials)
         stages = "; ".join(
-            f"stage {k + 1}: ~{x} (up to {n}) trials x {e} epoch(s) in ~{s:.0f} s"
-            for k, (n, x, e, s) in enumerate(zip(self.stage_trials, self.expected_trials, self.stage_epochs,
-                                                 self.stage_seconds))
+            f"stage {k + 1}: ~{x} (up to {n}) trials x {e} epoch(s)"
+            + ("" if m is None else f" on {m:,} training examples") + f" in ~{s:.0f} s"
+            for k, (n, x, e, s, m) in enumerate(zip(self.stage_trials, self.expected_trials, self.stage_epochs,
+                                                    self.stage_seconds, examples))
         )
         return (f"{stages}; final training {self.final_epochs} epochs in ~{self.final_seconds:.0f} s "
                 f"(one epoch takes {self.epoch_seconds:.2f} s)")
@@ -62,15 +74,17 @@ def parallel_speedup(workers: int, cores: int) -> float:
 
 
 def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, cores: int = 1,
-                trial_gain=None) -> Plan:
+                trial_gain=None, train_examples: int | None = None, check_examples: int = 0) -> Plan:
     """The plan that fits ``seconds_left``, given one epoch (training + accuracy checks) in ``epoch_seconds``.
 
     ``trial_gain(epochs)``: how many more trials of that many epochs fit in a stage's time than full
     ones (a search with rungs stops most trials early: ``Rungs.trial_gain``); default 1.
+    ``train_examples``: the training split's size (None: no subsets are planned); ``check_examples``:
+    the rows an epoch's accuracy checks read (validation split + TRAIN_ACC_ROWS).
 
     The final training gets up to a quarter of the time (10 to 80 epochs); the stages share the
     rest equally, each training twice as long as the one before. Three stages when the third
-    can still run ``MIN_LAST_STAGE_TRIALS`` trials, else two.
+    can still run ``MIN_LAST_STAGE_TRIALS`` trials, else two. Subsets: see the module docstring.
     """
     epoch_seconds = max(float(epoch_seconds), 1e-3)
     seconds_left = max(float(seconds_left), 0.0)
@@ -82,11 +96,13 @@ def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, 
     final_epochs = max(1, min(final_epochs, int(final_seconds / slow_epoch)))
     search_seconds = max(seconds_left - final_seconds, 0.0)
     for stages in STAGES:
-        # epoch-units (one epoch of one trial) each stage can afford
+        # epoch-units (one epoch of one trial on the whole split) each stage can afford
         units = search_seconds * parallel / epoch_seconds / stages
-        e1 = int(min(MAX_STAGE1_EPOCHS, max(1, units // TRIALS_FOR_MORE_EPOCHS)))
+        examples = stage_subsets(units, stages, train_examples, check_examples)
+        costs = [epoch_cost(n, train_examples, check_examples) for n in examples]
+        e1 = int(min(MAX_STAGE1_EPOCHS, max(1, units / costs[0] // TRIALS_FOR_MORE_EPOCHS)))
         epochs = tuple(e1 * EPOCH_GROWTH**k for k in range(stages))
-        fit = [units // e for e in epochs]
+        fit = [units // (e * c) for e, c in zip(epochs, costs)]
         if stages == STAGES[-1] or fit[-1] >= MIN_LAST_STAGE_TRIALS:
             break
     # One timed epoch on a shared machine can be off by several times either way: each stage may run up
@@ -96,7 +112,35 @@ def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, 
     trials = tuple(int(min(MAX_TRIALS, max(MIN_TRIALS, TRIAL_HEADROOM * n))) for n in fit)
     expected = tuple(int(min(t, max(1, n))) for t, n in zip(trials, fit))
     seconds = tuple(search_seconds / stages for _ in range(stages))
-    return Plan(trials, expected, epochs, seconds, final_epochs, final_seconds, epoch_seconds, parallel)
+    return Plan(trials, expected, epochs, seconds, final_epochs, final_seconds, epoch_seconds, parallel,
+                None if all(n is None for n in examples) else tuple(examples))
+
+
+def epoch_cost(examples: int | None, train_examples: int | None, check_examples: int = 0) -> float:
+    """An epoch on ``examples`` of the ``train_examples`` training rows, as a share of a whole-split epoch
+    (its minibatch steps shrink with the subset, its accuracy checks on ``check_examples`` rows do not)."""
+    if examples is None or not train_examples or examples >= train_examples:
+        return 1.0
+    checks = FORWARD_SHARE * check_examples
+    return (examples + checks) / (train_examples + checks)
+
+
+def stage_subsets(units: float, stages: int, train_examples: int | None, check_examples: int = 0) -> list:
+    """Training examples per stage (None: the whole split): the whole split everywhere when stage 1 can run
+    ``SUBSET_TRIALS`` one-epoch trials of ``units`` epoch-units on it; else stage 1 on the subset that fits
+    that many (at least MIN_SUBSET_FRACTION of the split and MIN_SUBSET_EXAMPLES), stage k on
+    fraction ** ((K - k) / (K - 1)) of the split, the last stage on all of it."""
+    if not train_examples or units >= SUBSET_TRIALS or stages < 2:
+        return [None] * stages
+    checks = FORWARD_SHARE * check_examples
+    wanted = units / SUBSET_TRIALS * (train_examples + checks) - checks  # epoch_cost(wanted) == units / SUBSET_TRIALS
+    floor = max(MIN_SUBSET_FRACTION * train_examples, MIN_SUBSET_EXAMPLES)
+    first = min(train_examples, max(wanted, floor)) / train_examples
+    out = []
+    for k in range(stages):
+        n = int(round(train_examples * first ** ((stages - 1 - k) / (stages - 1))))
+        out.append(None if n >= train_examples else n)
+    return out
 
 
 def stage_deadlines(start: float, plan: Plan) -> dict[int, float]:

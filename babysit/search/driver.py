@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ class SearchSpec:
 
     ``stage_trials[k]`` / ``stage_epochs[k]``: trials and epochs of stage k + 1.
     ``rungs``: early stopping of clearly lost trials inside each stage (babysit.search.rungs), or None.
+    ``stage_examples[k]``: the training examples stage k + 1 trains on, a stratified subset of the
+    training split (``babysit.search.trial.subset``; None: the whole split), or None: every stage
+    on the whole split. The coarse stages of a search whose epochs are long may train on fewer.
     """
 
     data: DataRef
@@ -56,6 +60,7 @@ class SearchSpec:
     seed: int = 0
     sampler: str = "random"
     rungs: Rungs | None = None
+    stage_examples: tuple[int | None, ...] | None = None
 
     def __post_init__(self):
         trials = check_int_list("SearchSpec", "stage_trials", self.stage_trials, allow_empty=False)
@@ -69,6 +74,14 @@ class SearchSpec:
         check_choice("SearchSpec", "sampler", self.sampler, SAMPLERS)
         if self.rungs is not None and not isinstance(self.rungs, Rungs):
             raise invalid("SearchSpec", "rungs", "a babysit.search.rungs.Rungs or None", self.rungs)
+        if self.stage_examples is not None:
+            examples = tuple(self.stage_examples) if isinstance(self.stage_examples, (list, tuple)) else None
+            if (examples is None or len(examples) != len(trials)
+                    or not all(n is None or (isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1)
+                               for n in examples)):
+                raise invalid("SearchSpec", "stage_examples",
+                              f"None or one int in [1, inf) or None per stage ({len(trials)})", self.stage_examples)
+            object.__setattr__(self, "stage_examples", tuple(None if n is None else int(n) for n in examples))
 
     @classmethod
     def from_cli(cls, *, data: DataRef, model: str, space: SearchSpace, stages: int, trials: int, epochs: int,
@@ -90,11 +103,12 @@ class SearchSpec:
             raise invalid("SearchSpec.from_json", "version", f"{SPEC_VERSION}", obj.get("version"))
         return cls(DataRef(**obj["data"]), obj["model"], SearchSpace.from_json(obj["space"]),
                    tuple(obj["stage_trials"]), tuple(obj["stage_epochs"]), obj["seed"], obj["sampler"],
-                   Rungs.from_json(obj.get("rungs")))
+                   Rungs.from_json(obj.get("rungs")),
+                   None if obj.get("stage_examples") is None else tuple(obj["stage_examples"]))
 
     def to_json(self) -> dict:
         """The JSON stored with the search; a resume must present the same (no 'rungs' key without
-        rungs, so the searches stored before rungs existed resume unchanged)."""
+        rungs, no 'stage_examples' without subsets, so the searches stored before them resume unchanged)."""
         obj = {
             "version": SPEC_VERSION, "data": self.data.to_json(), "model": self.model,
             "space": self.space.to_json(), "stage_trials": list(self.stage_trials),
@@ -102,12 +116,19 @@ class SearchSpec:
         }
         if self.rungs is not None:
             obj["rungs"] = self.rungs.to_json()
+        if self.stage_examples is not None:
+            obj["stage_examples"] = list(self.stage_examples)
         return obj
+
+    def train_examples(self, stage: int) -> int | None:
+        """The training examples of ``stage`` (1-based; None: the whole split)."""
+        return None if self.stage_examples is None else self.stage_examples[stage - 1]
 
 
 @dataclass
 class StageOutcome:
-    """One stage: its number, ranges, epochs, trials (best first via ``ranked``) and edge warnings."""
+    """One stage: its number, ranges, epochs, trials (best first via ``ranked``), edge warnings and
+    the training examples its trials trained on (None: the whole split)."""
 
     stage: int
     space: SearchSpace
@@ -116,6 +137,7 @@ class StageOutcome:
     records: list[TrialRecord] = field(default_factory=list)
     warnings: list[EdgeWarning] = field(default_factory=list)
     stopped_by_budget: bool = False
+    train_examples: int | None = None
 
     @property
     def best(self) -> TrialRecord | None:
@@ -268,7 +290,7 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
                closed=False, states=None) -> StageOutcome:
     configs = stage_configs(spec, space, stage)
     epochs = spec.stage_epochs[stage - 1]
-    result = StageOutcome(stage, space, epochs, len(configs))
+    result = StageOutcome(stage, space, epochs, len(configs), train_examples=spec.train_examples(stage))
     names = varying(space)
     for index, config in enumerate(configs):
         if (stage, index) in done:
@@ -281,14 +303,15 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
     if closed:
         plan.todo = []
     result.stopped_by_budget = closed and len(result.records) < len(configs)
-    durations: list[float] = []
+    epoch_seconds: list[float] = []  # per epoch each finished task trained
 
     def may_launch() -> bool:
         if deadline is None:
             return True
-        # a trial launched now must be expected to end before the deadline
-        expected = sorted(durations)[len(durations) // 2] if durations else 0.0
-        if time.monotonic() + expected <= deadline:
+        # a trial launched now must be expected to end before the deadline: the median epoch times the epochs
+        # of what comes next (a rung run's few, or a promoted trial's rest: several times longer)
+        median = sorted(epoch_seconds)[len(epoch_seconds) // 2] if epoch_seconds else 0.0
+        if time.monotonic() + median * plan.next_epochs() <= deadline:
             return True
         result.stopped_by_budget = True
         return False
@@ -298,13 +321,20 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
         observer.on_trial(record, len(result.records), len(configs), names)
 
     for task, outcome in executor.run(trial_fn, plan.tasks(), may_launch):
-        durations.append(float(outcome.metrics.get("seconds") or 0.0))
+        epoch_seconds.append(_seconds_per_epoch(outcome))
         for record in plan.completed(task, outcome):
             add(record)
     for record in plan.unfinished():
         add(record)
     result.records.sort(key=lambda r: r.index)
     return result
+
+
+def _seconds_per_epoch(outcome: RunRecord) -> float:
+    """Seconds per epoch the task trained (a continuation counts only its own epochs)."""
+    m = outcome.metrics
+    seconds = float(m.get("task_seconds") or m.get("seconds") or 0.0)
+    return seconds / max(1.0, float(m.get("epochs") or 0) - float(m.get("resumed_at_epoch") or 0))
 
 
 class _Stage:
@@ -319,7 +349,11 @@ class _Stage:
     def task(self, index: int, stop_after: int | None = None, **state) -> TrialTask:
         seed = trial_seed(self.spec.seed, self.stage, index)
         return TrialTask(self.spec.data, self.spec.model, self.configs[index], self.epochs, seed, self.stage, index,
-                         stop_after, **state)
+                         stop_after, train_examples=self.spec.train_examples(self.stage), **state)
+
+    def next_epochs(self) -> int:
+        """Epochs the next task to launch trains."""
+        return self.epochs
 
     def start(self, index: int) -> None:
         self.run_ids[index] = self.store.start_run(self.search_id, self.stage, index, self.configs[index])
@@ -356,6 +390,9 @@ class _HalvingStage(_Stage):
         self.at_rung: dict[int, RunRecord] = {}  # trials past their rung, not decided yet
         self.promoted: list[int] = []  # decided to go on, not launched yet
         self.running = 0
+
+    def next_epochs(self) -> int:
+        return self.epochs - self.rung if self.promoted else self.rung
 
     def tasks(self):
         rung_queue = list(self.todo)

@@ -52,7 +52,29 @@ def prepared(ref: DataRef):
 
         cached = prepare(ref.source, ref.preprocess, ref.seed)
         _CACHE.clear()
+        _SUBSETS.clear()
         _CACHE[ref] = cached
+    return cached
+
+
+_SUBSETS: dict[tuple[DataRef, int], tuple] = {}
+
+
+def subset(ref: DataRef, examples: int | None):
+    """``prepared(ref)`` with its training split cut to a stratified subset of ``examples`` rows
+    (``Dataset.stratified_sample``: every class as evenly as the split allows; the rows depend only
+    on the data and the count, so every trial of a stage trains on the same ones); the whole data
+    when ``examples`` is None or at least the split. Cached once per process, as ``prepared``."""
+    dataset, preprocessor = data = prepared(ref)
+    if examples is None or examples >= len(dataset.y_train):
+        return data
+    key = (ref, int(examples))
+    cached = _SUBSETS.get(key)
+    if cached is None:
+        X, y = dataset.stratified_sample(int(examples), np.random.default_rng([ref.seed, int(examples)]))
+        cached = (dataclasses.replace(dataset, X_train=X, y_train=y), preprocessor)
+        _SUBSETS.clear()
+        _SUBSETS[key] = cached
     return cached
 
 
@@ -66,6 +88,8 @@ class TrialTask:
     where a rung run saves its training state at the rung (``babysit.train.training_state``);
     ``resume_state``: the file a promoted trial continues from (a missing or unreadable one: it
     trains from epoch 0 instead and its ``resume_note`` says why; the results are the same).
+    ``train_examples``: train on this stratified subset of the training split (``subset``; None or
+    at least the split: all of it); validation is always on the whole validation split.
     """
 
     data: DataRef
@@ -78,6 +102,7 @@ class TrialTask:
     stop_after: int | None = None
     save_state: str | None = None
     resume_state: str | None = None
+    train_examples: int | None = None
 
 
 def trial_seed(search_seed: int, stage: int, index: int) -> int:
@@ -105,18 +130,20 @@ def run_trial(task: TrialTask, monitor_every: int = TRIAL_MONITOR_EVERY) -> RunR
     The record's metrics: val_acc (the best epoch's: the Solver keeps that model, as the
     lecture's trainer does), final_val_acc, train_acc, loss, epochs, iterations, seconds
     (training only), data_seconds (preparing the data: 0 when this process had it cached),
+    task_seconds (all this call took: data, training, state files),
     stop_reason, host, pid, val_examples, train_examples; its series: loss, train_acc,
     val_acc, lr and the training monitors' (``monitor_series``, ``histogram_series``) sampled
     every ``monitor_every`` iterations (0: none); its findings: the end-of-run diagnoses.
     """
     start = time.perf_counter()
     try:
-        data = prepared(task.data)
+        data = subset(task.data, task.train_examples)
         loaded = time.perf_counter()
         config = trial_config(task.data, task.model, task.params, task.epochs, task.seed)
         result, monitor, resume_note = _train(task, config, data, monitor_every)
         dataset = data[0]
-        extra = {**_where(), "data_seconds": loaded - start, "val_examples": int(len(dataset.y_val)),
+        extra = {**_where(), "data_seconds": loaded - start, "task_seconds": time.perf_counter() - start,
+                 "val_examples": int(len(dataset.y_val)),
                  "train_examples": int(len(dataset.y_train)), **({"resume_note": resume_note} if resume_note else {})}
         if monitor is None:
             return result.record(extra_metrics=extra)

@@ -64,3 +64,36 @@ def test_stage_deadlines_add_up():
     assert deadlines[1] == pytest.approx(1000 + plan.stage_seconds[0])
     assert deadlines[len(deadlines)] == pytest.approx(1000 + sum(plan.stage_seconds))
     assert "stage 1:" in plan.describe() and "final training" in plan.describe()
+
+
+def test_long_epochs_put_the_coarse_stages_on_a_growing_subset():
+    from babysit.pipeline.plan import MIN_SUBSET_FRACTION, SUBSET_TRIALS, epoch_cost
+
+    # a ConvNet on CIFAR-10 here: 23.5 s an epoch of 40,000 images, an 8-minute job on 2 workers
+    plan = plan_search(470, 23.5, workers=2, cores=2, train_examples=40_000, check_examples=6_000)
+    whole = plan_search(470, 23.5, workers=2, cores=2)
+    first = plan.stage_examples[0]
+    assert plan.stage_examples[-1] is None and 4_000 <= first < 40_000  # growing to the whole split
+    assert plan.stage_epochs == whole.stage_epochs == (1, 2)
+    assert whole.expected_trials[0] < SUBSET_TRIALS <= plan.expected_trials[0] + 1  # the subset buys stage 1 its trials
+    assert plan.expected_trials[1] == whole.expected_trials[1]  # the last stage is as it was
+    assert "on {:,} training examples".format(first) in plan.describe()
+    # an epoch's cost: its minibatches shrink with the subset, its accuracy checks do not
+    assert epoch_cost(None, 40_000, 6_000) == epoch_cost(40_000, 40_000, 6_000) == 1.0
+    assert epoch_cost(10_000, 40_000, 6_000) == pytest.approx(12_000 / 42_000)
+    # three stages: the middle one between the two; a tiny budget stops at the floor
+    three = plan_search(100, 0.5, train_examples=40_000, check_examples=6_000)
+    assert three.stage_examples is None  # short epochs: every stage on the whole split
+    tiny = plan_search(10, 23.5, train_examples=40_000, check_examples=6_000)
+    assert tiny.stage_examples[0] == MIN_SUBSET_FRACTION * 40_000
+    small = plan_search(10, 23.5, train_examples=1_200)
+    assert small.stage_examples[0] == 1_000  # never below MIN_SUBSET_EXAMPLES
+
+
+def test_the_middle_stage_of_three_trains_on_a_subset_between_the_two():
+    from babysit.pipeline.plan import stage_subsets
+
+    first, middle, last = stage_subsets(5.0, 3, 40_000, 6_000)
+    assert last is None and first < middle < 40_000
+    assert middle == pytest.approx((first * 40_000) ** 0.5, abs=1)
+    assert stage_subsets(25.0, 3, 40_000, 6_000) == [None] * 3 and stage_subsets(5.0, 2, None) == [None, None]

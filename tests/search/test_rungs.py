@@ -249,3 +249,22 @@ def test_stopped_and_exploded_trials_leave_no_state_behind(tmp_path):
     assert any(saved for _, saved, status in seen if status == "finished")  # each rung run that got there saved
     assert all(saved == (status == "finished") for _, saved, status in seen)
     assert not states.exists()
+
+
+def test_the_coarse_stages_train_on_their_subset_and_the_last_on_the_whole_split(tmp_path):
+    from babysit.cli.cmd_runs import subset_note
+    from babysit.search.trial import prepared
+
+    whole = len(prepared(DIGITS)[0].y_train)
+    s = SearchSpec(DIGITS, "fc:16", SPACE, (6, 3), (3, 1), 0, "random", RUNGS, stage_examples=(400, None))
+    outcome = search(tmp_path, s)
+    first, second = outcome.stages
+    assert first.train_examples == 400 and second.train_examples is None
+    assert {r.extra["train_examples"] for r in first.records if r.status != "failed"} == {400}
+    assert {r.extra["train_examples"] for r in second.records} == {whole}
+    assert any(r.extra.get("resumed_at_epoch") == 1 for r in first.records)  # a subset's state hands on too
+    with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
+        note = subset_note(store.runs())
+    assert note == ("Trained on a stratified subset of the training split (the coarse stages of a search whose "
+                    f"epochs are long): stage 1 of 'search' on 400 of {whole:,} examples.")
+    assert subset_note([]) is None
