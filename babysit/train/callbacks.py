@@ -47,7 +47,8 @@ class ExplosionGuard(Callback):
         self.first_loss = None
 
     def on_train_begin(self, solver):
-        self.first_loss = None
+        # a resumed run (babysit.train.training_state) keeps the first loss of the run it continues
+        self.first_loss = solver.loss_history[0] if solver.loss_history else None
 
     def on_iteration_end(self, solver):
         if getattr(solver, "nonfinite", None):  # the Solver stopped on NaN/inf already and said why

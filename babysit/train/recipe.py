@@ -165,14 +165,16 @@ def make_solver(config: TrainConfig, model, data, *, callbacks=(), verbose: bool
 
 
 def train_model(config: TrainConfig, out=None, *, data=None, callbacks=(), verbose: bool = True,
-                checkpoint_info: Mapping | None = None, model=None, lr_mults: Mapping | None = None) -> TrainResult:
+                checkpoint_info: Mapping | None = None, model=None, lr_mults: Mapping | None = None,
+                resume_state=None) -> TrainResult:
     """Train one model as ``config`` says; with ``out``, keep the best one in ``out/model.safetensors``.
 
     Inputs: data, the ``(dataset, preprocessor)`` of ``babysit.data.prepare`` when the caller has
     it already (a search, ``babysit run``), else it is prepared from the config; callbacks,
     besides the Checkpoint; checkpoint_info, extra keys for the checkpoint's train_config; model, a
     model built already (finetuning's pretrained one; default: ``build_model(config, ...)``);
-    lr_mults, per-parameter learning-rate multipliers.
+    lr_mults, per-parameter learning-rate multipliers; resume_state, a training state file
+    (``babysit.train.training_state``) of this same training: the run goes on from its epoch.
     The checkpoint is written (atomically) whenever validation accuracy improves, so a run that
     explodes early leaves any earlier checkpoint in ``out`` intact.
     """
@@ -192,6 +194,10 @@ def train_model(config: TrainConfig, out=None, *, data=None, callbacks=(), verbo
         )
         callbacks.insert(0, checkpoint)
     solver = make_solver(config, model, dataset, callbacks=callbacks, verbose=verbose, lr_mults=lr_mults)
+    if resume_state is not None:
+        from babysit.train.training_state import restore_training_state
+
+        restore_training_state(resume_state, solver)
     # Probing absurd learning rates overflows by design: the explosion guard judges the loss, not NumPy warnings.
     with np.errstate(all="ignore"):
         solver.train()

@@ -45,10 +45,12 @@ class Solver:
     After ``train()``: loss_history and lr_history (per iteration),
     train_acc_history and val_acc_history (per epoch), best_val_acc,
     best_params (copies, also restored into the model), seconds (wall time
-    of ``train()``), stopped_at, stop_reason and status: 'not started', then
-    'running', then 'finished' (every planned epoch ran), 'stopped' (a callback
-    ended it on purpose: a deadline, a short run's step count), 'exploded' or
-    'diverged' (the explosion guard). ``metrics()`` summarizes the run.
+    of ``train()``, plus that of the run it resumed), stopped_at, stop_reason
+    and status: 'not started', then 'running', then 'finished' (every planned
+    epoch ran), 'stopped' (a callback ended it on purpose: a deadline, a short
+    run's step count), 'exploded' or 'diverged' (the explosion guard).
+    ``metrics()`` summarizes the run. ``babysit.train.training_state`` saves a
+    run in progress and restores it into a new Solver, whose ``train()`` goes on.
     """
 
     def __init__(
@@ -100,7 +102,9 @@ class Solver:
         self.stopped_at = None
         self.stop_reason = None
         self.nonfinite = None  # {'cause': 'data' | 'gradient' | 'loss', 'where', 'iteration'} when NaN/inf stopped it
+        self.resumed_from = None  # {'path', 'epoch', 'iteration'} once a training state was restored into it
         self._stop = False
+        self._clock = None  # perf_counter at which train() would have started, had it never paused
 
     def _make_schedule(self, schedule, lr, lr_decay) -> Schedule:
         lr_decay = check_float("Solver", "lr_decay", lr_decay, Interval(0.0, math.inf, "neither"))
@@ -120,8 +124,9 @@ class Solver:
         )
 
     def train(self) -> Solver:
-        """Run the optimization; returns self."""
-        start = time.perf_counter()
+        """Run the optimization (the epochs not done yet: all of them, or those after a restored
+        training state); returns self."""
+        start = self._clock = time.perf_counter() - self.seconds  # a resumed run counts the time trained before
         self.status = "running"
         try:
             self._fire("on_train_begin")
@@ -193,6 +198,10 @@ class Solver:
             correct += int(np.count_nonzero(np.argmax(scores, axis=1) == y[start:start + batch_size]))
         return correct / max(len(X), 1)
 
+    def elapsed(self) -> float:
+        """Seconds trained so far: ``seconds`` once ``train()`` returned, the running time while it runs."""
+        return time.perf_counter() - self._clock if self.status == "running" and self._clock is not None else self.seconds
+
     def metrics(self) -> dict:
         """The run's metrics so far, JSON-able: what the run store, checkpoints and reports record.
 
@@ -210,6 +219,7 @@ class Solver:
             "epochs": self.epoch, "iterations": self.iteration, "seconds": float(self.seconds),
             "stopped_at": self.stopped_at, "stop_reason": self.stop_reason,
             **({"nonfinite_cause": self.nonfinite["cause"]} if self.nonfinite else {}),
+            **({"resumed_at_epoch": self.resumed_from["epoch"]} if self.resumed_from else {}),
         }
 
     def _trainable_params(self):
