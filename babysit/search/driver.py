@@ -296,7 +296,10 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
         if (stage, index) in done:
             result.records.append(TrialRecord.from_run(done[(stage, index)]))
     observer.on_stage_start(stage, space, len(configs), epochs, len(result.records))
-    rung = spec.rungs.rung_epochs(epochs) if spec.rungs is not None else None
+    # a stage of fewer trials than a bracket has no rung: its one bracket would wait for trials the budget may
+    # never launch (an 8-minute ConvNet job's 4-trial stage 2 stopped both trials it ran at their rung)
+    rung = (spec.rungs.rung_epochs(epochs) if spec.rungs is not None and len(configs) >= spec.rungs.bracket
+            else None)
     # a closed stage launches nothing: its stored trials are all it has (so no rung decisions are left to make)
     plan = (_Stage if rung is None or closed else _HalvingStage)(spec, store, search_id, stage, configs, epochs,
                                                                   done, rung, states)

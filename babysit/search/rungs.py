@@ -21,6 +21,9 @@ full-length trials, so the coarse-to-fine narrowing and edge widening (search.st
 same kind of results as without rungs (stopped trials have no full-length result and rank by
 their rung accuracy, below every promoted trial of a similar configuration).
 
+A stage of fewer trials than a bracket runs without a rung (its one bracket would wait for trials
+that a short budget may never launch).
+
 Deterministic whatever the number of workers: which trials share a bracket depends only on their
 indexes, a promotion only on the bracket's complete rung results, so any order of arrival gives
 the same decisions. The time budget (the stage deadline) can end a stage between the two phases

@@ -97,3 +97,21 @@ def test_the_middle_stage_of_three_trains_on_a_subset_between_the_two():
     assert last is None and first < middle < 40_000
     assert middle == pytest.approx((first * 40_000) ** 0.5, abs=1)
     assert stage_subsets(25.0, 3, 40_000, 6_000) == [None] * 3 and stage_subsets(5.0, 2, None) == [None, None]
+
+
+def test_the_final_training_takes_a_subset_trials_pace_from_the_timed_epoch():
+    import dataclasses
+
+    from babysit.pipeline.final_training import final_epoch_seconds
+    from babysit.search.records import TrialRecord
+
+    plan = dataclasses.replace(plan_search(470, 23.5, workers=2, cores=2, train_examples=40_000, check_examples=6_000))
+    subset = plan.stage_examples[0]
+
+    def trial(examples):
+        return TrialRecord(run_id=1, stage=1, index=0, params={}, status="finished", val_acc=0.4, train_acc=0.4,
+                           loss=1.0, epochs=2, seconds=6.0, extra={"train_examples": examples})
+
+    assert final_epoch_seconds(trial(40_000), plan) == 3.0  # a whole-split trial's own pace
+    assert final_epoch_seconds(trial(subset), plan) == 23.5  # a subset's epochs are shorter: the timed epoch
+    assert final_epoch_seconds(trial(40_000), plan_search(470, 23.5)) == 3.0

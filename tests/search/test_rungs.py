@@ -268,3 +268,9 @@ def test_the_coarse_stages_train_on_their_subset_and_the_last_on_the_whole_split
     assert note == ("Trained on a stratified subset of the training split (the coarse stages of a search whose "
                     f"epochs are long): stage 1 of 'search' on 400 of {whole:,} examples.")
     assert subset_note([]) is None
+
+
+def test_a_stage_of_fewer_trials_than_a_bracket_runs_them_all_in_full(tmp_path):
+    outcome = search(tmp_path, spec(trials=(4,), epochs=(3,)))  # bracket 6
+    assert all(r.status != "stopped" and "rung" not in r.extra for r in outcome.records)
+    assert {r.epochs for r in outcome.records if r.status == "finished"} == {3}
