@@ -22,7 +22,9 @@ from pathlib import Path
 
 from babysit.errors import BabysitError
 from babysit.pipeline.final_training import REPORT_RESERVE_S, FinalRun, train_final
-from babysit.pipeline.plan import Plan, fmt_minutes, plan_search, stage_deadlines, time_one_epoch
+from babysit.pipeline.plan import (
+    Plan, fmt_minutes, plan_search, smallest_search_seconds, stage_deadlines, time_one_epoch,
+)
 from babysit.pipeline.search_ranges import REG_RANGE, lr_range_from
 from babysit.search.driver import SPEC_VERSION, SearchOutcome, SearchSpec, run_search
 from babysit.search.rungs import Rungs
@@ -142,7 +144,10 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
         probe = {"lr": math.sqrt(lr_range[0] * lr_range[1]), "reg": 1e-3, **fixed}
         epoch_seconds = time_one_epoch(trial_config(ref, config.model, probe, 1, config.seed), data)
         seconds_left = deadline - time.monotonic() - REPORT_RESERVE_S
-        minimal = MIN_SEARCH_EPOCHS * epoch_seconds
+        check_examples = len(dataset.y_val) + min(TRAIN_ACC_ROWS, len(dataset.y_train))
+        # (on a subset where epochs are long: an 8-minute ConvNet job was pushed 2 minutes past its budget by
+        # the whole split's minimum)
+        minimal = smallest_search_seconds(MIN_SEARCH_EPOCHS, epoch_seconds, len(dataset.y_train), check_examples)
         if seconds_left < minimal:  # no model without a search: run the smallest one, past the budget
             say(f"warning: the budget leaves {max(seconds_left, 0):.1f} s for the search, less than the smallest "
                 f"search needs (~{minimal:.1f} s at {epoch_seconds:.2f} s per epoch); running that, past the budget "
@@ -151,7 +156,7 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
         rungs = Rungs() if config.rungs else None
         plan = plan_search(seconds_left, epoch_seconds, workers=config.workers, cores=available_cores(),
                            trial_gain=rungs.trial_gain if rungs else None, train_examples=len(dataset.y_train),
-                           check_examples=len(dataset.y_val) + min(TRAIN_ACC_ROWS, len(dataset.y_train)))
+                           check_examples=check_examples)
         if resumed is not None:  # the stored spec is the truth: its ranges, stages and horizon, not this plan's
             plan = _resumed_plan(plan, resumed)
         say(f"plan ({fmt_minutes(60 * config.budget_minutes)} budget, {config.workers} worker(s)): {plan.describe()}")

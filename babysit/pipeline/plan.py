@@ -129,6 +129,14 @@ def epoch_cost(examples: int | None, train_examples: int | None, check_examples:
     return (examples + checks) / (train_examples + checks)
 
 
+def smallest_search_seconds(trials: int, epoch_seconds: float, train_examples: int | None = None,
+                            check_examples: int = 0) -> float:
+    """Seconds ``trials`` one-epoch trials take on the smallest training subset the plan would take (the whole
+    split when ``train_examples`` is None): what a search needs at the least."""
+    smallest = stage_subsets(0.0, 2, train_examples, check_examples)[0]
+    return trials * epoch_seconds * epoch_cost(smallest, train_examples, check_examples)
+
+
 def stage_subsets(units: float, stages: int, train_examples: int | None, check_examples: int = 0) -> list:
     """Training examples per stage (None: the whole split): the whole split everywhere when stage 1 can run
     ``SUBSET_TRIALS`` one-epoch trials of ``units`` epoch-units on it; else stage 1 on the subset that fits

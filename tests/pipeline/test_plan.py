@@ -115,3 +115,11 @@ def test_the_final_training_takes_a_subset_trials_pace_from_the_timed_epoch():
     assert final_epoch_seconds(trial(40_000), plan) == 3.0  # a whole-split trial's own pace
     assert final_epoch_seconds(trial(subset), plan) == 23.5  # a subset's epochs are shorter: the timed epoch
     assert final_epoch_seconds(trial(40_000), plan_search(470, 23.5)) == 3.0
+
+
+def test_the_smallest_search_trains_on_the_smallest_subset_where_epochs_are_long():
+    from babysit.pipeline.plan import epoch_cost, smallest_search_seconds
+
+    assert smallest_search_seconds(8, 46.0) == 8 * 46.0  # no split sizes: the whole split
+    assert smallest_search_seconds(8, 46.0, 40_000, 6_000) == pytest.approx(8 * 46.0 * epoch_cost(4_000, 40_000, 6_000))
+    assert smallest_search_seconds(8, 46.0, 40_000, 6_000) < 0.2 * 8 * 46.0
