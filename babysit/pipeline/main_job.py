@@ -28,7 +28,7 @@ from babysit.pipeline.plan import (
 from babysit.pipeline.search_ranges import REG_RANGE, lr_range_from
 from babysit.search.driver import SPEC_VERSION, SearchOutcome, SearchSpec, run_search
 from babysit.search.rungs import Rungs
-from babysit.search.executors import available_cores, make_executor
+from babysit.search.executors import available_cores, make_executor, threads_per_worker
 from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import Choice, LogUniform
 from babysit.search.trial import DataRef, prepared, trial_config
@@ -142,7 +142,9 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
         # 3. plan from one timed epoch, then search
         t = time.monotonic()
         probe = {"lr": math.sqrt(lr_range[0] * lr_range[1]), "reg": 1e-3, **fixed}
-        epoch_seconds = time_one_epoch(trial_config(ref, config.model, probe, 1, config.seed), data)
+        # timed with the BLAS threads a trial gets (parallel_speedup counts the workers)
+        epoch_seconds = time_one_epoch(trial_config(ref, config.model, probe, 1, config.seed), data,
+                                       threads=threads_per_worker(config.workers) if config.workers > 1 else None)
         seconds_left = deadline - time.monotonic() - REPORT_RESERVE_S
         check_examples = len(dataset.y_val) + min(TRAIN_ACC_ROWS, len(dataset.y_train))
         # (on a subset where epochs are long: an 8-minute ConvNet job was pushed 2 minutes past its budget by

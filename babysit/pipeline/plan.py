@@ -67,14 +67,17 @@ class Plan:
 
 
 def parallel_speedup(workers: int, cores: int) -> float:
-    """Trials/second of ``workers`` processes relative to one process using every core.
+    """Trials/second of ``workers`` processes relative to one of them alone: the epoch is timed with the
+    BLAS threads each worker gets (``time_one_epoch(threads=threads_per_worker(workers))``), so each
+    worker with a core of its own trains at that pace: min(workers, cores).
 
-    Two single-thread processes on two cores give ~1.2x one two-thread process (../shared/PERFORMANCE.md);
-    BLAS threads scale worse than processes, so more processes help, up to the cores.
+    (Timed with every thread in one process, the epoch misled the plan on a busy machine: a 2-thread
+    OpenBLAS epoch collapses under load, 9.0 s against 2.2 s in the 1-thread workers for fc:50, 184 s
+    against 48 s for conv:32,64; docs/benchmarks.md.)
     """
     if workers <= 1:
         return 1.0
-    return max(1.0, 0.6 * min(workers, cores))
+    return float(max(1, min(workers, cores)))
 
 
 def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, cores: int = 1,
@@ -168,11 +171,16 @@ def fmt_minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
-def time_one_epoch(config, data) -> float:
+def time_one_epoch(config, data, threads: int | None = None) -> float:
     """Seconds one epoch of ``config`` (a TrainConfig; minibatch steps + the per-epoch accuracy checks) takes
-    on ``data`` (the ``(dataset, preprocessor)`` of ``babysit.data.prepare``): what the plan is made from."""
+    on ``data`` (the ``(dataset, preprocessor)`` of ``babysit.data.prepare``) with ``threads`` BLAS threads
+    (None: as the process has them; a search's: what each of its workers gets): what the plan is made from."""
+    import contextlib
     import dataclasses
+
+    from threadpoolctl import threadpool_limits
 
     from babysit.train.recipe import train_model
 
-    return train_model(dataclasses.replace(config, epochs=1), data=data, verbose=False).seconds
+    with threadpool_limits(limits=threads) if threads else contextlib.nullcontext():
+        return train_model(dataclasses.replace(config, epochs=1), data=data, verbose=False).seconds

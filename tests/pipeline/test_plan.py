@@ -48,7 +48,7 @@ def test_coarse_stages_use_a_few_epochs_and_more_time_buys_trials_epochs_and_a_t
 def test_more_workers_buy_more_trials():
     one = plan_search(600, 1.0, workers=1, cores=2)
     two = plan_search(600, 1.0, workers=2, cores=2)
-    assert parallel_speedup(2, 2) == pytest.approx(1.2) and parallel_speedup(1, 2) == 1.0
+    assert parallel_speedup(2, 2) == 2.0 and parallel_speedup(4, 2) == 2.0 and parallel_speedup(1, 2) == 1.0
     assert sum(two.stage_trials) >= sum(one.stage_trials)
 
 
@@ -123,3 +123,15 @@ def test_the_smallest_search_trains_on_the_smallest_subset_where_epochs_are_long
     assert smallest_search_seconds(8, 46.0) == 8 * 46.0  # no split sizes: the whole split
     assert smallest_search_seconds(8, 46.0, 40_000, 6_000) == pytest.approx(8 * 46.0 * epoch_cost(4_000, 40_000, 6_000))
     assert smallest_search_seconds(8, 46.0, 40_000, 6_000) < 0.2 * 8 * 46.0
+
+
+def test_the_epoch_is_timed_with_a_workers_threads_and_the_process_keeps_its_own():
+    from threadpoolctl import threadpool_info
+
+    from babysit.pipeline.plan import time_one_epoch
+    from babysit.search.trial import DataRef, prepared, trial_config
+
+    before = [d["num_threads"] for d in threadpool_info()]
+    ref = DataRef("digits")
+    seconds = time_one_epoch(trial_config(ref, "fc:16", {"lr": 1e-2}, 1, 0), prepared(ref), threads=1)
+    assert seconds > 0 and [d["num_threads"] for d in threadpool_info()] == before
