@@ -36,7 +36,7 @@ def run(args) -> int:
         print(dumps([{k: r[k] for k in JSON_KEYS} for r in runs]))
         return 0
     _print_table(runs, args.store)
-    for note in (interrupted_note(runs), stopped_note(runs)):
+    for note in (interrupted_note(runs), stopped_note(runs), subset_note(runs)):
         if note:
             print(note)
     return 0
@@ -56,6 +56,27 @@ def stopped_note(runs) -> str | None:
              for (search, stage, rung, epochs), n in sorted(counts.items(), key=lambda kv: tuple(map(str, kv[0])))]
     return (f"{sum(counts.values())} trial(s) stopped early at a rung of their stage: " + "; ".join(parts)
             + ". Their rows show the rung's result.")
+
+
+def subset_note(runs) -> str | None:
+    """Which search stages trained on a stratified subset of the training split (the 'examples' column), or None."""
+    per_stage: dict[tuple, set] = {}
+    for r in runs:
+        if r["search"] is not None and r["stage"] is not None:
+            per_stage.setdefault((r["search"], r["stage"]), set()).add((r.get("extra") or {}).get("train_examples"))
+    per_search: dict[str, int] = {}
+    for (search, _), sizes in per_stage.items():
+        known = [n for n in sizes if n is not None]
+        per_search[search] = max(per_search.get(search, 0), *known) if known else per_search.get(search, 0)
+    parts = []
+    for (search, stage), sizes in sorted(per_stage.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        known = sorted(n for n in sizes if n is not None)
+        if known and known[-1] < per_search[search]:
+            parts.append(f"stage {stage} of {search!r} on {known[-1]:,} of {per_search[search]:,}")
+    if not parts:
+        return None
+    return ("Trained on a stratified subset of the training split (the coarse stages of a search whose epochs "
+            "are long): " + "; ".join(parts) + " examples.")
 
 
 def interrupted_note(runs) -> str | None:
@@ -80,7 +101,8 @@ def _print_table(runs, path) -> None:
     from rich.table import Table
 
     table = Table(title=f"{len(runs)} run(s) in {path}")
-    for column in ("id", "search", "stage", "status", "val_acc", "train_acc", "loss", "epochs", "seconds", "params"):
+    for column in ("id", "search", "stage", "status", "val_acc", "train_acc", "loss", "epochs", "examples", "seconds",
+                   "params"):
         table.add_column(column, justify="left" if column in ("search", "status", "params") else "right")
     for r in runs:
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items())
@@ -88,7 +110,7 @@ def _print_table(runs, path) -> None:
             str(r["id"]), r["search"] or "-", "-" if r["stage"] is None else str(r["stage"]),
             r["status"] + (f" ({r['error']})" if r["status"] == "failed" and r["error"] else ""),
             _num(r["val_acc"], "f"), _num(r["train_acc"], "f"), _num(r["loss"], "f"), _num(r["epochs"], "g"),
-            _num(r["seconds"], ".1f"), params,
+            _num((r.get("extra") or {}).get("train_examples"), ","), _num(r["seconds"], ".1f"), params,
         )
     console = Console(highlight=False)
     if not console.is_terminal:

@@ -51,10 +51,20 @@ class FinalRun:
         return self.solver.metrics()
 
 
+def final_epoch_seconds(best, plan: Plan) -> float:
+    """Seconds one final epoch should take: the best trial's own pace (fresher than the timed epoch), unless
+    it trained on a subset of the training split (a coarse stage's, ``plan.stage_examples``): then the timed epoch."""
+    subsets = {n for n in plan.stage_examples or () if n is not None}
+    on_subset = (best.extra or {}).get("train_examples") in subsets
+    if best.seconds and best.epochs and not on_subset:
+        return best.seconds / best.epochs
+    return plan.epoch_seconds
+
+
 def final_epochs(best, plan: Plan, deadline: float) -> int:
-    """Epochs that fit before ``deadline`` at the best trial's own pace (fresher than the timed epoch),
-    at most ``MAX_FINAL_EPOCHS``, never fewer than the trial ran."""
-    seconds_per_epoch = best.seconds / best.epochs if best.seconds and best.epochs else plan.epoch_seconds
+    """Epochs that fit before ``deadline`` at ``final_epoch_seconds``, at most ``MAX_FINAL_EPOCHS``, never fewer
+    than the trial ran."""
+    seconds_per_epoch = final_epoch_seconds(best, plan)
     room = deadline - time.monotonic() - REPORT_RESERVE_S
     epochs = max(1, min(MAX_FINAL_EPOCHS, int(room / seconds_per_epoch))) if room > 0 else 1
     return max(epochs, int(best.epochs or 1))
@@ -69,7 +79,10 @@ def train_final(job, data, ref, best, plan: Plan, deadline: float, out, store, s
     say(f"final: training the best configuration (run {best.run_id}, val_acc {best.val_acc:f} after "
         f"{best.epochs:g} epochs) for {epochs} epochs")
     run_id = store.start_run(None, None, None, {**best.params, "model": str(config.model_spec()), "epochs": epochs})
-    callbacks = [Deadline(deadline - REPORT_RESERVE_S), EpochPrinter(prefix="final: ", say=say)]
+    # stop once another epoch would end past the budget (Deadline stops after the first epoch ending past its time:
+    # a ConvNet's 50-90 s epochs overran an 8-minute job by one of them)
+    callbacks = [Deadline(deadline - REPORT_RESERVE_S - final_epoch_seconds(best, plan)),
+                 EpochPrinter(prefix="final: ", say=say)]
     run = monitored_training(config, out, data=data, callbacks=callbacks, verbose=False,
                              checkpoint_info={"search": search_name, "from_run": best.run_id})
     for finding in run.diagnoses:

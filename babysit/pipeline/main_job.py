@@ -22,16 +22,18 @@ from pathlib import Path
 
 from babysit.errors import BabysitError
 from babysit.pipeline.final_training import REPORT_RESERVE_S, FinalRun, train_final
-from babysit.pipeline.plan import Plan, fmt_minutes, plan_search, stage_deadlines, time_one_epoch
+from babysit.pipeline.plan import (
+    Plan, fmt_minutes, plan_search, smallest_search_seconds, stage_deadlines, time_one_epoch,
+)
 from babysit.pipeline.search_ranges import REG_RANGE, lr_range_from
 from babysit.search.driver import SPEC_VERSION, SearchOutcome, SearchSpec, run_search
 from babysit.search.rungs import Rungs
-from babysit.search.executors import available_cores, make_executor
+from babysit.search.executors import available_cores, make_executor, threads_per_worker
 from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import Choice, LogUniform
 from babysit.search.trial import DataRef, prepared, trial_config
 from babysit.store.recording import record_run
-from babysit.train.recipe import LECTURE_LR_DECAY, TrainConfig, model_factory
+from babysit.train.recipe import LECTURE_LR_DECAY, TRAIN_ACC_ROWS, TrainConfig, model_factory
 from babysit.validation import (
     AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, check_choice, check_directory, check_float, check_int,
 )
@@ -140,9 +142,14 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
         # 3. plan from one timed epoch, then search
         t = time.monotonic()
         probe = {"lr": math.sqrt(lr_range[0] * lr_range[1]), "reg": 1e-3, **fixed}
-        epoch_seconds = time_one_epoch(trial_config(ref, config.model, probe, 1, config.seed), data)
+        # timed with the BLAS threads a trial gets (parallel_speedup counts the workers)
+        epoch_seconds = time_one_epoch(trial_config(ref, config.model, probe, 1, config.seed), data,
+                                       threads=threads_per_worker(config.workers) if config.workers > 1 else None)
         seconds_left = deadline - time.monotonic() - REPORT_RESERVE_S
-        minimal = MIN_SEARCH_EPOCHS * epoch_seconds
+        check_examples = len(dataset.y_val) + min(TRAIN_ACC_ROWS, len(dataset.y_train))
+        # (on a subset where epochs are long: an 8-minute ConvNet job was pushed 2 minutes past its budget by
+        # the whole split's minimum)
+        minimal = smallest_search_seconds(MIN_SEARCH_EPOCHS, epoch_seconds, len(dataset.y_train), check_examples)
         if seconds_left < minimal:  # no model without a search: run the smallest one, past the budget
             say(f"warning: the budget leaves {max(seconds_left, 0):.1f} s for the search, less than the smallest "
                 f"search needs (~{minimal:.1f} s at {epoch_seconds:.2f} s per epoch); running that, past the budget "
@@ -150,7 +157,8 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
             seconds_left = minimal
         rungs = Rungs() if config.rungs else None
         plan = plan_search(seconds_left, epoch_seconds, workers=config.workers, cores=available_cores(),
-                           trial_gain=rungs.trial_gain if rungs else None)
+                           trial_gain=rungs.trial_gain if rungs else None, train_examples=len(dataset.y_train),
+                           check_examples=check_examples)
         if resumed is not None:  # the stored spec is the truth: its ranges, stages and horizon, not this plan's
             plan = _resumed_plan(plan, resumed)
         say(f"plan ({fmt_minutes(60 * config.budget_minutes)} budget, {config.workers} worker(s)): {plan.describe()}")
@@ -161,7 +169,8 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
             # trials with a long run's per-epoch decay would favour rates too low for the long run
             space = SearchSpace({"lr": LogUniform(*lr_range), "reg": LogUniform(*REG_RANGE),
                                  **{k: Choice([v]) for k, v in fixed.items()}, "horizon": Choice([plan.final_epochs])})
-            spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed, rungs=rungs)
+            spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed, rungs=rungs,
+                              stage_examples=plan.stage_examples)
         with make_executor(config.workers) as executor:
             outcome = run_search(spec, store, executor, name=name, observer=observer,
                                  deadlines=stage_deadlines(time.monotonic(), plan))
@@ -287,7 +296,7 @@ def _resumed_plan(plan: Plan, spec: SearchSpec) -> Plan:
     return dataclasses.replace(
         plan, stage_trials=spec.stage_trials, stage_epochs=spec.stage_epochs,
         expected_trials=tuple(min(t, x) for t, x in zip(spec.stage_trials, plan.expected_trials + spec.stage_trials)),
-        stage_seconds=(search_seconds / stages,) * stages, final_epochs=int(horizon))
+        stage_seconds=(search_seconds / stages,) * stages, final_epochs=int(horizon), stage_examples=spec.stage_examples)
 
 
 def _doctor(config: JobConfig, dataset, fixed, say):

@@ -2,7 +2,10 @@
 
 From the seconds one epoch takes (measured by training one epoch) and the seconds left, pick
 stage 1's epochs (a few, as the lecture says), the trials of each stage and the epochs of the
-final training. Each stage has a deadline and its trial count is a ceiling: the driver stops
+final training. Where an epoch is so long that stage 1 could not run ``SUBSET_TRIALS`` one-epoch
+trials (a ConvNet on CIFAR-10 here), the coarse stages train on a stratified subset of the
+training split, just large enough for that many, growing geometrically to the whole split by the
+last stage (``stage_examples``; benchmarks/bench_subsets.py measures what it costs in the choice). Each stage has a deadline and its trial count is a ceiling: the driver stops
 launching a stage's trials at its deadline, so a busier machine runs fewer trials rather than
 overrunning, and a quieter one runs more than the timed epoch promised.
 """
@@ -18,13 +21,23 @@ TRIAL_HEADROOM = 3  # plan for this many times the trials that seem to fit (the 
 MAX_TRIALS = 100  # per stage, as the lecture ran; the stage deadlines usually stop it first
 MAX_STAGE1_EPOCHS = 5  # the lecture's coarse stage: 5 epochs
 TRIALS_FOR_MORE_EPOCHS = 20  # stage 1 trains longer only once it can afford this many trials
-FINAL_SHARE = 0.25  # at most this share of the time left goes to the final training
+# At most this share of the time left goes to the final training. A 6-minute CIFAR-10 fc:50 job (2026-12-02,
+# docs/benchmarks.md) found its configuration in the search (stage 2: val 0.515 after 10 epochs) and lost its
+# test accuracy in a final run cut to 7 epochs: a short budget gains more from final epochs than from trials.
+FINAL_SHARE = 0.3
 MIN_FINAL_EPOCHS = 10
 MAX_FINAL_EPOCHS = 80  # CIFAR-10, fc:50: val accuracy still creeps up until ~70 epochs with decay 0.95
 EPOCH_GROWTH = 2
 # Trials' epochs ran at 1-2x the one timed epoch (CIFAR-10 fc:50 on a shared 2-core VM: 0.36 s timed,
-# 0.37-0.83 s in trials); the final training is planned at the slow end so it gets its epochs.
-FINAL_PACE_MARGIN = 2.0
+# 0.37-0.83 s in trials; on a quieter one, 2026-12-02: 1.09 s timed, 1.05-1.29 s in trials); the final
+# training is planned on the slow side so it gets its epochs (train_final re-plans them from the time left).
+FINAL_PACE_MARGIN = 1.5
+SUBSET_TRIALS = 20  # stage 1 trains on a subset only when it could not run this many one-epoch trials on the whole
+MIN_SUBSET_FRACTION = 0.1  # never below this share of the training split...
+MIN_SUBSET_EXAMPLES = 1000  # ...nor below this many examples
+# An epoch's accuracy checks (the validation split and TRAIN_ACC_ROWS training rows, forward only: ~1/3 of a
+# training step per example) do not shrink with the subset.
+FORWARD_SHARE = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -39,38 +52,46 @@ class Plan:
     final_seconds: float
     epoch_seconds: float
     parallel: float
+    stage_examples: tuple[int | None, ...] | None = None  # per stage (None: the whole split), or None: no subsets
 
     def describe(self) -> str:
+        examples = self.stage_examples or (None,) * len(self.stage_trials)
         stages = "; ".join(
-            f"stage {k + 1}: ~{x} (up to {n}) trials x {e} epoch(s) in ~{s:.0f} s"
-            for k, (n, x, e, s) in enumerate(zip(self.stage_trials, self.expected_trials, self.stage_epochs,
-                                                 self.stage_seconds))
+            f"stage {k + 1}: ~{x} (up to {n}) trials x {e} epoch(s)"
+            + ("" if m is None else f" on {m:,} training examples") + f" in ~{s:.0f} s"
+            for k, (n, x, e, s, m) in enumerate(zip(self.stage_trials, self.expected_trials, self.stage_epochs,
+                                                    self.stage_seconds, examples))
         )
         return (f"{stages}; final training {self.final_epochs} epochs in ~{self.final_seconds:.0f} s "
                 f"(one epoch takes {self.epoch_seconds:.2f} s)")
 
 
 def parallel_speedup(workers: int, cores: int) -> float:
-    """Trials/second of ``workers`` processes relative to one process using every core.
+    """Trials/second of ``workers`` processes relative to one of them alone: the epoch is timed with the
+    BLAS threads each worker gets (``time_one_epoch(threads=threads_per_worker(workers))``), so each
+    worker with a core of its own trains at that pace: min(workers, cores).
 
-    Two single-thread processes on two cores give ~1.2x one two-thread process (../shared/PERFORMANCE.md);
-    BLAS threads scale worse than processes, so more processes help, up to the cores.
+    (Timed with every thread in one process, the epoch misled the plan on a busy machine: a 2-thread
+    OpenBLAS epoch collapses under load, 9.0 s against 2.2 s in the 1-thread workers for fc:50, 184 s
+    against 48 s for conv:32,64; docs/benchmarks.md.)
     """
     if workers <= 1:
         return 1.0
-    return max(1.0, 0.6 * min(workers, cores))
+    return float(max(1, min(workers, cores)))
 
 
 def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, cores: int = 1,
-                trial_gain=None) -> Plan:
+                trial_gain=None, train_examples: int | None = None, check_examples: int = 0) -> Plan:
     """The plan that fits ``seconds_left``, given one epoch (training + accuracy checks) in ``epoch_seconds``.
 
     ``trial_gain(epochs)``: how many more trials of that many epochs fit in a stage's time than full
     ones (a search with rungs stops most trials early: ``Rungs.trial_gain``); default 1.
+    ``train_examples``: the training split's size (None: no subsets are planned); ``check_examples``:
+    the rows an epoch's accuracy checks read (validation split + TRAIN_ACC_ROWS).
 
-    The final training gets up to a quarter of the time (10 to 80 epochs); the stages share the
+    The final training gets up to FINAL_SHARE of the time (10 to 80 epochs); the stages share the
     rest equally, each training twice as long as the one before. Three stages when the third
-    can still run ``MIN_LAST_STAGE_TRIALS`` trials, else two.
+    can still run ``MIN_LAST_STAGE_TRIALS`` trials, else two. Subsets: see the module docstring.
     """
     epoch_seconds = max(float(epoch_seconds), 1e-3)
     seconds_left = max(float(seconds_left), 0.0)
@@ -82,11 +103,13 @@ def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, 
     final_epochs = max(1, min(final_epochs, int(final_seconds / slow_epoch)))
     search_seconds = max(seconds_left - final_seconds, 0.0)
     for stages in STAGES:
-        # epoch-units (one epoch of one trial) each stage can afford
+        # epoch-units (one epoch of one trial on the whole split) each stage can afford
         units = search_seconds * parallel / epoch_seconds / stages
-        e1 = int(min(MAX_STAGE1_EPOCHS, max(1, units // TRIALS_FOR_MORE_EPOCHS)))
+        examples = stage_subsets(units, stages, train_examples, check_examples)
+        costs = [epoch_cost(n, train_examples, check_examples) for n in examples]
+        e1 = int(min(MAX_STAGE1_EPOCHS, max(1, units / costs[0] // TRIALS_FOR_MORE_EPOCHS)))
         epochs = tuple(e1 * EPOCH_GROWTH**k for k in range(stages))
-        fit = [units // e for e in epochs]
+        fit = [units // (e * c) for e, c in zip(epochs, costs)]
         if stages == STAGES[-1] or fit[-1] >= MIN_LAST_STAGE_TRIALS:
             break
     # One timed epoch on a shared machine can be off by several times either way: each stage may run up
@@ -96,7 +119,43 @@ def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, 
     trials = tuple(int(min(MAX_TRIALS, max(MIN_TRIALS, TRIAL_HEADROOM * n))) for n in fit)
     expected = tuple(int(min(t, max(1, n))) for t, n in zip(trials, fit))
     seconds = tuple(search_seconds / stages for _ in range(stages))
-    return Plan(trials, expected, epochs, seconds, final_epochs, final_seconds, epoch_seconds, parallel)
+    return Plan(trials, expected, epochs, seconds, final_epochs, final_seconds, epoch_seconds, parallel,
+                None if all(n is None for n in examples) else tuple(examples))
+
+
+def epoch_cost(examples: int | None, train_examples: int | None, check_examples: int = 0) -> float:
+    """An epoch on ``examples`` of the ``train_examples`` training rows, as a share of a whole-split epoch
+    (its minibatch steps shrink with the subset, its accuracy checks on ``check_examples`` rows do not)."""
+    if examples is None or not train_examples or examples >= train_examples:
+        return 1.0
+    checks = FORWARD_SHARE * check_examples
+    return (examples + checks) / (train_examples + checks)
+
+
+def smallest_search_seconds(trials: int, epoch_seconds: float, train_examples: int | None = None,
+                            check_examples: int = 0) -> float:
+    """Seconds ``trials`` one-epoch trials take on the smallest training subset the plan would take (the whole
+    split when ``train_examples`` is None): what a search needs at the least."""
+    smallest = stage_subsets(0.0, 2, train_examples, check_examples)[0]
+    return trials * epoch_seconds * epoch_cost(smallest, train_examples, check_examples)
+
+
+def stage_subsets(units: float, stages: int, train_examples: int | None, check_examples: int = 0) -> list:
+    """Training examples per stage (None: the whole split): the whole split everywhere when stage 1 can run
+    ``SUBSET_TRIALS`` one-epoch trials of ``units`` epoch-units on it; else stage 1 on the subset that fits
+    that many (at least MIN_SUBSET_FRACTION of the split and MIN_SUBSET_EXAMPLES), stage k on
+    fraction ** ((K - k) / (K - 1)) of the split, the last stage on all of it."""
+    if not train_examples or units >= SUBSET_TRIALS or stages < 2:
+        return [None] * stages
+    checks = FORWARD_SHARE * check_examples
+    wanted = units / SUBSET_TRIALS * (train_examples + checks) - checks  # epoch_cost(wanted) == units / SUBSET_TRIALS
+    floor = max(MIN_SUBSET_FRACTION * train_examples, MIN_SUBSET_EXAMPLES)
+    first = min(train_examples, max(wanted, floor)) / train_examples
+    out = []
+    for k in range(stages):
+        n = int(round(train_examples * first ** ((stages - 1 - k) / (stages - 1))))
+        out.append(None if n >= train_examples else n)
+    return out
 
 
 def stage_deadlines(start: float, plan: Plan) -> dict[int, float]:
@@ -112,11 +171,16 @@ def fmt_minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
-def time_one_epoch(config, data) -> float:
+def time_one_epoch(config, data, threads: int | None = None) -> float:
     """Seconds one epoch of ``config`` (a TrainConfig; minibatch steps + the per-epoch accuracy checks) takes
-    on ``data`` (the ``(dataset, preprocessor)`` of ``babysit.data.prepare``): what the plan is made from."""
+    on ``data`` (the ``(dataset, preprocessor)`` of ``babysit.data.prepare``) with ``threads`` BLAS threads
+    (None: as the process has them; a search's: what each of its workers gets): what the plan is made from."""
+    import contextlib
     import dataclasses
+
+    from threadpoolctl import threadpool_limits
 
     from babysit.train.recipe import train_model
 
-    return train_model(dataclasses.replace(config, epochs=1), data=data, verbose=False).seconds
+    with threadpool_limits(limits=threads) if threads else contextlib.nullcontext():
+        return train_model(dataclasses.replace(config, epochs=1), data=data, verbose=False).seconds

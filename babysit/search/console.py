@@ -121,6 +121,8 @@ class SearchPrinter(Observer):
             self._progress = None
         best = outcome.best
         summary = f"stage {outcome.stage} done: {status_counts(outcome.records)}"
+        if outcome.train_examples is not None:
+            summary += f", each on a stratified subset of {outcome.train_examples:,} training examples"
         if outcome.stopped_by_budget:
             summary += f" ({len(outcome.records)} of {outcome.planned} trials: the time budget ran out)"
         if best is not None:

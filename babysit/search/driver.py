@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from babysit.search.executors import WAIT
 from babysit.search.records import TrialRecord, ranked
@@ -45,6 +47,9 @@ class SearchSpec:
 
     ``stage_trials[k]`` / ``stage_epochs[k]``: trials and epochs of stage k + 1.
     ``rungs``: early stopping of clearly lost trials inside each stage (babysit.search.rungs), or None.
+    ``stage_examples[k]``: the training examples stage k + 1 trains on, a stratified subset of the
+    training split (``babysit.search.trial.subset``; None: the whole split), or None: every stage
+    on the whole split. The coarse stages of a search whose epochs are long may train on fewer.
     """
 
     data: DataRef
@@ -55,6 +60,7 @@ class SearchSpec:
     seed: int = 0
     sampler: str = "random"
     rungs: Rungs | None = None
+    stage_examples: tuple[int | None, ...] | None = None
 
     def __post_init__(self):
         trials = check_int_list("SearchSpec", "stage_trials", self.stage_trials, allow_empty=False)
@@ -68,6 +74,14 @@ class SearchSpec:
         check_choice("SearchSpec", "sampler", self.sampler, SAMPLERS)
         if self.rungs is not None and not isinstance(self.rungs, Rungs):
             raise invalid("SearchSpec", "rungs", "a babysit.search.rungs.Rungs or None", self.rungs)
+        if self.stage_examples is not None:
+            examples = tuple(self.stage_examples) if isinstance(self.stage_examples, (list, tuple)) else None
+            if (examples is None or len(examples) != len(trials)
+                    or not all(n is None or (isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1)
+                               for n in examples)):
+                raise invalid("SearchSpec", "stage_examples",
+                              f"None or one int in [1, inf) or None per stage ({len(trials)})", self.stage_examples)
+            object.__setattr__(self, "stage_examples", tuple(None if n is None else int(n) for n in examples))
 
     @classmethod
     def from_cli(cls, *, data: DataRef, model: str, space: SearchSpace, stages: int, trials: int, epochs: int,
@@ -89,11 +103,12 @@ class SearchSpec:
             raise invalid("SearchSpec.from_json", "version", f"{SPEC_VERSION}", obj.get("version"))
         return cls(DataRef(**obj["data"]), obj["model"], SearchSpace.from_json(obj["space"]),
                    tuple(obj["stage_trials"]), tuple(obj["stage_epochs"]), obj["seed"], obj["sampler"],
-                   Rungs.from_json(obj.get("rungs")))
+                   Rungs.from_json(obj.get("rungs")),
+                   None if obj.get("stage_examples") is None else tuple(obj["stage_examples"]))
 
     def to_json(self) -> dict:
         """The JSON stored with the search; a resume must present the same (no 'rungs' key without
-        rungs, so the searches stored before rungs existed resume unchanged)."""
+        rungs, no 'stage_examples' without subsets, so the searches stored before them resume unchanged)."""
         obj = {
             "version": SPEC_VERSION, "data": self.data.to_json(), "model": self.model,
             "space": self.space.to_json(), "stage_trials": list(self.stage_trials),
@@ -101,12 +116,19 @@ class SearchSpec:
         }
         if self.rungs is not None:
             obj["rungs"] = self.rungs.to_json()
+        if self.stage_examples is not None:
+            obj["stage_examples"] = list(self.stage_examples)
         return obj
+
+    def train_examples(self, stage: int) -> int | None:
+        """The training examples of ``stage`` (1-based; None: the whole split)."""
+        return None if self.stage_examples is None else self.stage_examples[stage - 1]
 
 
 @dataclass
 class StageOutcome:
-    """One stage: its number, ranges, epochs, trials (best first via ``ranked``) and edge warnings."""
+    """One stage: its number, ranges, epochs, trials (best first via ``ranked``), edge warnings and
+    the training examples its trials trained on (None: the whole split)."""
 
     stage: int
     space: SearchSpace
@@ -115,6 +137,7 @@ class StageOutcome:
     records: list[TrialRecord] = field(default_factory=list)
     warnings: list[EdgeWarning] = field(default_factory=list)
     stopped_by_budget: bool = False
+    train_examples: int | None = None
 
     @property
     def best(self) -> TrialRecord | None:
@@ -187,13 +210,17 @@ def varying(space: SearchSpace) -> list[str]:
 
 def run_search(
     spec: SearchSpec, store, executor, *, name: str = "search", observer: Observer | None = None,
-    deadlines: Mapping[int, float] | None = None, trial_fn: Callable = run_trial,
+    deadlines: Mapping[int, float] | None = None, trial_fn: Callable = run_trial, state_dir=None,
 ) -> SearchOutcome:
     """Run (or resume) the search ``name`` in ``store`` on ``executor``; returns its outcome.
 
     Inputs: spec; store, a writable RunStore; executor (babysit.search.executors);
     observer for output; deadlines, stage -> time.monotonic() after which that stage launches
-    no new trial (running ones finish); trial_fn, the picklable trial function (default run_trial).
+    no new trial (running ones finish); trial_fn, the picklable trial function (default run_trial);
+    state_dir, the folder where trials stopped at a rung leave their training state for their
+    promoted continuation (default ``search_state_dir(store, search_id)``; any executor's workers
+    must reach it: a local folder for local workers and a LocalCluster); emptied and removed
+    as the trials no longer need it.
     Raises StoreError when ``store`` holds ``name`` with another spec (nothing is written then).
     """
     observer = observer or Observer()
@@ -206,15 +233,39 @@ def run_search(
     observer.on_search_start(spec, executor, len(done))
     outcome = SearchOutcome(search_id, name, [])
     space = spec.space
+    states = Path(state_dir) if state_dir is not None else search_state_dir(store, search_id)
     for stage in range(1, spec.stages + 1):
         stage_outcome = _run_stage(spec, store, executor, search_id, stage, space, done, observer,
-                                   (deadlines or {}).get(stage), trial_fn, closed=any(s > stage for s in started))
+                                   (deadlines or {}).get(stage), trial_fn, closed=any(s > stage for s in started),
+                                   states=states)
         outcome.stages.append(stage_outcome)
         space, stage_outcome.warnings = next_stage_space(space, stage_outcome.records, stage,
                                                           last=stage == spec.stages, chance=spec_chance(spec))
         observer.on_stage_end(stage_outcome)
+    _remove_state_dir(states)
     observer.on_search_end(outcome)
     return outcome
+
+
+STATE_DIR_SUFFIX = ".states"
+
+
+def search_state_dir(store, search_id: int) -> Path:
+    """Where the search's rung runs leave their training states: ``runs.states/search-ID/`` beside the
+    store file ``runs.sqlite``."""
+    path = Path(store.path)
+    return path.with_name(path.stem + STATE_DIR_SUFFIX) / f"search-{search_id}"
+
+
+def _remove_state_dir(states: Path) -> None:
+    """Remove the search's state folder (and the store's, once empty): every trial is decided by now."""
+    for folder in (states, states.parent):
+        try:
+            for leftover in folder.glob("*.safetensors*"):  # a state whose trial never came back (a dead worker)
+                leftover.unlink(missing_ok=True)
+            folder.rmdir()
+        except OSError:  # not there, or not empty (another search's states): leave it
+            return
 
 
 def check_setup(spec: SearchSpec) -> None:
@@ -236,30 +287,34 @@ def check_setup(spec: SearchSpec) -> None:
 
 
 def _run_stage(spec, store, executor, search_id, stage, space, done, observer, deadline, trial_fn,
-               closed=False) -> StageOutcome:
+               closed=False, states=None) -> StageOutcome:
     configs = stage_configs(spec, space, stage)
     epochs = spec.stage_epochs[stage - 1]
-    result = StageOutcome(stage, space, epochs, len(configs))
+    result = StageOutcome(stage, space, epochs, len(configs), train_examples=spec.train_examples(stage))
     names = varying(space)
     for index, config in enumerate(configs):
         if (stage, index) in done:
             result.records.append(TrialRecord.from_run(done[(stage, index)]))
     observer.on_stage_start(stage, space, len(configs), epochs, len(result.records))
-    rung = spec.rungs.rung_epochs(epochs) if spec.rungs is not None else None
+    # a stage of fewer trials than a bracket has no rung: its one bracket would wait for trials the budget may
+    # never launch (an 8-minute ConvNet job's 4-trial stage 2 stopped both trials it ran at their rung)
+    rung = (spec.rungs.rung_epochs(epochs) if spec.rungs is not None and len(configs) >= spec.rungs.bracket
+            else None)
     # a closed stage launches nothing: its stored trials are all it has (so no rung decisions are left to make)
     plan = (_Stage if rung is None or closed else _HalvingStage)(spec, store, search_id, stage, configs, epochs,
-                                                                  done, rung)
+                                                                  done, rung, states)
     if closed:
         plan.todo = []
     result.stopped_by_budget = closed and len(result.records) < len(configs)
-    durations: list[float] = []
+    epoch_seconds: list[float] = []  # per epoch each finished task trained
 
     def may_launch() -> bool:
         if deadline is None:
             return True
-        # a trial launched now must be expected to end before the deadline
-        expected = sorted(durations)[len(durations) // 2] if durations else 0.0
-        if time.monotonic() + expected <= deadline:
+        # a trial launched now must be expected to end before the deadline: the median epoch times the epochs
+        # of what comes next (a rung run's few, or a promoted trial's rest: several times longer)
+        median = sorted(epoch_seconds)[len(epoch_seconds) // 2] if epoch_seconds else 0.0
+        if time.monotonic() + median * plan.next_epochs() <= deadline:
             return True
         result.stopped_by_budget = True
         return False
@@ -269,7 +324,7 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
         observer.on_trial(record, len(result.records), len(configs), names)
 
     for task, outcome in executor.run(trial_fn, plan.tasks(), may_launch):
-        durations.append(float(outcome.metrics.get("seconds") or 0.0))
+        epoch_seconds.append(_seconds_per_epoch(outcome))
         for record in plan.completed(task, outcome):
             add(record)
     for record in plan.unfinished():
@@ -278,19 +333,30 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
     return result
 
 
+def _seconds_per_epoch(outcome: RunRecord) -> float:
+    """Seconds per epoch the task trained (a continuation counts only its own epochs)."""
+    m = outcome.metrics
+    seconds = float(m.get("task_seconds") or m.get("seconds") or 0.0)
+    return seconds / max(1.0, float(m.get("epochs") or 0) - float(m.get("resumed_at_epoch") or 0))
+
+
 class _Stage:
     """The trials of a stage without rungs: every one runs its full epochs, once."""
 
-    def __init__(self, spec, store, search_id, stage, configs, epochs, done, rung):
+    def __init__(self, spec, store, search_id, stage, configs, epochs, done, rung, states=None):
         self.spec, self.store, self.search_id, self.stage = spec, store, search_id, stage
-        self.configs, self.epochs, self.rung, self.done = configs, epochs, rung, done
+        self.configs, self.epochs, self.rung, self.done, self.states = configs, epochs, rung, done, states
         self.todo = [i for i in range(len(configs)) if (stage, i) not in done]
         self.run_ids: dict[int, int] = {}
 
-    def task(self, index: int, stop_after: int | None = None) -> TrialTask:
+    def task(self, index: int, stop_after: int | None = None, **state) -> TrialTask:
         seed = trial_seed(self.spec.seed, self.stage, index)
         return TrialTask(self.spec.data, self.spec.model, self.configs[index], self.epochs, seed, self.stage, index,
-                         stop_after)
+                         stop_after, train_examples=self.spec.train_examples(self.stage), **state)
+
+    def next_epochs(self) -> int:
+        """Epochs the next task to launch trains."""
+        return self.epochs
 
     def start(self, index: int) -> None:
         self.run_ids[index] = self.store.start_run(self.search_id, self.stage, index, self.configs[index])
@@ -309,8 +375,9 @@ class _Stage:
 
 class _HalvingStage(_Stage):
     """A stage with rungs (babysit.search.rungs): each trial to its rung, then the best of each
-    bracket to the full epochs; the rest are recorded 'stopped'. Decisions depend only on the
-    bracket's complete rung results, never on the order they arrive in."""
+    bracket on to the full epochs, continuing from the training state its rung run saved in
+    ``states``; the rest are recorded 'stopped'. Decisions depend only on the bracket's complete
+    rung results, never on the order they arrive in."""
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -327,18 +394,21 @@ class _HalvingStage(_Stage):
         self.promoted: list[int] = []  # decided to go on, not launched yet
         self.running = 0
 
+    def next_epochs(self) -> int:
+        return self.epochs - self.rung if self.promoted else self.rung
+
     def tasks(self):
         rung_queue = list(self.todo)
         while True:
             if self.promoted:
                 index = self.promoted.pop(0)
                 self.running += 1
-                yield self.task(index)
+                yield self.task(index, resume_state=self.state_path(index))
             elif rung_queue:
                 index = rung_queue.pop(0)
                 self.start(index)
                 self.running += 1
-                yield self.task(index, stop_after=self.rung)
+                yield self.task(index, stop_after=self.rung, save_state=self.state_path(index))
             elif self.running:
                 yield WAIT  # the running trials decide what comes next
             else:
@@ -348,9 +418,11 @@ class _HalvingStage(_Stage):
         self.running -= 1
         index, bracket = task.index, self.rungs.bracket_of(task.index)
         run_id = self.run_ids[index]
-        if task.stop_after is None:  # a promoted trial's full run
-            rung_info = self._rung_info(index)
-            outcome = dataclasses.replace(outcome, metrics={**outcome.metrics, **rung_info})
+        if task.stop_after is None:  # a promoted trial's continuation to its full epochs
+            self._drop_state(index)
+            rung_run = self.at_rung.pop(index)
+            outcome = dataclasses.replace(outcome, metrics={**outcome.metrics, **self._rung_info(rung_run)},
+                                          series=_whole_series(rung_run, outcome))
             return [_record(self.store, run_id, task, outcome)]
         out = []
         if outcome.status == "finished":  # reached its rung
@@ -358,6 +430,7 @@ class _HalvingStage(_Stage):
             self.at_rung[index] = outcome
         else:  # exploded, diverged or failed before its rung: recorded as it ended
             acc = None
+            self._drop_state(index)
             out.append(_record(self.store, run_id, task, outcome))
         self.rung_acc.setdefault(bracket, {})[index] = acc
         results = self.rung_acc[bracket]
@@ -375,12 +448,24 @@ class _HalvingStage(_Stage):
                 out.append(self._stop(i, reason))
         return out
 
-    def _rung_info(self, index: int) -> dict:
-        rung_run = self.at_rung.pop(index)
+    def state_path(self, index: int) -> str | None:
+        """The file where trial ``index``'s rung run leaves its training state (None: no state folder)."""
+        if self.states is None:
+            return None
+        return str(Path(self.states) / f"stage{self.stage}-trial{index}.safetensors")
+
+    def _drop_state(self, index: int) -> None:
+        """Delete trial ``index``'s rung state: it has been continued, or never will be."""
+        path = self.state_path(index)
+        if path is not None:
+            Path(path).unlink(missing_ok=True)
+
+    def _rung_info(self, rung_run: RunRecord) -> dict:
         return {"rung": 1, "rung_epochs": self.rung, "rung_val_acc": rung_run.metrics.get("val_acc"),
                 "rung_seconds": rung_run.metrics.get("seconds")}
 
     def _stop(self, index: int, reason: str) -> TrialRecord:
+        self._drop_state(index)
         rung_run = self.at_rung.pop(index)
         metrics = {**rung_run.metrics, "stop_reason": reason, "rung": 1, "rung_epochs": self.rung,
                    "rung_val_acc": rung_run.metrics.get("val_acc")}
@@ -396,6 +481,21 @@ class _HalvingStage(_Stage):
                 for i in sorted(self.at_rung)]
 
 
+RUN_SERIES = ("loss", "train_acc", "val_acc", "lr")  # the Solver's own series: a continued run holds them whole
+
+
+def _whole_series(rung_run: RunRecord, continued: RunRecord) -> dict:
+    """The series of a promoted trial from its first epoch: the Solver's own come whole with the restored
+    state; the training monitors' start again at the resume, so the rung run's come first."""
+    series = dict(continued.series)
+    for name, (steps, values) in rung_run.series.items():
+        if name in RUN_SERIES and name in series:  # (a failed continuation has none: the rung's stay)
+            continue
+        later_steps, later_values = series.get(name, ([], []))
+        series[name] = (list(steps) + list(later_steps), list(values) + list(later_values))
+    return series
+
+
 def _record(store, run_id: int, task: TrialTask, record: RunRecord) -> TrialRecord:
     """Write one trial's record (series first, then its final status: a run marked finished has all its series)."""
     from babysit.store.recording import record_run  # here, not at the top: workers import this package, never the store
@@ -407,5 +507,6 @@ def _record(store, run_id: int, task: TrialTask, record: RunRecord) -> TrialReco
         val_acc=m.get("val_acc"), train_acc=m.get("train_acc"), loss=m.get("loss"), epochs=m.get("epochs"),
         seconds=m.get("seconds"), error=record.error, stop_reason=m.get("stop_reason"),
         extra={k: m[k] for k in ("final_val_acc", "iterations", "host", "pid", "rung", "rung_epochs", "rung_val_acc",
-                                 "rung_seconds") if m.get(k) is not None},
+                                 "rung_seconds", "resumed_at_epoch", "resume_note", "train_examples")
+               if m.get(k) is not None},
     )

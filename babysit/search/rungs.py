@@ -5,16 +5,24 @@ most trials are plainly behind. With ``Rungs(eta=3, bracket=9, fraction=0.2)`` a
 E-epoch trials runs each trial first to its *rung*, ``max(1, round(0.2 E))`` epochs (the same
 training as the full trial's first epochs: same seed, same E-epoch schedule, just cut there).
 The trials are grouped by index into brackets of 9; once every trial of a bracket has its rung
-result, the best ceil(9 / 3) = 3 by validation accuracy (ties: lower index) are *promoted* and
-trained for the full E epochs from the start again (a worker cannot hand a half-trained model
-on); the others are recorded with status 'stopped', their curve up to the rung, and the rung
-in their metrics. A trial that explodes or fails at its rung is recorded as it ended.
+result, the best ceil(9 / 3) = 3 by validation accuracy (ties: lower index) are *promoted*: each
+goes on from its rung to the full E epochs, continuing from the training state its rung run
+saved (``babysit.train.training_state``: a file in the search's state folder, so any worker of
+any executor picks it up; bit-identical to a run never cut). A state that is missing or
+unreadable costs only time: that trial trains again from epoch 0, to the same result, and its
+``resume_note`` says so. The others are recorded with status 'stopped', their curve up to the
+rung, and the rung in their metrics. A trial that explodes or fails at its rung is recorded as
+it ended.
 
-Cost per bracket of b trials: b * r + (b / eta) * E epochs instead of b * E: with r = E / 5 and
-eta = 3, 53%, i.e. the stage's time buys ~1.9x the trials. The best trials of a stage are still
+Cost per bracket of b trials: b * r + (b / eta) * (E - r) epochs instead of b * E: with r = E / 5
+and eta = 3, 47%, i.e. the stage's time buys ~2.1x the trials (``trial_gain``; E = 2, r = 1: 1.5x).
+The best trials of a stage are still
 full-length trials, so the coarse-to-fine narrowing and edge widening (search.stages) see the
 same kind of results as without rungs (stopped trials have no full-length result and rank by
 their rung accuracy, below every promoted trial of a similar configuration).
+
+A stage of fewer trials than a bracket runs without a rung (its one bracket would wait for trials
+that a short budget may never launch).
 
 Deterministic whatever the number of workers: which trials share a bracket depends only on their
 indexes, a promotion only on the bracket's complete rung results, so any order of arrival gives
@@ -58,9 +66,10 @@ class Rungs:
         return rung if rung < epochs else None
 
     def trial_gain(self, epochs: int) -> float:
-        """Trials of ``epochs`` epochs per full trial's time: E / (rung + E / eta) (1 without a rung)."""
+        """Trials of ``epochs`` epochs per full trial's time: E / (rung + (E - rung) / eta), a promoted trial
+        going on from its rung (1 without a rung)."""
         rung = self.rung_epochs(epochs)
-        return 1.0 if rung is None else epochs / (rung + epochs / self.eta)
+        return 1.0 if rung is None else epochs / (rung + (epochs - rung) / self.eta)
 
     def bracket_of(self, index: int) -> int:
         return index // self.bracket

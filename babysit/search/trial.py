@@ -90,7 +90,29 @@ def prepared(ref: DataRef):
 
             cached = prepare(ref.source, ref.preprocess, ref.seed)
         _CACHE.clear()
+        _SUBSETS.clear()
         _CACHE[ref] = cached
+    return cached
+
+
+_SUBSETS: dict[tuple[DataRef, int], tuple] = {}
+
+
+def subset(ref: DataRef, examples: int | None):
+    """``prepared(ref)`` with its training split cut to a stratified subset of ``examples`` rows
+    (``Dataset.stratified_sample``: every class as evenly as the split allows; the rows depend only
+    on the data and the count, so every trial of a stage trains on the same ones); the whole data
+    when ``examples`` is None or at least the split. Cached once per process, as ``prepared``."""
+    dataset, preprocessor = data = prepared(ref)
+    if examples is None or examples >= len(dataset.y_train):
+        return data
+    key = (ref, int(examples))
+    cached = _SUBSETS.get(key)
+    if cached is None:
+        X, y = dataset.stratified_sample(int(examples), np.random.default_rng([ref.seed, int(examples)]))
+        cached = (dataclasses.replace(dataset, X_train=X, y_train=y), preprocessor)
+        _SUBSETS.clear()
+        _SUBSETS[key] = cached
     return cached
 
 
@@ -100,7 +122,12 @@ class TrialTask:
 
     ``stage`` and ``index`` identify the trial within its search (for the store and the output).
     ``stop_after``: end after this many epochs (a search rung, babysit.search.rungs); the schedule
-    stays that of ``epochs``, so the run is the full trial's beginning.
+    stays that of ``epochs``, so the run is the full trial's beginning. ``save_state``: a file path
+    where a rung run saves its training state at the rung (``babysit.train.training_state``);
+    ``resume_state``: the file a promoted trial continues from (a missing or unreadable one: it
+    trains from epoch 0 instead and its ``resume_note`` says why; the results are the same).
+    ``train_examples``: train on this stratified subset of the training split (``subset``; None or
+    at least the split: all of it); validation is always on the whole validation split.
     """
 
     data: DataRef
@@ -111,6 +138,9 @@ class TrialTask:
     stage: int | None = None
     index: int | None = None
     stop_after: int | None = None
+    save_state: str | None = None
+    resume_state: str | None = None
+    train_examples: int | None = None
 
 
 def trial_seed(search_seed: int, stage: int, index: int) -> int:
@@ -139,28 +169,21 @@ def run_trial(task: TrialTask, monitor_every: int = TRIAL_MONITOR_EVERY) -> RunR
     The record's metrics: val_acc (the best epoch's: the Solver keeps that model, as the
     lecture's trainer does), final_val_acc, train_acc, loss, epochs, iterations, seconds
     (training only), data_seconds (preparing the data: 0 when this process had it cached),
+    task_seconds (all this call took: data, training, state files),
     stop_reason, host, pid, val_examples, train_examples; its series: loss, train_acc,
     val_acc, lr and the training monitors' (``monitor_series``, ``histogram_series``) sampled
     every ``monitor_every`` iterations (0: none); its findings: the end-of-run diagnoses.
     """
     start = time.perf_counter()
     try:
-        from babysit.train.recipe import train_model
-
-        data = prepared(task.data)
+        data = subset(task.data, task.train_examples)
         loaded = time.perf_counter()
         config = trial_config(task.data, task.model, task.params, task.epochs, task.seed)
-        monitor = _monitor(monitor_every)
-        callbacks = ([monitor] if monitor else []) + ([] if task.stop_after is None else [StopAfter(task.stop_after)])
-        if task.data.finetune is not None:
-            from babysit.train.finetune import finetune_model
-
-            result = finetune_model(task.data.finetune.base, config, data=data, verbose=False, callbacks=callbacks)
-        else:
-            result = train_model(config, data=data, verbose=False, callbacks=callbacks)
+        result, monitor, resume_note = _train(task, config, data, monitor_every)
         dataset = data[0]
-        extra = {**_where(), "data_seconds": loaded - start, "val_examples": int(len(dataset.y_val)),
-                 "train_examples": int(len(dataset.y_train))}
+        extra = {**_where(), "data_seconds": loaded - start, "task_seconds": time.perf_counter() - start,
+                 "val_examples": int(len(dataset.y_val)),
+                 "train_examples": int(len(dataset.y_train)), **({"resume_note": resume_note} if resume_note else {})}
         if monitor is None:
             return result.record(extra_metrics=extra)
         from babysit.doctor import diagnose_solver
@@ -170,6 +193,41 @@ def run_trial(task: TrialTask, monitor_every: int = TRIAL_MONITOR_EVERY) -> RunR
                              series={**monitor_series(monitor.history), **histogram_series(monitor.history)})
     except Exception as exc:  # a crashing trial is a result ('failed'), the search goes on
         return failed_result(exc, time.perf_counter() - start, detail=traceback.format_exc(limit=6))
+
+
+def _train(task: TrialTask, config, data, monitor_every: int):
+    """(TrainResult, its monitor, resume_note): the trial's training, continued from ``task.resume_state``
+    when that state can be read, else from epoch 0 (resume_note says why; None when it continued or
+    there was nothing to continue)."""
+    from babysit.errors import CheckpointError
+    from babysit.train.recipe import train_model
+    from babysit.train.training_state import SaveTrainingState
+
+    def callbacks(monitor):
+        out = [monitor] if monitor else []
+        if task.stop_after is not None:
+            if task.save_state is not None:  # before StopAfter: the state is the rung's, whatever ends the run
+                out.append(SaveTrainingState(task.save_state, at_epochs=[task.stop_after]))
+            out.append(StopAfter(task.stop_after))
+        return out
+
+    def fit(monitor, resume_state=None):
+        if task.data.finetune is not None:  # `babysit search --from`: every trial finetunes the base model
+            from babysit.train.finetune import finetune_model
+
+            return finetune_model(task.data.finetune.base, config, data=data, verbose=False,
+                                  callbacks=callbacks(monitor), resume_state=resume_state)
+        return train_model(config, data=data, verbose=False, callbacks=callbacks(monitor), resume_state=resume_state)
+
+    note = None
+    if task.resume_state is not None:
+        monitor = _monitor(monitor_every)
+        try:
+            return fit(monitor, task.resume_state), monitor, None
+        except CheckpointError as exc:  # missing, truncated, another training's: the same results from epoch 0
+            note = f"could not continue from the rung's training state ({exc}); trained from epoch 0 instead"
+    monitor = _monitor(monitor_every)
+    return fit(monitor), monitor, note
 
 
 def _monitor(every: int):

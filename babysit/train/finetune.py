@@ -216,7 +216,7 @@ def with_new_head(model, class_names: list[str], new_names: list[str], *, reg: f
 def finetune_model(base, config: TrainConfig, spec: FinetuneSpec | None = None, out=None, *,
                    base_name: str | None = None, callbacks=(), verbose: bool = True,
                    say: Callable[[str], None] | None = None, fresh: bool = False, resume: bool = False,
-                   data=None) -> TrainResult:
+                   data=None, resume_state=None) -> TrainResult:
     """Finetune the checkpoint ``base`` on ``config.data`` as ``config``'s finetune fields say; train_model's result.
 
     ``config`` gives the data, seed, update rule, lr, reg, epochs (in all, ``freeze_epochs`` of
@@ -228,6 +228,7 @@ def finetune_model(base, config: TrainConfig, spec: FinetuneSpec | None = None, 
     update rule's state (the same result as a run never killed), ``fresh`` starts over; an ``out``
     holding a finetuning is refused without one of the two. ``data``: the
     ``finetune_data`` of this base and source, when the caller has it already (a search trial).
+    ``resume_state``: a training state of this finetuning to continue (a search rung's; without ``out``).
     """
     from babysit.train.checkpoint import checkpoint_paths, load_checkpoint
 
@@ -257,14 +258,19 @@ def finetune_model(base, config: TrainConfig, spec: FinetuneSpec | None = None, 
                                  preprocess=(meta.get("preprocessing") or {}).get("kind", "none"))
     info = {"base_model": base_name, "base_data": trained_on, **spec.to_dict(), "shared_classes": shared}
 
-    done, resume_state = 0, None
-    if out is not None:
+    done = 0
+    if resume_state is not None:
+        from babysit.train.training_state import training_state_info
+
+        done = int(training_state_info(resume_state)["epoch"])
+    elif out is not None:
         done, resume_state = _resume_point(Path(out), config, info, resume=resume, fresh=fresh)
         if resume_state is not None and say:
             say(f"resuming the finetuning in {out} after {done} of {config.epochs} epochs (its training state: "
                 "weights, the update rule's state, the minibatch order)")
     top = model.blocks[-1]
-    first_phase = done < spec.freeze_epochs
+    # a state saved at the end of the head-only phase was saved frozen: it resumes frozen, Unfreeze then fires
+    first_phase = 0 < spec.freeze_epochs and done <= spec.freeze_epochs
     frozen = [b for b in model.blocks if b not in ([top] if first_phase else trainable)]
     model.unfreeze()
     if frozen:

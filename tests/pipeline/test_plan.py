@@ -38,7 +38,7 @@ def test_the_plan_fits_the_budget(seconds_left, epoch_seconds):
 def test_coarse_stages_use_a_few_epochs_and_more_time_buys_trials_epochs_and_a_third_stage():
     tight = plan_search(120, 1.0)
     roomy = plan_search(1500, 1.0)
-    assert tight.stage_epochs == (2, 4) and tight.expected_trials == (22, 11) and tight.stage_trials == (66, 33)
+    assert tight.stage_epochs == (2, 4) and tight.expected_trials == (21, 10) and tight.stage_trials == (63, 30)
     assert roomy.stage_epochs == (5, 10, 20)  # the lecture's coarse 5 epochs, then finer and longer
     assert roomy.stage_trials[-1] >= 8 and sum(roomy.stage_trials) > sum(tight.stage_trials)
     assert roomy.final_epochs == MAX_FINAL_EPOCHS > tight.final_epochs
@@ -48,7 +48,7 @@ def test_coarse_stages_use_a_few_epochs_and_more_time_buys_trials_epochs_and_a_t
 def test_more_workers_buy_more_trials():
     one = plan_search(600, 1.0, workers=1, cores=2)
     two = plan_search(600, 1.0, workers=2, cores=2)
-    assert parallel_speedup(2, 2) == pytest.approx(1.2) and parallel_speedup(1, 2) == 1.0
+    assert parallel_speedup(2, 2) == 2.0 and parallel_speedup(4, 2) == 2.0 and parallel_speedup(1, 2) == 1.0
     assert sum(two.stage_trials) >= sum(one.stage_trials)
 
 
@@ -64,3 +64,74 @@ def test_stage_deadlines_add_up():
     assert deadlines[1] == pytest.approx(1000 + plan.stage_seconds[0])
     assert deadlines[len(deadlines)] == pytest.approx(1000 + sum(plan.stage_seconds))
     assert "stage 1:" in plan.describe() and "final training" in plan.describe()
+
+
+def test_long_epochs_put_the_coarse_stages_on_a_growing_subset():
+    from babysit.pipeline.plan import MIN_SUBSET_FRACTION, SUBSET_TRIALS, epoch_cost
+
+    # a ConvNet on CIFAR-10 here: 23.5 s an epoch of 40,000 images, an 8-minute job on 2 workers
+    plan = plan_search(470, 23.5, workers=2, cores=2, train_examples=40_000, check_examples=6_000)
+    whole = plan_search(470, 23.5, workers=2, cores=2)
+    first = plan.stage_examples[0]
+    assert plan.stage_examples[-1] is None and 4_000 <= first < 40_000  # growing to the whole split
+    assert plan.stage_epochs == whole.stage_epochs == (1, 2)
+    assert whole.expected_trials[0] < SUBSET_TRIALS <= plan.expected_trials[0] + 1  # the subset buys stage 1 its trials
+    assert plan.expected_trials[1] == whole.expected_trials[1]  # the last stage is as it was
+    assert "on {:,} training examples".format(first) in plan.describe()
+    # an epoch's cost: its minibatches shrink with the subset, its accuracy checks do not
+    assert epoch_cost(None, 40_000, 6_000) == epoch_cost(40_000, 40_000, 6_000) == 1.0
+    assert epoch_cost(10_000, 40_000, 6_000) == pytest.approx(12_000 / 42_000)
+    # three stages: the middle one between the two; a tiny budget stops at the floor
+    three = plan_search(100, 0.5, train_examples=40_000, check_examples=6_000)
+    assert three.stage_examples is None  # short epochs: every stage on the whole split
+    tiny = plan_search(10, 23.5, train_examples=40_000, check_examples=6_000)
+    assert tiny.stage_examples[0] == MIN_SUBSET_FRACTION * 40_000
+    small = plan_search(10, 23.5, train_examples=1_200)
+    assert small.stage_examples[0] == 1_000  # never below MIN_SUBSET_EXAMPLES
+
+
+def test_the_middle_stage_of_three_trains_on_a_subset_between_the_two():
+    from babysit.pipeline.plan import stage_subsets
+
+    first, middle, last = stage_subsets(5.0, 3, 40_000, 6_000)
+    assert last is None and first < middle < 40_000
+    assert middle == pytest.approx((first * 40_000) ** 0.5, abs=1)
+    assert stage_subsets(25.0, 3, 40_000, 6_000) == [None] * 3 and stage_subsets(5.0, 2, None) == [None, None]
+
+
+def test_the_final_training_takes_a_subset_trials_pace_from_the_timed_epoch():
+    import dataclasses
+
+    from babysit.pipeline.final_training import final_epoch_seconds
+    from babysit.search.records import TrialRecord
+
+    plan = dataclasses.replace(plan_search(470, 23.5, workers=2, cores=2, train_examples=40_000, check_examples=6_000))
+    subset = plan.stage_examples[0]
+
+    def trial(examples):
+        return TrialRecord(run_id=1, stage=1, index=0, params={}, status="finished", val_acc=0.4, train_acc=0.4,
+                           loss=1.0, epochs=2, seconds=6.0, extra={"train_examples": examples})
+
+    assert final_epoch_seconds(trial(40_000), plan) == 3.0  # a whole-split trial's own pace
+    assert final_epoch_seconds(trial(subset), plan) == 23.5  # a subset's epochs are shorter: the timed epoch
+    assert final_epoch_seconds(trial(40_000), plan_search(470, 23.5)) == 3.0
+
+
+def test_the_smallest_search_trains_on_the_smallest_subset_where_epochs_are_long():
+    from babysit.pipeline.plan import epoch_cost, smallest_search_seconds
+
+    assert smallest_search_seconds(8, 46.0) == 8 * 46.0  # no split sizes: the whole split
+    assert smallest_search_seconds(8, 46.0, 40_000, 6_000) == pytest.approx(8 * 46.0 * epoch_cost(4_000, 40_000, 6_000))
+    assert smallest_search_seconds(8, 46.0, 40_000, 6_000) < 0.2 * 8 * 46.0
+
+
+def test_the_epoch_is_timed_with_a_workers_threads_and_the_process_keeps_its_own():
+    from threadpoolctl import threadpool_info
+
+    from babysit.pipeline.plan import time_one_epoch
+    from babysit.search.trial import DataRef, prepared, trial_config
+
+    before = [d["num_threads"] for d in threadpool_info()]
+    ref = DataRef("digits")
+    seconds = time_one_epoch(trial_config(ref, "fc:16", {"lr": 1e-2}, 1, 0), prepared(ref), threads=1)
+    assert seconds > 0 and [d["num_threads"] for d in threadpool_info()] == before

@@ -157,15 +157,22 @@ def test_trials_on_a_dask_cluster_match_local_processes(local_cluster):
 
 def test_a_whole_search_on_the_cluster_matches_local_workers(local_cluster, tmp_path):
     from babysit.search import SearchSpace, SearchSpec, run_search
+    from babysit.search.rungs import Rungs
     from babysit.store import RunStore
 
+    # with rungs in stage 2 (3 epochs, rung at 1): its promoted trials go on from states the cluster's workers saved
     spec = SearchSpec(DataRef("digits"), "fc:16", SearchSpace.parse({"lr": "1e-3:1e0:log", "reg": "1e-5:1e-1:log"}),
-                      (5, 3), (1, 2), seed=4)
+                      (5, 4), (1, 3), seed=4, rungs=Rungs(eta=2, bracket=4, fraction=0.34))
     outcomes = {}
     for name, executor in (("dask", DaskExecutor(local_cluster.scheduler_address)), ("local", ProcessExecutor(2, 1))):
         with executor, RunStore(tmp_path / f"{name}.sqlite") as store:
             outcomes[name] = run_search(spec, store, executor)
-    dask, local = ([(r.stage, r.index, r.params, r.status, r.val_acc) for r in outcomes[k].records]
+    dask, local = ([(r.stage, r.index, r.params, r.status, r.val_acc, r.epochs) for r in outcomes[k].records]
                    for k in ("dask", "local"))
-    assert len(dask) == 8 and dask == local
+    assert len(dask) == 9 and dask == local
     assert str(outcomes["dask"].stages[1].space) == str(outcomes["local"].stages[1].space)
+    continued = [r for r in outcomes["dask"].stages[1].records
+                 if r.extra.get("resumed_at_epoch") == 1 and r.status == "finished"]
+    assert continued and [r.epochs for r in continued] == [3] * len(continued)
+    assert os.getpid() not in {r.extra["pid"] for r in continued}
+    assert not (tmp_path / "dask.states").exists()

@@ -4,6 +4,7 @@ in any order of arrival and with any number of workers, resume."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from babysit.search import SearchSpace
 from babysit.search.driver import SearchSpec, run_search
 from babysit.search.executors import WAIT, InlineExecutor, ProcessExecutor
 from babysit.search.rungs import Rungs
-from babysit.search.trial import DataRef, run_trial
+from babysit.search.trial import DataRef, TrialTask, run_trial, trial_seed
 from babysit.store import RunStore
 
 DIGITS = DataRef("digits")
@@ -65,7 +66,9 @@ def test_rung_arithmetic_and_promotions():
     assert r.promoted(results) == {2, 3, 0}  # ceil(7 / 3) = 3: ties go to the lower index
     assert r.promoted({9: None}) == set()
     assert Rungs.from_json(r.to_json()) == r and Rungs.from_json(None) is None
-    assert r.trial_gain(1) == 1.0 and r.trial_gain(10) == pytest.approx(10 / (2 + 10 / 3))
+    # a promoted trial goes on from its rung: a bracket costs b * rung + (b / eta) * (E - rung) epochs
+    assert r.trial_gain(1) == 1.0 and r.trial_gain(10) == pytest.approx(10 / (2 + 8 / 3))
+    assert r.trial_gain(5) == pytest.approx(15 / 7) and r.trial_gain(2) == pytest.approx(1.5)
 
 
 @pytest.mark.parametrize("kwargs, parameter", [
@@ -182,3 +185,92 @@ def test_the_plan_gives_a_stage_with_rungs_more_trials():
         assert b > a or b == a == MAX_TRIALS
     for a, b in zip(plain.expected_trials, rungs.expected_trials):
         assert b > a
+
+
+def _promoted(outcome):
+    return [r for r in outcome.records if r.status == "finished" and r.extra.get("rung") == 1]
+
+
+def test_a_promoted_trial_continues_from_its_rung_to_the_uncut_runs_result(tmp_path):
+    s = spec(trials=(6,), epochs=(3,))
+    outcome = search(tmp_path, s)
+    promoted = _promoted(outcome)
+    assert promoted
+    with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
+        for r in promoted:
+            assert r.extra["resumed_at_epoch"] == 1 and "resume_note" not in r.extra
+            # the same as the trial trained in one go, 3 epochs from epoch 0
+            uncut = run_trial(TrialTask(DIGITS, "fc:16", r.params, 3, trial_seed(0, 1, r.index), 1, r.index))
+            assert r.val_acc == uncut.metrics["val_acc"] and r.epochs == 3
+            for name in ("loss", "val_acc", "lr"):  # its record holds the whole curve, rung epochs included
+                steps, values = store.metric_series(r.run_id, name)
+                assert (list(steps), list(values)) == (list(uncut.series[name][0]), list(uncut.series[name][1])), name
+            steps, _ = store.metric_series(r.run_id, "update_ratio:W1")  # the monitors' too, from iteration 1 on
+            assert list(steps) == list(uncut.series["update_ratio:W1"][0])
+    # the states were removed once the trials were decided
+    assert not (tmp_path / "runs.states").exists()
+
+
+def test_a_missing_or_unreadable_rung_state_trains_again_from_epoch_0(tmp_path):
+    s = spec(trials=(6,), epochs=(3,))
+    reference = key(search(tmp_path / "ref", s))
+
+    def spoils_the_states(task):
+        if task.resume_state is not None:
+            path = Path(task.resume_state)
+            if task.index % 2:
+                path.write_bytes(b"not a training state")
+            else:
+                path.unlink()
+        return run_trial(task)
+
+    outcome = search(tmp_path / "spoilt", s, trial_fn=spoils_the_states)
+    assert key(outcome) == reference
+    promoted = _promoted(outcome)
+    assert promoted
+    for r in promoted:
+        assert "resumed_at_epoch" not in r.extra
+        assert r.extra["resume_note"].startswith("could not continue from the rung's training state (")
+        assert r.extra["resume_note"].endswith("; trained from epoch 0 instead")
+    assert not (tmp_path / "spoilt" / "runs.states").exists()
+
+
+def test_stopped_and_exploded_trials_leave_no_state_behind(tmp_path):
+    seen = []
+
+    def watches(task):
+        record = run_trial(task)
+        if task.save_state is not None:
+            seen.append((task.index, Path(task.save_state).exists(), record.status))
+        return record
+
+    states = tmp_path / "states"
+    search(tmp_path, spec(trials=(6,), epochs=(3,)), trial_fn=watches, state_dir=states)
+    assert any(saved for _, saved, status in seen if status == "finished")  # each rung run that got there saved
+    assert all(saved == (status == "finished") for _, saved, status in seen)
+    assert not states.exists()
+
+
+def test_the_coarse_stages_train_on_their_subset_and_the_last_on_the_whole_split(tmp_path):
+    from babysit.cli.cmd_runs import subset_note
+    from babysit.search.trial import prepared
+
+    whole = len(prepared(DIGITS)[0].y_train)
+    s = SearchSpec(DIGITS, "fc:16", SPACE, (6, 3), (3, 1), 0, "random", RUNGS, stage_examples=(400, None))
+    outcome = search(tmp_path, s)
+    first, second = outcome.stages
+    assert first.train_examples == 400 and second.train_examples is None
+    assert {r.extra["train_examples"] for r in first.records if r.status != "failed"} == {400}
+    assert {r.extra["train_examples"] for r in second.records} == {whole}
+    assert any(r.extra.get("resumed_at_epoch") == 1 for r in first.records)  # a subset's state hands on too
+    with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
+        note = subset_note(store.runs())
+    assert note == ("Trained on a stratified subset of the training split (the coarse stages of a search whose "
+                    f"epochs are long): stage 1 of 'search' on 400 of {whole:,} examples.")
+    assert subset_note([]) is None
+
+
+def test_a_stage_of_fewer_trials_than_a_bracket_runs_them_all_in_full(tmp_path):
+    outcome = search(tmp_path, spec(trials=(4,), epochs=(3,)))  # bracket 6
+    assert all(r.status != "stopped" and "rung" not in r.extra for r in outcome.records)
+    assert {r.epochs for r in outcome.records if r.status == "finished"} == {3}

@@ -61,3 +61,18 @@ def test_numpy_counts_and_lists_become_plain_ints_so_the_json_is_the_same():
     other = spec(trials=[np.int64(6), 6], epochs=np.array([1, 2]), seed=np.int64(3))
     assert other.stage_trials == (6, 6) and type(other.seed) is int
     assert json.dumps(other.to_json()) == json.dumps(plain.to_json())
+
+
+@pytest.mark.parametrize("examples", [(100,), (100, 0), (100, 2.5), (True, None), 100, "100,200"])
+def test_bad_stage_examples_name_the_parameter(config_error, examples):
+    with config_error("SearchSpec", "stage_examples", r"None or one int in \[1, inf\) or None per stage \(2\)"):
+        SearchSpec(DIGITS, "fc:16", LECTURE, (6, 6), (1, 2), stage_examples=examples)
+
+
+def test_stage_examples_are_stored_only_when_set_and_come_back():
+    subsets = SearchSpec(DIGITS, "fc:16", LECTURE, (6, 6), (1, 2), stage_examples=(np.int64(300), None))
+    assert subsets.stage_examples == (300, None) and type(subsets.stage_examples[0]) is int
+    assert subsets.to_json()["stage_examples"] == [300, None]
+    assert SearchSpec.from_json(json.loads(json.dumps(subsets.to_json()))) == subsets
+    assert [subsets.train_examples(k) for k in (1, 2)] == [300, None]
+    assert "stage_examples" not in spec().to_json() and spec().train_examples(1) is None  # older specs resume as they were

@@ -109,3 +109,22 @@ def test_trial_seeds_depend_on_seed_stage_and_index_only():
     seeds = {trial_seed(s, st, i) for s in range(3) for st in (1, 2) for i in range(5)}
     assert len(seeds) == 30
     assert trial_seed(1, 2, 3) == trial_seed(1, 2, 3)
+
+
+def test_a_trial_on_a_stratified_subset_trains_on_those_rows_and_says_how_many():
+    from babysit.search.trial import subset
+
+    full = prepared(DIGITS)[0]
+    small, preprocessor = subset(DIGITS, 300)
+    assert len(small.y_train) == 300 and preprocessor is prepared(DIGITS)[1]
+    counts = np.bincount(small.y_train, minlength=full.num_classes)
+    assert counts.max() - counts.min() <= 1  # every class, as evenly as 300 rows allow
+    rows = {r.tobytes() for r in full.X_train}
+    assert all(r.tobytes() in rows for r in small.X_train)  # rows of the training split, never of val/test
+    assert small.X_val is full.X_val and small.X_test is full.X_test
+    assert np.array_equal(subset(DIGITS, 300)[0].y_train, small.y_train)  # the same rows for every trial
+    assert subset(DIGITS, None)[0] is full and subset(DIGITS, 10**6)[0] is full
+    record = run_trial(TrialTask(DIGITS, "fc:32", {"lr": 3e-2, "reg": 1e-3}, 2, seed=5, train_examples=300))
+    assert record.status == "finished"
+    assert record.metrics["train_examples"] == 300 and record.metrics["iterations"] == 2 * 3
+    assert record.metrics["val_examples"] == len(full.y_val)

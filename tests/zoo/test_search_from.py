@@ -45,6 +45,22 @@ def test_a_trial_is_the_finetune_recipe(base_checkpoint):
     assert sorted(direct.model.frozen_params) == ["W1", "b1", "beta1", "gamma1"]  # top:2 of 3 blocks
 
 
+@pytest.mark.parametrize("freeze_epochs", [1, 2])  # the rung inside the head-only phase, and after it
+def test_a_finetune_trial_continued_from_its_rung_equals_the_uncut_trial(base_checkpoint, tmp_path, freeze_epochs):
+    ref = DataRef(NEW, 0, finetune=FinetuneRef(str(base_checkpoint), "base", "top:2", freeze_epochs, False))
+    params = {"lr": 3e-3, "lr_mult": 0.2, "reg": 1e-3}
+    uncut = run_trial(TrialTask(ref, "conv:4/16", params, epochs=3, seed=7), monitor_every=0)
+    state = tmp_path / "rung.safetensors"
+    rung = run_trial(TrialTask(ref, "conv:4/16", params, epochs=3, seed=7, stop_after=2, save_state=str(state)),
+                     monitor_every=0)
+    assert rung.metrics["epochs"] == 2 and "rung" in rung.metrics["stop_reason"] and state.is_file()
+    continued = run_trial(TrialTask(ref, "conv:4/16", params, epochs=3, seed=7, resume_state=str(state)),
+                          monitor_every=0)
+    assert continued.status == "finished" and "resume_note" not in continued.metrics, continued.metrics.get("resume_note")
+    assert continued.metrics["val_acc"] == uncut.metrics["val_acc"]
+    np.testing.assert_array_equal(continued.series["loss"][1], uncut.series["loss"][1])
+
+
 def test_search_from_a_checkpoint_records_its_trials_and_resumes(base_checkpoint, tmp_path):
     store = tmp_path / "runs.sqlite"
     args = ("search", "--from", base_checkpoint, "--data", NEW, "--strategy", "top:2", "--stages", "2",

@@ -1,0 +1,60 @@
+"""How many final-training epochs a configuration needs to reach a test accuracy (CIFAR-10, the main job's final run).
+
+`babysit run`'s test accuracy is that of its final training: the search's best configuration trained
+longer. Given a good configuration (default: the one the 25-minute fc:50 job picked, lr 1.01e-2,
+reg 1.20e-2), this trains it as the final training does (``trial_config`` with ``horizon`` = the
+epochs: the whole lr decay 0.95 per epoch of an E-epoch run) for each E and reports the best epoch's
+validation accuracy, the test accuracy of that model on the folder's own test split and the seconds.
+It bounds what a budget can reach: a job whose final training fits only E epochs cannot do better
+than this row, whatever its search finds.
+
+Usage: python benchmarks/bench_final_epochs.py [--epochs 10,20,40,80] [--lr 1.01e-2] [--reg 1.20e-2] [--model fc:50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DEFAULT_TARBALL, machine_info, prepared_tarball  # noqa: E402
+
+from babysit.search.trial import trial_config, trial_seed  # noqa: E402
+from babysit.train.evaluate import evaluate  # noqa: E402
+from babysit.train.recipe import train_model  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tarball", type=Path, default=DEFAULT_TARBALL)
+    parser.add_argument("--model", default="fc:50")
+    parser.add_argument("--epochs", default="10,20,40,80")
+    parser.add_argument("--lr", type=float, default=1.01e-2)
+    parser.add_argument("--reg", type=float, default=1.20e-2)
+    args = parser.parse_args(argv)
+    loaded = prepared_tarball(args.tarball)
+    if loaded is None:
+        return 2
+    ref, data = loaded
+    dataset = data[0]
+    rows = []
+    for epochs in (int(e) for e in args.epochs.split(",")):
+        params = {"lr": args.lr, "reg": args.reg, "update": "momentum", "lr_decay": 0.95, "batch_size": 100,
+                  "horizon": epochs}
+        config = trial_config(ref, args.model, params, epochs, trial_seed(0, 3, 0))  # the seed a 2-stage job's final gets
+        start = time.perf_counter()
+        result = train_model(config, data=data, verbose=False)
+        test = evaluate(result.model, dataset.X_test, dataset.y_test, dataset.class_names)["accuracy"]
+        rows.append({"epochs": epochs, "val_acc": result.solver.best_val_acc, "best_epoch": result.solver.best_epoch,
+                     "test_acc": test, "seconds": round(time.perf_counter() - start, 1)})
+        print(json.dumps(rows[-1]), flush=True)
+    print(json.dumps({"machine": machine_info(), "model": args.model, "lr": args.lr, "reg": args.reg, "rows": rows},
+                     indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
