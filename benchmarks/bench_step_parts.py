@@ -23,27 +23,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, median, numpy_gemms, openblas_kernel  # noqa: E402
+from _common import machine_info, numpy_gemms, openblas_kernel, time_call  # noqa: E402
 from bench_step import BATCH, CASES, babysit_model, babysit_step, gemm_shapes, make_data  # noqa: E402
 
 from babysit.nn.losses import softmax_loss  # noqa: E402
-
-
-def timed(fn, seconds: float = 0.15, blocks: int = 7, clock=time.perf_counter) -> float:
-    """Median seconds per call of ``fn`` over ``blocks`` blocks of about ``seconds`` (after a calibration)."""
-    fn()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds / 4:
-        fn()
-        n += 1
-    number = max(1, 4 * n)
-    samples = []
-    for _ in range(blocks):
-        t0 = clock()
-        for _ in range(number):
-            fn()
-        samples.append((clock() - t0) / number)
-    return median(samples)
 
 
 def parts(model, X, y, lr: float = 1e-3) -> dict[str, object]:
@@ -142,7 +125,7 @@ def main(argv=None) -> int:
         model = babysit_model(case)
         ps = parts(model, X, y)
         ps["GEMMs alone"] = numpy_gemms(gemm_shapes(case))
-        t = {k: timed(fn, clock=clock) for k, fn in ps.items()}
+        t = {k: time_call(fn, min_seconds=0.15, clock=clock) for k, fn in ps.items()}
         whole = t.pop("whole step")
         gem = t.pop("GEMMs alone")
         inside = in_step(model, X, y, clock, steps=200 if case.kind == "mlp" else 10)

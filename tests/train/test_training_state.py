@@ -6,6 +6,7 @@ import pytest
 
 from babysit.errors import CheckpointError
 from babysit.nn import ConvNet, FullyConnectedNet
+from babysit.search.rungs import StopAfter
 from babysit.train.callbacks import Callback
 from babysit.train.checkpoint import save_checkpoint
 from babysit.train.optim import UPDATE_RULES
@@ -32,15 +33,6 @@ def _solver(model, data, update_rule="momentum", epochs=4, callbacks=(), **kw):
     return Solver(model, data, update_rule=update_rule, optim_config={"learning_rate": 5e-3}, lr_decay=0.9,
                   batch_size=16, num_epochs=epochs, num_train_samples=50, verbose=False, seed=11,
                   callbacks=list(callbacks), **kw)
-
-
-class StopAt(Callback):
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def on_epoch_end(self, solver):
-        if solver.epoch == self.epoch:
-            solver.request_stop("stopped", "test: stop here")
 
 
 class Crash(Callback):
@@ -73,7 +65,7 @@ def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, update_r
     whole = _solver(_fc(), data, update_rule).train()
 
     path = tmp_path / "state.safetensors"
-    first = _solver(_fc(), data, update_rule, callbacks=[SaveTrainingState(path, at_epochs=[2]), StopAt(2)]).train()
+    first = _solver(_fc(), data, update_rule, callbacks=[SaveTrainingState(path, at_epochs=[2]), StopAfter(2)]).train()
     assert first.status == "stopped" and first.epoch == 2
     second = _solver(_fc(), data, update_rule)
     header = restore_training_state(path, second)
@@ -109,7 +101,7 @@ def test_convnet_state_round_trips(tmp_path):
 
     whole = _solver(make(), data, "nesterov", epochs=3).train()
     path = tmp_path / "s.safetensors"
-    _solver(make(), data, "nesterov", epochs=3, callbacks=[SaveTrainingState(path, at_epochs=[1]), StopAt(1)]).train()
+    _solver(make(), data, "nesterov", epochs=3, callbacks=[SaveTrainingState(path, at_epochs=[1]), StopAfter(1)]).train()
     resumed = _solver(make(), data, "nesterov", epochs=3)
     restore_training_state(path, resumed)
     _same_run(whole, resumed.train())
@@ -119,7 +111,7 @@ def test_train_model_resumes_a_recipe_run(tmp_path):
     config = TrainConfig(data="digits", model="fc:20", epochs=3, lr=1e-2, seed=0)
     whole = train_model(config, verbose=False)
     path = tmp_path / "state.safetensors"
-    train_model(config, verbose=False, callbacks=[SaveTrainingState(path, at_epochs=[1]), StopAt(1)])
+    train_model(config, verbose=False, callbacks=[SaveTrainingState(path, at_epochs=[1]), StopAfter(1)])
     resumed = train_model(config, verbose=False, resume_state=path)
     _same_run(whole.solver, resumed.solver)
 
@@ -127,7 +119,7 @@ def test_train_model_resumes_a_recipe_run(tmp_path):
 def test_the_state_of_another_training_is_refused_and_changes_nothing(tmp_path):
     data = _data()
     path = tmp_path / "state.safetensors"
-    _solver(_fc(), data, callbacks=[SaveTrainingState(path, at_epochs=[1]), StopAt(1)]).train()
+    _solver(_fc(), data, callbacks=[SaveTrainingState(path, at_epochs=[1]), StopAfter(1)]).train()
 
     longer = _solver(_fc(), data, epochs=6)
     before = {k: v.copy() for k, v in longer.model.params.items()}
@@ -164,7 +156,7 @@ def test_missing_truncated_and_foreign_files_are_refused(tmp_path):
 def test_the_explosion_guard_keeps_the_first_loss_of_the_resumed_run(tmp_path):
     data = _data()
     path = tmp_path / "state.safetensors"
-    first = _solver(_fc(), data, callbacks=[SaveTrainingState(path, at_epochs=[1]), StopAt(1)]).train()
+    first = _solver(_fc(), data, callbacks=[SaveTrainingState(path, at_epochs=[1]), StopAfter(1)]).train()
     resumed = _solver(_fc(), data)
     restore_training_state(path, resumed)
     guard = resumed.callbacks[0]
