@@ -57,9 +57,24 @@ class Child:
         self._stderr.close()
         return alive and self.proc.returncode == -signal.SIGKILL
 
-    def finish(self, timeout: float = 300) -> subprocess.CompletedProcess:
-        """Wait for a normal exit; the CompletedProcess with everything printed."""
-        self.proc.wait(timeout)
+    def finish(self, stall: float = 300) -> subprocess.CompletedProcess:
+        """Wait for a normal exit while the child keeps printing (a search prints a line per trial); the
+        CompletedProcess with everything printed. A child silent for ``stall`` s is hung: it is killed and the
+        test fails naming its last lines. (A fixed 300 s timeout failed once on a slow child under load 9-11
+        that was still progressing: a slow machine must not read as a hang, nor a hang wait forever.)"""
+        count, last = len(self.lines), time.monotonic()
+        while True:
+            try:
+                self.proc.wait(timeout=1)
+                break
+            except subprocess.TimeoutExpired:
+                if len(self.lines) != count:
+                    count, last = len(self.lines), time.monotonic()
+                elif time.monotonic() - last > stall:
+                    self.proc.kill()
+                    self.proc.wait()
+                    raise AssertionError(f"the child printed nothing for {stall:.0f} s (hung); its last lines:\n"
+                                         + "\n".join(self.lines[-10:]))
         self._reader.join(10)
         self._stderr.seek(0)
         err = self._stderr.read()
