@@ -162,12 +162,17 @@ class _Budgeted(InlineExecutor):
 
 
 def test_babysit_runs_says_how_many_were_stopped_and_where(tmp_path):
-    from babysit.cli.cmd_runs import stopped_note
+    from babysit.search.tally import stopped_note
 
     outcome = search(tmp_path, spec(trials=(6,), epochs=(3,)))
     stopped = sum(r.status == "stopped" for r in outcome.records)
     with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
         note = stopped_note(store.runs())
+        for r in outcome.records:
+            if r.status == "stopped":  # its curve up to the rung is stored with it
+                steps, values = store.metric_series(r.run_id, "val_acc")
+                assert list(steps) == [1] and list(values) == [r.val_acc]
+                assert len(store.metric_series(r.run_id, "loss")[0]) > 0
     assert stopped >= 3
     assert note == (f"{stopped} trial(s) stopped early at a rung of their stage: {stopped} in stage 1 of 'search' "
                     "at rung 1 (epoch 1). Their rows show the rung's result.")
@@ -252,7 +257,7 @@ def test_stopped_and_exploded_trials_leave_no_state_behind(tmp_path):
 
 
 def test_the_coarse_stages_train_on_their_subset_and_the_last_on_the_whole_split(tmp_path):
-    from babysit.cli.cmd_runs import subset_note
+    from babysit.search.tally import subset_note
     from babysit.search.trial import prepared
 
     whole = len(prepared(DIGITS)[0].y_train)
