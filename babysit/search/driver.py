@@ -85,12 +85,13 @@ class SearchSpec:
 
     @classmethod
     def from_cli(cls, *, data: DataRef, model: str, space: SearchSpace, stages: int, trials: int, epochs: int,
-                 seed: int = 0, sampler: str = "random") -> SearchSpec:
+                 seed: int = 0, sampler: str = "random", rungs: Rungs | None = None,
+                 stage_examples: tuple[int | None, ...] | None = None) -> SearchSpec:
         """K ``stages`` of ``trials`` each, ``epochs`` in stage 1, doubling after (the CLI's three numbers)."""
         stages, trials, epochs = (check_int("SearchSpec.from_cli", name, value, AT_LEAST_ONE)
                                   for name, value in (("stages", stages), ("trials", trials), ("epochs", epochs)))
         return cls(data, model, space, (trials,) * stages, tuple(epochs * EPOCH_GROWTH**k for k in range(stages)),
-                   seed, sampler)
+                   seed, sampler, rungs, stage_examples)
 
     @property
     def stages(self) -> int:
