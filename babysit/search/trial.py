@@ -123,7 +123,9 @@ class TrialTask:
     ``stage`` and ``index`` identify the trial within its search (for the store and the output).
     ``stop_after``: end after this many epochs (a search rung, babysit.search.rungs); the schedule
     stays that of ``epochs``, so the run is the full trial's beginning. ``save_state``: a file path
-    where a rung run saves its training state at the rung (``babysit.train.training_state``);
+    where a rung run saves its training state at the rung (``babysit.train.training_state``), and a
+    promoted trial's continuation after each of its epochs but the last (a search killed mid-way
+    resumes it from there);
     ``resume_state``: the file a promoted trial continues from (a missing or unreadable one: it
     trains from epoch 0 instead and its ``resume_note`` says why; the results are the same).
     ``train_examples``: train on this stratified subset of the training split (``subset``; None or
@@ -209,6 +211,8 @@ def _train(task: TrialTask, config, data, monitor_every: int):
             if task.save_state is not None:  # before StopAfter: the state is the rung's, whatever ends the run
                 out.append(SaveTrainingState(task.save_state, at_epochs=[task.stop_after]))
             out.append(StopAfter(task.stop_after))
+        elif task.save_state is not None and task.epochs > 1:  # a continuation: killed, it resumes at its last epoch
+            out.append(SaveTrainingState(task.save_state, at_epochs=range(1, task.epochs)))
         return out
 
     def fit(monitor, resume_state=None):

@@ -254,3 +254,44 @@ def test_bad_stage_examples_are_one_line_errors(tmp_path, value):
 def test_a_bad_workers_count_is_a_one_line_error(tmp_path):
     assert_one_line_error(babysit(*BUDGET, "--workers", "0", "--store", "s.sqlite", cwd=tmp_path),
                           "--workers must be")
+
+
+LONG = ("search", "--data", "digits", "--model", "fc:16", "--lr", "1e-3:1e-1:log", "--reg", "1e-5:1e-2:log",
+        "--stages", "1", "--trials", "9", "--epochs", "40", "--seed", "2", "--workers", "1")
+
+
+def test_kill_9_mid_continuation_then_resume_goes_on_from_its_last_epoch(tmp_path):
+    """A promoted trial killed while it continues past its rung (epoch 8 of 40) resumes from the last epoch its
+    state holds, not from the rung, and the search ends with the uncut search's results."""
+    from babysit.errors import CheckpointError
+    from babysit.train.training_state import training_state_info
+    from tests.faults.kills import Child
+
+    reference = babysit(*LONG, "--store", "ref.sqlite", cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+    states = tmp_path / "runs.states"
+
+    def continuing() -> bool:  # a state past the rung: a promoted trial is on its way
+        for path in states.glob("*/*.safetensors"):
+            try:
+                if training_state_info(path)["epoch"] > 8:
+                    return True
+            except CheckpointError:  # replaced while read
+                pass
+        return False
+
+    child = Child(*LONG, "--store", "runs.sqlite", cwd=tmp_path)
+    assert child.wait_until(continuing), "the search ended before a continuation was seen"
+    assert child.kill9()
+    again = babysit(*LONG, "--store", "runs.sqlite", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+
+    def final(path):
+        with RunStore(path, readonly=True) as store:
+            return {(r["stage"], r["trial_index"]): r for r in store.runs() if r["status"] != "interrupted"}
+
+    got, want = final(tmp_path / "runs.sqlite"), final(tmp_path / "ref.sqlite")
+    assert {k: (r["params"], r["val_acc"], r["status"]) for k, r in got.items()} == \
+           {k: (r["params"], r["val_acc"], r["status"]) for k, r in want.items()}
+    assert any((r["extra"].get("resumed_at_epoch") or 0) > 8 for r in got.values())
+    assert not states.exists()

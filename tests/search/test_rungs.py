@@ -279,3 +279,79 @@ def test_a_stage_of_fewer_trials_than_a_bracket_runs_them_all_in_full(tmp_path):
     outcome = search(tmp_path, spec(trials=(4,), epochs=(3,)))  # bracket 6
     assert all(r.status != "stopped" and "rung" not in r.extra for r in outcome.records)
     assert {r.epochs for r in outcome.records if r.status == "finished"} == {3}
+
+
+def test_a_promoted_trial_killed_mid_continuation_resumes_from_its_last_epoch_to_the_uncut_result(tmp_path):
+    from babysit.train.training_state import training_state_info
+
+    s = spec(trials=(6,), epochs=(4,))  # rung at epoch 1; a continuation saves after epochs 2 and 3
+    reference = search(tmp_path / "fresh", s)
+    killed = {}
+
+    def dies_after_a_continuation(task):
+        record = run_trial(task)
+        if task.stop_after is None and not killed:  # the first continuation ran; the driver dies before recording it
+            killed["index"], killed["state"] = task.index, training_state_info(task.save_state)["epoch"]
+            raise KeyboardInterrupt
+        return record
+
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path, s, trial_fn=dies_after_a_continuation)
+    assert killed["state"] == 3  # its state after its last epoch but one
+    launched = []
+
+    def watches(task):
+        launched.append(task)
+        return run_trial(task)
+
+    resumed = search(tmp_path, s, trial_fn=watches)
+    assert key(resumed) == key(reference)
+    assert all(t.stop_after is None for t in launched)  # no rung ran again: the bracket had been decided
+    again = next(r for r in resumed.records if r.index == killed["index"])
+    assert again.extra["resumed_at_epoch"] == 3 and "resume_note" not in again.extra
+    uncut = run_trial(TrialTask(DIGITS, "fc:16", again.params, 4, trial_seed(0, 1, again.index), 1, again.index))
+    assert (again.val_acc, again.loss, again.train_acc) == (uncut.metrics["val_acc"], uncut.metrics["loss"],
+                                                            uncut.metrics["train_acc"])
+    with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
+        steps, values = store.metric_series(again.run_id, "val_acc")  # the whole curve, from epoch 1
+        assert (list(steps), list(values)) == (list(uncut.series["val_acc"][0]), list(uncut.series["val_acc"][1]))
+    assert not (tmp_path / "runs.states").exists()  # every state went once its trial was decided
+
+
+def test_a_resumed_bracket_whose_rung_results_are_incomplete_trains_its_rungs_again(tmp_path):
+    s = spec(trials=(6,), epochs=(4,))
+    calls = []
+
+    def dies_at_the_fourth_rung(task):
+        calls.append(task)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return run_trial(task)
+
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path, s, trial_fn=dies_at_the_fourth_rung)
+    launched = []
+
+    def watches(task):
+        launched.append(task)
+        return run_trial(task)
+
+    assert key(search(tmp_path, s, trial_fn=watches)) == key(search(tmp_path / "fresh", s))
+    assert sum(t.stop_after is not None for t in launched) == 6  # undecided: no rung result was stored, all rerun
+
+
+def test_a_killed_continuation_resumed_on_two_worker_processes_gives_the_same_results(tmp_path):
+    s = spec(trials=(6,), epochs=(4,))
+
+    def dies_after_a_continuation(task):
+        record = run_trial(task)
+        if task.stop_after is None:
+            raise KeyboardInterrupt
+        return record
+
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path, s, trial_fn=dies_after_a_continuation)
+    with ProcessExecutor(2) as executor:
+        resumed = search(tmp_path, s, executor)
+    assert key(resumed) == key(search(tmp_path / "fresh", s))
+    assert any(r.extra.get("resumed_at_epoch") == 3 for r in resumed.records)
