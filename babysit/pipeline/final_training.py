@@ -26,6 +26,8 @@ class FinalRun:
     run_id: int
     run: MonitoredRun
     epochs: int
+    blas_threads: int | None = None  # the BLAS threads it trained with after its first epochs (BlasThreads)
+    epoch_seconds_by_threads: dict | None = None  # {threads: seconds of the epoch timed with that many}
 
     @property
     def solver(self):
@@ -90,4 +92,4 @@ def train_final(job, data, ref, best, plan: Plan, deadline: float, out, store, s
             + ", ".join(f"{n} thread(s): {t:.2f} s" for n, t in threads.epoch_seconds.items()) + " an epoch)")
     for finding in run.diagnoses:
         say(f"final: {finding.check}: {finding.status}: {finding.explanation}")
-    return FinalRun(run_id, run, epochs)
+    return FinalRun(run_id, run, epochs, threads.chosen, dict(threads.epoch_seconds))

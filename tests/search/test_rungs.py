@@ -281,9 +281,12 @@ def test_a_stage_of_fewer_trials_than_a_bracket_runs_them_all_in_full(tmp_path):
     assert {r.epochs for r in outcome.records if r.status == "finished"} == {3}
 
 
-def test_a_promoted_trial_killed_mid_continuation_resumes_from_its_last_epoch_to_the_uncut_result(tmp_path):
+def test_a_promoted_trial_killed_mid_continuation_resumes_from_its_last_epoch_to_the_uncut_result(tmp_path,
+                                                                                                  monkeypatch):
+    from babysit.search import driver
     from babysit.train.training_state import training_state_info
 
+    monkeypatch.setattr(driver, "CONTINUATION_SAVE_SECONDS", 0.0)  # save after every epoch (digits' are ms long)
     s = spec(trials=(6,), epochs=(4,))  # rung at epoch 1; a continuation saves after epochs 2 and 3
     reference = search(tmp_path / "fresh", s)
     killed = {}
@@ -340,7 +343,10 @@ def test_a_resumed_bracket_whose_rung_results_are_incomplete_trains_its_rungs_ag
     assert sum(t.stop_after is not None for t in launched) == 6  # undecided: no rung result was stored, all rerun
 
 
-def test_a_killed_continuation_resumed_on_two_worker_processes_gives_the_same_results(tmp_path):
+def test_a_killed_continuation_resumed_on_two_worker_processes_gives_the_same_results(tmp_path, monkeypatch):
+    from babysit.search import driver
+
+    monkeypatch.setattr(driver, "CONTINUATION_SAVE_SECONDS", 0.0)  # (the tasks are made in this process)
     s = spec(trials=(6,), epochs=(4,))
 
     def dies_after_a_continuation(task):
@@ -355,3 +361,22 @@ def test_a_killed_continuation_resumed_on_two_worker_processes_gives_the_same_re
         resumed = search(tmp_path, s, executor)
     assert key(resumed) == key(search(tmp_path / "fresh", s))
     assert any(r.extra.get("resumed_at_epoch") == 3 for r in resumed.records)
+
+
+def test_a_continuation_saves_its_state_only_every_few_seconds(tmp_path):
+    """With the default interval a digits continuation (ms per epoch) never saves past its rung: no save costs
+    it more than the epochs it would keep; its state goes once it is decided."""
+    seen = []
+
+    def watches(task):
+        record = run_trial(task)
+        if task.stop_after is None:
+            from babysit.train.training_state import training_state_info
+
+            seen.append((task.save_every_s, training_state_info(task.save_state)["epoch"]))
+        return record
+
+    search(tmp_path, spec(trials=(6,), epochs=(4,)), trial_fn=watches)
+    from babysit.search.driver import CONTINUATION_SAVE_SECONDS
+
+    assert seen and all(every == CONTINUATION_SAVE_SECONDS and epoch == 1 for every, epoch in seen)

@@ -465,3 +465,21 @@ def test_blas_threads_with_one_thread_to_give_decides_after_one_epoch_and_restor
     with pytest.raises(RuntimeError):
         solver(data, [BlasThreads(most=2, limit=limits), Boom()], epochs=2).train()
     assert limits.restored == 1
+
+
+def test_save_training_state_every_few_seconds_saves_only_once_they_have_passed(data, tmp_path):
+    from babysit.train.training_state import SaveTrainingState, training_state_info
+
+    clock = FakeClock([4.0, 4.0, 4.0, 4.0, 4.0, 4.0])
+    saver = SaveTrainingState(tmp_path / "s.safetensors", at_epochs=range(1, 6), every_seconds=10.0, clock=clock)
+    saved = []
+
+    class Watch(Callback):
+        def on_epoch_end(self, solver):
+            saved.append(saver.saved_epoch)
+
+    solver(data, [Ticks(clock), saver, Watch()], epochs=6).train()
+    # 4 s epochs: saved after epoch 3 (12 s since the start) and 6 (... but 6 is not listed): only 3
+    assert saved == [None, None, 3, 3, 3, 3] and training_state_info(tmp_path / "s.safetensors")["epoch"] == 3
+    with pytest.raises(ConfigError, match="every_seconds"):
+        SaveTrainingState(tmp_path / "x", every_seconds=-1)
