@@ -502,7 +502,10 @@ class _HalvingStage(_Stage):
         """Delete trial ``index``'s rung state: it has been continued, or never will be."""
         path = self.state_path(index)
         if path is not None:
-            Path(path).unlink(missing_ok=True)
+            try:
+                Path(path).unlink(missing_ok=True)
+            except OSError:  # its folder could not be made (a save that failed): nothing to delete
+                pass
 
     def _rung_info(self, rung_run: RunRecord) -> dict:
         return {"rung": 1, "rung_epochs": self.rung, "rung_val_acc": rung_run.metrics.get("val_acc"),

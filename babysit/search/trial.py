@@ -210,11 +210,12 @@ def _train(task: TrialTask, config, data, monitor_every: int):
         out = [monitor] if monitor else []
         if task.stop_after is not None:
             if task.save_state is not None:  # before StopAfter: the state is the rung's, whatever ends the run
-                out.append(SaveTrainingState(task.save_state, at_epochs=[task.stop_after]))
+                # (not required: a state that cannot be written, a full disk, costs its continuation time only)
+                out.append(SaveTrainingState(task.save_state, at_epochs=[task.stop_after], required=False))
             out.append(StopAfter(task.stop_after))
         elif task.save_state is not None and task.epochs > 1:  # a continuation: killed, it resumes at its last save
             out.append(SaveTrainingState(task.save_state, at_epochs=range(1, task.epochs),
-                                         every_seconds=task.save_every_s))
+                                         every_seconds=task.save_every_s, required=False))
         return out
 
     def fit(monitor, resume_state=None):

@@ -170,15 +170,17 @@ class SaveTrainingState(Callback):
     """Saves the training state to ``path`` at the end of the epochs in ``at_epochs`` (1-based counts of
     epochs completed; None: every epoch), but only once ``every_seconds`` have passed since the run began
     or was last saved (0: at each of them; a save of a CIFAR-10 fc:50 state costs ~9 ms, a whole digits
-    epoch about as much). ``saved_epoch`` is the last epoch saved (None before). ``clock``: for tests."""
+    epoch about as much). ``saved_epoch`` is the last epoch saved (None before). ``required=False``: a save
+    that fails (a full disk) is kept in ``error`` and the run goes on (a search's states only save time).
+    ``clock``: for tests."""
 
-    def __init__(self, path, at_epochs=None, every_seconds: float = 0.0, clock=time.monotonic):
+    def __init__(self, path, at_epochs=None, every_seconds: float = 0.0, required: bool = True, clock=time.monotonic):
         self.path = Path(path)
         self.at_epochs = None if at_epochs is None else {check_int("SaveTrainingState", "epoch", e, AT_LEAST_ONE)
                                                           for e in at_epochs}
         self.every_seconds = check_float("SaveTrainingState", "every_seconds", every_seconds, NON_NEGATIVE)
-        self.clock = clock
-        self.saved_epoch = None
+        self.clock, self.required = clock, bool(required)
+        self.saved_epoch = self.error = None
         self._last = None
 
     def on_train_begin(self, solver):
@@ -187,7 +189,13 @@ class SaveTrainingState(Callback):
     def on_epoch_end(self, solver):
         due = self._last is None or self.clock() - self._last >= self.every_seconds
         if (self.at_epochs is None or solver.epoch in self.at_epochs) and due:
-            save_training_state(self.path, solver)
+            try:
+                save_training_state(self.path, solver)
+            except CheckpointError as exc:
+                if self.required:
+                    raise
+                self.error = str(exc)
+                return
             self.saved_epoch, self._last = solver.epoch, self.clock()
 
 

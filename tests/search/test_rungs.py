@@ -380,3 +380,13 @@ def test_a_continuation_saves_its_state_only_every_few_seconds(tmp_path):
     from babysit.search.driver import CONTINUATION_SAVE_SECONDS
 
     assert seen and all(every == CONTINUATION_SAVE_SECONDS and epoch == 1 for every, epoch in seen)
+
+
+def test_a_rung_state_that_cannot_be_written_costs_time_not_the_trial(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")  # the states' folder cannot be made: every save fails
+    s = spec(trials=(6,), epochs=(3,))
+    outcome = search(tmp_path, s, state_dir=blocked / "states")
+    assert key(outcome) == key(search(tmp_path / "fresh", s))  # no trial failed for it: the same results
+    promoted = _promoted(outcome)
+    assert promoted and all(r.extra["resume_note"].startswith("could not continue") for r in promoted)

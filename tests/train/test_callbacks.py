@@ -483,3 +483,15 @@ def test_save_training_state_every_few_seconds_saves_only_once_they_have_passed(
     assert saved == [None, None, 3, 3, 3, 3] and training_state_info(tmp_path / "s.safetensors")["epoch"] == 3
     with pytest.raises(ConfigError, match="every_seconds"):
         SaveTrainingState(tmp_path / "x", every_seconds=-1)
+
+
+def test_a_required_state_save_that_fails_ends_the_run_a_best_effort_one_is_noted(data, tmp_path):
+    from babysit.errors import CheckpointError
+    from babysit.train.training_state import SaveTrainingState
+
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(CheckpointError, match="cannot write the training state"):
+        solver(data, [SaveTrainingState(tmp_path / "a-file" / "s.safetensors")], epochs=1).train()
+    saver = SaveTrainingState(tmp_path / "a-file" / "s.safetensors", required=False)
+    assert solver(data, [saver], epochs=2).train().status == "finished"
+    assert saver.saved_epoch is None and "cannot write the training state" in saver.error
