@@ -403,7 +403,7 @@ class _HalvingStage(_Stage):
     def _resume_continuations(self) -> None:
         """A resumed search: the unfinished trials of a bracket whose every trial has its rung result (stored,
         or in the trial's own training state, which a promoted trial's continuation rewrites as it goes)
-        were decided before the kill; the promoted ones go on from their state, the last complete epoch, instead
+        were decided before the kill; the promoted ones go on from their state (its last save, the rung at the earliest) instead
         of training their rung again. Any other unfinished trial trains its rung again (the same results)."""
         if not self.todo or self.states is None:
             return
