@@ -403,8 +403,8 @@ class _HalvingStage(_Stage):
     def _resume_continuations(self) -> None:
         """A resumed search: the unfinished trials of a bracket whose every trial has its rung result (stored,
         or in the trial's own training state, which a promoted trial's continuation rewrites as it goes)
-        were decided before the kill; the promoted ones go on from their state (its last save, the rung at the earliest) instead
-        of training their rung again. Any other unfinished trial trains its rung again (the same results)."""
+        were decided before the kill; the promoted ones go on from their state (its last save, the rung at the
+        earliest) instead of training their rung again. Any other unfinished trial trains its rung again (the same results)."""
         if not self.todo or self.states is None:
             return
         from_state = {i: acc for i in self.todo if (acc := self._rung_acc_in_state(i)) is not None}

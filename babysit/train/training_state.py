@@ -174,7 +174,8 @@ class SaveTrainingState(Callback):
     that fails (a full disk) is kept in ``error`` and the run goes on (a search's states only save time).
     ``clock``: for tests."""
 
-    def __init__(self, path, at_epochs=None, every_seconds: float = 0.0, required: bool = True, clock=time.monotonic):
+    def __init__(self, path, at_epochs=None, every_seconds: float = 0.0, required: bool = True,
+                 clock=time.monotonic):
         self.path = Path(path)
         self.at_epochs = None if at_epochs is None else {check_int("SaveTrainingState", "epoch", e, AT_LEAST_ONE)
                                                           for e in at_epochs}
