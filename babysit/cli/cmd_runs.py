@@ -22,6 +22,7 @@ def add_parser(sub, name):
 def run(args) -> int:
     from babysit.errors import ConfigError
     from babysit.fileio import dumps
+    from babysit.search.tally import stopped_note, subset_note
     from babysit.store import RunStore
 
     with RunStore(args.store, readonly=True) as store:
@@ -40,43 +41,6 @@ def run(args) -> int:
         if note:
             print(note)
     return 0
-
-
-def stopped_note(runs) -> str | None:
-    """How many search trials were stopped early, per stage and rung (babysit.search.rungs), or None."""
-    counts: dict[tuple, int] = {}
-    for r in runs:
-        if r["status"] == "stopped":
-            extra = r.get("extra") or {}
-            where = (r["search"], r["stage"], extra.get("rung"), extra.get("rung_epochs"))
-            counts[where] = counts.get(where, 0) + 1
-    if not counts:
-        return None
-    parts = [f"{n} in stage {stage} of {search!r} at rung {rung} (epoch {epochs})"
-             for (search, stage, rung, epochs), n in sorted(counts.items(), key=lambda kv: tuple(map(str, kv[0])))]
-    return (f"{sum(counts.values())} trial(s) stopped early at a rung of their stage: " + "; ".join(parts)
-            + ". Their rows show the rung's result.")
-
-
-def subset_note(runs) -> str | None:
-    """Which search stages trained on a stratified subset of the training split (the 'examples' column), or None."""
-    per_stage: dict[tuple, set] = {}
-    for r in runs:
-        if r["search"] is not None and r["stage"] is not None:
-            per_stage.setdefault((r["search"], r["stage"]), set()).add((r.get("extra") or {}).get("train_examples"))
-    per_search: dict[str, int] = {}
-    for (search, _), sizes in per_stage.items():
-        known = [n for n in sizes if n is not None]
-        per_search[search] = max(per_search.get(search, 0), *known) if known else per_search.get(search, 0)
-    parts = []
-    for (search, stage), sizes in sorted(per_stage.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
-        known = sorted(n for n in sizes if n is not None)
-        if known and known[-1] < per_search[search]:
-            parts.append(f"stage {stage} of {search!r} on {known[-1]:,} of {per_search[search]:,}")
-    if not parts:
-        return None
-    return ("Trained on a stratified subset of the training split (the coarse stages of a search whose epochs "
-            "are long): " + "; ".join(parts) + " examples.")
 
 
 def interrupted_note(runs) -> str | None:

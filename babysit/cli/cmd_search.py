@@ -60,8 +60,18 @@ def add_parser(sub, name):
     p.add_argument("--trials", type=int, default=10, help="trials per stage (default 10)")
     p.add_argument("--epochs", type=int, default=5, help="epochs in stage 1, doubled every stage (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the sampling and the trials")
+    from babysit.search.executors import default_workers
+
+    p.add_argument("--no-rungs", dest="rungs", action="store_false",
+                   help="give every trial of a stage its full epochs (default: stop clearly lost trials at a rung, "
+                        "the best go on from it; babysit.search.rungs)")
+    p.add_argument("--stage-examples", default=None, metavar="N1,N2,...",
+                   help="training examples per stage, a stratified subset of the training split ('all': the whole "
+                        "split), one per stage, e.g. 5000,all (default: the whole split in every stage)")
     ex = p.add_mutually_exclusive_group()
-    ex.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: this process)")
+    ex.add_argument("--workers", type=int, default=None,
+                    help=f"local processes running trials, one BLAS thread each (default: one per core, "
+                         f"{default_workers()} here; 1: this process, every core)")
     ex.add_argument("--cluster", default=None, metavar="ADDRESS",
                     help="run the trials on the Dask scheduler at ADDRESS (tcp://HOST:PORT)")
     p.add_argument("--store", type=Path, required=True, help="the run store (SQLite file; created if missing)")
@@ -139,10 +149,22 @@ def finetune_ref(args, texts: dict):
     return ref, model_spec_of(pretrained.config())
 
 
+def stage_examples(text: str | None, stages: int) -> tuple[int | None, ...] | None:
+    """``--stage-examples 5000,all`` -> (5000, None): one count (or 'all') per stage; None without the flag."""
+    if text is None:
+        return None
+    parts = [part.strip().lower() for part in text.split(",")]
+    if len(parts) != stages or not all(part == "all" or (part.isdigit() and int(part) >= 1) for part in parts):
+        raise ConfigError(f"--stage-examples: expected one count >= 1 or 'all' per stage ({stages} with --stages "
+                          f"{stages}), as in {','.join(['5000'] * (stages - 1) + ['all'])}; got {text!r}")
+    return tuple(None if part == "all" else int(part) for part in parts)
+
+
 def run(args) -> int:
     from babysit.search.console import SearchPrinter
     from babysit.search.driver import SearchSpec, check_setup, run_search
-    from babysit.search.executors import make_executor
+    from babysit.search.executors import default_workers, make_executor
+    from babysit.search.rungs import Rungs
     from babysit.search.search_space import SearchSpace
     from babysit.search.trial import DataRef
     from babysit.store import RunStore
@@ -170,11 +192,13 @@ def run(args) -> int:
     data = DataRef(args.data, args.seed, args.preprocess or "standardize", finetune=finetune)
     spec = SearchSpec.from_cli(data=data, model=model, space=space,
                                stages=args.stages, trials=args.trials, epochs=args.epochs, seed=args.seed,
-                               sampler=args.sampler)
+                               sampler=args.sampler, rungs=Rungs() if args.rungs else None,
+                               stage_examples=stage_examples(args.stage_examples, args.stages))
     if args.top < 1:
         raise ConfigError(f"--top must be >= 1; got {args.top}")
     check_setup(spec)  # bad data or model: fail before a store or a worker exists
-    with make_executor(args.workers, args.cluster) as executor, RunStore(args.store) as store:
+    workers = None if args.cluster else default_workers() if args.workers is None else args.workers
+    with make_executor(workers, args.cluster) as executor, RunStore(args.store) as store:
         outcome = run_search(spec, store, executor, name=args.name, observer=SearchPrinter(top=args.top))
     print(f"runs recorded in {args.store} (search {args.name!r}); list them with `babysit runs --store {args.store}`")
     return 0 if outcome.best is not None else 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from babysit.pipeline.plan import MAX_FINAL_EPOCHS, Plan
 from babysit.pipeline.training import MonitoredRun, monitored_training
 from babysit.search.trial import trial_config, trial_seed
-from babysit.train.callbacks import Deadline, EpochPrinter
+from babysit.train.callbacks import BlasThreads, Deadline, EpochPrinter
 
 REPORT_RESERVE_S = 5.0  # kept back from the budget for evaluation, plots and the report
 
@@ -26,6 +26,8 @@ class FinalRun:
     run_id: int
     run: MonitoredRun
     epochs: int
+    blas_threads: int | None = None  # the BLAS threads it trained with after its first epochs (BlasThreads)
+    epoch_seconds_by_threads: dict | None = None  # {threads: seconds of the epoch timed with that many}
 
     @property
     def solver(self):
@@ -79,12 +81,15 @@ def train_final(job, data, ref, best, plan: Plan, deadline: float, out, store, s
     say(f"final: training the best configuration (run {best.run_id}, val_acc {best.val_acc:f} after "
         f"{best.epochs:g} epochs) for {epochs} epochs")
     run_id = store.start_run(None, None, None, {**best.params, "model": str(config.model_spec()), "epochs": epochs})
-    # stop once another epoch would end past the budget (Deadline stops after the first epoch ending past its time:
-    # a ConvNet's 50-90 s epochs overran an 8-minute job by one of them)
-    callbacks = [Deadline(deadline - REPORT_RESERVE_S - final_epoch_seconds(best, plan)),
-                 EpochPrinter(prefix="final: ", say=say)]
+    # its BLAS threads from its own first two epochs (1 thread, then all), and it stops once another epoch at its
+    # real pace would end past the budget: the planned pace can be several times off on a loaded machine
+    threads = BlasThreads()
+    callbacks = [threads, Deadline(deadline - REPORT_RESERVE_S), EpochPrinter(prefix="final: ", say=say)]
     run = monitored_training(config, out, data=data, callbacks=callbacks, verbose=False,
                              checkpoint_info={"search": search_name, "from_run": best.run_id})
+    if threads.chosen is not None:
+        say(f"final: {threads.chosen} BLAS thread(s) from epoch {len(threads.epoch_seconds) + 1} on ("
+            + ", ".join(f"{n} thread(s): {t:.2f} s" for n, t in threads.epoch_seconds.items()) + " an epoch)")
     for finding in run.diagnoses:
         say(f"final: {finding.check}: {finding.status}: {finding.explanation}")
-    return FinalRun(run_id, run, epochs)
+    return FinalRun(run_id, run, epochs, threads.chosen, dict(threads.epoch_seconds))

@@ -60,6 +60,9 @@ def final_run_extras(config, dataset, final, test: dict | None) -> dict:
         "val_examples": int(len(dataset.y_val)), "test_examples": int(len(dataset.y_test)),
         "class_names": [str(c) for c in dataset.class_names],
     }
+    if final.blas_threads is not None:  # what the final training chose from its own first epochs
+        extras["blas_threads"] = final.blas_threads
+        extras["epoch_seconds_by_threads"] = {str(k): v for k, v in (final.epoch_seconds_by_threads or {}).items()}
     if test is not None:
         extras["test_per_class"] = test.get("per_class")
         extras["test_confusion"] = confusion_matrix(final.run.result.model, dataset.X_test, dataset.y_test,

@@ -17,6 +17,7 @@ from babysit.fileio import atomic_write
 from babysit.search.driver import varying
 from babysit.search.records import ranked
 from babysit.search.stages import describe, format_value
+from babysit.search.tally import StageTally, stage_tallies, stopped_note, subset_note
 
 TOP_TRIALS = 15
 # the doctor's plots of the final run's monitors (babysit.doctor.plots.save_run_plots file stems)
@@ -69,11 +70,7 @@ def _sections(result, config) -> list[tuple[str, list]]:
     if result.findings:
         doctor.append(_findings_table("check", result.findings))
 
-    plan = result.plan
-    search = [("p", f"Plan: {plan.describe()}."),
-              ("table", ["stage", "ranges", "epochs", "trials run / planned", "statuses", "best val_acc"],
-               [[str(s.stage), describe(s.space), str(s.epochs), f"{len(s.records)} / {s.planned}",
-                 _counts(s.records), "-" if s.best is None else f"{s.best.val_acc:f}"] for s in outcome.stages])]
+    search = [("p", f"Plan: {result.plan.describe()}."), *_stage_blocks(result)]
     warnings = [("p", w.message()) for w in outcome.warnings] or [
         ("p", "No best result sat at the edge of its range: the ranges bracket the best values.")]
     table = [("table", ["rank", "stage", "trial", "val_acc", "train_acc", *names, "epochs", "seconds", "run"],
@@ -101,11 +98,31 @@ def _findings_table(first: str, findings) -> tuple:
                               for f in findings])
 
 
-def _counts(records) -> str:
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
+ENDED_BADLY = ("exploded", "diverged", "failed")
+
+
+def _stage_blocks(result) -> list:
+    """The per-stage table, from the run store: trials launched, finished, stopped at which rung, exploded /
+    diverged / failed, the training examples and the seconds of each stage; then the notes on stopped and
+    subset-trained stages (the same as ``babysit runs`` prints)."""
+    from babysit.store import RunStore
+
+    outcome = result.search
+    with RunStore(result.store, readonly=True) as store:
+        runs = store.runs(outcome.search_id)
+    tallies = {t.stage: t for t in stage_tallies(runs)}
+    rows = []
+    for s in outcome.stages:
+        t = tallies.get(s.stage, StageTally(outcome.name, s.stage))
+        bad = ", ".join(f"{t.statuses[k]} {k}" for k in ENDED_BADLY if t.statuses.get(k)) or "0"
+        rows.append([str(s.stage), describe(s.space), str(s.epochs),
+                     "whole split" if s.train_examples is None else f"{s.train_examples:,} (subset)",
+                     f"{t.launched} / {s.planned}", str(t.statuses.get("finished", 0)), t.stopped_text(), bad,
+                     _num(t.seconds, ".1f"), "-" if s.best is None else f"{s.best.val_acc:f}"])
+    header = ["stage", "ranges", "epochs", "training examples", "trials launched / planned", "finished",
+              "stopped (rung)", "exploded, diverged, failed", "seconds", "best val_acc"]
+    notes = [note for note in (stopped_note(runs), subset_note(runs)) if note]
+    return [("table", header, rows), *(("p", note) for note in notes)]
 
 
 def _num(value, fmt) -> str:

@@ -10,7 +10,12 @@ goes on from its rung to the full E epochs, continuing from the training state i
 saved (``babysit.train.training_state``: a file in the search's state folder, so any worker of
 any executor picks it up; bit-identical to a run never cut). A state that is missing or
 unreadable costs only time: that trial trains again from epoch 0, to the same result, and its
-``resume_note`` says so. The others are recorded with status 'stopped', their curve up to the
+``resume_note`` says so. A continuation saves its state as it goes too (after an epoch, once
+``driver.CONTINUATION_SAVE_SECONDS`` have passed), so a search killed while a promoted trial
+continues resumes that trial from its last saved epoch, the rung at the earliest (its
+bracket's decision is remade from the stored and saved rung results; a bracket whose rung results
+are not all known trains its unfinished rungs again, to the same results); the trial's state is
+deleted once it is decided. The others are recorded with status 'stopped', their curve up to the
 rung, and the rung in their metrics. A trial that explodes or fails at its rung is recorded as
 it ended.
 

@@ -123,7 +123,9 @@ class TrialTask:
     ``stage`` and ``index`` identify the trial within its search (for the store and the output).
     ``stop_after``: end after this many epochs (a search rung, babysit.search.rungs); the schedule
     stays that of ``epochs``, so the run is the full trial's beginning. ``save_state``: a file path
-    where a rung run saves its training state at the rung (``babysit.train.training_state``);
+    where a rung run saves its training state at the rung (``babysit.train.training_state``), and a
+    promoted trial's continuation after its epochs (but the last) once ``save_every_s`` have passed
+    since its last save (a search killed mid-way resumes it from there);
     ``resume_state``: the file a promoted trial continues from (a missing or unreadable one: it
     trains from epoch 0 instead and its ``resume_note`` says why; the results are the same).
     ``train_examples``: train on this stratified subset of the training split (``subset``; None or
@@ -141,6 +143,7 @@ class TrialTask:
     save_state: str | None = None
     resume_state: str | None = None
     train_examples: int | None = None
+    save_every_s: float = 0.0
 
 
 def trial_seed(search_seed: int, stage: int, index: int) -> int:
@@ -207,8 +210,12 @@ def _train(task: TrialTask, config, data, monitor_every: int):
         out = [monitor] if monitor else []
         if task.stop_after is not None:
             if task.save_state is not None:  # before StopAfter: the state is the rung's, whatever ends the run
-                out.append(SaveTrainingState(task.save_state, at_epochs=[task.stop_after]))
+                # (not required: a state that cannot be written, a full disk, costs its continuation time only)
+                out.append(SaveTrainingState(task.save_state, at_epochs=[task.stop_after], required=False))
             out.append(StopAfter(task.stop_after))
+        elif task.save_state is not None and task.epochs > 1:  # a continuation: killed, it resumes at its last save
+            out.append(SaveTrainingState(task.save_state, at_epochs=range(1, task.epochs),
+                                         every_seconds=task.save_every_s, required=False))
         return out
 
     def fit(monitor, resume_state=None):

@@ -109,18 +109,96 @@ class EpochPrinter(Callback):
 
 
 class Deadline(Callback):
-    """Ends the run (status 'stopped') after the first epoch that ends past ``deadline`` (a time.monotonic()).
+    """Ends the run (status 'stopped') after the epoch past which another one, at the pace of the last,
+    would end after ``deadline`` (a time.monotonic()).
 
-    Checked at epoch ends only, so the model kept is always a whole epoch's; ``babysit run``'s
-    final training stops here when its time budget runs out.
+    Checked at epoch ends only, so the model kept is always a whole epoch's; the pace is the run's
+    own, measured, not a plan's estimate (``babysit run``'s final training stops here when its time
+    budget runs out: a ConvNet's 50-90 s epochs overran an 8-minute job by one of them, and an epoch
+    estimated from a trial's pace can be several times off under load). ``clock``: for tests.
     """
 
-    def __init__(self, deadline: float):
+    def __init__(self, deadline: float, clock=time.monotonic):
         self.deadline = float(deadline)
+        self.clock = clock
+        self._epoch_start = None
+
+    def on_epoch_begin(self, solver):
+        self._epoch_start = self.clock()
 
     def on_epoch_end(self, solver):
-        if time.monotonic() > self.deadline and solver.epoch < solver.num_epochs:
-            solver.request_stop("stopped", f"the time budget ran out after {solver.epoch} epochs")
+        now = self.clock()
+        pace = 0.0 if self._epoch_start is None else now - self._epoch_start
+        if now + pace > self.deadline and solver.epoch < solver.num_epochs:
+            solver.request_stop("stopped", f"the time budget ran out after {solver.epoch} epochs "
+                                           f"(another would take ~{pace:.1f} s)")
+
+
+class BlasThreads(Callback):
+    """Picks the BLAS threads of a run from its own first epochs: epoch 1 with one thread, epoch 2 with
+    ``most`` (default: what the process has), the rest with the faster of the two (one thread unless
+    ``most`` was at least ``gain`` faster: the other cores stay free). ``chosen`` is the count taken,
+    ``epoch_seconds`` {threads: seconds}.
+
+    Why: a 2-thread OpenBLAS epoch collapses when another process takes a core (fc:50 on CIFAR-10:
+    9.0 s against 2.2 s with one thread, session 2), and on a quiet 2-core machine gives fc:50 almost
+    nothing (0.44-0.50 s against 0.40-0.46 s, docs/benchmarks.md); a ConvNet's larger GEMMs may gain.
+    The limits are set process-wide (threadpoolctl) and restored when the run ends.
+    ``limit(n)``: sets n threads and returns an object with ``restore_original_limits()`` (for tests).
+    """
+
+    def __init__(self, most: int | None = None, gain: float = 1.1, clock=time.perf_counter, limit=None):
+        self.most, self.gain, self.clock = most, float(gain), clock
+        self.limit = limit or _threadpool_limit
+        self.chosen: int | None = None
+        self.epoch_seconds: dict[int, float] = {}
+        self._first = self._start = None
+
+    def _set(self, threads: int) -> None:
+        limiter = self.limit(threads)
+        self._first = self._first or limiter
+
+    def on_train_begin(self, solver):
+        if self.most is None:
+            from threadpoolctl import threadpool_info
+
+            self.most = max([1, *(int(p.get("num_threads") or 1) for p in threadpool_info())])
+        self._set(1)
+
+    def on_epoch_begin(self, solver):
+        self._start = self.clock()
+
+    def on_epoch_end(self, solver):
+        if self.chosen is not None:
+            return
+        seconds = self.clock() - self._start
+        if not self.epoch_seconds:
+            self.epoch_seconds[1] = seconds
+            if self.most > 1:
+                self._set(self.most)
+                return
+        else:
+            self.epoch_seconds[self.most] = seconds
+        faster = self.most > 1 and self.epoch_seconds[1] > self.gain * self.epoch_seconds.get(self.most, math.inf)
+        self.chosen = self.most if faster else 1
+        self._set(self.chosen)
+
+    def on_train_end(self, solver):
+        self._restore()
+
+    def on_train_abort(self, solver, exc):
+        self._restore()
+
+    def _restore(self) -> None:
+        if self._first is not None:
+            self._first.restore_original_limits()
+            self._first = None
+
+
+def _threadpool_limit(threads: int):
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads)
 
 
 class ProgressBar(Callback):

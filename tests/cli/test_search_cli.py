@@ -210,3 +210,82 @@ def test_search_without_lr_takes_the_doctors_range_and_the_header_shows_what_var
     stage = next(l for l in proc.stdout.splitlines() if l.startswith("stage 1:"))
     low, high = map(float, re.search(r"lr (\S+) \.\. (\S+) \(log\)", stage).groups())
     assert low >= 1e-4 and high <= 10  # where the loss goes down, not the lecture's 1e-6 .. 1e-3
+
+
+BUDGET = ("search", "--data", "digits", "--model", "fc:16", "--lr", "1e-3:1e0:log", "--reg", "1e-5:1e-1:log",
+          "--stages", "2", "--trials", "9", "--epochs", "5", "--seed", "4", "--stage-examples", "400,all")
+
+
+def _trials(path: Path) -> list:
+    with RunStore(path, readonly=True) as store:
+        return [(r["stage"], r["trial_index"], r["status"], r["val_acc"], r["epochs"], r["extra"].get("train_examples"))
+                for r in store.runs()]
+
+
+def test_search_has_runs_budget_tools_rungs_subsets_and_workers_from_the_cores(tmp_path):
+    from babysit.search.executors import default_workers
+
+    proc = babysit(*BUDGET, "--store", "default.sqlite", cwd=tmp_path)  # workers from the cores, rungs on
+    assert proc.returncode == 0, proc.stderr
+    assert default_workers() == 1 or f"trials on {default_workers()} local processes" in proc.stdout, proc.stdout
+    found = _trials(tmp_path / "default.sqlite")
+    with RunStore(tmp_path / "default.sqlite", readonly=True) as store:
+        spec = store.searches()[0]["spec"]
+    assert spec["rungs"] == {"eta": 3, "bracket": 9, "fraction": 0.2} and spec["stage_examples"] == [400, None]
+    assert {t[5] for t in found if t[0] == 1} == {400} and {t[5] for t in found if t[0] == 2} - {None} != {400}
+    assert sum(t[2] == "stopped" for t in found if t[0] == 1) >= 5  # 9 trials, eta 3: at most 3 go on
+    # the user's --workers is obeyed, and the results do not depend on it
+    one = babysit(*BUDGET, "--workers", "1", "--store", "one.sqlite", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    assert _trials(tmp_path / "one.sqlite") == found
+    plain = babysit(*BUDGET, "--workers", "1", "--no-rungs", "--store", "plain.sqlite", cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert not any(t[2] == "stopped" for t in _trials(tmp_path / "plain.sqlite"))
+
+
+@pytest.mark.parametrize("value", ["400", "400,all,all", "0,all", "abc,all", "400,-1"])
+def test_bad_stage_examples_are_one_line_errors(tmp_path, value):
+    assert_one_line_error(babysit(*BUDGET[:-2], "--stage-examples", value, "--store", "s.sqlite", cwd=tmp_path),
+                          "--stage-examples: expected one count >= 1 or 'all' per stage (2 with --stages 2), as in "
+                          f"5000,all; got '{value}'")
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_a_bad_workers_count_is_a_one_line_error(tmp_path):
+    assert_one_line_error(babysit(*BUDGET, "--workers", "0", "--store", "s.sqlite", cwd=tmp_path),
+                          "--workers must be")
+
+
+LONG = ("search", "--data", "digits", "--model", "fc:16", "--lr", "1e-3:1e-1:log", "--reg", "1e-5:1e-2:log",
+        "--stages", "1", "--trials", "9", "--epochs", "40", "--seed", "2", "--workers", "1")
+
+
+def test_kill_9_mid_continuation_then_resume_goes_on_from_its_state_not_its_rung(tmp_path):
+    """Killed after its bracket was decided (epoch 8 of 40 is the rung), while the promoted trials continue: the
+    resumed search trains no rung again (their rung results are read from their saved states), the promoted
+    trials go on from there, and it ends with the uncut search's results."""
+    from tests.faults.kills import Child, runs
+
+    reference = babysit(*LONG, "--store", "ref.sqlite", cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+
+    def continuing() -> bool:  # the bracket is decided (6 of 9 stopped), not every promoted trial is done
+        statuses = [r["status"] for r in runs(tmp_path / "runs.sqlite")]
+        return statuses.count("stopped") >= 6 and statuses.count("finished") < 3
+
+    child = Child(*LONG, "--store", "runs.sqlite", cwd=tmp_path)
+    assert child.wait_until(continuing), "the search ended before its promoted trials were seen continuing"
+    assert child.kill9()
+    again = babysit(*LONG, "--store", "runs.sqlite", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+
+    def final(path):
+        with RunStore(path, readonly=True) as store:
+            return {(r["stage"], r["trial_index"]): r for r in store.runs() if r["status"] != "interrupted"}
+
+    got, want = final(tmp_path / "runs.sqlite"), final(tmp_path / "ref.sqlite")
+    assert {k: (r["params"], r["val_acc"], r["status"]) for k, r in got.items()} == \
+           {k: (r["params"], r["val_acc"], r["status"]) for k, r in want.items()}
+    resumed = [r for r in got.values() if r["status"] == "finished" and r["extra"].get("rung_seconds") is None]
+    assert resumed and all(r["extra"]["resumed_at_epoch"] == 8 for r in resumed)  # from the state, no rung rerun
+    assert not (tmp_path / "runs.states").exists()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from babysit.store import RunStore
 
-FINAL = ("finished", "exploded", "diverged", "failed")
+FINAL = ("finished", "stopped", "exploded", "diverged", "failed")  # "stopped": at a rung (babysit search has rungs by default)
 
 
 class Child:

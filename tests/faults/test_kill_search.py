@@ -19,7 +19,8 @@ from tests.cli.helpers import babysit
 from .kills import Child, duplicated_trials, integrity, runs, trials
 
 SEARCH = ("search", "--data", "digits", "--model", "fc:32", "--lr", "1e-3:1e0:log", "--reg", "1e-5:1e-1:log",
-          "--stages", "2", "--trials", "4", "--epochs", "8", "--seed", "5")
+          "--stages", "2", "--trials", "4", "--epochs", "8", "--seed", "5",
+          "--workers", "1")  # the kill moments are drawn for one process (the default: one worker per core)
 SLOW_POINTS = 20  # the figure: kills at 20 seeded random moments
 FAST_POINTS = 2
 

@@ -66,6 +66,9 @@ def test_the_search_went_coarse_to_fine_and_the_best_trained_longer(job):
     assert result.final.epochs > best.epochs  # "train the best configuration longer"
     assert result.final.config.lr == best.params["lr"] and result.final.config.reg == best.params["reg"]
     assert any(line.startswith("final: Finished epoch 1 / ") for line in lines)
+    # its BLAS threads were picked from its own first epochs (1 thread, then all), and said
+    assert result.final.blas_threads in set(result.final.epoch_seconds_by_threads) and 1 in result.final.epoch_seconds_by_threads
+    assert any(line.startswith(f"final: {result.final.blas_threads} BLAS thread(s) from epoch ") for line in lines)
     # the checkpoint says where it came from: the split seed (which eval re-splits with) and the search
     from babysit.train.checkpoint import load_checkpoint
 
@@ -91,6 +94,7 @@ def test_the_store_holds_findings_trials_and_the_final_run(job):
         kinds = store.metric_kinds(final[0]["id"])
         assert {"loss", "val_acc", "lr", "update_ratio:W1", "weight_std:W1", "dead:relu1", "act_std:relu1"} <= set(kinds)
         assert final[0]["extra"]["test_acc"] == result.test["accuracy"]
+        assert final[0]["extra"]["blas_threads"] == result.final.blas_threads
         assert len(runs) == len(result.search.records) + 1
         kinds = sorted(a["kind"] for a in store.artifacts(final[0]["id"]))
         assert kinds == ["checkpoint", "report", "report"]

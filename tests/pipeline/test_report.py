@@ -13,12 +13,14 @@ from babysit.pipeline.main_job import JobConfig, JobResult
 from babysit.pipeline.plan import plan_search
 from babysit.pipeline.report import _markdown, _short, write_report
 from babysit.pipeline.training import monitored_training
-from babysit.search.driver import SearchOutcome, StageOutcome
+from babysit.search.driver import SearchOutcome, SearchSpec, StageOutcome
 from babysit.search.records import TrialRecord
 from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import LogUniform
+from babysit.search.trial import DataRef
 from babysit.store import RunStore
 from babysit.store.recording import record_run
+from babysit.train.outcome import RunRecord
 from babysit.train.recipe import TrainConfig
 
 
@@ -30,16 +32,26 @@ def _trial(index, lr, val_acc, status="finished"):
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("job")
-    stage = StageOutcome(1, SearchSpace({"lr": LogUniform(1e-3, 1e-1)}), 1, 3,
-                         records=[_trial(0, 1e-2, 0.80), _trial(1, 3e-2, 0.90), _trial(2, 9e-2, None, "exploded")])
+    records = [_trial(0, 1e-2, 0.80), _trial(1, 3e-2, 0.90), _trial(2, 9e-2, None, "exploded"),
+               _trial(3, 2e-3, 0.40, "stopped"), _trial(4, 2e-3, 0.30, "stopped")]
+    stage = StageOutcome(1, SearchSpace({"lr": LogUniform(1e-3, 1e-1)}), 3, 6, records=records, train_examples=600)
     run = monitored_training(TrainConfig(model="fc:8", lr=3e-2, epochs=2), out, monitor_every=5, verbose=False)
-    with RunStore(out / "runs.sqlite") as store:  # the report's HTML is drawn from the job's store
-        record_run(store, store.start_run(None, None, None, {"lr": 3e-2, "note": "<img src=x onerror=alert(2)>"}),
-                   run.record(role="final"))
+    with RunStore(out / "runs.sqlite") as store:  # the report's HTML and its stage table are drawn from the job's store
+        spec = SearchSpec(DataRef("digits"), "fc:8", stage.space, (6, 1), (3, 6), stage_examples=(600, None))
+        search_id = store.create_or_open_search("run 1", spec.to_json())
+        for r in records:  # the trials as the driver records them: a stopped one with its rung, all with their examples
+            rung = {"rung": 1, "rung_epochs": 1} if r.status == "stopped" else {}
+            record_run(store, store.start_run(search_id, 1, r.index, dict(r.params)),
+                       RunRecord(r.status, {"val_acc": r.val_acc, "epochs": r.epochs, "train_examples": 600, **rung},
+                                 series={"val_acc": ([1], [r.val_acc or 0.0])}))
+        record_run(store, store.start_run(search_id, 2, 0, {"lr": 3e-2}),  # stage 2: the whole split
+                   RunRecord("finished", {"val_acc": 0.9, "epochs": 2, "train_examples": 1000}))
+        final_id = store.start_run(None, None, None, {"lr": 3e-2, "note": "<img src=x onerror=alert(2)>"})
+        record_run(store, final_id, run.record(role="final"))
     findings = [Finding("initial_loss", "pass", 2.31, "~2.303", "loss <b>at</b> init | fine", "")]
     result = JobResult(out, run.result.checkpoint, out / "runs.sqlite", out / "report.html", out / "report.md",
-                       SearchOutcome(1, "run 1", [stage]), findings, "lr note <script>alert(1)</script>",
-                       plan_search(30.0, 0.05), FinalRun(4, run, 2), {"accuracy": 0.875, "num_examples": 8},
+                       SearchOutcome(search_id, "run 1", [stage]), findings, "lr note <script>alert(1)</script>",
+                       plan_search(30.0, 0.05), FinalRun(final_id, run, 2), {"accuracy": 0.875, "num_examples": 8},
                        {"data": 0.5, "search": 2.0, "total_before_report": 3.0})
     write_report(result, JobConfig(data="digits", model="fc:8"))
     return result
@@ -53,7 +65,11 @@ def test_both_reports_hold_every_section_the_ranked_trials_and_the_result(report
     assert "Test accuracy 0.8750 on 8 held-out examples" in md
     ranks = re.findall(r"^\| (\d) \| 1 \| (\d) \| ([0-9.]+) \|", md, flags=re.M)
     assert ranks == [("1", "1", "0.900000"), ("2", "0", "0.800000")]  # best first; the exploded trial is not ranked
-    assert "1 exploded, 2 finished" in md  # the stage's statuses
+    # the stage's trials as the store has them: launched / planned, finished, stopped at which rung, exploded
+    assert ("| 1 | lr 1.00e-03 .. 1.00e-01 (log) | 3 | 600 (subset) | 5 / 6 | 2 | 2 at rung 1 (epoch 1) | 1 exploded |"
+            in md)
+    assert ("2 trial(s) stopped early at a rung of their stage: 2 in stage 1 of 'run 1' at rung 1 (epoch 1)." in md)
+    assert "stage 1 of 'run 1' on 600 of 1,000 examples." in md
     assert "loss <b>at</b> init \\| fine" in md  # a '|' in a cell cannot break the markdown table
     assert f"Validation accuracy {report.final.metrics()['val_acc']:.4f}" in md
 
@@ -67,7 +83,11 @@ def test_the_html_is_the_self_contained_dashboard_report_with_the_job_summary(re
     data = json.loads(re.search(r'id="babysit-data">(.*?)</script>', html, flags=re.S).group(1))
     titles = [s["title"] for s in data["summary"]]
     assert titles[:2] == ["Result", "Doctor"] and "Test accuracy 0.8750 on 8 held-out examples" in json.dumps(data)
-    assert len(data["overview"]["runs"]) == 1 and "update_ratio:W1" in data["run/1"]["series"]
+    stage_table = next(b for s in data["summary"] if s["title"] == "Search, coarse to fine" for b in s["blocks"]
+                       if b[0] == "table")  # the first page says how many trials were stopped, and where
+    assert "stopped (rung)" in stage_table[1] and stage_table[2][0][6] == "2 at rung 1 (epoch 1)"
+    assert len(data["overview"]["runs"]) == 7 and "update_ratio:W1" in data[f"run/{report.final.run_id}"]["series"]
+    assert "val_acc" in data["run/4"]["series"]  # a stopped trial's page shows its curve up to the rung
     # plotly.min.js sits as inert text, run when a view needs it (its source names URLs it never loads)
     start = html.index('<script type="text/plain" id="babysit-plotly">')
     rest = html[:start] + html[html.index("</script>", start):]

@@ -162,12 +162,17 @@ class _Budgeted(InlineExecutor):
 
 
 def test_babysit_runs_says_how_many_were_stopped_and_where(tmp_path):
-    from babysit.cli.cmd_runs import stopped_note
+    from babysit.search.tally import stopped_note
 
     outcome = search(tmp_path, spec(trials=(6,), epochs=(3,)))
     stopped = sum(r.status == "stopped" for r in outcome.records)
     with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
         note = stopped_note(store.runs())
+        for r in outcome.records:
+            if r.status == "stopped":  # its curve up to the rung is stored with it
+                steps, values = store.metric_series(r.run_id, "val_acc")
+                assert list(steps) == [1] and list(values) == [r.val_acc]
+                assert len(store.metric_series(r.run_id, "loss")[0]) > 0
     assert stopped >= 3
     assert note == (f"{stopped} trial(s) stopped early at a rung of their stage: {stopped} in stage 1 of 'search' "
                     "at rung 1 (epoch 1). Their rows show the rung's result.")
@@ -252,7 +257,7 @@ def test_stopped_and_exploded_trials_leave_no_state_behind(tmp_path):
 
 
 def test_the_coarse_stages_train_on_their_subset_and_the_last_on_the_whole_split(tmp_path):
-    from babysit.cli.cmd_runs import subset_note
+    from babysit.search.tally import subset_note
     from babysit.search.trial import prepared
 
     whole = len(prepared(DIGITS)[0].y_train)
@@ -274,3 +279,114 @@ def test_a_stage_of_fewer_trials_than_a_bracket_runs_them_all_in_full(tmp_path):
     outcome = search(tmp_path, spec(trials=(4,), epochs=(3,)))  # bracket 6
     assert all(r.status != "stopped" and "rung" not in r.extra for r in outcome.records)
     assert {r.epochs for r in outcome.records if r.status == "finished"} == {3}
+
+
+def test_a_promoted_trial_killed_mid_continuation_resumes_from_its_last_epoch_to_the_uncut_result(tmp_path,
+                                                                                                  monkeypatch):
+    from babysit.search import driver
+    from babysit.train.training_state import training_state_info
+
+    monkeypatch.setattr(driver, "CONTINUATION_SAVE_SECONDS", 0.0)  # save after every epoch (digits' are ms long)
+    s = spec(trials=(6,), epochs=(4,))  # rung at epoch 1; a continuation saves after epochs 2 and 3
+    reference = search(tmp_path / "fresh", s)
+    killed = {}
+
+    def dies_after_a_continuation(task):
+        record = run_trial(task)
+        if task.stop_after is None and not killed:  # the first continuation ran; the driver dies before recording it
+            killed["index"], killed["state"] = task.index, training_state_info(task.save_state)["epoch"]
+            raise KeyboardInterrupt
+        return record
+
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path, s, trial_fn=dies_after_a_continuation)
+    assert killed["state"] == 3  # its state after its last epoch but one
+    launched = []
+
+    def watches(task):
+        launched.append(task)
+        return run_trial(task)
+
+    resumed = search(tmp_path, s, trial_fn=watches)
+    assert key(resumed) == key(reference)
+    assert all(t.stop_after is None for t in launched)  # no rung ran again: the bracket had been decided
+    again = next(r for r in resumed.records if r.index == killed["index"])
+    assert again.extra["resumed_at_epoch"] == 3 and "resume_note" not in again.extra
+    uncut = run_trial(TrialTask(DIGITS, "fc:16", again.params, 4, trial_seed(0, 1, again.index), 1, again.index))
+    assert (again.val_acc, again.loss, again.train_acc) == (uncut.metrics["val_acc"], uncut.metrics["loss"],
+                                                            uncut.metrics["train_acc"])
+    with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
+        steps, values = store.metric_series(again.run_id, "val_acc")  # the whole curve, from epoch 1
+        assert (list(steps), list(values)) == (list(uncut.series["val_acc"][0]), list(uncut.series["val_acc"][1]))
+    assert not (tmp_path / "runs.states").exists()  # every state went once its trial was decided
+
+
+def test_a_resumed_bracket_whose_rung_results_are_incomplete_trains_its_rungs_again(tmp_path):
+    s = spec(trials=(6,), epochs=(4,))
+    calls = []
+
+    def dies_at_the_fourth_rung(task):
+        calls.append(task)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return run_trial(task)
+
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path, s, trial_fn=dies_at_the_fourth_rung)
+    launched = []
+
+    def watches(task):
+        launched.append(task)
+        return run_trial(task)
+
+    assert key(search(tmp_path, s, trial_fn=watches)) == key(search(tmp_path / "fresh", s))
+    assert sum(t.stop_after is not None for t in launched) == 6  # undecided: no rung result was stored, all rerun
+
+
+def test_a_killed_continuation_resumed_on_two_worker_processes_gives_the_same_results(tmp_path, monkeypatch):
+    from babysit.search import driver
+
+    monkeypatch.setattr(driver, "CONTINUATION_SAVE_SECONDS", 0.0)  # (the tasks are made in this process)
+    s = spec(trials=(6,), epochs=(4,))
+
+    def dies_after_a_continuation(task):
+        record = run_trial(task)
+        if task.stop_after is None:
+            raise KeyboardInterrupt
+        return record
+
+    with pytest.raises(KeyboardInterrupt):
+        search(tmp_path, s, trial_fn=dies_after_a_continuation)
+    with ProcessExecutor(2) as executor:
+        resumed = search(tmp_path, s, executor)
+    assert key(resumed) == key(search(tmp_path / "fresh", s))
+    assert any(r.extra.get("resumed_at_epoch") == 3 for r in resumed.records)
+
+
+def test_a_continuation_saves_its_state_only_every_few_seconds(tmp_path):
+    """With the default interval a digits continuation (ms per epoch) never saves past its rung: no save costs
+    it more than the epochs it would keep; its state goes once it is decided."""
+    seen = []
+
+    def watches(task):
+        record = run_trial(task)
+        if task.stop_after is None:
+            from babysit.train.training_state import training_state_info
+
+            seen.append((task.save_every_s, training_state_info(task.save_state)["epoch"]))
+        return record
+
+    search(tmp_path, spec(trials=(6,), epochs=(4,)), trial_fn=watches)
+    from babysit.search.driver import CONTINUATION_SAVE_SECONDS
+
+    assert seen and all(every == CONTINUATION_SAVE_SECONDS and epoch == 1 for every, epoch in seen)
+
+
+def test_a_rung_state_that_cannot_be_written_costs_time_not_the_trial(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")  # the states' folder cannot be made: every save fails
+    s = spec(trials=(6,), epochs=(3,))
+    outcome = search(tmp_path, s, state_dir=blocked / "states")
+    assert key(outcome) == key(search(tmp_path / "fresh", s))  # no trial failed for it: the same results
+    promoted = _promoted(outcome)
+    assert promoted and all(r.extra["resume_note"].startswith("could not continue") for r in promoted)

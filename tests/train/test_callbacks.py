@@ -386,3 +386,112 @@ def test_callbacks_after_the_guard_see_its_verdict_in_the_same_hook(data):
     iteration_ends = [status for _, hook, status in log if hook == "iteration_end"]
     assert len(iteration_ends) == s.stopped_at  # the stopping iteration's hook still reached every callback
     assert iteration_ends[:-1] == ["running"] * (s.stopped_at - 1) and iteration_ends[-1] == s.status != "running"
+
+
+# -- Deadline and BlasThreads: decisions from the run's own epoch times (a fake clock: no wall time asserted) -------
+
+
+class FakeClock:
+    """A clock that moves only when told: each epoch 'takes' the next of ``epoch_seconds``."""
+
+    def __init__(self, epoch_seconds):
+        self.now, self.epoch_seconds = 1000.0, list(epoch_seconds)
+
+    def __call__(self):
+        return self.now
+
+
+class Ticks(Callback):
+    """Moves ``clock`` on by the epoch's seconds during the epoch (before the callbacks after it see its end)."""
+
+    def __init__(self, clock):
+        self.clock = clock
+
+    def on_epoch_end(self, solver):
+        self.clock.now += self.clock.epoch_seconds[solver.epoch - 1]
+
+
+def test_the_deadline_stops_once_another_epoch_at_the_runs_own_pace_would_end_past_it(data):
+    from babysit.train.callbacks import Deadline
+
+    clock = FakeClock([10.0, 30.0, 30.0, 30.0, 30.0])
+    s = solver(data, [Ticks(clock), Deadline(1000.0 + 75.0, clock=clock)], epochs=5).train()
+    # after epoch 2 (t = 40): another 30 s epoch ends at 70 <= 75, go on; after epoch 3 (t = 70): 100 > 75, stop
+    assert (s.epoch, s.status) == (3, "stopped") and "another would take ~30.0 s" in s.stop_reason
+    clock = FakeClock([1.0] * 5)
+    assert solver(data, [Ticks(clock), Deadline(1000.0 + 75.0, clock=clock)], epochs=5).train().status == "finished"
+
+
+class Limits:
+    """Records the thread limits set, as threadpoolctl's limiter would apply them."""
+
+    def __init__(self):
+        self.calls, self.restored = [], 0
+
+    def __call__(self, threads):
+        self.calls.append(threads)
+        return self
+
+    def restore_original_limits(self):
+        self.restored += 1
+
+
+@pytest.mark.parametrize("seconds, chosen", [((2.0, 1.0, 1.0, 1.0), 2),  # 2 threads twice as fast: taken
+                                             ((2.0, 1.9, 1.9, 1.9), 1),  # within 10%: one thread, a core kept free
+                                             ((1.0, 4.0, 4.0, 4.0), 1)])  # 2 threads collapse under load
+def test_blas_threads_takes_the_faster_of_its_first_two_epochs_and_restores_the_limits(data, seconds, chosen):
+    from babysit.train.callbacks import BlasThreads
+
+    clock, limits = FakeClock(seconds), Limits()
+    threads = BlasThreads(most=2, clock=clock, limit=limits)
+    solver(data, [Ticks(clock), threads], epochs=4).train()
+    assert threads.epoch_seconds == pytest.approx({1: seconds[0], 2: seconds[1]})
+    assert (threads.chosen, limits.calls, limits.restored) == (chosen, [1, 2, chosen], 1)
+
+
+def test_blas_threads_with_one_thread_to_give_decides_after_one_epoch_and_restores_on_an_abort(data):
+    from babysit.train.callbacks import BlasThreads
+
+    limits = Limits()
+    threads = BlasThreads(most=1, limit=limits)
+    solver(data, [threads], epochs=2).train()
+    assert (threads.chosen, limits.calls, limits.restored) == (1, [1, 1], 1)
+
+    class Boom(Callback):
+        def on_epoch_end(self, solver):
+            raise RuntimeError("boom")
+
+    limits = Limits()
+    with pytest.raises(RuntimeError):
+        solver(data, [BlasThreads(most=2, limit=limits), Boom()], epochs=2).train()
+    assert limits.restored == 1
+
+
+def test_save_training_state_every_few_seconds_saves_only_once_they_have_passed(data, tmp_path):
+    from babysit.train.training_state import SaveTrainingState, training_state_info
+
+    clock = FakeClock([4.0, 4.0, 4.0, 4.0, 4.0, 4.0])
+    saver = SaveTrainingState(tmp_path / "s.safetensors", at_epochs=range(1, 6), every_seconds=10.0, clock=clock)
+    saved = []
+
+    class Watch(Callback):
+        def on_epoch_end(self, solver):
+            saved.append(saver.saved_epoch)
+
+    solver(data, [Ticks(clock), saver, Watch()], epochs=6).train()
+    # 4 s epochs: saved after epoch 3 (12 s since the start) and 6 (... but 6 is not listed): only 3
+    assert saved == [None, None, 3, 3, 3, 3] and training_state_info(tmp_path / "s.safetensors")["epoch"] == 3
+    with pytest.raises(ConfigError, match="every_seconds"):
+        SaveTrainingState(tmp_path / "x", every_seconds=-1)
+
+
+def test_a_required_state_save_that_fails_ends_the_run_a_best_effort_one_is_noted(data, tmp_path):
+    from babysit.errors import CheckpointError
+    from babysit.train.training_state import SaveTrainingState
+
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(CheckpointError, match="cannot write the training state"):
+        solver(data, [SaveTrainingState(tmp_path / "a-file" / "s.safetensors")], epochs=1).train()
+    saver = SaveTrainingState(tmp_path / "a-file" / "s.safetensors", required=False)
+    assert solver(data, [saver], epochs=2).train().status == "finished"
+    assert saver.saved_epoch is None and "cannot write the training state" in saver.error
