@@ -45,7 +45,7 @@ def replicate(layer):
     """A copy of ``layer`` for one batch part: the same parameter arrays, its own gradients, buffers and cache."""
     twin = copy.copy(layer)
     twin.grads = {name: np.zeros_like(g) for name, g in layer.grads.items()}
-    if hasattr(layer, "alloc"):
+    if isinstance(getattr(layer, "alloc", None), BufferPool):  # as the layer: the last one keeps fresh arrays
         twin.alloc = BufferPool()
     twin._cache = None
     twin.last_output = None
