@@ -68,6 +68,7 @@ def add_in_order(arrays, out) -> None:
 # -- running the parts -----------------------------------------------------------
 _lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
+_executor_pid = 0  # a forked child has none of its parent's threads: it makes its own pool
 _blas = None  # threadpoolctl's controllers of the loaded BLAS libraries, found once
 
 
@@ -93,10 +94,11 @@ def run_parts(fn, count: int) -> list:
     threads = min(count, blas_threads(), os.cpu_count() or 1)
     if threads < 2:
         return [fn(i) for i in range(count)]
-    global _executor
+    global _executor, _executor_pid
     with _lock:  # one parallel step at a time: the BLAS thread setting is process-wide
-        if _executor is None or _executor._max_workers < threads - 1:
+        if _executor is None or _executor_pid != os.getpid() or _executor._max_workers < threads - 1:
             _executor = ThreadPoolExecutor(threads - 1, thread_name_prefix="babysit-part")
+            _executor_pid = os.getpid()
         controllers = _blas_controllers()
         saved = [c.num_threads for c in controllers]
         for c in controllers:

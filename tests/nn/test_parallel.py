@@ -169,3 +169,21 @@ def test_batchnorm_and_dropout_models_never_split():
         model.loss(X, y)
         assert not model._splits and not model._part_copies
     assert all(m._splits for m in _models(2))
+
+
+def test_a_forked_child_runs_its_parts_on_threads_of_its_own(monkeypatch):
+    import os
+    import signal
+
+    monkeypatch.setattr(parallel, "blas_threads", lambda: 2)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    assert run_parts(lambda i: i, 2) == [0, 1]  # the parent's pool exists now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its parts must run (not wait on the parent's threads, which it lacks)
+        signal.alarm(20)  # a hang ends the child (a failed test, not a stuck one)
+        os.write(write, bytes(run_parts(lambda i: i + 1, 2)))
+        os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read, 2) == bytes([1, 2]) and status == 0
