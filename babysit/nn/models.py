@@ -22,7 +22,7 @@ from babysit.nn.activations import ACTIVATIONS, ReLU, make_activation
 from babysit.nn.affine import Affine
 from babysit.nn.base import Layer, as_float_dtype, check_finite
 from babysit.nn.batchnorm import BatchNorm, SpatialBatchNorm
-from babysit.nn.buffers import BufferPool
+from babysit.nn.buffers import BufferPool, release_buffers
 from babysit.nn.conv import Conv2d
 from babysit.nn.dropout import Dropout
 from babysit.nn.init import as_generator, init_scale, resolve_init
@@ -90,6 +90,7 @@ class Model:
         self._check_first_output = type(layers[0]) is Affine and _GEMM_PROPAGATES_NONFINITE
         self._splits = all(layer.per_sample for layer in layers)
         self._part_copies: list[Sequential] = []  # made by the first step in parts
+        self._holding: Sequential | None = None  # whose work arrays are kept (_hold_buffers_of)
 
     # -- the cs231n API -----------------------------------------------------
     def loss(self, X, y=None):
@@ -101,6 +102,7 @@ class Model:
         X = self.prepare_input(X, finite_check=not self._check_first_output)
         if y is None:
             self.layers.eval()
+            self._hold_buffers_of(self.layers)
             return self._forward(X)
         # check labels before the forward pass: a rejected call must not move batchnorm's
         # running statistics or consume dropout randomness
@@ -110,6 +112,7 @@ class Model:
         if len(parts) > 1:
             loss = self._step_in_parts(X, y, parts)
         else:
+            self._hold_buffers_of(self.layers)
             scores = self._forward(X)
             loss, dscores = softmax_loss(scores, y, labels_checked=True)  # checked above
             if self._trainable:
@@ -156,6 +159,7 @@ class Model:
         """Forward, loss and backward of the batch in ``parts``, each through its own copy of the layers
         (babysit.nn.parallel); the model's gradients are the parts' added in part order. Returns the loss."""
         copies = self._copies(len(parts))
+        self._hold_buffers_of(copies[0])
         n = X.shape[0]
 
         def part(i):
@@ -181,6 +185,20 @@ class Model:
             layer._ran_in_parts(used)
         self.layers._ran_in_parts(copies)
         return sum(losses)
+
+    def _hold_buffers_of(self, sequential: Sequential) -> None:
+        """Keep work arrays only in the layers about to run (the model's own, or the part copies): the other set
+        lets go of its arrays, so a training with evaluations in between holds one set at a time, as a model
+        whose batches all go through the same layers does (an eval batch reshapes their arrays)."""
+        if not self._part_copies or sequential is self._holding:
+            return
+        others = [self.layers] if sequential is not self.layers else self._part_copies
+        for other in others:
+            release_buffers(other.layers)
+            for layer in other.layers:  # their caches and outputs would keep the arrays alive
+                layer._cache = None
+                layer.last_output = None
+        self._holding = sequential
 
     def _copies(self, count: int) -> list[Sequential]:
         """``count`` copies of the layers for the batch parts, given the layers' current flags."""

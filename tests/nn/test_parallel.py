@@ -187,3 +187,24 @@ def test_a_forked_child_runs_its_parts_on_threads_of_its_own(monkeypatch):
     os.close(write)
     _, status = os.waitpid(pid, 0)
     assert os.read(read, 2) == bytes([1, 2]) and status == 0
+
+
+def test_training_and_evaluation_hold_one_set_of_work_arrays():
+    """As when every batch goes through the same layers: an eval batch lets go of the part copies' arrays,
+    a training step in parts lets go of the model layers' (e.g. a 1000-row eval batch's)."""
+    model = _models(2)[1]
+    X, y = _data(model)
+
+    def held(sequential):
+        return sum(a.nbytes for layer in sequential.layers
+                   for a in getattr(getattr(layer, "alloc", None), "_arrays", {}).values())
+
+    model.loss(X, y)
+    assert held(model._part_copies[0]) > 0 and held(model.layers) == 0
+    scores = model.loss(X)
+    assert held(model.layers) > 0 and all(held(c) == 0 for c in model._part_copies)
+    assert all(layer._cache is None for c in model._part_copies for layer in c.layers)
+    loss, _ = model.loss(X, y)
+    assert held(model._part_copies[0]) > 0 and held(model.layers) == 0
+    assert loss == _step(_models(2)[1], X, y, steps=1)[0]  # released arrays change nothing
+    np.testing.assert_array_equal(model.loss(X), scores)
