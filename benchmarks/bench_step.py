@@ -165,17 +165,21 @@ def torch_variants(case: Case) -> list[str]:
 
 
 def babysit_variants(case: Case) -> list[str]:
-    """'babysit' (the defaults: Conv2d's 'auto'), and for the ConvNet also every 3x3 conv forced onto Winograd."""
-    return ["babysit", "babysit winograd"] if case.kind == "conv" else ["babysit"]
+    """'babysit' (the defaults: Conv2d's 'auto', the batch in ``Model.batch_parts`` parts); for the ConvNet also
+    every 3x3 conv forced onto Winograd, and the whole batch through one copy of the layers (``batch_parts = 1``)."""
+    return ["babysit", "babysit winograd", "babysit whole batch"] if case.kind == "conv" else ["babysit"]
 
 
 def make_step(variant: str, case: Case, X, y):
-    """The step closure for 'babysit', 'babysit winograd', 'torch' or 'torch channels_last' (fresh model, same init)."""
+    """The step closure for a babysit variant, 'torch' or 'torch channels_last' (fresh model, same init)."""
     model = babysit_model(case)
     if variant == "babysit":
         return babysit_step(model, X, y)
     if variant == "babysit winograd":
         return babysit_step(babysit_model(case, "winograd"), X, y)
+    if variant == "babysit whole batch":
+        model.batch_parts = 1
+        return babysit_step(model, X, y)
     cl = variant.endswith("channels_last")
     return torch_step(torch_model(case, model, channels_last=cl), X, y, channels_last=cl)
 

@@ -99,6 +99,8 @@ def tanh_backward(dout, out):
 class _Activation(Layer):
     """An elementwise activation: any shape, float32 or float64, dtype preserved."""
 
+    per_sample = True
+
     def forward(self, x):
         self._check_input(x)
         return self._remember(*self._fwd(x))
@@ -141,13 +143,13 @@ class ReLU(_Activation):
     @property
     def last_output(self):
         if getattr(self, "_unrectified", None) is not None:
-            self._last_output = relu_forward(self._unrectified, self.alloc)[0]
-            self._unrectified = None
-        return self._last_output
+            self.last_output = relu_forward(self._unrectified, self.alloc)[0]
+        return Layer.last_output.fget(self)
 
     @last_output.setter
     def last_output(self, value):
-        self._last_output, self._unrectified = value, None
+        Layer.last_output.fset(self, value)
+        self._unrectified = None
 
 
 class Sigmoid(_Activation):
@@ -218,6 +220,8 @@ class PReLU(Layer):
         init: the starting alpha (0.25, as in He et al. and PyTorch).
         dtype: float32 or float64.
     """
+
+    per_sample = True  # (Layer.per_sample)
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=np.float32) -> None:
         super().__init__()

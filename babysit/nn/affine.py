@@ -64,6 +64,8 @@ class Affine(Layer):
         rng: an int seed or np.random.Generator for the init.
     """
 
+    per_sample = True  # (Layer.per_sample)
+
     alloc = staticmethod(new_array)  # models give each layer a BufferPool (babysit.nn.buffers)
 
     def __init__(self, in_dim: int, out_dim: int, *, init: str | None = None,

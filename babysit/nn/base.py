@@ -65,6 +65,31 @@ class Layer:
         self._cache = None
 
     eval_when_frozen = False  # True where train mode changes what a frozen layer computes (BatchNorm)
+    # True where each output sample depends only on its input sample and the parameter gradients are
+    # sums over the samples: a model made only of such layers may run a batch in parts (babysit.nn.parallel)
+    per_sample = False
+    _last_output = None
+    _output_parts = None  # the part copies whose outputs make up last_output (joined when read)
+
+    @property
+    def last_output(self):
+        """The output of the last forward; after a step in batch parts, the parts' outputs joined (when read)."""
+        parts = self._output_parts
+        if parts is not None:
+            self._output_parts = None
+            self._last_output = np.concatenate([part.last_output for part in parts])
+        return self._last_output
+
+    @last_output.setter
+    def last_output(self, value):
+        self._last_output, self._output_parts = value, None
+
+    def _ran_in_parts(self, parts) -> None:
+        """The last forward ran on copies of this layer, one per batch part: ``last_output`` joins theirs,
+        and this layer has no cache of that batch to run a backward from."""
+        self.last_output = None  # (a subclass's setter drops what it kept for last_output)
+        self._output_parts = list(parts)
+        self._cache = None
 
     # -- mode -------------------------------------------------------------
     def train(self, mode: bool = True) -> "Layer":

@@ -37,6 +37,18 @@ class BufferPool:
             a = self._arrays[name] = new_array(name, shape, dtype, fill)
         return a
 
+    def clear(self) -> None:
+        """Let go of every array (the next call of each name allocates again)."""
+        self._arrays.clear()
+
+
+def release_buffers(layers) -> None:
+    """Clear the ``BufferPool`` of each of ``layers`` that has one."""
+    for layer in layers:
+        pool = getattr(layer, "alloc", None)
+        if isinstance(pool, BufferPool):
+            pool.clear()
+
 
 # -- memory layouts ------------------------------------------------------------
 def axis_order(x: np.ndarray) -> tuple[int, ...]:

@@ -169,6 +169,8 @@ class Conv2d(Layer):
     The output is an (N, F, Ho, Wo) view of an array stored (F, Ho, Wo, N) (module docstring).
     """
 
+    per_sample = True  # (Layer.per_sample)
+
     alloc = staticmethod(new_array)  # models give each layer a BufferPool (babysit.nn.buffers)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride: int = 1, pad: int = 0, *,

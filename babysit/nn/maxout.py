@@ -43,6 +43,8 @@ class Maxout(Layer):
     parameters of an affine layer for pieces=2, the lecture's "problem".
     """
 
+    per_sample = True  # (Layer.per_sample)
+
     def __init__(self, in_dim: int, out_dim: int, pieces: int = 2, *, init: str | None = None,
                  weight_scale: float | None = None, dtype=np.float32, rng=None) -> None:
         super().__init__()

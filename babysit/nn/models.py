@@ -22,12 +22,13 @@ from babysit.nn.activations import ACTIVATIONS, ReLU, make_activation
 from babysit.nn.affine import Affine
 from babysit.nn.base import Layer, as_float_dtype, check_finite
 from babysit.nn.batchnorm import BatchNorm, SpatialBatchNorm
-from babysit.nn.buffers import BufferPool
+from babysit.nn.buffers import BufferPool, release_buffers
 from babysit.nn.conv import Conv2d
 from babysit.nn.dropout import Dropout
 from babysit.nn.init import as_generator, init_scale, resolve_init
 from babysit.nn.losses import check_labels, softmax_loss
 from babysit.nn.maxout import Maxout
+from babysit.nn.parallel import add_in_order, part_slices, replicate, run_parts, sync
 from babysit.nn.pool import MaxPool2d
 from babysit.nn.reshape import Flatten
 from babysit.nn.sequential import ParamView, Sequential
@@ -59,6 +60,9 @@ class Model:
     layers: Sequential
     input_shape: tuple[int, ...]
     num_classes: int
+    # a training batch runs in this many parts when every layer allows it (Layer.per_sample), each part
+    # through its own copy of the layers, on threads when BLAS has them (babysit.nn.parallel); 1: never split
+    batch_parts = 2
 
     def _finish(self, built: _Layers) -> None:
         layers, named = built.layers, built.named
@@ -84,6 +88,9 @@ class Model:
         self._trainable = list(self.params)
         # an Affine first layer's output (N x out_dim, often 30x smaller than X) is checked instead of X
         self._check_first_output = type(layers[0]) is Affine and _GEMM_PROPAGATES_NONFINITE
+        self._splits = all(layer.per_sample for layer in layers)
+        self._part_copies: list[Sequential] = []  # made by the first step in parts
+        self._holding: Sequential | None = None  # whose work arrays are kept (_hold_buffers_of)
 
     # -- the cs231n API -----------------------------------------------------
     def loss(self, X, y=None):
@@ -95,15 +102,21 @@ class Model:
         X = self.prepare_input(X, finite_check=not self._check_first_output)
         if y is None:
             self.layers.eval()
+            self._hold_buffers_of(self.layers)
             return self._forward(X)
         # check labels before the forward pass: a rejected call must not move batchnorm's
         # running statistics or consume dropout randomness
         y = check_labels(y, X.shape[0], self.num_classes, f"{type(self).__name__}.loss")
         self.layers.train()
-        scores = self._forward(X)
-        loss, dscores = softmax_loss(scores, y, labels_checked=True)  # checked above
-        if self._trainable:
-            self.layers.backward(dscores)  # down to the lowest trainable layer (Sequential.backward_stop)
+        parts = part_slices(X.shape[0], self.batch_parts if self._splits else 1)
+        if len(parts) > 1:
+            loss = self._step_in_parts(X, y, parts)
+        else:
+            self._hold_buffers_of(self.layers)
+            scores = self._forward(X)
+            loss, dscores = softmax_loss(scores, y, labels_checked=True)  # checked above
+            if self._trainable:
+                self.layers.backward(dscores)  # down to the lowest trainable layer (Sequential.backward_stop)
         grads = {name: self.grads[name] for name in self._trainable}
         if self.reg:
             reg = float(self.reg)  # a Python float keeps float32 arrays float32
@@ -120,25 +133,83 @@ class Model:
         return np.concatenate([self.loss(X[i:i + batch_size]).argmax(axis=1)
                                for i in range(0, len(X), batch_size)]) if len(X) else np.zeros(0, np.int64)
 
-    def _forward(self, X) -> np.ndarray:
-        """``self.layers.forward(X)``; with ``_check_first_output``, X's NaN/inf check runs on the first layer's output.
+    def _forward(self, X, sequential: Sequential | None = None) -> np.ndarray:
+        """``sequential.forward(X)`` (default: the model's layers); with ``_check_first_output``, X's NaN/inf
+        check runs on the first layer's output.
 
         A GEMM turns a NaN/inf in row i of X into NaN/inf in every column of row i of ``X @ W`` (inf * 0 is
         NaN), so a finite output proves a finite X. A non-finite one runs the exact check on X, which raises
         when X is the cause; when it is not (the weights diverged), the forward goes on and the loss shows it.
         That first layer has no state a rejected call could move (it is an Affine).
         """
+        sequential = self.layers if sequential is None else sequential
         if not self._check_first_output:
-            return self.layers.forward(X)
-        layers = self.layers.layers
+            return sequential.forward(X)
+        layers = sequential.layers
         with np.errstate(invalid="ignore", over="ignore"):  # NumPy would warn of the BLAS's inf * 0 (a NaN X)
             x = layers[0].forward(X)
         if not _all_finite(x):
             check_finite(X, type(self).__name__, "input X")
         for layer in layers[1:]:
             x = layer.forward(x)
-        self.layers.last_output = x
+        sequential.last_output = x
         return x
+
+    def _step_in_parts(self, X, y, parts: list[slice]) -> float:
+        """Forward, loss and backward of the batch in ``parts``, each through its own copy of the layers
+        (babysit.nn.parallel); the model's gradients are the parts' added in part order. Returns the loss."""
+        copies = self._copies(len(parts))
+        self._hold_buffers_of(copies[0])
+        n = X.shape[0]
+
+        def part(i):
+            rows, sequential = parts[i], copies[i]
+            loss, dscores = softmax_loss(self._forward(X[rows], sequential), y[rows], labels_checked=True)
+            share = (rows.stop - rows.start) / n  # of the batch mean
+            dscores *= share
+            if self._trainable:
+                sequential.backward(dscores)
+            return loss * share
+
+        try:
+            losses = run_parts(part, len(parts))
+        except InputError:  # a part's input check: name the bad value's index in the whole batch
+            check_finite(X, type(self).__name__, "input X")
+            raise
+        main = self.layers.layers
+        for j, layer in enumerate(main):
+            used = [c.layers[j] for c in copies]
+            if layer.param_grad and j >= self.layers.backward_stop:
+                for name, g in layer.grads.items():
+                    add_in_order([u.grads[name] for u in used], g)
+            layer._ran_in_parts(used)
+        self.layers._ran_in_parts(copies)
+        return sum(losses)
+
+    def _hold_buffers_of(self, sequential: Sequential) -> None:
+        """Keep work arrays only in the layers about to run (the model's own, or the part copies): the other set
+        lets go of its arrays, so a training with evaluations in between holds one set at a time, as a model
+        whose batches all go through the same layers does (an eval batch reshapes their arrays)."""
+        if not self._part_copies or sequential is self._holding:
+            return
+        others = [self.layers] if sequential is not self.layers else self._part_copies
+        for other in others:
+            release_buffers(other.layers)
+            for layer in other.layers:  # their caches and outputs would keep the arrays alive
+                layer._cache = None
+                layer.last_output = None
+        self._holding = sequential
+
+    def _copies(self, count: int) -> list[Sequential]:
+        """``count`` copies of the layers for the batch parts, given the layers' current flags."""
+        while len(self._part_copies) < count:
+            self._part_copies.append(Sequential(*(replicate(layer) for layer in self.layers.layers)))
+        copies = self._part_copies[:count]
+        for sequential in copies:
+            sequential.backward_stop = self.layers.backward_stop
+            for twin, layer in zip(sequential.layers, self.layers.layers):
+                sync(twin, layer)
+        return copies
 
     def prepare_input(self, X, finite_check: bool = True) -> np.ndarray:
         """Validate X (N, *input_shape) or (N, prod(input_shape)), cast to the model dtype, check finiteness
@@ -326,6 +397,11 @@ class FullyConnectedNet(Model):
         dtype: np.float32 (default) or np.float64 (gradient checks).
         seed: int seed for the init and dropout.
     """
+
+    # not split (Model.batch_parts): an MLP step is ~1 ms of GEMMs and ~40 short NumPy calls, and two threads
+    # handing the GIL to each other around every call cost more than the second core gives (bench_step, 2 threads,
+    # AMD EPYC: 3072-50-10 at 218k samples/s whole, 137k in 2 parts; docs/benchmarks.md, issue 14 session 3)
+    batch_parts = 1
 
     def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, activation="relu", init=None,
                  weight_scale=None, normalization=None, dropout=0.0, reg=0.0, dtype=np.float32, seed=None):

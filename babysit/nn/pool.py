@@ -142,6 +142,8 @@ def maxpool_backward(dout, cache: PoolCache, alloc=new_array):
 class MaxPool2d(Layer):
     """Max pooling with a square window ``size`` and ``stride`` (default: stride = size)."""
 
+    per_sample = True  # (Layer.per_sample)
+
     alloc = staticmethod(new_array)  # models give each layer a BufferPool (babysit.nn.buffers)
     applies_relu = False  # models set it, with ReLU.fused_into_pool, on a ReLU -> MaxPool2d pair
 

@@ -10,6 +10,8 @@ from babysit.nn.base import Layer
 class Flatten(Layer):
     """Reshape (N, ...) input to (N, D); a view when the input is contiguous."""
 
+    per_sample = True  # (Layer.per_sample)
+
     def forward(self, x):
         self._check_input(x)
         return self._remember(x.reshape(x.shape[0], -1), x.shape)

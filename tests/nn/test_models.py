@@ -12,6 +12,9 @@ from babysit.nn.gradcheck import model_gradients
 
 from .torch_helpers import assert_model_matches_torch, copy_params_from_torch, model_links, torch_twin
 
+# every test here runs on the whole batch and in batch parts (tests/nn/conftest.py)
+pytestmark = pytest.mark.usefixtures("batch_split")
+
 N, D, C = 5, 6, 3
 IMAGE = (2, 4, 4)
 

@@ -121,6 +121,7 @@ def test_unknown_algorithm():
         Conv2d(2, 2, 3, algorithm="fft")
 
 
+@pytest.mark.usefixtures("batch_split")
 def test_convnet_on_both_paths_gives_the_same_step():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((6, 3, 8, 8)).astype(np.float32)
@@ -140,6 +141,7 @@ def test_convnet_on_both_paths_gives_the_same_step():
     assert model.config()["conv_algorithm"] == "winograd"
 
 
+@pytest.mark.usefixtures("batch_split")
 @pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
 def test_convnet_numeric_gradients_on_both_paths(algorithm):
     rng = np.random.default_rng(4)
