@@ -209,22 +209,33 @@ class ProcessExecutor(_Executor):
             if broken:
                 suspects.extend(task for task, _ in running.values())  # a broken pool fails them all
                 running.clear()
-                self._shutdown_pool()
+                self._shutdown_pool(broken=True)
 
     def _submit(self, fn: Callable, task, alone: bool, running: dict, suspects: list) -> None:
         """Submit ``task`` into ``running``. A worker that died since the last wait breaks the pool before any
         future says so: the trials it was running become suspects and ``task`` goes to a fresh pool."""
         try:
             future = self._ensure_pool().submit(fn, task)
-        except cf.process.BrokenProcessPool:
+        except Exception as exc:
+            # Broken before the submit, or breaking during it: a worker that died while this submit spawned
+            # another makes the pool close its pipes under the spawn (ValueError: bad value(s) in fds_to_keep).
+            if not (isinstance(exc, cf.process.BrokenProcessPool) or getattr(self._pool, "_broken", False)):
+                raise
             suspects.extend(t for t, _ in running.values())
             running.clear()
-            self._shutdown_pool()
+            self._shutdown_pool(broken=True)
             future = self._ensure_pool().submit(fn, task)
         running[future] = (task, alone)
 
-    def _shutdown_pool(self) -> None:
+    def _shutdown_pool(self, broken: bool = False) -> None:
         if self._pool is not None:
+            if broken:
+                # A broken pool's manager thread terminates the workers it knows and joins them all. A worker that
+                # a submit spawned while the pool was breaking escapes the terminate and waits for tasks forever,
+                # so the join (and this shutdown) never returned (CPython 3.11; 1 run in ~20 of
+                # tests/faults/test_kill_search.py's killed worker). Kill every worker first.
+                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                    process.kill()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         if self._caps is not None:
