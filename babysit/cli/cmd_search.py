@@ -62,9 +62,10 @@ def add_parser(sub, name):
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the sampling and the trials")
     from babysit.search.executors import default_workers
 
-    p.add_argument("--no-rungs", dest="rungs", action="store_false",
+    p.add_argument("--no-rungs", dest="rungs", action="store_false", default=None,
                    help="give every trial of a stage its full epochs (default: stop clearly lost trials at a rung, "
-                        "the best go on from it; babysit.search.rungs)")
+                        "the best go on from it; babysit.search.rungs; a search stored without rungs resumes "
+                        "without them)")
     p.add_argument("--stage-examples", default=None, metavar="N1,N2,...",
                    help="training examples per stage, a stratified subset of the training split ('all': the whole "
                         "split), one per stage, e.g. 5000,all (default: the whole split in every stage)")
@@ -160,6 +161,23 @@ def stage_examples(text: str | None, stages: int) -> tuple[int | None, ...] | No
     return tuple(None if part == "all" else int(part) for part in parts)
 
 
+def search_rungs(args) -> bool:
+    """Whether the search stops lost trials at rungs: not with --no-rungs; by default yes, except for a search
+    of this name stored without rungs (run before they were the default, or with --no-rungs): re-running its
+    command resumes it as it was, instead of refusing a spec that differs only by the new default."""
+    if args.rungs is not None:
+        return args.rungs
+    if Path(args.store).exists():
+        from babysit.store import RunStore
+
+        with RunStore(args.store) as store:
+            stored = next((s for s in store.searches() if s["name"] == args.name), None)
+        if stored is not None and "rungs" not in stored["spec"]:
+            print(f"search {args.name!r} in {args.store} was stored without rungs: it goes on without them")
+            return False
+    return True
+
+
 def run(args) -> int:
     from babysit.search.console import SearchPrinter
     from babysit.search.driver import SearchSpec, check_setup, run_search
@@ -192,7 +210,7 @@ def run(args) -> int:
     data = DataRef(args.data, args.seed, args.preprocess or "standardize", finetune=finetune)
     spec = SearchSpec.from_cli(data=data, model=model, space=space,
                                stages=args.stages, trials=args.trials, epochs=args.epochs, seed=args.seed,
-                               sampler=args.sampler, rungs=Rungs() if args.rungs else None,
+                               sampler=args.sampler, rungs=Rungs() if search_rungs(args) else None,
                                stage_examples=stage_examples(args.stage_examples, args.stages))
     if args.top < 1:
         raise ConfigError(f"--top must be >= 1; got {args.top}")

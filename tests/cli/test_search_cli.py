@@ -240,7 +240,13 @@ def test_search_has_runs_budget_tools_rungs_subsets_and_workers_from_the_cores(t
     assert _trials(tmp_path / "one.sqlite") == found
     plain = babysit(*BUDGET, "--workers", "1", "--no-rungs", "--store", "plain.sqlite", cwd=tmp_path)
     assert plain.returncode == 0, plain.stderr
-    assert not any(t[2] == "stopped" for t in _trials(tmp_path / "plain.sqlite"))
+    stored = _trials(tmp_path / "plain.sqlite")
+    assert not any(t[2] == "stopped" for t in stored)
+    # the same command without --no-rungs resumes that search as it was stored (no rungs), not a refusal
+    again = babysit(*BUDGET, "--workers", "1", "--store", "plain.sqlite", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "was stored without rungs: it goes on without them" in again.stdout
+    assert _trials(tmp_path / "plain.sqlite") == stored  # finished: nothing trained again
 
 
 @pytest.mark.parametrize("value", ["400", "400,all,all", "0,all", "abc,all", "400,-1"])
