@@ -35,10 +35,13 @@ class StageTally:
         """From the first trial's start to the last one's end (None while none has ended)."""
         return None if self.started is None or self.ended is None else self.ended - self.started
 
+    def stopped_by_rung(self) -> list[tuple[tuple, int]]:
+        """[((rung, rung_epochs), trials stopped there)], in rung order."""
+        return sorted(self.stopped_at.items(), key=lambda kv: tuple(map(str, kv[0])))
+
     def stopped_text(self) -> str:
         """'6 at rung 1 (epoch 1)' per rung, or '0'."""
-        return ", ".join(f"{n} at rung {rung} (epoch {epochs})" for (rung, epochs), n in
-                         sorted(self.stopped_at.items(), key=lambda kv: tuple(map(str, kv[0])))) or "0"
+        return ", ".join(f"{n} at rung {rung} (epoch {epochs})" for (rung, epochs), n in self.stopped_by_rung()) or "0"
 
 
 def stage_tallies(runs) -> list[StageTally]:
@@ -68,7 +71,7 @@ def stopped_note(runs) -> str | None:
     """How many search trials were stopped early, per stage and rung, or None when none was."""
     parts, total = [], 0
     for t in stage_tallies(runs):
-        for (rung, epochs), n in sorted(t.stopped_at.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        for (rung, epochs), n in t.stopped_by_rung():
             parts.append(f"{n} in stage {t.stage} of {t.search!r} at rung {rung} (epoch {epochs})")
             total += n
     if not parts:
