@@ -37,15 +37,26 @@ class Child:
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
 
-    def wait_until(self, predicate, timeout: float = 180, poll: float = 0.02) -> bool:
-        """Poll ``predicate()`` until true (True) or the child exits (False)."""
+    def wait_until(self, predicate, timeout: float = 180, poll: float = 0.02, pause: bool = False) -> bool:
+        """Poll ``predicate()`` until true (True) or the child exits (False). ``pause``: SIGSTOP the child the
+        moment it is true, so what the test does next (fill the disk) happens before the child goes on, however
+        long the test process waits for a core under load; ``resume()`` lets it go on."""
         end = time.monotonic() + timeout
-        while not predicate():
+        while True:
+            if pause:
+                os.kill(self.proc.pid, signal.SIGSTOP)
+            if predicate():
+                return True
+            if pause:
+                os.kill(self.proc.pid, signal.SIGCONT)
             if self.proc.poll() is not None:
                 return False
             assert time.monotonic() < end, f"not reached within {timeout} s"
             time.sleep(poll)
-        return True
+
+    def resume(self) -> None:
+        """SIGCONT a child stopped by ``wait_until(..., pause=True)``."""
+        os.kill(self.proc.pid, signal.SIGCONT)
 
     def kill9(self) -> bool:
         """SIGKILL the child (if still alive) and reap it; True when it was killed, False when it had exited."""

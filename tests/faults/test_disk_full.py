@@ -14,7 +14,7 @@ from babysit.train import load_checkpoint
 from tests.cli.helpers import assert_one_line_error, babysit
 from tests.data.imagefiles import write_tree
 
-from .kills import Child, duplicated_trials, integrity, runs, trials
+from .kills import FINAL, Child, duplicated_trials, integrity, runs, trials
 
 SEARCH = ("search", "--data", "digits", "--model", "fc:32", "--lr", "1e-3:1e0:log", "--reg", "1e-5:1e-1:log",
           "--stages", "1", "--trials", "12", "--epochs", "3", "--seed", "5")
@@ -28,8 +28,9 @@ def _leftovers(folder) -> list[str]:
 def test_the_store_filling_up_mid_search_then_resume_after_freeing_space(tiny_fs, tmp_path):
     store = tiny_fs.path / "runs.sqlite"
     child = Child(*SEARCH, "--store", store, cwd=tmp_path)
-    assert child.wait_until(lambda: len(trials(store)) >= 2), "the search ended before the disk was filled"
+    assert child.wait_until(lambda: len(trials(store)) >= 2, pause=True), "the search ended before the disk was filled"
     tiny_fs.fill()
+    child.resume()
     done = child.finish()
     before = trials(store)
     assert done.returncode == 2, done.stdout[-1000:] + done.stderr
@@ -82,12 +83,15 @@ def test_the_image_cache_on_a_full_disk_costs_a_warning_and_is_written_once_ther
 def test_the_report_on_a_full_disk_is_one_line_and_the_same_command_resumes(tiny_fs, tmp_path):
     args = ("run", "--budget-minutes", "0.1", "--model", "fc:16", "--seed", "3", "--out", tiny_fs.path / "job")
     child = Child(*args, cwd=tmp_path)
-    assert child.wait_until(lambda: any(line.startswith("test: accuracy") for line in list(child.lines)), poll=0.005)
+    store = tiny_fs.path / "job" / "runs.sqlite"
+    # the final run is recorded, then the report written: stop the child in between, fill the disk, go on
+    assert child.wait_until(lambda: any(r["extra"].get("role") == "final" and r["status"] in FINAL for r in runs(store)),
+                            poll=0.002, pause=True), "the job ended before the disk was filled"
     tiny_fs.fill()
+    child.resume()
     done = child.finish()
     assert done.returncode == 2, done.stdout[-1500:] + done.stderr
     assert_one_line_error(done, f"cannot write the report into {tiny_fs.path / 'job'}", "No space left on device")
-    store = tiny_fs.path / "job" / "runs.sqlite"
     before = trials(store)
     assert before and integrity(store) == "ok" and not (tiny_fs.path / "job" / "report.html").exists()
     tiny_fs.free()
