@@ -22,7 +22,7 @@ from .kills import duplicated_trials, integrity
 distributed = pytest.importorskip("distributed")
 
 SPEC = SearchSpec(DataRef("digits"), "fc:128,128", SearchSpace.parse({"lr": "1e-2:2e-1:log", "reg": "1e-5:1e-2:log"}),
-                  stage_trials=(6,), stage_epochs=(6,), seed=7)
+                  stage_trials=(6,), stage_epochs=(40,), seed=7)  # trials long enough (~1 s) to be caught busy
 
 
 def _results(store) -> dict:
@@ -50,7 +50,7 @@ def test_a_worker_killed_mid_trial_is_replaced_and_the_search_equals_the_local_o
                 while time.monotonic() < end and not killed:
                     busy = [(addr, keys) for addr, keys in client.processing().items() if keys]
                     if busy:
-                        time.sleep(0.3)  # inside the trial, not at its start
+                        time.sleep(0.1)  # inside the trial, not at its start
                         addr, keys = busy[0]
                         if client.processing().get(addr) == keys:  # still on that trial
                             os.kill(pids[addr], signal.SIGKILL)
