@@ -81,14 +81,14 @@ def train_final(job, data, ref, best, plan: Plan, deadline: float, out, store, s
     say(f"final: training the best configuration (run {best.run_id}, val_acc {best.val_acc:f} after "
         f"{best.epochs:g} epochs) for {epochs} epochs")
     run_id = store.start_run(None, None, None, {**best.params, "model": str(config.model_spec()), "epochs": epochs})
-    # its BLAS threads from its own first two epochs (1 thread, then all), and it stops once another epoch at its
+    # its BLAS threads from its own first epochs (1 thread, then all, after a warm-up epoch), and it stops once another epoch at its
     # real pace would end past the budget: the planned pace can be several times off on a loaded machine
     threads = BlasThreads()
     callbacks = [threads, Deadline(deadline - REPORT_RESERVE_S), EpochPrinter(prefix="final: ", say=say)]
     run = monitored_training(config, out, data=data, callbacks=callbacks, verbose=False,
                              checkpoint_info={"search": search_name, "from_run": best.run_id})
     if threads.chosen is not None:
-        say(f"final: {threads.chosen} BLAS thread(s) from epoch {len(threads.epoch_seconds) + 1} on ("
+        say(f"final: {threads.chosen} BLAS thread(s) from epoch {threads.decided_after + 1} on ("
             + ", ".join(f"{n} thread(s): {t:.2f} s" for n, t in threads.epoch_seconds.items()) + " an epoch)")
     for finding in run.diagnoses:
         say(f"final: {finding.check}: {finding.status}: {finding.explanation}")

@@ -16,6 +16,12 @@ from dataclasses import dataclass
 
 STAGES = (3, 2)  # a third, finer stage when the budget affords it ("repeat as necessary"), else two
 MIN_LAST_STAGE_TRIALS = 8  # the third stage is worth running only with at least this many trials
+# More stages still ("repeat as necessary") while the trial ceilings would leave most of the search's time
+# unspent: a 25-minute CIFAR-10 fc:50 job reached its 3 x 100 trials and 80 final epochs in 343 s and left 19
+# minutes unused (2026-12-02, docs/benchmarks.md). A stage added trains twice as long as the one before it, but
+# no trial as long as half the final training (which must train the best configuration longer).
+MAX_STAGES = 6
+SPENT_FOR_ANOTHER_STAGE = 0.5  # another stage while the stages would spend less than this share of their time
 MIN_TRIALS = 4  # fewer than this and "the span of the best trials" means little
 TRIAL_HEADROOM = 3  # plan for this many times the trials that seem to fit (the deadlines cut the rest)
 MAX_TRIALS = 100  # per stage, as the lecture ran; the stage deadlines usually stop it first
@@ -90,8 +96,10 @@ def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, 
     the rows an epoch's accuracy checks read (validation split + TRAIN_ACC_ROWS).
 
     The final training gets up to FINAL_SHARE of the time (10 to 80 epochs); the stages share the
-    rest equally, each training twice as long as the one before. Three stages when the third
-    can still run ``MIN_LAST_STAGE_TRIALS`` trials, else two. Subsets: see the module docstring.
+    rest equally (a stage's unspent time passes to the next: the deadlines add up), each training twice
+    as long as the one before. Three stages when the third can still run ``MIN_LAST_STAGE_TRIALS``
+    trials, else two; a fourth and more (up to MAX_STAGES) while the trial ceilings would leave more
+    than half of the stages' time unspent. Subsets: see the module docstring.
     """
     epoch_seconds = max(float(epoch_seconds), 1e-3)
     seconds_left = max(float(seconds_left), 0.0)
@@ -102,25 +110,48 @@ def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, 
     final_seconds = min(final_epochs * slow_epoch, FINAL_SHARE * seconds_left)
     final_epochs = max(1, min(final_epochs, int(final_seconds / slow_epoch)))
     search_seconds = max(seconds_left - final_seconds, 0.0)
+
+    def stages_of(stages: int):
+        return _stages(stages, search_seconds * parallel / epoch_seconds / stages, final_epochs, train_examples,
+                       check_examples, trial_gain)
+
     for stages in STAGES:
-        # epoch-units (one epoch of one trial on the whole split) each stage can afford
-        units = search_seconds * parallel / epoch_seconds / stages
-        examples = stage_subsets(units, stages, train_examples, check_examples)
-        costs = [epoch_cost(n, train_examples, check_examples) for n in examples]
-        e1 = int(min(MAX_STAGE1_EPOCHS, max(1, units / costs[0] // TRIALS_FOR_MORE_EPOCHS)))
-        epochs = tuple(e1 * EPOCH_GROWTH**k for k in range(stages))
-        fit = [units // (e * c) for e, c in zip(epochs, costs)]
-        if stages == STAGES[-1] or fit[-1] >= MIN_LAST_STAGE_TRIALS:
+        examples, epochs, whole, fit, trials, expected = stages_of(stages)
+        if stages == STAGES[-1] or whole[-1] >= MIN_LAST_STAGE_TRIALS:
             break
+    while stages >= STAGES[0] and stages < MAX_STAGES and _spent(fit, expected) < SPENT_FOR_ANOTHER_STAGE:
+        stages += 1
+        examples, epochs, whole, fit, trials, expected = stages_of(stages)
+    seconds = tuple(search_seconds / stages for _ in range(stages))
+    return Plan(trials, expected, epochs, seconds, final_epochs, final_seconds, epoch_seconds, parallel,
+                None if all(n is None for n in examples) else tuple(examples))
+
+
+def _stages(stages: int, units: float, final_epochs: int, train_examples, check_examples, trial_gain):
+    """(examples, epochs, whole, fit, trials, expected) per stage when each stage can afford ``units`` epoch-units (one
+    epoch of one trial on the whole split). Stage 1 trains a few epochs (more once it affords
+    TRIALS_FOR_MORE_EPOCHS trials), each later stage twice as long, a fourth and later one at most half the
+    final training's epochs; whole: the full trials that fit, fit: times ``trial_gain``, trials: the ceilings."""
+    examples = stage_subsets(units, stages, train_examples, check_examples)
+    costs = [epoch_cost(n, train_examples, check_examples) for n in examples]
+    e1 = int(min(MAX_STAGE1_EPOCHS, max(1, units / costs[0] // TRIALS_FOR_MORE_EPOCHS)))
+    epochs = [e1 * EPOCH_GROWTH**k for k in range(min(stages, STAGES[0]))]
+    while len(epochs) < stages:
+        epochs.append(max(epochs[-1], min(EPOCH_GROWTH * epochs[-1], final_epochs // 2)))
+    whole = [units // (e * c) for e, c in zip(epochs, costs)]
+    fit = whole
     # One timed epoch on a shared machine can be off by several times either way: each stage may run up
     # to TRIAL_HEADROOM x the trials that fit, and its deadline decides how many it actually runs.
     if trial_gain is not None:
         fit = [n * trial_gain(e) for n, e in zip(fit, epochs)]
     trials = tuple(int(min(MAX_TRIALS, max(MIN_TRIALS, TRIAL_HEADROOM * n))) for n in fit)
     expected = tuple(int(min(t, max(1, n))) for t, n in zip(trials, fit))
-    seconds = tuple(search_seconds / stages for _ in range(stages))
-    return Plan(trials, expected, epochs, seconds, final_epochs, final_seconds, epoch_seconds, parallel,
-                None if all(n is None for n in examples) else tuple(examples))
+    return examples, tuple(epochs), whole, fit, trials, expected
+
+
+def _spent(fit, expected) -> float:
+    """The share of the stages' time their expected trials take (a stage at its trial ceiling spends less)."""
+    return sum(min(1.0, x / n) if n > 0 else 1.0 for x, n in zip(expected, fit)) / len(fit)
 
 
 def epoch_cost(examples: int | None, train_examples: int | None, check_examples: int = 0) -> float:

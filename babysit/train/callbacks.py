@@ -135,10 +135,14 @@ class Deadline(Callback):
 
 
 class BlasThreads(Callback):
-    """Picks the BLAS threads of a run from its own first epochs: epoch 1 with one thread, epoch 2 with
+    """Picks the BLAS threads of a run from its own first epochs: one epoch with one thread, the next with
     ``most`` (default: what the process has), the rest with the faster of the two (one thread unless
-    ``most`` was at least ``gain`` faster: the other cores stay free). ``chosen`` is the count taken,
-    ``epoch_seconds`` {threads: seconds}.
+    ``most`` was at least ``gain`` faster: the other cores stay free). A run of at least ``WARMUP_MIN_EPOCHS``
+    epochs first runs one warm-up epoch with one thread that is not compared: a first epoch carries the run's
+    start (page faults, first-time buffers, caches), which made one thread look slow (fc:50 on CIFAR-10: 0.84 s
+    in epoch 1 with one thread against 0.29 s in epoch 2 with two, where a settled 1-thread epoch takes ~0.33 s;
+    docs/benchmarks.md). ``chosen`` is the count taken, ``decided_after`` the epoch it was taken after,
+    ``epoch_seconds`` {threads: seconds} of the two compared epochs.
 
     Why: a 2-thread OpenBLAS epoch collapses when another process takes a core (fc:50 on CIFAR-10:
     9.0 s against 2.2 s with one thread, session 2), and on a quiet 2-core machine gives fc:50 almost
@@ -147,12 +151,16 @@ class BlasThreads(Callback):
     ``limit(n)``: sets n threads and returns an object with ``restore_original_limits()`` (for tests).
     """
 
+    WARMUP_MIN_EPOCHS = 4  # a warm-up epoch then two compared ones leave at least one on the chosen threads
+
     def __init__(self, most: int | None = None, gain: float = 1.1, clock=time.perf_counter, limit=None):
         self.most, self.gain, self.clock = most, float(gain), clock
         self.limit = limit or _threadpool_limit
         self.chosen: int | None = None
+        self.decided_after: int | None = None
         self.epoch_seconds: dict[int, float] = {}
         self._first = self._start = None
+        self._warmup = 0
 
     def _set(self, threads: int) -> None:
         limiter = self.limit(threads)
@@ -163,6 +171,7 @@ class BlasThreads(Callback):
             from threadpoolctl import threadpool_info
 
             self.most = max([1, *(int(p.get("num_threads") or 1) for p in threadpool_info())])
+        self._warmup = 1 if self.most > 1 and solver.num_epochs - solver.epoch >= self.WARMUP_MIN_EPOCHS else 0
         self._set(1)
 
     def on_epoch_begin(self, solver):
@@ -172,6 +181,9 @@ class BlasThreads(Callback):
         if self.chosen is not None:
             return
         seconds = self.clock() - self._start
+        if self._warmup:
+            self._warmup -= 1
+            return
         if not self.epoch_seconds:
             self.epoch_seconds[1] = seconds
             if self.most > 1:
@@ -181,6 +193,7 @@ class BlasThreads(Callback):
             self.epoch_seconds[self.most] = seconds
         faster = self.most > 1 and self.epoch_seconds[1] > self.gain * self.epoch_seconds.get(self.most, math.inf)
         self.chosen = self.most if faster else 1
+        self.decided_after = solver.epoch
         self._set(self.chosen)
 
     def on_train_end(self, solver):

@@ -24,7 +24,7 @@ def expected_seconds(plan):
 @pytest.mark.parametrize("seconds_left, epoch_seconds", [(1500, 1.0), (1500, 4.0), (60, 0.02), (300, 0.5)])
 def test_the_plan_fits_the_budget(seconds_left, epoch_seconds):
     plan = plan_search(seconds_left, epoch_seconds)
-    assert len(plan.stage_trials) in (2, 3)
+    assert len(plan.stage_trials) in (2, 3)  # without a trial_gain these budgets fill three stages
     assert all(b == 2 * a for a, b in zip(plan.stage_epochs, plan.stage_epochs[1:]))  # later stages train longer
     assert all(MIN_TRIALS <= n <= MAX_TRIALS for n in plan.stage_trials)
     assert all(x <= n and (n == MAX_TRIALS or n <= TRIAL_HEADROOM * x + 1 or n == MIN_TRIALS)
@@ -43,6 +43,27 @@ def test_coarse_stages_use_a_few_epochs_and_more_time_buys_trials_epochs_and_a_t
     assert roomy.stage_trials[-1] >= 8 and sum(roomy.stage_trials) > sum(tight.stage_trials)
     assert roomy.final_epochs == MAX_FINAL_EPOCHS > tight.final_epochs
     assert expected_seconds(roomy) <= 1500
+
+
+def test_a_budget_the_trial_ceilings_would_leave_unspent_gets_more_stages_up_to_half_the_final_epochs():
+    from babysit.pipeline.plan import MAX_STAGES, SPENT_FOR_ANOTHER_STAGE, _spent
+    from babysit.search.rungs import Rungs
+
+    gain = Rungs().trial_gain
+    # a 6-minute CIFAR-10 fc:50 job (0.38 s epochs, 2 workers) fills its three stages: unchanged
+    six = plan_search(330, 0.38, workers=2, cores=2, trial_gain=gain)
+    assert six.stage_epochs == (5, 10, 20) and six.expected_trials == (100, 100, 51)
+    # the 25-minute one reached 3 x 100 trials in ~5 minutes: two stages more, none past half the final epochs
+    roomy = plan_search(1450, 0.38, workers=2, cores=2, trial_gain=gain)
+    assert roomy.stage_epochs == (5, 10, 20, 40, 40) and roomy.final_epochs == MAX_FINAL_EPOCHS
+    assert max(roomy.stage_epochs) <= roomy.final_epochs // 2 and len(roomy.stage_epochs) <= MAX_STAGES
+    assert roomy.stage_trials == (MAX_TRIALS,) * 5 and roomy.expected_trials[-1] < MAX_TRIALS
+    assert sum(roomy.stage_seconds) + roomy.final_seconds == pytest.approx(1450)
+    # a huge budget stops at MAX_STAGES; one where the trials fill their stages gets no more than three
+    assert len(plan_search(10**6, 0.01, workers=2, cores=2, trial_gain=gain).stage_epochs) == MAX_STAGES
+    assert plan_search(1500, 1.0).stage_epochs == (5, 10, 20)
+    assert _spent([300.0, 150.0, 60.0], (100, 100, 60)) == pytest.approx((1 / 3 + 2 / 3 + 1) / 3)
+    assert _spent([300.0, 150.0, 60.0], (100, 100, 60)) > SPENT_FOR_ANOTHER_STAGE
 
 
 def test_more_workers_buy_more_trials():
