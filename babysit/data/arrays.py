@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,9 @@ def read_npz_arrays(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, li
         raise
     except ValueError as exc:  # object arrays need pickle, which is refused
         raise DataError(f"{where}: cannot read ({exc}); store plain numeric arrays") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as exc:
+        # a damaged zip entry's header can name an unknown compression (NotImplementedError) or say it is
+        # encrypted (RuntimeError): zipfile's words for a corrupted file
         raise DataError(f"{where}: not a readable .npz file ({exc})") from None
 
     X = check_features(X, where)

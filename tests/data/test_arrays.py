@@ -87,6 +87,21 @@ def test_missing_and_unreadable_files(tmp_path):
         load_source(f"npz:{junk}")
 
 
+@pytest.mark.parametrize("offset, value, said", [(10, 99, "compression method is not supported"),  # method 99
+                                                 (8, 1, "encrypted")])  # flag bit 0: an encrypted entry
+def test_a_damaged_zip_directory_entry_is_a_data_error(tmp_path, offset, value, said):
+    """A flipped byte in the central directory entry of y.npy (found by the npz fuzz test): zipfile raises
+    NotImplementedError or RuntimeError there, not BadZipFile; it must still read as a damaged file."""
+    path = _npz(tmp_path, X=np.zeros((4, 2)), y=np.arange(4) % 2)
+    data = bytearray(path.read_bytes())
+    entry = data.index(b"PK\x01\x02y.npy"[:4], data.index(b"PK\x01\x02") + 1)  # the second entry: y.npy
+    assert data[entry + 46:entry + 51] == b"y.npy"
+    data[entry + offset] = value
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=rf"d.npz: not a readable .npz file \(.*{said}"):
+        load_source(f"npz:{path}")
+
+
 def test_labels_that_skip_classes_are_refused_without_class_names(tmp_path):
     """Regression (issue 13): one label 42 among 0..9 used to become a 43-class model with 32 empty classes."""
     X = np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32)
