@@ -250,8 +250,8 @@ class Conv2d(Layer):
         """The forward of this layer, ``relu`` and ``pool`` in one pass over bands of rows, leaving each layer's
         state as its own forward would (this conv's output is made only if its ``last_output`` is read).
         Returns the pool's output, or None where the fused pass does not apply (then run the layers in turn)."""
-        if (self.uses_winograd or not (pool.applies_relu and relu.fused_into_pool) or pool.size != 2
-                or pool.stride != 2 or not isinstance(x, np.ndarray) or x.ndim != 4
+        if (self.uses_winograd or not (getattr(pool, "applies_relu", False) and getattr(relu, "fused_into_pool", False))
+                or (pool.size, pool.stride) != (2, 2) or not isinstance(x, np.ndarray) or x.ndim != 4
                 or not fusable(*x.shape[2:], self.kernel_size, self.stride, self.pad)):
             return None
         self._check_input(x, ndim=4, tail=(self.in_channels, None, None), dtype=self.dtype)

@@ -158,3 +158,12 @@ def test_layers_used_on_their_own_after_a_fused_forward():
     np.testing.assert_allclose(dx, dx_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(conv.grads["W"], dw_ref, rtol=1e-12)
     np.testing.assert_allclose(conv.grads["b"], db_ref, rtol=1e-12)
+
+
+def test_fuses_next_before_other_layers_runs_them_in_turn():
+    """``fuses_next`` set by hand on a conv whose next layers are no ReLU and pool: the layers run one by one."""
+    conv = Conv2d(2, 3, 3, 1, 1, dtype=np.float64, rng=0)
+    conv.fuses_next = True
+    seq = Sequential(conv, Sequential(), MaxPool2d(2))
+    x = np.random.default_rng(4).standard_normal((2, 2, 4, 4))
+    assert seq.forward(x).shape == (2, 3, 2, 2) and not conv.ran_fused()
