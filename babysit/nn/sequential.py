@@ -16,6 +16,9 @@ class Sequential(Layer):
     ``params``/``grads`` are live views keyed ``"<index>.<name>"`` (e.g. ``"0.W"``).
     ``backward_stop``: the index of the lowest layer ``backward`` runs (0: all of them); the
     layers below it are frozen and need no gradient work (``Model.freeze`` sets it).
+    A layer with ``fuses_next`` (a Conv2d before a ReLU and a 2x2 max pool, set by the models) runs
+    its forward together with the next two (``forward_fused``; None from it: the three run in turn),
+    and their backward together when all three are above ``backward_stop`` (babysit.nn.convpool).
     """
 
     def __init__(self, *layers: Layer) -> None:
