@@ -140,16 +140,26 @@ class ReLU(_Activation):
         self._checked_cache(dout, out_shape=getattr(self._cache, "shape", None))  # not last_output: made on read
         return dout  # the pool after this layer already zeroed the gradient where x <= 0
 
+    def follow(self, layer, shape, dtype):
+        """The layer before ran one fused forward with this one and the pool after it (``Conv2d.forward_fused``):
+        this layer's input was ``layer``'s output of ``shape``, never stored. Keep its shape (a zero-byte
+        array) for the backward's check, and make last_output from ``layer.last_output`` when read."""
+        self.last_output = None
+        self._cache = np.broadcast_to(np.zeros((), dtype), shape)
+        self._source = layer
+
     @property
     def last_output(self):
         if getattr(self, "_unrectified", None) is not None:
             self.last_output = relu_forward(self._unrectified, self.alloc)[0]
+        elif getattr(self, "_source", None) is not None:
+            self.last_output = relu_forward(self._source.last_output, self.alloc)[0]
         return Layer.last_output.fget(self)
 
     @last_output.setter
     def last_output(self, value):
         Layer.last_output.fset(self, value)
-        self._unrectified = None
+        self._unrectified = self._source = None
 
 
 class Sigmoid(_Activation):

@@ -68,6 +68,9 @@ class Layer:
     # True where each output sample depends only on its input sample and the parameter gradients are
     # sums over the samples: a model made only of such layers may run a batch in parts (babysit.nn.parallel)
     per_sample = False
+    # True where this layer can run its forward and backward together with the next two layers (Conv2d, when
+    # a model puts a ReLU and a 2x2 max pool after it): Sequential then calls forward_fused / backward_fused
+    fuses_next = False
     _last_output = None
     _output_parts = None  # the part copies whose outputs make up last_output (joined when read)
 

@@ -89,6 +89,18 @@ def im2col(xp, hh, ww, stride, ho, wo, alloc=new_array):
     return cols
 
 
+def im2col_rows(xp, hh, ww, stride, h0, h1, wo, cols):
+    """``im2col`` of output rows h0:h1 only, into ``cols`` (C*HH*WW + 1, (h1-h0)*Wo*N), whose last row the
+    caller has set to ones. Returns cols."""
+    n, c = xp.shape[:2]
+    sn, sc, sh, sw = xp.strides
+    k = c * hh * ww
+    win = as_strided(xp[:, :, h0 * stride:], (c, hh, ww, h1 - h0, wo, n), (sc, sh, sw, stride * sh, stride * sw, sn),
+                     writeable=False)
+    np.copyto(cols[:k].reshape(c, hh, ww, h1 - h0, wo, n), win)
+    return cols
+
+
 def col2im_rows(dcols, dxp, h0, h1, hh, ww, stride, wo):
     """Add the patch gradients (C*HH*WW, (h1-h0)*Wo*N) of output rows h0:h1 into dxp (N, C, Hp, Wp)."""
     n, c = dxp.shape[:2]
@@ -198,6 +210,11 @@ class Conv2d(Layer):
         self.uses_winograd = self.algorithm == "winograd" or (
             self.algorithm == "auto" and winograd_ok and self.in_channels >= WINOGRAD_MIN_CHANNELS)
 
+    # models set it on a Conv2d followed by a ReLU and a MaxPool2d(2, 2) that applies the ReLU: Sequential then
+    # runs the three through ``forward_fused`` / ``backward_fused`` (babysit.nn.convpool)
+    fuses_next = False
+    _pending = None  # a fused forward's cache, until last_output is read (the conv output is made then)
+
     def output_shape(self, h: int, w: int) -> tuple[int, int]:
         hh, ww = self.kernel_size
         return conv_output_size(h, hh, self.stride, self.pad), conv_output_size(w, ww, self.stride, self.pad)
@@ -216,12 +233,65 @@ class Conv2d(Layer):
         return self._remember(out, cache)
 
     def backward(self, dout):
-        cache = self._checked_cache(dout)
+        cache = self._cache
+        if isinstance(cache, ConvPoolCache):  # after a fused forward, on its own: the whole patch matrix again
+            cache = self._checked_cache(dout, out_shape=cache.pool.x_shape)
+            ho, wo = cache.pool.x_shape[2:]
+            cache = ConvCache(im2col(cache.xp, *self.kernel_size, self.stride, ho, wo), cache.w, cache.x_shape,
+                              self.stride, self.pad)
+        else:
+            cache = self._checked_cache(dout)
         step = winograd_backward if self.uses_winograd else conv_backward
         dx, dw, db = step(dout, cache, self.input_grad, self.alloc, need_dw=self.param_grad)
         return self._set_grads(dx, W=dw, b=db)
+
+    # -- fused with the ReLU and 2x2 max pool after it (babysit.nn.convpool) ----------------------------
+    def forward_fused(self, x, relu, pool):
+        """The forward of this layer, ``relu`` and ``pool`` in one pass over bands of rows, leaving each layer's
+        state as its own forward would (this conv's output is made only if its ``last_output`` is read).
+        Returns the pool's output, or None where the fused pass does not apply (then run the layers in turn)."""
+        if (self.uses_winograd or not (getattr(pool, "applies_relu", False) and getattr(relu, "fused_into_pool", False))
+                or (pool.size, pool.stride) != (2, 2) or not isinstance(x, np.ndarray) or x.ndim != 4
+                or not fusable(*x.shape[2:], self.kernel_size, self.stride, self.pad)):
+            return None
+        self._check_input(x, ndim=4, tail=(self.in_channels, None, None), dtype=self.dtype)
+        w, b = self.params["W"], self.params["b"]
+        out, cache = conv_relu_pool_forward(x, w, b, self.stride, self.pad, self.alloc)
+        self._remember(None, cache)
+        self._pending = cache
+        relu.follow(self, cache.pool.x_shape, x.dtype)
+        return pool._remember(out, cache.pool)
+
+    def ran_fused(self) -> bool:
+        """Whether the last forward was ``forward_fused`` (its backward is then ``backward_fused``)."""
+        return isinstance(self._cache, ConvPoolCache)
+
+    def backward_fused(self, dout, relu, pool):
+        """The backward of ``pool``, ``relu`` and this layer after ``forward_fused``: returns this layer's dx."""
+        pool._checked_cache(dout)
+        cache = self._cache
+        dx, dw, db = conv_relu_pool_backward(dout, cache, self.input_grad, self.alloc, need_dw=self.param_grad)
+        return self._set_grads(dx, W=dw, b=db)
+
+    @property
+    def last_output(self):
+        cache = self._pending
+        if cache is not None:  # the fused forward's conv output, from its padded input and [W, b] of that step
+            f, (hh, ww), (ho, wo) = cache.w.shape[0], self.kernel_size, cache.pool.x_shape[2:]
+            cols = im2col(cache.xp, hh, ww, cache.stride, ho, wo)
+            out = np.matmul(cache.wb, cols).reshape(f, ho, wo, -1).transpose(3, 0, 1, 2)
+            self.last_output = out
+        return Layer.last_output.fget(self)
+
+    @last_output.setter
+    def last_output(self, value):
+        Layer.last_output.fset(self, value)
+        self._pending = None
 
     def extra_repr(self):
         algorithm = "" if self.algorithm == "auto" else f", algorithm={self.algorithm!r}"
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, pad={self.pad}{algorithm}")
+
+
+from babysit.nn.convpool import ConvPoolCache, conv_relu_pool_backward, conv_relu_pool_forward, fusable  # noqa: E402  (it builds on this module)

@@ -74,6 +74,10 @@ class Model:
         for relu, pool in zip(layers, layers[1:]):  # pool first, then rectify the 4x smaller result
             if type(relu) is ReLU and isinstance(pool, MaxPool2d):
                 relu.fused_into_pool = pool.applies_relu = True
+        for conv, relu, pool in zip(layers, layers[1:], layers[2:]):  # and a conv before them: one pass over
+            if (isinstance(conv, Conv2d) and getattr(relu, "fused_into_pool", False) and isinstance(pool, MaxPool2d)
+                    and pool.size == pool.stride == 2):  # bands of rows (babysit.nn.convpool; Sequential runs the
+                conv.fuses_next = True                   # layers in turn where that does not apply)
         index = {public: (layer, local) for public, layer, local in named}
         self.params = ParamView(index, "params")
         self.grads = ParamView(index, "grads")

@@ -31,7 +31,7 @@ from babysit.nn.buffers import BufferPool
 
 MIN_PART_SAMPLES = 32  # smaller parts: the per-call overhead of a second pass outweighs the second core
 # the layer attributes a copy takes from its layer before every step (freeze, train/eval, the model's wiring)
-SYNCED = ("training", "input_grad", "param_grad", "frozen", "params")
+SYNCED = ("training", "input_grad", "param_grad", "frozen", "params", "fuses_next")
 
 
 def part_slices(n: int, parts: int) -> list[slice]:

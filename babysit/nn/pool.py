@@ -63,17 +63,24 @@ def maxpool_forward(x, size: int, stride: int, alloc=new_array, relu: bool = Fal
     better = alloc_like(alloc, "better", x, np.bool_, block)
     offset = alloc_like(alloc, "offset", argmax, shape=block)
     spare = alloc_like(alloc, "spare", x, shape=block) if size == 2 else None
-    pass_ = _max2x2 if size == 2 else _max_running
     for lo, hi in blocks:  # the passes below find their block in cache
         k = hi - lo
-        pass_(out[:, lo:hi], argmax[:, lo:hi], [win[:, lo:hi] for win in windows],
-              better[:, :k], offset[:, :k], spare if spare is None else spare[:, :k])
-        if relu:  # no winner (an offset the backward never matches) where the max is <= 0
-            o, am, b = out[:, lo:hi], argmax[:, lo:hi], better[:, :k]
-            np.maximum(am, np.multiply(np.less_equal(o, 0, out=b), am.dtype.type(size * size), out=offset[:, :k]),
-                       out=am)
-            np.maximum(o, 0, out=o)
+        pool_block(out[:, lo:hi], argmax[:, lo:hi], [win[:, lo:hi] for win in windows], relu,
+                   better[:, :k], offset[:, :k], spare if spare is None else spare[:, :k])
     return out, PoolCache(argmax, x.shape, size, stride)
+
+
+def pool_block(o, am, windows, relu, b, off, spare=None):
+    """The max of ``windows`` (size * size views of o's shape) into o and its winning offset into am; with
+    ``relu``, ``max(., 0)`` and offset size * size (no winner) where the max is <= 0. b, off, spare: a bool, an
+    offset and (2x2 windows only) a float work array of o's shape."""
+    if len(windows) == 4:
+        _max2x2(o, am, windows, b, off, spare)
+    else:
+        _max_running(o, am, windows, b, off)
+    if relu:  # no winner (an offset the backward never matches) where the max is <= 0
+        np.maximum(am, np.multiply(np.less_equal(o, 0, out=b), am.dtype.type(len(windows)), out=off), out=am)
+        np.maximum(o, 0, out=o)
 
 
 def _max_running(o, am, windows, b, off, spare=None):
@@ -130,13 +137,22 @@ def maxpool_backward(dout, cache: PoolCache, alloc=new_array):
             np.copyto(d, dout[:, lo:hi])
         if not tiled:  # some inputs are in no window (or in several, whose gradients add up)
             dx[:, lo:hi].fill(0)
+        if stride >= size:  # windows don't overlap: each input position gets one value
+            route_block(d, am, [dwin[:, lo:hi] for dwin in windows], w)
+            continue
         for k, dwin in enumerate(windows):
             np.equal(am, index(k), out=w)
-            if stride >= size:  # windows don't overlap: each input position gets one value
-                np.multiply(d, w, out=dwin[:, lo:hi])
-            else:
-                dwin[:, lo:hi] += d * w
+            dwin[:, lo:hi] += d * w
     return dx
+
+
+def route_block(d, am, dwindows, won):
+    """Non-overlapping windows: write each output gradient d to the window offset am that won, zero to the
+    others (dwindows: one view of the input gradient per offset, of d's shape; won: a bool work array)."""
+    index = am.dtype.type
+    for k, dwin in enumerate(dwindows):
+        np.equal(am, index(k), out=won)
+        np.multiply(d, won, out=dwin)
 
 
 class MaxPool2d(Layer):

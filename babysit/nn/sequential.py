@@ -16,6 +16,9 @@ class Sequential(Layer):
     ``params``/``grads`` are live views keyed ``"<index>.<name>"`` (e.g. ``"0.W"``).
     ``backward_stop``: the index of the lowest layer ``backward`` runs (0: all of them); the
     layers below it are frozen and need no gradient work (``Model.freeze`` sets it).
+    A layer with ``fuses_next`` (a Conv2d before a ReLU and a 2x2 max pool, set by the models) runs
+    its forward together with the next two (``forward_fused``; None from it: the three run in turn),
+    and their backward together when all three are above ``backward_stop`` (babysit.nn.convpool).
     """
 
     def __init__(self, *layers: Layer) -> None:
@@ -42,14 +45,26 @@ class Sequential(Layer):
         return self
 
     def forward(self, x):
-        for layer in self.layers:
-            x = layer.forward(x)
+        layers, i = self.layers, 0
+        while i < len(layers):
+            layer = layers[i]
+            if layer.fuses_next and i + 2 < len(layers):  # it runs with the next two layers in one pass
+                out = layer.forward_fused(x, *layers[i + 1:i + 3])
+                if out is not None:
+                    x, i = out, i + 3
+                    continue
+            x, i = layer.forward(x), i + 1
         self.last_output = x
         return x
 
     def backward(self, dout):
-        for layer in reversed(self.layers[self.backward_stop:]):
-            dout = layer.backward(dout)
+        layers, i = self.layers, len(self.layers) - 1
+        while i >= self.backward_stop:
+            first = layers[i - 2] if i - 2 >= self.backward_stop else None
+            if first is not None and first.fuses_next and first.ran_fused():
+                dout, i = first.backward_fused(dout, *layers[i - 1:i + 1]), i - 3
+            else:
+                dout, i = layers[i].backward(dout), i - 1
             if dout is None:  # a layer that needs no input gradient ends the pass
                 break
         return dout

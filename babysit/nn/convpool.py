@@ -1,0 +1,138 @@
+"""Conv2d (im2col) -> ReLU -> 2x2 max pool, one band of output rows at a time.
+
+Why: layer by layer, the conv's patch matrix and its output are written to memory whole (a conv:32,64's
+first conv: 11.5 MB of patches and 13 MB of output per 100 images), then read back by the GEMM, by the
+pool, and again by the backward's weight-gradient GEMM, and the pool's input gradient (13 MB) is written
+and read back once more. Here the patches, the conv output and its gradient exist only for a band of a
+few output rows (about ``BAND_BYTES``, so a band stays in a core's L2 cache): the forward makes a band's
+patches, multiplies, and pools the band at once; the backward routes the pooled gradient into a band of
+the conv's output gradient, makes that band's patches again (cheaper than keeping them all), adds the
+band's share of the weight gradient and scatters its input gradient. Nothing of the conv's output size
+is ever stored: the pool keeps only its (4x smaller) output and winning offsets.
+
+The arithmetic is the layer-by-layer path's (``conv.conv_forward``, ``pool.maxpool_forward`` with its fused
+ReLU, their backwards); only the weight gradient is summed band by band (in band order: the same bits on
+every run), so it differs from the single GEMM's by float rounding. Models use it through
+``Sequential`` when a ``Conv2d``, a ``ReLU`` and a ``MaxPool2d(2, 2)`` follow each other (``Conv2d.fuses_next``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from babysit.nn.buffers import alloc_ordered, new_array
+from babysit.nn.conv import CHWN, col2im_rows, conv_output_size, im2col_rows, pad_image
+from babysit.nn.pool import PoolCache, _windows, pool_block, route_block
+
+BAND_BYTES = 2 << 20  # one band's patch matrix and conv output (at least one pooled row)
+
+
+class ConvPoolCache(NamedTuple):
+    xp: np.ndarray          # the zero-padded input (N, C, Hp, Wp), stored (C, Hp, Wp, N)
+    w: np.ndarray
+    wb: np.ndarray          # [W, b] as the forward used them (W reshaped (F, C*HH*WW), then b)
+    x_shape: tuple
+    stride: int
+    pad: int
+    pool: PoolCache         # the pool's winning offsets over the (N, F, Ho, Wo) conv output
+    band: int               # pooled rows per band
+
+
+def fusable(h: int, w: int, kernel: tuple, stride: int, pad: int) -> bool:
+    """Whether an (h, w) input's conv output tiles into 2x2 windows (even and at least 2 on each side)."""
+    ho, wo = conv_output_size(h, kernel[0], stride, pad), conv_output_size(w, kernel[1], stride, pad)
+    return ho >= 2 and wo >= 2 and ho % 2 == 0 and wo % 2 == 0
+
+
+def _band_rows(k: int, f: int, wo: int, n: int, itemsize: int, po: int) -> int:
+    """Pooled rows per band: the band's patches (k + 1 rows) and conv output (f rows) within BAND_BYTES."""
+    per_row = (k + 1 + f) * 2 * wo * n * itemsize
+    return max(1, min(po, BAND_BYTES // per_row))
+
+
+def conv_relu_pool_forward(x, w, b, stride=1, pad=0, alloc=new_array):
+    """``maxpool_forward(relu(conv_forward(x, w, b, stride, pad)), 2, 2)`` without the conv output.
+
+    Inputs as ``conv_forward`` (x (N, C, H, W) in any layout, its conv output even in height and width).
+    Returns: (out (N, F, Ho/2, Wo/2), a view of an array stored (F, Ho/2, Wo/2, N); cache).
+    """
+    f, c, hh, ww = w.shape
+    n, _, h, wd = x.shape
+    ho, wo = conv_output_size(h, hh, stride, pad), conv_output_size(wd, ww, stride, pad)
+    po, qo = ho // 2, wo // 2
+    k = c * hh * ww
+    xp = pad_image(x, pad, alloc)
+    wb = alloc("wb", (f, k + 1), w.dtype)  # [W, b]: the bias meets the patches' row of ones
+    wb[:, :-1] = w.reshape(f, -1)
+    wb[:, -1] = b
+    out = alloc_ordered(alloc, "out", (n, f, po, qo), x.dtype, CHWN)
+    argmax = alloc_ordered(alloc, "argmax", (n, f, po, qo), np.uint8, CHWN)
+    band = _band_rows(k, f, wo, n, x.dtype.itemsize, po)
+    cols = alloc("band cols", (k + 1, 2 * band * wo * n), x.dtype, fill=1)  # the ones row is never overwritten
+    y = alloc("band out", (f, 2 * band * wo * n), x.dtype)
+    work = (n, f, band, qo)
+    better = alloc_ordered(alloc, "better", work, np.bool_, CHWN)
+    offset = alloc_ordered(alloc, "offset", work, np.uint8, CHWN)
+    bottom = alloc_ordered(alloc, "bottom", work, x.dtype, CHWN)
+    band_out = alloc_ordered(alloc, "band pooled", work, x.dtype, CHWN)
+    band_argmax = alloc_ordered(alloc, "band argmax", work, np.uint8, CHWN)
+    for p0 in range(0, po, band):
+        r = min(band, po - p0)
+        m = 2 * r * wo * n  # the band's columns: conv rows 2 p0 .. 2 (p0 + r), every column and image
+        patches = im2col_rows(xp, hh, ww, stride, 2 * p0, 2 * (p0 + r), wo, cols[:, :m])
+        conv_band = np.matmul(wb, patches, out=y[:, :m]).reshape(f, 2 * r, wo, n).transpose(3, 0, 1, 2)
+        # pooled into the band's own small arrays, then copied out in one pass each: the channels of the
+        # whole output lie a multiple of 4 KiB apart (conv:32,64's first), so the pool's passes writing
+        # there directly cost more (measured: 1-2% of the step)
+        o, a = band_out[:, :, :r], band_argmax[:, :, :r]
+        pool_block(o, a, _windows(conv_band, 2, 2, r, qo), True, better[:, :, :r], offset[:, :, :r], bottom[:, :, :r])
+        np.copyto(out[:, :, p0:p0 + r], o)
+        np.copyto(argmax[:, :, p0:p0 + r], a)
+    pool_cache = PoolCache(argmax, (n, f, ho, wo), 2, 2)
+    return out, ConvPoolCache(xp, w, wb, x.shape, stride, pad, pool_cache, band)
+
+
+def conv_relu_pool_backward(dout, cache: ConvPoolCache, need_dx=True, alloc=new_array, need_dw=True):
+    """Backward of ``conv_relu_pool_forward``: dout (N, F, Ho/2, Wo/2) -> (dx (N, C, H, W) or None, dw, db);
+    dw and db are None when ``need_dw`` is False, as in ``conv_backward``."""
+    xp, w, _, x_shape, stride, pad, pool_cache, band = cache
+    f, c, hh, ww = w.shape
+    n, _, po, qo = dout.shape
+    wo = 2 * qo
+    k = c * hh * ww
+    argmax = pool_cache.argmax
+    dy = alloc("band dout", (f, 2 * band * wo * n), dout.dtype)  # the conv output's gradient, one band
+    won = alloc_ordered(alloc, "won", (n, f, band, qo), np.bool_, CHWN)
+    if need_dw:
+        cols = alloc("band cols", (k + 1, 2 * band * wo * n), xp.dtype, fill=1)
+        dwb = alloc("dwb", (k + 1, f), dout.dtype)
+        share = alloc("dwb band", (k + 1, f), dout.dtype)
+    if need_dx:
+        h, wd = x_shape[2:]
+        dxp = alloc_ordered(alloc, "dxpad", (n, c, h + 2 * pad, wd + 2 * pad), dout.dtype, CHWN)
+        dxp.fill(0)
+        dcols = alloc("dcols", (k, 2 * band * wo * n), dout.dtype)
+        wt = w.reshape(f, k).T
+    for p0 in range(0, po, band):
+        r = min(band, po - p0)
+        m = 2 * r * wo * n
+        dy_band = dy[:, :m]
+        view = dy_band.reshape(f, 2 * r, wo, n).transpose(3, 0, 1, 2)  # (N, F, 2r, Wo): tiled by the windows
+        route_block(dout[:, :, p0:p0 + r], argmax[:, :, p0:p0 + r], _windows(view, 2, 2, r, qo), won[:, :, :r])
+        if need_dw:  # (K+1, F) = patches @ dy.T, the bands added in order; the ones row gives db
+            patches = im2col_rows(xp, hh, ww, stride, 2 * p0, 2 * (p0 + r), wo, cols[:, :m])
+            if p0 == 0:
+                np.matmul(patches, dy_band.T, out=dwb)
+            else:
+                dwb += np.matmul(patches, dy_band.T, out=share)
+        if need_dx:
+            chunk = np.matmul(wt, dy_band, out=dcols[:, :m])
+            col2im_rows(chunk, dxp, 2 * p0, 2 * (p0 + r), hh, ww, stride, wo)
+    dw = db = None
+    if need_dw:
+        dw, db = dwb[:k].T.reshape(w.shape), dwb[k]
+    if not need_dx:
+        return None, dw, db
+    return dxp[:, :, pad:pad + h, pad:pad + wd], dw, db
