@@ -86,7 +86,8 @@ class NothingLearned:
     extended = None  # the printer's "is there a next stage to announce" test, as for EdgeWarning
 
     def message(self) -> str:
-        best = "no trial finished" if self.best_val_acc is None else f"the best val_acc is {self.best_val_acc:f}"
+        best = "no trial reached a validation accuracy" if self.best_val_acc is None else \
+            f"the best val_acc is {self.best_val_acc:f}"
         head = (f"stage {self.stage} learned nothing: {best}, chance is {self.chance:f} "
                 f"({self.exploded} of {self.trials} trials exploded)")
         if self.cause == "lr_too_high":
@@ -113,12 +114,16 @@ def spec_chance(spec) -> float | None:
 
 
 def _nothing_learned(space, records, stage, chance) -> NothingLearned | None:
-    finished = ranked(records)
     exploded = sum(r.status in ("exploded", "diverged") for r in records)
     total = len([r for r in records if r.status != "failed"])
     if chance is None or not total:
         return None
-    best = finished[0].val_acc if finished else None
+    # a trial stopped at a rung (by its bracket, or by the budget before any trial went on from the rung) has
+    # its rung's accuracy: evidence of learning too. (A ConvNet stage cut by its deadline at the rungs was told
+    # "no trial finished ... the learning rates searched are too low" with trials at 0.49-0.56 against 0.1.)
+    seen = [r.val_acc for r in records if r.val_acc is not None and math.isfinite(r.val_acc)
+            and (r.ok or r.status == "stopped")]
+    best = max(seen) if seen else None
     if best is not None and best > chance + CHANCE_MARGIN * (1 - chance):
         return None
     if exploded * 2 >= total:

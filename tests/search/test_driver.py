@@ -210,3 +210,24 @@ def test_run_trial_is_the_default_trial_function():
 
     assert inspect.signature(run_search).parameters["trial_fn"].default is run_trial
     assert LogUniform(1e-6, 1e-3).contains(1e-4)
+
+
+def test_the_best_is_the_last_stages_unless_budget_cut_rungs_after_it_did_better():
+    from babysit.search.driver import SearchOutcome, StageOutcome
+    from babysit.search.records import TrialRecord
+
+    space = SearchSpace({"lr": LogUniform(1e-4, 1e-2)})
+
+    def trial(stage, index, status, acc):
+        return TrialRecord(10 * stage + index, stage, index, {"lr": 1e-3}, status, val_acc=acc, epochs=1)
+
+    first = StageOutcome(1, space, 1, 3, records=[trial(1, 0, "finished", 0.496), trial(1, 1, "finished", 0.46)])
+    # stage 2's deadline came at the rungs: no trial went on, all stopped with their rung's accuracy
+    cut = StageOutcome(2, space, 2, 3, records=[trial(2, 0, "stopped", 0.49), trial(2, 1, "stopped", 0.56)])
+    assert SearchOutcome(1, "s", [first, cut]).best is cut.records[1]
+    worse = StageOutcome(2, space, 2, 3, records=[trial(2, 0, "stopped", 0.40), trial(2, 1, "failed", None)])
+    assert SearchOutcome(1, "s", [first, worse]).best is first.records[0]
+    # a stage with a finished trial is preferred over earlier stages whatever their accuracy (it trained longest)
+    done = StageOutcome(2, space, 2, 3, records=[trial(2, 0, "finished", 0.45), trial(2, 1, "stopped", 0.44)])
+    assert SearchOutcome(1, "s", [first, done]).best is done.records[0]
+    assert SearchOutcome(1, "s", [StageOutcome(1, space, 1, 3, records=[trial(1, 0, "stopped", 0.3)])]).best.val_acc == 0.3

@@ -15,7 +15,7 @@ SPACE = SearchSpace({"lr": LogUniform(1e-6, 1e-3), "reg": LogUniform(1e-5, 1e5)}
 
 def rec(index, lr, reg, val_acc, status="finished", stage=1):
     return TrialRecord(run_id=index + 1, stage=stage, index=index, params={"lr": lr, "reg": reg}, status=status,
-                       val_acc=val_acc if status == "finished" else None)
+                       val_acc=val_acc if status in ("finished", "stopped") else None)
 
 
 def decades(space):
@@ -113,6 +113,18 @@ def test_a_stage_all_at_chance_says_so_with_the_cause_instead_of_an_edge_warning
     boom = [rec(i, 1e-2, 1.0, None, status="exploded") for i in range(3)] + [rec(3, 1e-3, 1.0, 0.1)]
     (w2,) = next_stage_space(SearchSpace({"lr": LogUniform(1e-3, 1e1)}), boom, stage=1, chance=0.1)[1]
     assert w2.cause == "lr_too_high" and "lower rates" in w2.message()
+
+
+def test_trials_stopped_at_their_rung_are_evidence_of_learning_not_a_stage_that_learned_nothing():
+    # a ConvNet stage cut by its deadline at the rungs (2026-12-02, 8-minute job): no trial finished, every one
+    # stopped at rung 1 at 0.49-0.56 against chance 0.1; it was told "the learning rates searched are too low"
+    cut = [rec(i, lr, 1e-3, acc, status="stopped") for i, (lr, acc) in enumerate([(5.6e-4, 0.49), (2e-3, 0.56)])]
+    space = SearchSpace({"lr": LogUniform(4.9e-4, 3e-3), "reg": LogUniform(1e-5, 1e-1)})
+    nxt, warnings = next_stage_space(space, cut, stage=2, chance=0.1)
+    assert nxt is space and warnings == []
+    # stopped at chance, nothing finished: that is still a stage that learned nothing
+    (w,) = next_stage_space(space, [rec(0, 5e-4, 1e-3, 0.1, status="stopped")], stage=2, chance=0.1)[1]
+    assert w.cause == "lr_too_low" and w.best_val_acc == 0.1
 
 
 def test_an_edge_warning_needs_a_best_trial_clearly_above_chance_and_the_typical_trial():
