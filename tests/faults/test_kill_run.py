@@ -47,9 +47,12 @@ def _kill_in(phase: str, cwd) -> Child:
     if phase == "data":
         time.sleep(0.3)
     elif phase == "after the doctor":
-        assert child.wait_until(lambda: _doctor_stored(store), poll=0.005), "the job ended first"
+        # stopped (SIGSTOP) the moment the findings are stored: the search is created a few ms later, and a test
+        # process waiting for a core could otherwise kill the job after it (seen once on a loaded 2-core VM)
+        assert child.wait_until(lambda: _doctor_stored(store), poll=0.005, pause=True), "the job ended first"
     else:
-        reached = child.wait_until(lambda: sum(map(predicate, list(child.lines))) >= count, poll=0.005)
+        reached = child.wait_until(lambda: sum(map(predicate, list(child.lines))) >= count, poll=0.005,
+                                   pause=phase != "report")
         assert reached, f"the job ended before its {phase} phase: {child.lines[-3:]}"
         if phase == "report":
             time.sleep(REPORT_DELAY_S)
