@@ -170,6 +170,17 @@ def median(values) -> float:
     return float(statistics.median(values))
 
 
+def median_ms_per_call(fn: Callable[[], object], calls: int = 400) -> float:
+    """Median milliseconds of ``calls`` single calls of ``fn`` (wall time): for parts of a step too unlike each
+    other to batch (the profile scripts)."""
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return median(times) * 1e3
+
+
 def time_call(fn: Callable[[], object], *, repeat: int = 7, min_seconds: float = 0.05,
               clock: Callable[[], float] = time.perf_counter) -> float:
     """Median seconds per call of ``fn`` over ``repeat`` batches of at least ``min_seconds``, read on ``clock``

@@ -6,18 +6,18 @@ median of 400 calls, with 1 and 2 BLAS threads. Issue 14 asked for this profile 
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/profile_mlp_step.py
 """
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
 from babysit.nn import FullyConnectedNet
 from babysit.nn.losses import softmax_loss
 
-def med(f, n=400):
-    ts = []
-    for _ in range(n):
-        t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
-    ts.sort(); return ts[len(ts) // 2] * 1e3
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import median_ms_per_call as med  # noqa: E402
+
 
 def profile(widths, threads):
     rng = np.random.default_rng(0)

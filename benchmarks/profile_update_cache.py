@@ -7,35 +7,48 @@ traffic between the cores), not the update's arithmetic. Medians of 600 calls, e
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/profile_update_cache.py
 """
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
 from babysit.nn import FullyConnectedNet
-def med(f, n=600):
-    ts=[]
-    for _ in range(n):
-        t=time.perf_counter(); f(); ts.append(time.perf_counter()-t)
-    ts.sort(); return ts[len(ts)//2]*1e3
-rng=np.random.default_rng(0)
-X=rng.standard_normal((200,3072),dtype=np.float32); y=rng.integers(0,10,200)
-m=FullyConnectedNet([50],seed=0)
-other={k: np.ones_like(p) for k,p in m.params.items()}
-_, g0 = m.loss(X, y)
-g0 = {k: v.copy() for k, v in g0.items()}
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import median_ms_per_call  # noqa: E402
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((200, 3072), dtype=np.float32)
+y = rng.integers(0, 10, 200)
+m = FullyConnectedNet([50], seed=0)
+other = {k: np.ones_like(p) for k, p in m.params.items()}
+
+
 def a():
-    loss,g=m.loss(X,y)
-    for k,p in m.params.items(): p -= 1e-3*g[k]
+    _, g = m.loss(X, y)
+    for k, p in m.params.items():
+        p -= 1e-3 * g[k]
+
+
 def b():
-    loss,g=m.loss(X,y)
-    for k,p in other.items(): p -= 1e-3*g[k]   # same work, on arrays the GEMMs never read
+    _, g = m.loss(X, y)
+    for k, p in other.items():  # the same work, on arrays the GEMMs never read
+        p -= 1e-3 * g[k]
+
+
 def c():
-    loss,g=m.loss(X,y)
-    for k,p in m.params.items(): p -= 0.0*g[k]  # writes W (same values): dirties its cache lines
+    _, g = m.loss(X, y)
+    for _k, p in m.params.items():  # writes W (its own values): dirties its cache lines
+        p -= 0.0 * g[_k]
+
+
 def d():
-    loss,g=m.loss(X,y)
-    time.sleep(0)  # nothing
+    m.loss(X, y)
+
+
 with threadpool_limits(2):
-    for f in (a,b,c,d,a,b,c,d):
-        for _ in range(50): f()
-        print(f.__name__, f"{med(f):.3f} ms")
+    for f in (a, b, c, d, a, b, c, d):
+        for _ in range(50):
+            f()
+        print(f.__name__, f"{median_ms_per_call(f, 600):.3f} ms")
