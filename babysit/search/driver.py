@@ -309,8 +309,9 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
     observer.on_stage_start(stage, space, len(configs), epochs, len(result.records))
     # a stage of fewer trials than a bracket has no rung: its one bracket would wait for trials the budget may
     # never launch (an 8-minute ConvNet job's 4-trial stage 2 stopped both trials it ran at their rung)
-    rung = (spec.rungs.rung_epochs(epochs) if spec.rungs is not None and len(configs) >= spec.rungs.bracket
-            else None)
+    # (and a stage whose time affords fewer trials than its ceiling gets a bracket it fills: Rungs.sized_to)
+    rungs = spec.rungs.in_stage(stage) if spec.rungs is not None else None  # its own bracket (Rungs.sized_to)
+    rung = rungs.rung_epochs(epochs) if rungs is not None and len(configs) >= rungs.bracket else None
     # a closed stage launches nothing: its stored trials are all it has (so no rung decisions are left to make)
     plan = (_Stage if rung is None or closed else _HalvingStage)(spec, store, search_id, stage, configs, epochs,
                                                                   done, rung, states)
@@ -392,7 +393,7 @@ class _HalvingStage(_Stage):
 
     def __init__(self, *args):
         super().__init__(*args)
-        self.rungs: Rungs = self.spec.rungs
+        self.rungs: Rungs = self.spec.rungs.in_stage(self.stage)  # with this stage's bracket
         self.rung_acc: dict[int, dict[int, float | None]] = {}  # bracket -> index -> rung accuracy
         self.members = {b: [i for i in range(len(self.configs)) if self.rungs.bracket_of(i) == b]
                         for b in {self.rungs.bracket_of(i) for i in range(len(self.configs))}}

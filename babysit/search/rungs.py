@@ -27,7 +27,13 @@ same kind of results as without rungs (stopped trials have no full-length result
 their rung accuracy, below every promoted trial of a similar configuration).
 
 A stage of fewer trials than a bracket runs without a rung (its one bracket would wait for trials
-that a short budget may never launch).
+that a short budget may never launch). Where the time of a stage affords fewer trials than a bracket,
+though its trial ceiling is higher (the ceilings leave headroom: a quieter machine runs more), the
+bracket is made to fit: ``Rungs.sized_to(expected trials per stage)`` gives each stage its own
+``stage_brackets``, the largest multiple of eta up to ``bracket`` that its expected trials fill (no
+rungs below eta). An 8-minute ConvNet job on the Intel VM (2026-12-02) planned ~6-7 two-epoch trials
+for its stage 2 with a bracket of 9: the deadline came before the bracket was complete, so no trial
+ever went on past its rung.
 
 Deterministic whatever the number of workers: which trials share a bracket depends only on their
 indexes, a promotion only on the bracket's complete rung results, so any order of arrival gives
@@ -37,12 +43,13 @@ of a bracket: its promoted trials are then recorded 'stopped' too (stop_reason s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from babysit.train.callbacks import Callback
-from babysit.validation import AT_LEAST_ONE, Interval, check_float, check_int
+from babysit.validation import AT_LEAST_ONE, Interval, check_float, check_int, invalid
 
 STOPPED = "stopped"  # the run store's status (schema version 3)
 
@@ -52,17 +59,46 @@ class Rungs:
     """Successive-halving settings of a search (see the module docstring).
 
     eta: keep the best 1/eta of a bracket (>= 2); bracket: trials decided together (>= eta);
-    fraction: the rung's share of the stage's epochs, in (0, 1).
+    fraction: the rung's share of the stage's epochs, in (0, 1); stage_brackets: per stage, its own
+    bracket (>= eta; None: that stage runs without rungs), or None: ``bracket`` in every stage (a stage
+    past the tuple's end too).
     """
 
     eta: int = 3
     bracket: int = 9
     fraction: float = 0.2
+    stage_brackets: tuple[int | None, ...] | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "eta", check_int("Rungs", "eta", self.eta, Interval(2, math.inf)))
         object.__setattr__(self, "bracket", check_int("Rungs", "bracket", self.bracket, Interval(self.eta, math.inf)))
         object.__setattr__(self, "fraction", check_float("Rungs", "fraction", self.fraction, Interval(0.0, 1.0, "neither")))
+        if self.stage_brackets is not None:
+            if isinstance(self.stage_brackets, (str, bytes)) or not hasattr(self.stage_brackets, "__iter__"):
+                raise invalid("Rungs", "stage_brackets", "a sequence of brackets (int or None) per stage",
+                              self.stage_brackets)
+            object.__setattr__(self, "stage_brackets", tuple(
+                None if b is None else check_int("Rungs", f"stage_brackets[{k}]", b, Interval(self.eta, math.inf))
+                for k, b in enumerate(self.stage_brackets)))
+
+    def bracket_for(self, expected_trials: int) -> int | None:
+        """The bracket of a stage whose time affords ``expected_trials``: ``bracket``, or fewer where it affords
+        fewer (the largest multiple of eta it fills), None (no rungs) where it affords fewer than eta."""
+        if expected_trials >= self.bracket:
+            return self.bracket
+        fitted = max(0, int(expected_trials)) // self.eta * self.eta
+        return fitted if fitted >= self.eta else None
+
+    def sized_to(self, expected_trials) -> Rungs:
+        """These rungs with each stage's bracket sized to the trials its time affords (``bracket_for``)."""
+        return dataclasses.replace(self, stage_brackets=tuple(self.bracket_for(n) for n in expected_trials))
+
+    def in_stage(self, stage: int) -> Rungs | None:
+        """The rungs stage ``stage`` (1-based) runs with: these, with its own bracket; None: none there."""
+        if self.stage_brackets is None or stage > len(self.stage_brackets):
+            return dataclasses.replace(self, stage_brackets=None)
+        bracket = self.stage_brackets[stage - 1]
+        return None if bracket is None else dataclasses.replace(self, bracket=bracket, stage_brackets=None)
 
     def rung_epochs(self, epochs: int) -> int | None:
         """The rung of a stage of ``epochs``-epoch trials, or None when that stage is too short for one."""
@@ -88,11 +124,19 @@ class Rungs:
         return set(good[:keep])
 
     def to_json(self) -> dict:
-        return {"eta": self.eta, "bracket": self.bracket, "fraction": self.fraction}
+        """The stored form (no 'stage_brackets' key without them: searches stored before them resume unchanged)."""
+        obj = {"eta": self.eta, "bracket": self.bracket, "fraction": self.fraction}
+        if self.stage_brackets is not None:
+            obj["stage_brackets"] = list(self.stage_brackets)
+        return obj
 
     @classmethod
     def from_json(cls, obj: Mapping | None) -> Rungs | None:
-        return None if obj is None else cls(int(obj["eta"]), int(obj["bracket"]), float(obj["fraction"]))
+        if obj is None:
+            return None
+        brackets = obj.get("stage_brackets")
+        return cls(int(obj["eta"]), int(obj["bracket"]), float(obj["fraction"]),
+                   None if brackets is None else tuple(None if b is None else int(b) for b in brackets))
 
 
 def stop_reason(rung: int, epochs: int, accuracy: float | None, threshold: float | None) -> str:

@@ -100,6 +100,15 @@ def test_the_store_holds_findings_trials_and_the_final_run(job):
         assert kinds == ["checkpoint", "report", "report"]
 
 
+def test_each_stage_of_the_search_has_a_bracket_its_planned_trials_fill(job):
+    from babysit.search.rungs import Rungs
+
+    result, _, _ = job
+    with RunStore(result.store, readonly=True) as store:
+        rungs = Rungs.from_json(store.searches()[0]["spec"]["rungs"])
+    assert rungs.stage_brackets == tuple(Rungs().bracket_for(n) for n in result.plan.expected_trials)
+
+
 def test_the_report_has_every_section_and_embedded_plots(job):
     result, _, _ = job
     md = result.report_md.read_text()

@@ -390,3 +390,43 @@ def test_a_rung_state_that_cannot_be_written_costs_time_not_the_trial(tmp_path):
     assert key(outcome) == key(search(tmp_path / "fresh", s))  # no trial failed for it: the same results
     promoted = _promoted(outcome)
     assert promoted and all(r.extra["resume_note"].startswith("could not continue") for r in promoted)
+
+
+def test_a_bracket_sized_to_the_stage_reaches_its_promotions_where_the_default_one_would_not(tmp_path):
+    # a ConvNet job's short stage (Intel VM, 2026-12-02): a ceiling of 3x the ~6 trials its time affords, and a
+    # bracket of 9: the deadline came before the bracket was complete, so every trial stopped at its rung
+    wide = Rungs(eta=3, bracket=9, fraction=0.34)  # 3-epoch trials: rung at epoch 1
+
+    def budgeted():
+        launches = iter([True] * 8)  # time for 6 rung runs and 2 continuations
+        return _Budgeted(lambda: next(launches, False))
+
+    cut = search(tmp_path / "nine", spec(trials=(18,), epochs=(3,), rungs=wide), executor=budgeted())
+    assert not _promoted(cut) and all(r.epochs <= 1 for r in cut.records)
+    sized = wide.sized_to((6,))
+    assert sized.stage_brackets == (6,)
+    fitted = search(tmp_path / "six", spec(trials=(18,), epochs=(3,), rungs=sized), executor=budgeted())
+    went_on = _promoted(fitted)
+    rung_results = {r.index: r.extra.get("rung_val_acc", r.val_acc) for r in fitted.records if r.index < 6}
+    assert sorted(r.index for r in went_on) == sorted(wide.in_stage(1).promoted(rung_results))
+    assert len(went_on) == 2 and all(r.epochs == 3 for r in went_on)
+
+
+def test_brackets_sized_to_the_trials_a_stage_affords():
+    r = Rungs(eta=3, bracket=9)
+    assert [r.bracket_for(n) for n in (0, 2, 3, 5, 6, 8, 9, 40)] == [None, None, 3, 3, 6, 6, 9, 9]
+    sized = r.sized_to((40, 7, 2))
+    assert sized.stage_brackets == (9, 6, None) and sized.bracket == 9
+    assert sized.in_stage(1) == Rungs(eta=3, bracket=9) and sized.in_stage(2) == Rungs(eta=3, bracket=6)
+    assert sized.in_stage(3) is None  # fewer than eta trials: that stage runs without rungs
+    assert sized.in_stage(4) == Rungs(eta=3, bracket=9)  # past the tuple: the default bracket
+    assert r.in_stage(2) == r
+    assert Rungs.from_json(sized.to_json()) == sized
+    assert "stage_brackets" not in r.to_json()  # a search stored without them resumes with the same spec
+
+
+@pytest.mark.parametrize("brackets, parameter", [((2,), "stage_brackets[0]"), ((6, 1), "stage_brackets[1]"),
+                                                 ("69", "stage_brackets"), (6, "stage_brackets")])
+def test_bad_stage_brackets(config_error, brackets, parameter):
+    with config_error("Rungs", parameter):
+        Rungs(eta=3, bracket=9, stage_brackets=brackets)
