@@ -104,13 +104,15 @@ def run_parts(fn, count: int) -> list:
         for c in controllers:
             c.set_num_threads(1)
         results, errors = [None] * count, [None] * count
+        errstate = np.geterr()  # NumPy's error handling is per thread: every lane takes the caller's
 
         def lane(t):
-            for i in range(t, count, threads):
-                try:
-                    results[i] = fn(i)
-                except BaseException as exc:  # re-raised below, on the caller's thread
-                    errors[i] = exc
+            with np.errstate(**errstate):
+                for i in range(t, count, threads):
+                    try:
+                        results[i] = fn(i)
+                    except BaseException as exc:  # re-raised below, on the caller's thread
+                        errors[i] = exc
 
         try:
             futures = [_executor.submit(lane, t) for t in range(1, threads)]

@@ -117,6 +117,25 @@ def test_an_error_in_a_part_is_raised_after_every_part_ended(monkeypatch):
     assert sorted(ended) == [0, 2, 3]
 
 
+def test_every_part_runs_under_the_callers_numpy_error_settings(monkeypatch):
+    # NumPy's error state is per thread: a part on a lane thread would otherwise run under the defaults
+    monkeypatch.setattr(parallel, "blas_threads", lambda: 2)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    big = np.array([3e38], np.float32)
+
+    def part(i):
+        try:
+            big * np.float32(10)  # overflows
+        except FloatingPointError:
+            return "raised"
+        return "silent"
+
+    with np.errstate(over="raise"):
+        assert run_parts(part, 2) == ["raised", "raised"]
+    with np.errstate(over="ignore"):
+        assert run_parts(part, 2) == ["silent", "silent"]
+
+
 def test_a_nan_input_names_its_index_in_the_whole_batch():
     for model in _models(2):
         X, y = _data(model)
