@@ -23,7 +23,8 @@ from pathlib import Path
 from babysit.errors import BabysitError
 from babysit.pipeline.final_training import REPORT_RESERVE_S, FinalRun, train_final
 from babysit.pipeline.plan import (
-    Plan, fmt_minutes, plan_search, smallest_search_seconds, stage_deadlines, time_one_epoch,
+    Plan, fmt_minutes, plan_search, smallest_search_seconds, stage_deadlines, time_epoch_side_by_side,
+    time_one_epoch,
 )
 from babysit.pipeline.search_ranges import REG_RANGE, lr_range_from
 from babysit.search.driver import SPEC_VERSION, SearchOutcome, SearchSpec, run_search
@@ -31,7 +32,7 @@ from babysit.search.rungs import Rungs
 from babysit.search.executors import available_cores, make_executor, threads_per_worker
 from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import Choice, LogUniform
-from babysit.search.trial import DataRef, prepared, trial_config
+from babysit.search.trial import DataRef, TrialTask, prepared, trial_config
 from babysit.store.recording import record_run
 from babysit.train.recipe import LECTURE_LR_DECAY, TRAIN_ACC_ROWS, TrainConfig, model_factory
 from babysit.validation import (
@@ -140,40 +141,49 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
         timings["doctor"] = time.monotonic() - t
 
         # 3. plan from one timed epoch, then search
-        t = time.monotonic()
-        probe = {"lr": math.sqrt(lr_range[0] * lr_range[1]), "reg": 1e-3, **fixed}
-        # timed with the BLAS threads a trial gets (parallel_speedup counts the workers)
-        epoch_seconds = time_one_epoch(trial_config(ref, config.model, probe, 1, config.seed), data,
-                                       threads=threads_per_worker(config.workers) if config.workers > 1 else None)
-        seconds_left = deadline - time.monotonic() - REPORT_RESERVE_S
-        check_examples = len(dataset.y_val) + min(TRAIN_ACC_ROWS, len(dataset.y_train))
-        # (on a subset where epochs are long: an 8-minute ConvNet job was pushed 2 minutes past its budget by
-        # the whole split's minimum)
-        minimal = smallest_search_seconds(MIN_SEARCH_EPOCHS, epoch_seconds, len(dataset.y_train), check_examples)
-        if seconds_left < minimal:  # no model without a search: run the smallest one, past the budget
-            say(f"warning: the budget leaves {max(seconds_left, 0):.1f} s for the search, less than the smallest "
-                f"search needs (~{minimal:.1f} s at {epoch_seconds:.2f} s per epoch); running that, past the budget "
-                f"(give a larger --budget-minutes)")
-            seconds_left = minimal
-        rungs = Rungs() if config.rungs else None
-        plan = plan_search(seconds_left, epoch_seconds, workers=config.workers, cores=available_cores(),
-                           trial_gain=rungs.trial_gain if rungs else None, train_examples=len(dataset.y_train),
-                           check_examples=check_examples)
-        if rungs is not None:  # a stage whose time affords fewer trials than a bracket gets a bracket it fills
-            rungs = rungs.sized_to(plan.expected_trials)
-        if resumed is not None:  # the stored spec is the truth: its ranges, stages and horizon, not this plan's
-            plan = _resumed_plan(plan, resumed)
-        say(f"plan ({fmt_minutes(60 * config.budget_minutes)} budget, {config.workers} worker(s)): {plan.describe()}")
-        if resumed is not None:
-            spec = resumed
-        else:
-            # every trial anneals its rate as far as the final training will (TrainConfig.horizon): short
-            # trials with a long run's per-epoch decay would favour rates too low for the long run
-            space = SearchSpace({"lr": LogUniform(*lr_range), "reg": LogUniform(*REG_RANGE),
-                                 **{k: Choice([v]) for k, v in fixed.items()}, "horizon": Choice([plan.final_epochs])})
-            spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed, rungs=rungs,
-                              stage_examples=plan.stage_examples)
+        # the search's executor: its workers time the epoch first
         with make_executor(config.workers) as executor:
+            t = time.monotonic()
+            probe = {"lr": math.sqrt(lr_range[0] * lr_range[1]), "reg": 1e-3, **fixed}
+            # timed as the trials will run: in each of the search's workers at once (side by side they train slower
+            # than one process alone), else in this process
+            probe_task = TrialTask(ref, config.model, probe, 1, config.seed)
+            paces = time_epoch_side_by_side(executor, probe_task, config.workers) if config.workers > 1 else []
+            if paces:
+                epoch_seconds = sum(paces) / len(paces)
+                say(f"timed: one epoch took {', '.join(f'{p:.2f}' for p in paces)} s in the {len(paces)} workers "
+                    f"side by side")
+            else:
+                epoch_seconds = time_one_epoch(trial_config(ref, config.model, probe, 1, config.seed), data,
+                                               threads=threads_per_worker(config.workers) if config.workers > 1 else None)
+            seconds_left = deadline - time.monotonic() - REPORT_RESERVE_S
+            check_examples = len(dataset.y_val) + min(TRAIN_ACC_ROWS, len(dataset.y_train))
+            # (on a subset where epochs are long: an 8-minute ConvNet job was pushed 2 minutes past its budget by
+            # the whole split's minimum)
+            minimal = smallest_search_seconds(MIN_SEARCH_EPOCHS, epoch_seconds, len(dataset.y_train), check_examples)
+            if seconds_left < minimal:  # no model without a search: run the smallest one, past the budget
+                say(f"warning: the budget leaves {max(seconds_left, 0):.1f} s for the search, less than the smallest "
+                    f"search needs (~{minimal:.1f} s at {epoch_seconds:.2f} s per epoch); running that, past the budget "
+                    f"(give a larger --budget-minutes)")
+                seconds_left = minimal
+            rungs = Rungs() if config.rungs else None
+            plan = plan_search(seconds_left, epoch_seconds, workers=config.workers, cores=available_cores(),
+                               trial_gain=rungs.trial_gain if rungs else None, train_examples=len(dataset.y_train),
+                               check_examples=check_examples)
+            if rungs is not None:  # a stage whose time affords fewer trials than a bracket gets a bracket it fills
+                rungs = rungs.sized_to(plan.expected_trials)
+            if resumed is not None:  # the stored spec is the truth: its ranges, stages and horizon, not this plan's
+                plan = _resumed_plan(plan, resumed)
+            say(f"plan ({fmt_minutes(60 * config.budget_minutes)} budget, {config.workers} worker(s)): {plan.describe()}")
+            if resumed is not None:
+                spec = resumed
+            else:
+                # every trial anneals its rate as far as the final training will (TrainConfig.horizon): short
+                # trials with a long run's per-epoch decay would favour rates too low for the long run
+                space = SearchSpace({"lr": LogUniform(*lr_range), "reg": LogUniform(*REG_RANGE),
+                                     **{k: Choice([v]) for k, v in fixed.items()}, "horizon": Choice([plan.final_epochs])})
+                spec = SearchSpec(ref, config.model, space, plan.stage_trials, plan.stage_epochs, config.seed, rungs=rungs,
+                                  stage_examples=plan.stage_examples)
             outcome = run_search(spec, store, executor, name=name, observer=observer,
                                  deadlines=stage_deadlines(time.monotonic(), plan))
         timings["search"] = time.monotonic() - t

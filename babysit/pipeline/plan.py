@@ -73,9 +73,9 @@ class Plan:
 
 
 def parallel_speedup(workers: int, cores: int) -> float:
-    """Trials/second of ``workers`` processes relative to one of them alone: the epoch is timed with the
-    BLAS threads each worker gets (``time_one_epoch(threads=threads_per_worker(workers))``), so each
-    worker with a core of its own trains at that pace: min(workers, cores).
+    """Trials/second of ``workers`` processes relative to one of them at the timed pace: the epoch is timed in
+    every worker at once (``time_epoch_side_by_side``; where that fails, alone with the BLAS threads each
+    worker gets), so each worker with a core of its own trains at that pace: min(workers, cores).
 
     (Timed with every thread in one process, the epoch misled the plan on a busy machine: a 2-thread
     OpenBLAS epoch collapses under load, 9.0 s against 2.2 s in the 1-thread workers for fc:50, 184 s
@@ -215,3 +215,15 @@ def time_one_epoch(config, data, threads: int | None = None) -> float:
 
     with threadpool_limits(limits=threads) if threads else contextlib.nullcontext():
         return train_model(dataclasses.replace(config, epochs=1), data=data, verbose=False).seconds
+
+
+def time_epoch_side_by_side(executor, task, workers: int) -> list[float]:
+    """Seconds one epoch of ``task`` (a one-epoch TrialTask, trained as a search trial is, monitors included) took
+    in each of ``workers`` copies run at once by ``executor``: the pace of the search's trials, which share the
+    machine's memory system and train slower side by side than one process alone (a ConvNet on CIFAR-10, Intel
+    VM, 2026-12-02: 1.2-1.8x the epoch timed alone). Empty when no copy finished (the caller times one alone)."""
+    from babysit.search.trial import run_trial
+
+    outcomes = list(executor.run(run_trial, [task] * workers))
+    return [float(r.metrics["seconds"]) for _, r in outcomes
+            if r.status == "finished" and float(r.metrics.get("seconds") or 0) > 0]

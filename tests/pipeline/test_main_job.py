@@ -189,3 +189,26 @@ def test_an_unfinished_search_is_resumed_with_its_stored_spec_unless_its_setting
         assert _search_to_run(store, JobConfig(model="fc:8"), ref, say) == ("run 2", None)  # run 1 completed
         with pytest.raises(JobConflict, match="nothing to resume in .*: its last job 'run 1' finished"):
             _search_to_run(store, JobConfig(model="fc:8"), ref, say, "resume")
+
+
+def test_with_two_workers_the_epoch_is_timed_in_both_side_by_side(tmp_path):
+    say = Collect()
+    result = run_job(JobConfig(data="digits", model="fc:16", budget_minutes=BUDGET_MINUTES, seed=1, workers=2),
+                     tmp_path / "out", say=say)
+    timed = [line for line in say.lines if line.startswith("timed: one epoch took ")]
+    assert len(timed) == 1 and timed[0].endswith(" s in the 2 workers side by side")
+    paces = [float(v) for v in re.match(r"timed: one epoch took (.*) s in", timed[0]).group(1).split(", ")]
+    assert len(paces) == 2 and result.plan.epoch_seconds == pytest.approx(sum(paces) / 2, abs=0.006)
+    assert result.plan.parallel == 2.0 and result.test is not None
+
+
+def test_a_probe_that_does_not_finish_gives_no_pace():
+    from babysit.pipeline.plan import time_epoch_side_by_side
+    from babysit.search.executors import InlineExecutor
+    from babysit.search.trial import DataRef, TrialTask
+
+    ok = TrialTask(DataRef("digits"), "fc:8", {"lr": 1e-2, "reg": 1e-4}, 1, 0)
+    paces = time_epoch_side_by_side(InlineExecutor(), ok, 2)
+    assert len(paces) == 2 and all(p > 0 for p in paces)
+    broken = TrialTask(DataRef("digits"), "fc:8", {"lr": -1.0}, 1, 0)  # refused config: the trial fails
+    assert time_epoch_side_by_side(InlineExecutor(), broken, 2) == []
