@@ -170,8 +170,8 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
             plan = plan_search(seconds_left, epoch_seconds, workers=config.workers, cores=available_cores(),
                                trial_gain=rungs.trial_gain if rungs else None, train_examples=len(dataset.y_train),
                                check_examples=check_examples)
-            if rungs is not None:  # a stage whose time affords fewer trials than a bracket gets a bracket it fills
-                rungs = rungs.sized_to(plan.expected_trials)
+            if rungs is not None:  # a short stage gets a bracket whose promoted trials end before its deadline
+                rungs = rungs.sized_to(plan.stage_epochs, plan.stage_epoch_times(), int(plan.parallel))
             if resumed is not None:  # the stored spec is the truth: its ranges, stages and horizon, not this plan's
                 plan = _resumed_plan(plan, resumed)
             say(f"plan ({fmt_minutes(60 * config.budget_minutes)} budget, {config.workers} worker(s)): {plan.describe()}")

@@ -38,6 +38,9 @@ EPOCH_GROWTH = 2
 # 0.37-0.83 s in trials; on a quieter one, 2026-12-02: 1.09 s timed, 1.05-1.29 s in trials); the final
 # training is planned on the slow side so it gets its epochs (train_final re-plans them from the time left).
 FINAL_PACE_MARGIN = 1.5
+# A search's trials ran at 1.05-1.15x the epoch timed in its workers side by side (conv:32,64 on CIFAR-10, Intel VM,
+# 2026-12-02: 24.8-26.5 s against 23.56 s): a stage's bracket is sized at this slower pace.
+TRIAL_PACE_MARGIN = 1.2
 SUBSET_TRIALS = 20  # stage 1 trains on a subset only when it could not run this many one-epoch trials on the whole
 MIN_SUBSET_FRACTION = 0.1  # never below this share of the training split...
 MIN_SUBSET_EXAMPLES = 1000  # ...nor below this many examples
@@ -59,6 +62,13 @@ class Plan:
     epoch_seconds: float
     parallel: float
     stage_examples: tuple[int | None, ...] | None = None  # per stage (None: the whole split), or None: no subsets
+    stage_epoch_seconds: tuple[float, ...] | None = None  # one trial epoch per stage (its subset), or None: epoch_seconds
+
+    def stage_epoch_times(self) -> tuple[float, ...]:
+        """Each stage's seconds in trial epochs at the slow side of the timed pace (``TRIAL_PACE_MARGIN``): how many
+        epochs one worker can train end to end within it (what a stage's bracket must fit: ``Rungs.sized_to``)."""
+        per_epoch = self.stage_epoch_seconds or (self.epoch_seconds,) * len(self.stage_seconds)
+        return tuple(s / (TRIAL_PACE_MARGIN * e) for s, e in zip(self.stage_seconds, per_epoch))
 
     def describe(self) -> str:
         examples = self.stage_examples or (None,) * len(self.stage_trials)
@@ -123,8 +133,9 @@ def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, 
         stages += 1
         examples, epochs, whole, fit, trials, expected = stages_of(stages)
     seconds = tuple(search_seconds / stages for _ in range(stages))
+    costs = tuple(epoch_seconds * epoch_cost(n, train_examples, check_examples) for n in examples)
     return Plan(trials, expected, epochs, seconds, final_epochs, final_seconds, epoch_seconds, parallel,
-                None if all(n is None for n in examples) else tuple(examples))
+                None if all(n is None for n in examples) else tuple(examples), costs)
 
 
 def _stages(stages: int, units: float, final_epochs: int, train_examples, check_examples, trial_gain):

@@ -29,9 +29,9 @@ their rung accuracy, below every promoted trial of a similar configuration).
 A stage of fewer trials than a bracket runs without a rung (its one bracket would wait for trials
 that a short budget may never launch). Where the time of a stage affords fewer trials than a bracket,
 though its trial ceiling is higher (the ceilings leave headroom: a quieter machine runs more), the
-bracket is made to fit: ``Rungs.sized_to(expected trials per stage)`` gives each stage its own
-``stage_brackets``, the largest multiple of eta up to ``bracket`` that its expected trials fill (no
-rungs below eta). An 8-minute ConvNet job on the Intel VM (2026-12-02) planned ~6-7 two-epoch trials
+bracket is made to fit: ``Rungs.sized_to(epochs, time, workers per stage)`` gives each stage its own
+``stage_brackets``, the largest multiple of eta up to ``bracket`` whose rung runs and promoted trials
+end within the stage's time on its workers (``makespan``; no rungs where not even eta trials' would). An 8-minute ConvNet job on the Intel VM (2026-12-02) planned ~6-7 two-epoch trials
 for its stage 2 with a bracket of 9: the deadline came before the bracket was complete, so no trial
 ever went on past its rung.
 
@@ -81,17 +81,32 @@ class Rungs:
                 None if b is None else check_int("Rungs", f"stage_brackets[{k}]", b, Interval(self.eta, math.inf))
                 for k, b in enumerate(self.stage_brackets)))
 
-    def bracket_for(self, expected_trials: int) -> int | None:
-        """The bracket of a stage whose time affords ``expected_trials``: ``bracket``, or fewer where it affords
-        fewer (the largest multiple of eta it fills), None (no rungs) where it affords fewer than eta."""
-        if expected_trials >= self.bracket:
-            return self.bracket
-        fitted = max(0, int(expected_trials)) // self.eta * self.eta
-        return fitted if fitted >= self.eta else None
+    def makespan(self, bracket: int, epochs: int, slots: int) -> int:
+        """Epochs (of one trial, end to end) a bracket of ``bracket`` trials of ``epochs`` epochs takes on ``slots``
+        workers until its promoted trials end: its rung runs in ceil(b / slots) rounds, then its ceil(b / eta)
+        promoted trials' remaining epochs in ceil(that / slots) rounds (0 for a stage without a rung)."""
+        rung = self.rung_epochs(epochs)
+        if rung is None:
+            return 0
+        slots = max(1, int(slots))
+        return (-(-bracket // slots) * rung
+                + -(-math.ceil(bracket / self.eta) // slots) * (epochs - rung))
 
-    def sized_to(self, expected_trials) -> Rungs:
-        """These rungs with each stage's bracket sized to the trials its time affords (``bracket_for``)."""
-        return dataclasses.replace(self, stage_brackets=tuple(self.bracket_for(n) for n in expected_trials))
+    def bracket_fitting(self, epochs: int, epoch_times: float, slots: int) -> int | None:
+        """The bracket of a stage of ``epochs``-epoch trials with time for ``epoch_times`` trial epochs end to end on
+        ``slots`` workers: ``bracket``, or the largest multiple of eta below it whose ``makespan`` fits; None (no
+        rungs) when not even eta trials' would."""
+        candidates = [self.bracket, *range(self.bracket // self.eta * self.eta, self.eta - 1, -self.eta)]
+        return next((b for b in candidates if self.makespan(b, epochs, slots) <= epoch_times), None)
+
+    def sized_to(self, stage_epochs, stage_epoch_times, slots: int) -> Rungs:
+        """These rungs with each stage's bracket sized to the time it has (``bracket_fitting``)."""
+        return dataclasses.replace(self, stage_brackets=tuple(
+            self.bracket_for_stage(e, t, slots) for e, t in zip(stage_epochs, stage_epoch_times)))
+
+    def bracket_for_stage(self, epochs: int, epoch_times: float, slots: int) -> int | None:
+        """``bracket_fitting``, but ``bracket`` where the stage has no rung (nothing to fit)."""
+        return self.bracket if self.rung_epochs(epochs) is None else self.bracket_fitting(epochs, epoch_times, slots)
 
     def in_stage(self, stage: int) -> Rungs | None:
         """The rungs stage ``stage`` (1-based) runs with: these, with its own bracket; None: none there."""

@@ -100,13 +100,15 @@ def test_the_store_holds_findings_trials_and_the_final_run(job):
         assert kinds == ["checkpoint", "report", "report"]
 
 
-def test_each_stage_of_the_search_has_a_bracket_its_planned_trials_fill(job):
+def test_each_stage_of_the_search_has_a_bracket_that_fits_its_time(job):
     from babysit.search.rungs import Rungs
 
     result, _, _ = job
     with RunStore(result.store, readonly=True) as store:
         rungs = Rungs.from_json(store.searches()[0]["spec"]["rungs"])
-    assert rungs.stage_brackets == tuple(Rungs().bracket_for(n) for n in result.plan.expected_trials)
+    plan = result.plan
+    assert rungs.stage_brackets == tuple(Rungs().bracket_for_stage(e, t, int(plan.parallel))
+                                         for e, t in zip(plan.stage_epochs, plan.stage_epoch_times()))
 
 
 def test_the_report_has_every_section_and_embedded_plots(job):

@@ -156,3 +156,13 @@ def test_the_epoch_is_timed_with_a_workers_threads_and_the_process_keeps_its_own
     ref = DataRef("digits")
     seconds = time_one_epoch(trial_config(ref, "fc:16", {"lr": 1e-2}, 1, 0), prepared(ref), threads=1)
     assert seconds > 0 and [d["num_threads"] for d in threadpool_info()] == before
+
+
+def test_each_stage_in_trial_epochs_at_the_slow_side_of_the_pace():
+    from babysit.pipeline.plan import TRIAL_PACE_MARGIN, epoch_cost
+
+    plan = plan_search(470, 23.5, workers=2, cores=2, train_examples=40_000, check_examples=6_000)
+    assert plan.stage_examples[0] is not None  # stage 1 on a subset: its epochs are shorter
+    for seconds, examples, times in zip(plan.stage_seconds, plan.stage_examples, plan.stage_epoch_times()):
+        assert times == pytest.approx(seconds / (TRIAL_PACE_MARGIN * 23.5 * epoch_cost(examples, 40_000, 6_000)))
+    assert plan.stage_epoch_times()[0] > plan.stage_epoch_times()[-1]

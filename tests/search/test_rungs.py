@@ -403,7 +403,7 @@ def test_a_bracket_sized_to_the_stage_reaches_its_promotions_where_the_default_o
 
     cut = search(tmp_path / "nine", spec(trials=(18,), epochs=(3,), rungs=wide), executor=budgeted())
     assert not _promoted(cut) and all(r.epochs <= 1 for r in cut.records)
-    sized = wide.sized_to((6,))
+    sized = wide.sized_to((3,), (12,), 1)  # time for 12 epochs on one worker: 9 rungs + 3 x 2 epochs do not fit
     assert sized.stage_brackets == (6,)
     fitted = search(tmp_path / "six", spec(trials=(18,), epochs=(3,), rungs=sized), executor=budgeted())
     went_on = _promoted(fitted)
@@ -412,14 +412,19 @@ def test_a_bracket_sized_to_the_stage_reaches_its_promotions_where_the_default_o
     assert len(went_on) == 2 and all(r.epochs == 3 for r in went_on)
 
 
-def test_brackets_sized_to_the_trials_a_stage_affords():
-    r = Rungs(eta=3, bracket=9)
-    assert [r.bracket_for(n) for n in (0, 2, 3, 5, 6, 8, 9, 40)] == [None, None, 3, 3, 6, 6, 9, 9]
-    sized = r.sized_to((40, 7, 2))
-    assert sized.stage_brackets == (9, 6, None) and sized.bracket == 9
-    assert sized.in_stage(1) == Rungs(eta=3, bracket=9) and sized.in_stage(2) == Rungs(eta=3, bracket=6)
-    assert sized.in_stage(3) is None  # fewer than eta trials: that stage runs without rungs
-    assert sized.in_stage(4) == Rungs(eta=3, bracket=9)  # past the tuple: the default bracket
+def test_brackets_sized_to_the_time_a_stage_has():
+    r = Rungs(eta=3, bracket=9, fraction=0.2)
+    # 2-epoch trials (rung 1) on 2 workers: 9 rungs in 5 rounds, then 3 promoted in 2 rounds of 1 epoch
+    assert [r.makespan(b, 2, 2) for b in (3, 6, 9)] == [2 + 1, 3 + 1, 5 + 2]
+    assert r.makespan(9, 5, 1) == 9 + 3 * 4 and r.makespan(9, 1, 2) == 0  # one worker; no rung in 1 epoch
+    assert [r.bracket_fitting(2, t, 2) for t in (2.9, 3, 4, 6.9, 7, 100)] == [None, 3, 6, 6, 9, 9]
+    # the 8-minute ConvNet job's stage 2 on the Intel VM: 146 s at 23.56 s a (whole-split) epoch, slowed by 1.2
+    assert r.bracket_fitting(2, 146 / (1.2 * 23.56), 2) == 6
+    sized = r.sized_to((1, 2, 2, 5), (3, 5, 2, 50), 2)
+    assert sized.stage_brackets == (9, 6, None, 9) and sized.bracket == 9  # a stage without a rung keeps 9
+    assert sized.in_stage(1) == Rungs(eta=3, bracket=9, fraction=0.2) and sized.in_stage(2).bracket == 6
+    assert sized.in_stage(3) is None  # not even 3 trials' rungs and promotions fit: that stage runs without rungs
+    assert sized.in_stage(5) == Rungs(eta=3, bracket=9, fraction=0.2)  # past the tuple: the default bracket
     assert r.in_stage(2) == r
     assert Rungs.from_json(sized.to_json()) == sized
     assert "stage_brackets" not in r.to_json()  # a search stored without them resumes with the same spec
