@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from babysit.nn.buffers import alloc_ordered, new_array
-from babysit.nn.conv import CHWN, col2im_rows, conv_output_size, im2col_rows, pad_image
+from babysit.nn.conv import CHWN, conv_output_size, pad_image, patch_view
 from babysit.nn.pool import PoolCache, _windows, pool_block, route_block
 
 BAND_BYTES = 2 << 20  # one band's patch matrix and conv output (at least one pooled row)
@@ -52,6 +52,38 @@ def _band_rows(k: int, f: int, wo: int, n: int, itemsize: int, po: int) -> int:
     return max(1, min(po, BAND_BYTES // per_row))
 
 
+def _forward_views(r, wo, qo, n, cols, y, band_out, band_argmax, better, offset, bottom, chw):
+    """A band of r pooled rows' views of the forward's work arrays: the patch columns (and their 6-D shape
+    that the input's patches are copied into), the conv output, its four 2x2-window views, the pool's
+    arrays. Every band but perhaps the last has the same r, so a pass makes these once, not per band:
+    each is a few us of Python that the other part's thread would wait on (the GIL)."""
+    m = 2 * r * wo * n
+    f = y.shape[0]
+    y_r = y[:, :m]
+    conv_band = y_r.reshape(f, 2 * r, wo, n).transpose(3, 0, 1, 2)
+    return (cols[:, :m], cols[:-1, :m].reshape(*chw, 2 * r, wo, n), y_r, _windows(conv_band, 2, 2, r, qo),
+            band_out[:, :, :r], band_argmax[:, :, :r], better[:, :, :r], offset[:, :, :r], bottom[:, :, :r])
+
+
+def _backward_views(r, wo, qo, n, dy, won, cols, dcols, chw):
+    """The backward's views for a band of r pooled rows (as ``_forward_views``): the conv output's gradient,
+    its transpose and 2x2-window views, the routing mask; the patch columns (cols given: the weight
+    gradient is wanted) and the patch gradients by kernel offset (dcols given: the input gradient is)."""
+    m = 2 * r * wo * n
+    f = dy.shape[0]
+    c, hh, ww = chw
+    dy_r = dy[:, :m]
+    view = dy_r.reshape(f, 2 * r, wo, n).transpose(3, 0, 1, 2)  # (N, F, 2r, Wo): tiled by the windows
+    cols_r = patches_r = dcols_r = dpatches = None
+    if cols is not None:
+        cols_r, patches_r = cols[:, :m], cols[:-1, :m].reshape(c, hh, ww, 2 * r, wo, n)
+    if dcols is not None:
+        dcols_r = dcols[:, :m]
+        d = dcols_r.reshape(c, hh, ww, 2 * r, wo, n).transpose(5, 0, 1, 2, 3, 4)  # (N, C, HH, WW, rows, Wo)
+        dpatches = [[d[:, :, i, j] for j in range(ww)] for i in range(hh)]
+    return dy_r, dy_r.T, _windows(view, 2, 2, r, qo), won[:, :, :r], cols_r, patches_r, dcols_r, dpatches
+
+
 def conv_relu_pool_forward(x, w, b, stride=1, pad=0, alloc=new_array):
     """``maxpool_forward(relu(conv_forward(x, w, b, stride, pad)), 2, 2)`` without the conv output.
 
@@ -78,16 +110,19 @@ def conv_relu_pool_forward(x, w, b, stride=1, pad=0, alloc=new_array):
     bottom = alloc_ordered(alloc, "bottom", work, x.dtype, CHWN)
     band_out = alloc_ordered(alloc, "band pooled", work, x.dtype, CHWN)
     band_argmax = alloc_ordered(alloc, "band argmax", work, np.uint8, CHWN)
+    patches = patch_view(xp, hh, ww, stride, ho, wo)
+    views = {}  # r -> a band of r rows' views of the work arrays (_forward_views)
     for p0 in range(0, po, band):
         r = min(band, po - p0)
-        m = 2 * r * wo * n  # the band's columns: conv rows 2 p0 .. 2 (p0 + r), every column and image
-        patches = im2col_rows(xp, hh, ww, stride, 2 * p0, 2 * (p0 + r), wo, cols[:, :m])
-        conv_band = np.matmul(wb, patches, out=y[:, :m]).reshape(f, 2 * r, wo, n).transpose(3, 0, 1, 2)
+        if r not in views:
+            views[r] = _forward_views(r, wo, qo, n, cols, y, band_out, band_argmax, better, offset, bottom, (c, hh, ww))
+        cols_r, patches_r, y_r, windows, o, a, b_, off, bot = views[r]
+        np.copyto(patches_r, patches[:, :, :, 2 * p0:2 * (p0 + r)])
+        np.matmul(wb, cols_r, out=y_r)
         # pooled into the band's own small arrays, then copied out in one pass each: the channels of the
         # whole output lie a multiple of 4 KiB apart (conv:32,64's first), so the pool's passes writing
         # there directly cost more (measured: 1-2% of the step)
-        o, a = band_out[:, :, :r], band_argmax[:, :, :r]
-        pool_block(o, a, _windows(conv_band, 2, 2, r, qo), True, better[:, :, :r], offset[:, :, :r], bottom[:, :, :r])
+        pool_block(o, a, windows, True, b_, off, bot)
         np.copyto(out[:, :, p0:p0 + r], o)
         np.copyto(argmax[:, :, p0:p0 + r], a)
     pool_cache = PoolCache(argmax, (n, f, ho, wo), 2, 2)
@@ -115,21 +150,28 @@ def conv_relu_pool_backward(dout, cache: ConvPoolCache, need_dx=True, alloc=new_
         dxp.fill(0)
         dcols = alloc("dcols", (k, 2 * band * wo * n), dout.dtype)
         wt = w.reshape(f, k).T
+    patches = patch_view(xp, hh, ww, stride, 2 * po, wo) if need_dw else None
+    views = {}  # r -> a band of r rows' views (_backward_views)
     for p0 in range(0, po, band):
         r = min(band, po - p0)
-        m = 2 * r * wo * n
-        dy_band = dy[:, :m]
-        view = dy_band.reshape(f, 2 * r, wo, n).transpose(3, 0, 1, 2)  # (N, F, 2r, Wo): tiled by the windows
-        route_block(dout[:, :, p0:p0 + r], argmax[:, :, p0:p0 + r], _windows(view, 2, 2, r, qo), won[:, :, :r])
+        if r not in views:
+            views[r] = _backward_views(r, wo, qo, n, dy, won, cols if need_dw else None, dcols if need_dx else None,
+                                       (c, hh, ww))
+        dy_r, dy_t, dwindows, won_r, cols_r, patches_r, dcols_r, dpatches = views[r]
+        route_block(dout[:, :, p0:p0 + r], argmax[:, :, p0:p0 + r], dwindows, won_r)
         if need_dw:  # (K+1, F) = patches @ dy.T, the bands added in order; the ones row gives db
-            patches = im2col_rows(xp, hh, ww, stride, 2 * p0, 2 * (p0 + r), wo, cols[:, :m])
+            np.copyto(patches_r, patches[:, :, :, 2 * p0:2 * (p0 + r)])
             if p0 == 0:
-                np.matmul(patches, dy_band.T, out=dwb)
+                np.matmul(cols_r, dy_t, out=dwb)
             else:
-                dwb += np.matmul(patches, dy_band.T, out=share)
-        if need_dx:
-            chunk = np.matmul(wt, dy_band, out=dcols[:, :m])
-            col2im_rows(chunk, dxp, 2 * p0, 2 * (p0 + r), hh, ww, stride, wo)
+                dwb += np.matmul(cols_r, dy_t, out=share)
+        if need_dx:  # col2im of the band's rows: one add per kernel offset, as conv.col2im_rows
+            np.matmul(wt, dy_r, out=dcols_r)
+            top = 2 * p0 * stride
+            for i in range(hh):
+                rows = slice(top + i, top + i + stride * 2 * r, stride)
+                for j in range(ww):
+                    dxp[:, :, rows, j:j + stride * wo:stride] += dpatches[i][j]
     dw = db = None
     if need_dw:
         dw, db = dwb[:k].T.reshape(w.shape), dwb[k]
