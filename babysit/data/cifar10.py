@@ -36,7 +36,7 @@ def read_batch(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: expected a CIFAR-10 batch (a dict); got {type(batch).__name__}")
     batch = _str_keys(batch)
     if "data" not in batch or "labels" not in batch:
-        raise DataError(f"{path}: a CIFAR-10 batch needs 'data' and 'labels'; found keys {sorted(batch)}")
+        raise DataError(f"{path}: a CIFAR-10 batch needs 'data' and 'labels'; found keys {sorted(batch, key=repr)}")  # (keys of any types)
     data = batch["data"]
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         got = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__

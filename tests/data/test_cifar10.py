@@ -120,6 +120,15 @@ def test_corrupted_batch_file(cifar_copy):
         load_source(f"cifar10:{cifar_copy}")
 
 
+def test_a_batch_whose_keys_mix_types_is_named_not_a_crash(cifar_copy):
+    # found by the slow unpickler fuzz test: sorting int and str keys for the message raised TypeError
+    import pickle
+
+    (cifar_copy / "data_batch_1").write_bytes(pickle.dumps({1: 0, "x": 0}, protocol=2))
+    with pytest.raises(DataError, match=r"data_batch_1: a CIFAR-10 batch needs 'data' and 'labels'; found keys \['x', 1\]"):
+        load_source(f"cifar10:{cifar_copy}")
+
+
 def test_batch_with_wrong_content(cifar_copy):
     _write_batch(cifar_copy / "data_batch_4", np.zeros((5, 100), dtype=np.uint8), [0] * 5)
     with pytest.raises(DataError, match=r"data_batch_4: 'data' must be a uint8 array \(N, 3072\); got uint8 \(5, 100\)"):
