@@ -84,6 +84,7 @@ class SearchPrinter(Observer):
         if not self.console.is_terminal:
             self.console.width = max(self.console.width, TABLE_WIDTH)  # pipes and logs: don't squeeze the table
         self.top = top
+        self._rungs = None
         self._progress = None
         self._task = None
 
@@ -92,6 +93,7 @@ class SearchPrinter(Observer):
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def on_search_start(self, spec, executor, resumed):
+        self._rungs = spec.rungs  # the stage lines say where each stage's rung and brackets are
         model = spec.model
         if "hidden" in spec.space:  # the header says what varies, not the spec's own width
             model = f"{spec.model} with hidden {describe_space(spec.space['hidden'])}"
@@ -101,7 +103,11 @@ class SearchPrinter(Observer):
             self.print(f"resuming: {resumed} trial(s) already finished in the store are not run again")
 
     def on_stage_start(self, stage, space, trials, epochs, done):
-        self.print(f"stage {stage}: {trials} trials x {epochs} epoch(s); {describe(space)}")
+        rungs = self._rungs
+        rung = rungs.stage_rung(stage, trials, epochs) if rungs is not None else None
+        halving = "" if rung is None else (f", stopped at epoch {rung} unless in the best 1/{rungs.eta} of their "
+                                           f"bracket of {rungs.in_stage(stage).bracket}")
+        self.print(f"stage {stage}: {trials} trials x {epochs} epoch(s){halving}; {describe(space)}")
         if self.console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -307,11 +307,9 @@ def _run_stage(spec, store, executor, search_id, stage, space, done, observer, d
         if (stage, index) in done:
             result.records.append(TrialRecord.from_run(done[(stage, index)]))
     observer.on_stage_start(stage, space, len(configs), epochs, len(result.records))
-    # a stage of fewer trials than a bracket has no rung: its one bracket would wait for trials the budget may
-    # never launch (an 8-minute ConvNet job's 4-trial stage 2 stopped both trials it ran at their rung)
-    # (and a stage whose time affords fewer trials than its ceiling gets a bracket it fills: Rungs.sized_to)
-    rungs = spec.rungs.in_stage(stage) if spec.rungs is not None else None  # its own bracket (Rungs.sized_to)
-    rung = rungs.rung_epochs(epochs) if rungs is not None and len(configs) >= rungs.bracket else None
+    # its rung, with its own bracket (Rungs.sized_to); none for a stage of fewer trials than a bracket: an 8-minute
+    # ConvNet job's 4-trial stage 2 stopped both trials it ran at their rung
+    rung = spec.rungs.stage_rung(stage, len(configs), epochs) if spec.rungs is not None else None
     # a closed stage launches nothing: its stored trials are all it has (so no rung decisions are left to make)
     plan = (_Stage if rung is None or closed else _HalvingStage)(spec, store, search_id, stage, configs, epochs,
                                                                   done, rung, states)

@@ -108,6 +108,13 @@ class Rungs:
         """``bracket_fitting``, but ``bracket`` where the stage has no rung (nothing to fit)."""
         return self.bracket if self.rung_epochs(epochs) is None else self.bracket_fitting(epochs, epoch_times, slots)
 
+    def stage_rung(self, stage: int, trials: int, epochs: int) -> int | None:
+        """The rung epoch stage ``stage`` of ``trials`` trials of ``epochs`` epochs stops at; None: it runs without
+        (no bracket there, fewer trials than its bracket: that bracket would wait for trials a short budget may
+        never launch, or trials too short for a rung)."""
+        rungs = self.in_stage(stage)
+        return rungs.rung_epochs(epochs) if rungs is not None and trials >= rungs.bracket else None
+
     def in_stage(self, stage: int) -> Rungs | None:
         """The rungs stage ``stage`` (1-based) runs with: these, with its own bracket; None: none there."""
         if self.stage_brackets is None or stage > len(self.stage_brackets):

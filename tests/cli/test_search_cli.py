@@ -179,11 +179,11 @@ def test_not_a_store_and_a_missing_store_are_one_line_errors(tmp_path):
 
 
 def test_an_unreachable_cluster_is_a_one_line_error(tmp_path):
-    start = time.monotonic()
-    assert_one_line_error(babysit(*SEARCH, "--cluster", "tcp://127.0.0.1:9", "--store", "s.sqlite", cwd=tmp_path),
+    # it gives up after its connect timeout instead of hanging: a hang fails as the subprocess's timeout
+    assert_one_line_error(babysit(*SEARCH, "--cluster", "tcp://127.0.0.1:9", "--store", "s.sqlite", cwd=tmp_path,
+                                  timeout=120),
                           "--cluster must be the tcp://HOST:PORT address of a running Dask scheduler", "none answered within 5 s",
                           "Got 'tcp://127.0.0.1:9' instead.")
-    assert time.monotonic() - start < 30
     assert not (tmp_path / "s.sqlite").exists()
     assert_one_line_error(babysit(*SEARCH, "--cluster", "tcp://h:1", "--workers", "2", "--store", "s", cwd=tmp_path),
                           "not allowed with argument")

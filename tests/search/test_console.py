@@ -65,3 +65,21 @@ def test_on_a_terminal_a_progress_bar_runs_beside_the_lines(tmp_path):
     text = run_printed(tmp_path, terminal=True)
     assert "\x1b[" in text  # the live bar (cursor movement) was drawn
     assert re.search(r"val_acc: \d\.\d{6}, lr: \S+, reg: \S+, \(3 / 3\)", text)
+
+
+def test_a_stage_line_says_where_its_rung_is_and_how_big_its_brackets_are(tmp_path):
+    from babysit.search.rungs import Rungs
+
+    out = io.StringIO()
+    rungs = Rungs(eta=3, bracket=6, fraction=0.34).sized_to((3, 3, 1), (100, 5, 100), 1)  # stage 2: bracket 3
+    assert rungs.stage_brackets == (6, 3, 6)
+    spec = SearchSpec(DataRef("digits"), "fc:8", SearchSpace.parse({"lr": "1e-2:1e-1:log", "reg": "1e-5:1e-3:log"}),
+                      (6, 3, 2), (3, 3, 1), rungs=rungs)
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        run_search(spec, store, InlineExecutor(), observer=SearchPrinter(out=out, terminal=False))
+    stages = [line for line in out.getvalue().splitlines() if re.match(r"stage \d: \d+ trials", line)]
+    assert stages[0].startswith("stage 1: 6 trials x 3 epoch(s), stopped at epoch 1 unless in the best 1/3 of their "
+                                "bracket of 6; lr ")
+    assert stages[1].startswith("stage 2: 3 trials x 3 epoch(s), stopped at epoch 1 unless in the best 1/3 of their "
+                                "bracket of 3; ")
+    assert stages[2].startswith("stage 3: 2 trials x 1 epoch(s); ")  # one-epoch trials have no rung
