@@ -32,6 +32,7 @@ Run (the OpenBLAS variables pin old kernels; users don't set them):
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -171,9 +172,33 @@ def torch_variants(case: Case) -> list[str]:
 
 
 def babysit_variants(case: Case) -> list[str]:
-    """'babysit' (the defaults: Conv2d's 'auto', the batch in ``Model.batch_parts`` parts); for the ConvNet also
-    every 3x3 conv forced onto Winograd, and the whole batch through one copy of the layers (``batch_parts = 1``)."""
-    return ["babysit", "babysit winograd", "babysit whole batch"] if case.kind == "conv" else ["babysit"]
+    """'babysit' (the defaults: Conv2d's 'auto', the batch in ``Model.batch_parts`` parts, the NumPy kernels); for
+    the ConvNet also the numba kernels of its fused conv -> ReLU -> pool (where numba is installed), every 3x3 conv
+    forced onto Winograd, and the whole batch through one copy of the layers (``batch_parts = 1``)."""
+    if case.kind != "conv":
+        return ["babysit"]
+    numba = ["babysit numba"] if importlib.util.find_spec("numba") else []
+    return ["babysit", *numba, "babysit winograd", "babysit whole batch"]
+
+
+def with_kernels(name: str, step):
+    """``step`` run with the fused conv's kernels ``name`` (babysit.nn.kernels reads them at each call)."""
+    from babysit.nn.convpool import conv_relu_pool_backward, conv_relu_pool_forward
+    from babysit.nn.kernels import ENV, use_kernels
+
+    use_kernels(name)  # imported, and compiled (or loaded from numba's cache) by a tiny step: before any
+    x = np.ones((2, 1, 4, 4), np.float32)  # timing or memory measurement (numba's own memory is a one-time cost)
+    out, cache = conv_relu_pool_forward(x, np.ones((1, 1, 3, 3), np.float32), np.zeros(1, np.float32), 1, 1)
+    conv_relu_pool_backward(out, cache)
+    os.environ[ENV] = "numpy"
+
+    def run():
+        os.environ[ENV] = name
+        try:
+            return step()
+        finally:
+            os.environ[ENV] = "numpy"
+    return run
 
 
 def make_step(variant: str, case: Case, X, y):
@@ -183,6 +208,8 @@ def make_step(variant: str, case: Case, X, y):
         return babysit_step(model, X, y)
     if variant == "babysit winograd":
         return babysit_step(babysit_model(case, "winograd"), X, y)
+    if variant == "babysit numba":
+        return with_kernels("numba", babysit_step(model, X, y))
     if variant == "babysit whole batch":
         model.batch_parts = 1
         return babysit_step(model, X, y)

@@ -24,6 +24,7 @@ import numpy as np
 
 from babysit.nn.buffers import alloc_ordered, new_array
 from babysit.nn.conv import CHWN, conv_output_size, pad_image, patch_view
+from babysit.nn.kernels import numba_kernels
 from babysit.nn.pool import PoolCache, _windows, pool_block, route_block
 
 BAND_BYTES = 2 << 20  # one band's patch matrix and conv output (at least one pooled row)
@@ -52,36 +53,44 @@ def _band_rows(k: int, f: int, wo: int, n: int, itemsize: int, po: int) -> int:
     return max(1, min(po, BAND_BYTES // per_row))
 
 
-def _forward_views(r, wo, qo, n, cols, y, band_out, band_argmax, better, offset, bottom, chw):
+def _forward_views(r, wo, qo, n, cols, y, pool_work, chw):
     """A band of r pooled rows' views of the forward's work arrays: the patch columns (and their 6-D shape
-    that the input's patches are copied into), the conv output, its four 2x2-window views, the pool's
-    arrays. Every band but perhaps the last has the same r, so a pass makes these once, not per band:
-    each is a few us of Python that the other part's thread would wait on (the GIL)."""
+    that the input's patches are copied into), the conv output (2-D for the GEMM, and (F, 2r, Wo, N)), and
+    for the NumPy pool (``pool_work`` given: its five arrays) the output's four 2x2-window views and the
+    pool's arrays. Every band but perhaps the last has the same r, so a pass makes these once, not per
+    band: each is a few us of Python that the other part's thread would wait on (the GIL)."""
     m = 2 * r * wo * n
     f = y.shape[0]
     y_r = y[:, :m]
-    conv_band = y_r.reshape(f, 2 * r, wo, n).transpose(3, 0, 1, 2)
-    return (cols[:, :m], cols[:-1, :m].reshape(*chw, 2 * r, wo, n), y_r, _windows(conv_band, 2, 2, r, qo),
-            band_out[:, :, :r], band_argmax[:, :, :r], better[:, :, :r], offset[:, :, :r], bottom[:, :, :r])
+    y4 = y_r.reshape(f, 2 * r, wo, n)
+    pool = None
+    if pool_work is not None:
+        pool = (_windows(y4.transpose(3, 0, 1, 2), 2, 2, r, qo), *(a[:, :, :r] for a in pool_work))
+    return cols[:, :m], cols[:-1, :m].reshape(*chw, 2 * r, wo, n), y_r, y4, pool
 
 
 def _backward_views(r, wo, qo, n, dy, won, cols, dcols, chw):
-    """The backward's views for a band of r pooled rows (as ``_forward_views``): the conv output's gradient,
-    its transpose and 2x2-window views, the routing mask; the patch columns (cols given: the weight
-    gradient is wanted) and the patch gradients by kernel offset (dcols given: the input gradient is)."""
+    """The backward's views for a band of r pooled rows (as ``_forward_views``): the conv output's gradient
+    (2-D, its transpose, and (F, 2r, Wo, N)); for the NumPy routing (``won``, its mask, given) its 2x2-window
+    views and mask; the patch columns (cols given: the weight gradient is wanted), the patch gradients (dcols
+    given: the input gradient is) as (C, HH, WW, 2r, Wo, N) and, for NumPy's col2im, by kernel offset."""
     m = 2 * r * wo * n
     f = dy.shape[0]
     c, hh, ww = chw
     dy_r = dy[:, :m]
-    view = dy_r.reshape(f, 2 * r, wo, n).transpose(3, 0, 1, 2)  # (N, F, 2r, Wo): tiled by the windows
-    cols_r = patches_r = dcols_r = dpatches = None
+    dy4 = dy_r.reshape(f, 2 * r, wo, n)
+    route = None
+    if won is not None:  # (N, F, 2r, Wo): tiled by the windows
+        route = (_windows(dy4.transpose(3, 0, 1, 2), 2, 2, r, qo), won[:, :, :r])
+    cols_r = patches_r = dcols_r = dcols6 = dpatches = None
     if cols is not None:
         cols_r, patches_r = cols[:, :m], cols[:-1, :m].reshape(c, hh, ww, 2 * r, wo, n)
     if dcols is not None:
         dcols_r = dcols[:, :m]
-        d = dcols_r.reshape(c, hh, ww, 2 * r, wo, n).transpose(5, 0, 1, 2, 3, 4)  # (N, C, HH, WW, rows, Wo)
+        dcols6 = dcols_r.reshape(c, hh, ww, 2 * r, wo, n)
+        d = dcols6.transpose(5, 0, 1, 2, 3, 4)  # (N, C, HH, WW, rows, Wo)
         dpatches = [[d[:, :, i, j] for j in range(ww)] for i in range(hh)]
-    return dy_r, dy_r.T, _windows(view, 2, 2, r, qo), won[:, :, :r], cols_r, patches_r, dcols_r, dpatches
+    return dy_r, dy_r.T, dy4, route, cols_r, patches_r, dcols_r, dcols6, dpatches
 
 
 def conv_relu_pool_forward(x, w, b, stride=1, pad=0, alloc=new_array):
@@ -104,24 +113,30 @@ def conv_relu_pool_forward(x, w, b, stride=1, pad=0, alloc=new_array):
     band = _band_rows(k, f, wo, n, x.dtype.itemsize, po)
     cols = alloc("band cols", (k + 1, 2 * band * wo * n), x.dtype, fill=1)  # the ones row is never overwritten
     y = alloc("band out", (f, 2 * band * wo * n), x.dtype)
-    work = (n, f, band, qo)
-    better = alloc_ordered(alloc, "better", work, np.bool_, CHWN)
-    offset = alloc_ordered(alloc, "offset", work, np.uint8, CHWN)
-    bottom = alloc_ordered(alloc, "bottom", work, x.dtype, CHWN)
-    band_out = alloc_ordered(alloc, "band pooled", work, x.dtype, CHWN)
-    band_argmax = alloc_ordered(alloc, "band argmax", work, np.uint8, CHWN)
+    kernels = numba_kernels()
+    pool_work = None  # NumPy's pool: the band's pooled output and offsets, and three work arrays
+    if kernels is None:
+        work = (n, f, band, qo)
+        pool_work = tuple(alloc_ordered(alloc, name, work, dtype, CHWN) for name, dtype in (
+            ("band pooled", x.dtype), ("band argmax", np.uint8), ("better", np.bool_), ("offset", np.uint8),
+            ("bottom", x.dtype)))
+    out_t, argmax_t, zero = out.transpose(CHWN), argmax.transpose(CHWN), x.dtype.type(0)  # (F, Po, Qo, N)
     patches = patch_view(xp, hh, ww, stride, ho, wo)
     views = {}  # r -> a band of r rows' views of the work arrays (_forward_views)
     for p0 in range(0, po, band):
         r = min(band, po - p0)
         if r not in views:
-            views[r] = _forward_views(r, wo, qo, n, cols, y, band_out, band_argmax, better, offset, bottom, (c, hh, ww))
-        cols_r, patches_r, y_r, windows, o, a, b_, off, bot = views[r]
+            views[r] = _forward_views(r, wo, qo, n, cols, y, pool_work, (c, hh, ww))
+        cols_r, patches_r, y_r, y4, pool = views[r]
         np.copyto(patches_r, patches[:, :, :, 2 * p0:2 * (p0 + r)])
         np.matmul(wb, cols_r, out=y_r)
+        if kernels is not None:  # one pass, straight into the whole output
+            kernels.relu_pool_band(y4, out_t, argmax_t, p0, zero)
+            continue
         # pooled into the band's own small arrays, then copied out in one pass each: the channels of the
         # whole output lie a multiple of 4 KiB apart (conv:32,64's first), so the pool's passes writing
         # there directly cost more (measured: 1-2% of the step)
+        windows, o, a, b_, off, bot = pool
         pool_block(o, a, windows, True, b_, off, bot)
         np.copyto(out[:, :, p0:p0 + r], o)
         np.copyto(argmax[:, :, p0:p0 + r], a)
@@ -139,7 +154,9 @@ def conv_relu_pool_backward(dout, cache: ConvPoolCache, need_dx=True, alloc=new_
     k = c * hh * ww
     argmax = pool_cache.argmax
     dy = alloc("band dout", (f, 2 * band * wo * n), dout.dtype)  # the conv output's gradient, one band
-    won = alloc_ordered(alloc, "won", (n, f, band, qo), np.bool_, CHWN)
+    kernels = numba_kernels()
+    won = alloc_ordered(alloc, "won", (n, f, band, qo), np.bool_, CHWN) if kernels is None else None
+    dout_t, argmax_t, zero = dout.transpose(CHWN), argmax.transpose(CHWN), dout.dtype.type(0)  # (F, Po, Qo, N)
     if need_dw:
         cols = alloc("band cols", (k + 1, 2 * band * wo * n), xp.dtype, fill=1)
         dwb = alloc("dwb", (k + 1, f), dout.dtype)
@@ -148,6 +165,7 @@ def conv_relu_pool_backward(dout, cache: ConvPoolCache, need_dx=True, alloc=new_
         h, wd = x_shape[2:]
         dxp = alloc_ordered(alloc, "dxpad", (n, c, h + 2 * pad, wd + 2 * pad), dout.dtype, CHWN)
         dxp.fill(0)
+        dxp_t = dxp.transpose(CHWN)
         dcols = alloc("dcols", (k, 2 * band * wo * n), dout.dtype)
         wt = w.reshape(f, k).T
     patches = patch_view(xp, hh, ww, stride, 2 * po, wo) if need_dw else None
@@ -157,8 +175,11 @@ def conv_relu_pool_backward(dout, cache: ConvPoolCache, need_dx=True, alloc=new_
         if r not in views:
             views[r] = _backward_views(r, wo, qo, n, dy, won, cols if need_dw else None, dcols if need_dx else None,
                                        (c, hh, ww))
-        dy_r, dy_t, dwindows, won_r, cols_r, patches_r, dcols_r, dpatches = views[r]
-        route_block(dout[:, :, p0:p0 + r], argmax[:, :, p0:p0 + r], dwindows, won_r)
+        dy_r, dy_t, dy4, route, cols_r, patches_r, dcols_r, dcols6, dpatches = views[r]
+        if kernels is not None:
+            kernels.route_band(dout_t, argmax_t, p0, dy4, zero)
+        else:
+            route_block(dout[:, :, p0:p0 + r], argmax[:, :, p0:p0 + r], *route)
         if need_dw:  # (K+1, F) = patches @ dy.T, the bands added in order; the ones row gives db
             np.copyto(patches_r, patches[:, :, :, 2 * p0:2 * (p0 + r)])
             if p0 == 0:
@@ -168,10 +189,13 @@ def conv_relu_pool_backward(dout, cache: ConvPoolCache, need_dx=True, alloc=new_
         if need_dx:  # col2im of the band's rows: one add per kernel offset, as conv.col2im_rows
             np.matmul(wt, dy_r, out=dcols_r)
             top = 2 * p0 * stride
-            for i in range(hh):
-                rows = slice(top + i, top + i + stride * 2 * r, stride)
-                for j in range(ww):
-                    dxp[:, :, rows, j:j + stride * wo:stride] += dpatches[i][j]
+            if kernels is not None:
+                kernels.col2im_band(dcols6, dxp_t, top, stride)
+            else:
+                for i in range(hh):
+                    rows = slice(top + i, top + i + stride * 2 * r, stride)
+                    for j in range(ww):
+                        dxp[:, :, rows, j:j + stride * wo:stride] += dpatches[i][j]
     dw = db = None
     if need_dw:
         dw, db = dwb[:k].T.reshape(w.shape), dwb[k]

@@ -1,5 +1,6 @@
 """conv -> ReLU -> 2x2 max pool in bands of rows (babysit.nn.convpool): the same results as the layers one by one
-(the reference path), float64 numeric gradients, and the models' use of it (Conv2d.fuses_next)."""
+(the reference path), float64 numeric gradients, and the models' use of it (Conv2d.fuses_next); each with the
+NumPy and the numba kernels (the ``kernels`` fixture)."""
 
 import numpy as np
 import pytest
@@ -46,7 +47,7 @@ def _case(seed, n=3, c=2, f=3, h=6, w=4, k=3, stride=1, pad=1, layout="nchw", dt
 @pytest.mark.parametrize("stride, pad, h, w", [(1, 1, 6, 4), (1, 0, 6, 8), (2, 1, 8, 8), (1, 2, 4, 6)])
 @pytest.mark.parametrize("layout", ["nchw", "chwn"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bands_match_the_layers_one_by_one(bands, stride, pad, h, w, layout, dtype):
+def test_bands_match_the_layers_one_by_one(bands, kernels, stride, pad, h, w, layout, dtype):
     x, wt, b, dout = _case(0, h=h, w=w, stride=stride, pad=pad, layout=layout, dtype=dtype)
     out_ref, argmax_ref, dx_ref, dw_ref, db_ref = _reference(x, wt, b, dout, stride, pad)
     alloc = BufferPool()
@@ -62,7 +63,7 @@ def test_bands_match_the_layers_one_by_one(bands, stride, pad, h, w, layout, dty
     assert out.shape == out_ref.shape and dx.shape == x.shape
 
 
-def test_flags_skip_the_input_and_the_weight_gradients(bands):
+def test_flags_skip_the_input_and_the_weight_gradients(bands, kernels):
     x, wt, b, dout = _case(1)
     _, _, _, dw_ref, db_ref = _reference(x, wt, b, dout, 1, 1)
     _, cache = convpool.conv_relu_pool_forward(x, wt, b, 1, 1)
@@ -74,7 +75,7 @@ def test_flags_skip_the_input_and_the_weight_gradients(bands):
     assert dx is not None and dw is None and db is None
 
 
-def test_float64_numeric_gradients(bands):
+def test_float64_numeric_gradients(bands, kernels):
     x, wt, b, dout = _case(2, h=8, w=6)
 
     def out(x_=x, w_=wt, b_=b):
@@ -97,7 +98,7 @@ def _pair(**kwargs):
 
 
 @pytest.mark.parametrize("parts", [1, 2])
-def test_convnet_fused_equals_layer_by_layer(bands, parts):
+def test_convnet_fused_equals_layer_by_layer(bands, kernels, parts):
     fused, plain = _pair()
     assert [i for i, layer in enumerate(fused.layers) if layer.fuses_next] == [0, 3]
     rng = np.random.default_rng(0)
@@ -120,7 +121,7 @@ def test_convnet_fused_equals_layer_by_layer(bands, parts):
 
 
 @pytest.mark.parametrize("blocks", [[1], [1, 2], [2]])
-def test_frozen_blocks(blocks):
+def test_frozen_blocks(kernels, blocks):
     """Frozen blocks: below the lowest trainable layer the backward stops (the second conv then computes no dx);
     a frozen second conv above a trainable first one passes its dx on without computing its dw."""
     fused, plain = _pair()

@@ -102,7 +102,7 @@ def test_fully_connected_gradients_with_batchnorm_dropout_reg(kwargs):
     dict(conv_channels=[3], hidden_dims=[4], normalization="batchnorm", reg=0.2),
     dict(conv_channels=[2, 3], hidden_dims=[]),
 ], ids=["conv-affine", "conv-bn-reg", "two-blocks"])
-def test_convnet_gradients(kwargs):
+def test_convnet_gradients(kernels, kwargs):
     X, y = _data(IMAGE, n=3)
     model = ConvNet(input_dim=IMAGE, num_classes=C, dtype=np.float64, seed=3, **kwargs)
     assert_model_gradients_ok(model, X, y)
@@ -159,7 +159,7 @@ def test_fully_connected_matches_torch(torch, kwargs):
     dict(conv_channels=[3], hidden_dims=[4]),
     dict(conv_channels=[2, 3], hidden_dims=[4], normalization="batchnorm", reg=0.2),
 ], ids=["plain", "bn-reg"])
-def test_convnet_matches_torch(torch, kwargs):
+def test_convnet_matches_torch(torch, kernels, kwargs):
     X, y = _data(IMAGE, n=4)
     model = ConvNet(input_dim=IMAGE, num_classes=C, dtype=np.float64, seed=6, **kwargs)
     _assert_matches_torch(model, X, y)
