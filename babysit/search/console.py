@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from babysit.nn.kernels import active_kernels
 from babysit.search.driver import Observer, SearchOutcome, StageOutcome, varying
 from babysit.search.records import TrialRecord, ranked
 from babysit.search.stages import NothingLearned, describe, describe_space, format_value
@@ -97,8 +98,10 @@ class SearchPrinter(Observer):
         model = spec.model
         if "hidden" in spec.space:  # the header says what varies, not the spec's own width
             model = f"{spec.model} with hidden {describe_space(spec.space['hidden'])}"
+        kernels = active_kernels()  # the same results either way; said because it sets the pace
+        kernels = "" if kernels == "numpy" else f", {kernels} kernels"
         self.print(f"search: {spec.stages} stage(s), model {model}, data {spec.data.source}, "
-                   f"seed {spec.seed}, trials on {executor.description}")
+                   f"seed {spec.seed}, trials on {executor.description}{kernels}")
         if resumed:
             self.print(f"resuming: {resumed} trial(s) already finished in the store are not run again")
 

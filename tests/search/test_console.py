@@ -50,6 +50,11 @@ def run_printed(tmp_path, terminal):
     return out.getvalue()
 
 
+def test_the_header_names_the_numba_kernels_when_they_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("BABYSIT_KERNELS", "numba")  # read, not imported: an fc model never calls them
+    assert run_printed(tmp_path, terminal=False).splitlines()[0].endswith("trials on this process, numba kernels")
+
+
 def test_a_search_prints_stages_lines_table_and_summary(tmp_path):
     text = run_printed(tmp_path, terminal=False)
     lines = text.splitlines()
