@@ -2,6 +2,7 @@
 special values (NaN, infinities, signed zeros, ties) included, and the choice of kernels (babysit.nn.kernels)
 fails clearly."""
 
+import importlib
 import os
 import sys
 
@@ -129,3 +130,21 @@ def test_numba_missing_says_how_to_install_it(monkeypatch):
     with pytest.raises(ConfigError, match=r"need numba, which is not installed.*pip install 'babysit\[numba\]'"):
         kernels.use_kernels("numba")
     assert kernels.active_kernels() == "numpy"  # the choice is unchanged
+
+
+def test_the_kernels_compile_without_a_writable_cache(nb, monkeypatch):
+    """No cache folder numba can use (numba then refuses ``cache=True``): the kernels still compile, uncached."""
+    from numba.core import caching
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
+    try:
+        fresh = importlib.reload(nb)
+        y = np.arange(16, dtype=np.float64).reshape(1, 2, 2, 4) - 8
+        out, argmax = np.empty((1, 1, 1, 4)), np.empty((1, 1, 1, 4), np.uint8)
+        fresh.relu_pool_band(y, out, argmax, 0, 0.0)
+        np.testing.assert_array_equal(out.ravel(), [4, 5, 6, 7.0])  # each window's bottom right wins
+        np.testing.assert_array_equal(argmax.ravel(), [3, 3, 3, 3])
+        assert fresh.relu_pool_band._cache.__class__.__name__ == "NullCache"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(nb)
