@@ -264,8 +264,9 @@ def _explain(cause: str, ev: dict) -> str:
                               f"starts at loss {f('loss_first')} (ln C = {f('ln_c')})",
         "init_too_large": f"the first loss is {f('loss_first')} vs ln C = {f('ln_c')}; saturated at init "
                           f"{f('saturated_start', '{:.0%}')}, activation std last/first layer {f('act_depth_ratio')}",
-        "lr_too_high": f"the loss goes from {f('start')} to {f('end')} (peak {f('peak_ratio')}x its first value, "
-                       f"non-finite at iteration {f('nonfinite_at', '{}')}, status {f('status', '{}')})",
+        "lr_too_high": f"the loss goes from {f('start')} to {f('end')} (peak {f('peak_ratio')}x its first value"
+                       + (f", non-finite at iteration {f('nonfinite_at', '{}')}" if ev.get("nonfinite_at") is not None
+                          else "") + f", status {f('status', '{}')})",
         "init_too_small": f"at init the last hidden layer's activations have {f('act_depth_ratio')}x the std of "
                           f"the first's ({f('act_std_last')} vs {f('act_std_first')}): they vanish with depth",
         "dead_units": f"dead ReLU units: {f('dead_start', '{:.0%}')} at the start, {f('dead_end', '{:.0%}')} "

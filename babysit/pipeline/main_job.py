@@ -201,6 +201,10 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
         t = time.monotonic()
         final = train_final(config, data, ref, best, plan, deadline, out, store, name, say)
         timings["final"] = time.monotonic() - t
+        if final.checkpoint is None:
+            say(f"warning: the final training {final.solver.status} before its first epoch ended, "
+                f"{len(final.attempts) + 1} time(s), down to lr {final.config.lr:.3e}: no model to test; the search's "
+                f"trials are in {store_path} (try a lower lr range or another --model)")
         test = _test(final, dataset, say)
         from babysit.pipeline.provenance import final_run_extras
 

@@ -154,3 +154,13 @@ def test_a_fast_classifier_layer_alone_is_not_an_lr_too_high():
     assert f.status == "pass" and "classifier layer W2" in f.explanation and f.cause is None
     both = diagnose_update_ratios({"iteration": [1, 11, 21], "params": {"W1": [3e-2] * 3, "W2": [3e-2] * 3}})
     assert both.status == "warn" and both.cause == "lr_too_high"
+
+
+def test_an_lr_too_high_explanation_names_a_non_finite_iteration_only_where_there_is_one():
+    from babysit.doctor.cause_rules import _explain
+
+    exploded = _explain("lr_too_high", {"start": 2.33, "end": 9.12, "peak_ratio": 3.91, "status": "exploded"})
+    assert exploded.endswith(": the loss goes from 2.33 to 9.12 (peak 3.91x its first value, status exploded)")
+    diverged = _explain("lr_too_high", {"start": 2.33, "end": float("nan"), "peak_ratio": 5.0, "nonfinite_at": 17,
+                                        "status": "diverged"})
+    assert "non-finite at iteration 17, status diverged" in diverged

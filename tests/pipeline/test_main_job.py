@@ -65,6 +65,10 @@ def test_the_search_went_coarse_to_fine_and_the_best_trained_longer(job):
     best = result.search.best
     assert result.final.epochs > best.epochs  # "train the best configuration longer"
     assert result.final.config.lr == best.params["lr"] and result.final.config.reg == best.params["reg"]
+    # from the best trial's own seed (its first epoch is the trial's), and no exploded attempt before it
+    from babysit.search.trial import trial_seed
+
+    assert result.final.config.run_seed == trial_seed(2, best.stage, best.index) and result.final.attempts == []
     assert any(line.startswith("final: Finished epoch 1 / ") for line in lines)
     # its BLAS threads were picked from its own first epochs (1 thread, then all), and said
     assert result.final.blas_threads in set(result.final.epoch_seconds_by_threads) and 1 in result.final.epoch_seconds_by_threads

@@ -105,3 +105,17 @@ def test_values_are_shown_short_and_blocks_render_in_order():
     assert _short({"W1": 1e-3}) == "W1: 0.001" and _short(None) == "-"
     md = _markdown([("T", [("p", "a"), ("table", ["x", "y"], [["1", "a|b"]]), ("plot", "missing")])], {})
     assert md.splitlines()[2:] == ["## T", "", "a", "", "| x | y |", "|---|---|", "| 1 | a\\|b |"]
+
+
+def test_the_summary_says_when_the_final_training_was_trained_again_at_a_lower_rate(report):
+    import dataclasses
+
+    from babysit.pipeline.report import _sections
+
+    attempt = {"run_id": 12, "lr": 0.06, "status": "exploded", "iteration": 5}
+    result = dataclasses.replace(report, final=dataclasses.replace(report.final, attempts=[attempt]))
+    summary = " ".join(block[1] for block in _sections(result, JobConfig(data="digits", model="fc:8"))[0][1])
+    assert "The final training exploded at iteration 5 with lr 6.000e-02 (run 12)" in summary
+    assert f"The final run trained with lr {report.final.config.lr:.3e}." in summary
+    plain = " ".join(block[1] for block in _sections(report, JobConfig(data="digits", model="fc:8"))[0][1])
+    assert "trained again" not in plain
