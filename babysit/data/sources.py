@@ -82,6 +82,7 @@ def load_source(
     val_fraction: float | int = 0.1,
     test_fraction: float | int = 0.1,
     cache_dir: str | os.PathLike | None = None,
+    class_order: list[str] | None = None,
 ) -> Dataset:
     """Load the data source ``spec`` and split it deterministically.
 
@@ -100,6 +101,7 @@ def load_source(
     rng = np.random.default_rng(seed)
     if scheme == "cifar10":
         X, y, X_test, y_test, class_names = read_cifar10(arg)
+        (y, y_test), class_names = _in_class_order((y, y_test), class_names, class_order)
         if size is not None:
             X, X_test = (resize_image_array(a, size, crop, where=spec) for a in (X, X_test))
         n_val = CIFAR10_VAL_ROWS if len(y) == CIFAR10_TRAIN_ROWS else split_size(val_fraction, len(y), "val_fraction")
@@ -117,8 +119,21 @@ def load_source(
             raise DataError(f"{arg}: labels name {len(class_names)} class; a classifier needs at least 2")
     if size is not None and scheme != "folder":  # folder: images are resized while they are decoded
         X = resize_image_array(X, size, crop, where=spec)
+    (y,), class_names = _in_class_order((y,), class_names, class_order)
     n_val = split_size(val_fraction, len(y), "val_fraction")
     n_test = split_size(test_fraction, len(y), "test_fraction")
     train, val, test = stratified_split(y, n_val, n_test, rng)
     return apply_options(Dataset(X[train], y[train], X[val], y[val], X[test], y[test], class_names, spec),
                          options, seed, spec)
+
+
+def _in_class_order(labels: tuple, class_names, class_order):
+    """``(labels, class_names)`` renumbered so that label i names ``class_order[i]``, when both list the same
+    classes (unique names) in different orders; unchanged otherwise."""
+    if class_order is None:
+        return labels, class_names
+    names, order = [str(n) for n in class_names], [str(n) for n in class_order]
+    if names == order or sorted(names) != sorted(order) or len(set(order)) != len(order):
+        return labels, class_names
+    new_label = np.array([order.index(n) for n in names], dtype=np.int64)
+    return tuple(new_label[np.asarray(y)] for y in labels), order

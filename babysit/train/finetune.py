@@ -147,7 +147,8 @@ def load_for_model(source: str, model, preprocessor, *, seed: int, base: str, tr
 
     expected = expected_raw_shape(model, preprocessor)
     source = source_for_model(source, model, preprocessor, base=base, say=say)
-    raw = load_source(source, seed=seed)
+    # in the model's class order before the split: the same rows as the run that trained it, however the classes are listed
+    raw = load_source(source, seed=seed, class_order=class_names)
     shape = tuple(raw.input_shape)
     from babysit.data.source_options import split_options
 

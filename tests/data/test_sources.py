@@ -69,3 +69,31 @@ def test_row_counts_instead_of_fractions():
     d = load_source("digits", val_fraction=100, test_fraction=0)
     assert (len(d.y_train), len(d.y_val), len(d.y_test)) == (1697, 100, 0)
     assert d.X_test.shape == (0, 1, 8, 8)
+
+
+def _rows(X):
+    """Each example as bytes: a split's rows as a set, whatever their order."""
+    return {x.tobytes() for x in X}
+
+
+def test_class_order_renumbers_the_labels_before_the_split(tmp_path):
+    import numpy as np
+
+    X = np.random.default_rng(0).normal(size=(90, 4)).astype(np.float32)
+    y = np.repeat(np.arange(3), 30)
+    np.savez(tmp_path / "a.npz", X=X, y=y, class_names=np.array(["cat", "dog", "frog"]))
+    order = ["frog", "cat", "dog"]  # the same examples, their classes listed in another order
+    np.savez(tmp_path / "b.npz", X=X, y=np.array([order.index(n) for n in ("cat", "dog", "frog")])[y],
+             class_names=np.array(order))
+    a = load_source(f"npz:{tmp_path / 'a.npz'}", seed=3)
+    b = load_source(f"npz:{tmp_path / 'b.npz'}", seed=3, class_order=["cat", "dog", "frog"])
+    assert b.class_names == ["cat", "dog", "frog"]
+    for split in ("train", "val", "test"):
+        assert np.array_equal(getattr(a, f"X_{split}"), getattr(b, f"X_{split}"))  # the same rows, the same order
+        assert np.array_equal(getattr(a, f"y_{split}"), getattr(b, f"y_{split}"))
+    # without it, the split follows the label ids: another test split
+    plain = load_source(f"npz:{tmp_path / 'b.npz'}", seed=3)
+    assert plain.class_names == order and _rows(plain.X_test) != _rows(a.X_test)
+    # other classes are left as they are (match_classes refuses them, naming what differs)
+    other = load_source(f"npz:{tmp_path / 'b.npz'}", seed=3, class_order=["cat", "dog", "bird"])
+    assert other.class_names == order

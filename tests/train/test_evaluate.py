@@ -189,9 +189,6 @@ def test_classes_listed_in_another_order_are_matched_by_name(saved):
     assert result["accuracy"] == 1.0 and set(result["per_class"].values()) == {1.0}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: the split is stratified by label id, so the same examples with their classes listed in another order "
-    "give another test split; evaluate_checkpoint then scores rows the model was trained on as held out"))
 def test_classes_in_another_order_still_give_the_training_runs_held_out_rows(saved):
     path, source, root = saved
     X, y = blobs()
@@ -200,7 +197,8 @@ def test_classes_in_another_order_still_give_the_training_runs_held_out_rows(sav
     np.savez(root / "reordered_rows.npz", X=X, y=relabel[y], class_names=np.array(order))
     original, _ = evaluate_checkpoint(path, source)
     reordered, _ = evaluate_checkpoint(path, f"npz:{root / 'reordered_rows.npz'}")
-    # the same rows, whatever their classes' order (today 14 of the 18 "held-out" rows are training rows)
+    # the same rows, whatever their classes' order (the split used to follow the label ids: 14 of the 18
+    # "held-out" rows were training rows)
     assert reordered["loss"] == pytest.approx(original["loss"], rel=1e-6)
 
 
