@@ -55,11 +55,14 @@ def _sections(result, config) -> list[tuple[str, list]]:
     if metrics["val_acc"] is not None:
         summary.append(("p", f"Validation accuracy {metrics['val_acc']:.4f} after training the best configuration "
                              f"for {metrics['epochs']} epochs ({metrics['seconds']:.1f} s)."))
-    for attempt in final.attempts:  # the final runs that exploded before it (final_training.train_final)
-        summary.append(("p", f"The final training {attempt['status']} at iteration {attempt['iteration']} with lr "
-                             f"{attempt['lr']:.3e} (run {attempt['run_id']}) and was trained again at a lower rate."))
+    for attempt in final.attempts:  # the final trainings not kept (final_training.train_final)
+        val = attempt.get("val_acc")
+        summary.append(("p", f"A final training with lr {attempt['lr']:.3e} (run {attempt['run_id']}) ended "
+                             f"{attempt['status']} at iteration {attempt['iteration']}, "
+                             + ("before its first epoch" if val is None else f"val_acc {val:.4f}") + "; it was not kept."))
     if final.attempts:
-        summary.append(("p", f"The final run trained with lr {final.config.lr:.3e}."))
+        summary.append(("p", f"The final run kept trained with lr {final.config.lr:.3e} (an exploding final "
+                             "training is trained again at half the rate)."))
     best = outcome.best
     if best is not None:
         summary.append(("p", "Best configuration: " + ", ".join(f"{k} {format_value(v)}" for k, v in best.params.items())

@@ -1,5 +1,6 @@
-"""train_final: the best trial's configuration from the trial's own seed; a run that explodes before its first
-epoch ends is recorded and trained again at a lower rate (the lecture's remedy), so the job keeps a model."""
+"""train_final: the best trial's configuration from the trial's own seed; a run that explodes short of the
+trial's validation accuracy is trained again at a lower rate (the lecture's remedy), the better run kept and
+the other recorded, so the job keeps a model."""
 
 from __future__ import annotations
 
@@ -7,20 +8,21 @@ import time
 
 import pytest
 
-from babysit.pipeline.final_training import MAX_FINAL_ATTEMPTS, RETRY_LR_FACTOR, train_final
+from babysit.pipeline.final_training import MAX_FINAL_ATTEMPTS, RETRY_DIR, RETRY_LR_FACTOR, train_final
 from babysit.pipeline.main_job import JobConfig
 from babysit.pipeline.plan import plan_search
 from babysit.search.records import TrialRecord
 from babysit.search.trial import DataRef, prepared, trial_seed
 from babysit.store import RunStore
+from babysit.train.checkpoint import load_checkpoint
 
 REF = DataRef("digits", 2, "standardize")
 JOB = JobConfig(data="digits", model="fc:32", budget_minutes=1, seed=2)
 
 
-def _best(lr: float) -> TrialRecord:
+def _best(lr: float, val_acc: float = 0.5) -> TrialRecord:
     params = {"lr": lr, "reg": 1e-3, "update": "momentum", "lr_decay": 0.95, "batch_size": 100}
-    return TrialRecord(run_id=7, stage=2, index=3, params=params, status="finished", val_acc=0.9, epochs=1,
+    return TrialRecord(run_id=7, stage=2, index=3, params=params, status="finished", val_acc=val_acc, epochs=1,
                        seconds=0.05)
 
 
@@ -37,27 +39,50 @@ def test_the_final_run_starts_from_the_best_trials_seed(tmp_path):
     assert final.config.run_seed == trial_seed(JOB.seed, 2, 3)
     assert final.attempts == [] and final.config.lr == 1e-2 and final.checkpoint is not None
     assert len(runs) == 1 and runs[0]["status"] == "running"  # run_job records it after the test
-    assert not any("training again" in line for line in lines)
+    assert not any("training again" in line for line in lines) and not (tmp_path / "out" / RETRY_DIR).exists()
+
+
+def _check_attempts(final, runs, lines, out, first_lr):
+    """What every retry leaves: the rates halve, the kept run is the best, the others are recorded, the
+    kept checkpoint (of the kept run's rate) is in ``out`` and the retry folder is gone."""
+    tried = sorted([a["lr"] for a in final.attempts] + [final.config.lr], reverse=True)
+    assert tried == pytest.approx([first_lr * RETRY_LR_FACTOR**k for k in range(len(tried))])
+    said = [line for line in lines if "training again at lr" in line]
+    assert len(said) == len(final.attempts) == len(tried) - 1
+    by_id = {r["id"]: r for r in runs}
+    for attempt in final.attempts:
+        stored = by_id[attempt["run_id"]]
+        assert stored["status"] == attempt["status"] and stored["extra"]["role"] == "final attempt"
+        assert stored["extra"]["from_run"] == 7 and stored["params"]["lr"] == attempt["lr"]
+    assert by_id[final.run_id]["status"] == "running" and final.run_id not in {a["run_id"] for a in final.attempts}
+    assert not (out / RETRY_DIR).exists()
+    if final.checkpoint is not None:
+        kept = final.solver.best_val_acc
+        assert all(a["val_acc"] is None or a["val_acc"] <= kept for a in final.attempts)
+        _, meta = load_checkpoint(final.checkpoint)
+        assert final.checkpoint.parent == out and meta["train_config"]["lr"] == final.config.lr
 
 
 def test_a_final_run_that_explodes_at_once_is_recorded_and_trained_again_at_a_lower_rate(tmp_path):
     lines = []
     # lr 3 explodes on digits within a few iterations; the rate is halved until a run keeps a checkpoint
     final, runs = _train(tmp_path, _best(3.0), lines)
-    assert 1 <= len(final.attempts) < MAX_FINAL_ATTEMPTS
-    assert [a["lr"] for a in final.attempts] == pytest.approx([3.0 * RETRY_LR_FACTOR**k for k in range(len(final.attempts))])
-    assert final.config.lr == pytest.approx(3.0 * RETRY_LR_FACTOR ** len(final.attempts))
-    assert final.checkpoint is not None and final.config.run_seed == trial_seed(JOB.seed, 2, 3)
-    # every exploded attempt is in the store, exploded, with its loss curve; the kept run is still running
-    by_id = {r["id"]: r for r in runs}
-    for attempt in final.attempts:
-        stored = by_id[attempt["run_id"]]
-        assert stored["status"] == "exploded" == attempt["status"]
-        assert stored["extra"]["role"] == "final attempt" and stored["extra"]["from_run"] == 7
-        assert stored["params"]["lr"] == attempt["lr"] and attempt["iteration"] >= 1
-    assert by_id[final.run_id]["status"] == "running" and final.run_id not in {a["run_id"] for a in final.attempts}
-    said = [line for line in lines if "training again at 0.5x the rate" in line]
-    assert len(said) == len(final.attempts) and "exploded at iteration" in said[0]
+    assert 1 <= len(final.attempts) < MAX_FINAL_ATTEMPTS and final.checkpoint is not None
+    assert all(a["status"] == "exploded" and a["val_acc"] is None for a in final.attempts)
+    assert final.config.run_seed == trial_seed(JOB.seed, 2, 3)
+    assert "exploded at iteration" in next(line for line in lines if "training again at lr" in line)
+    _check_attempts(final, runs, lines, tmp_path / "out", 3.0)
+
+
+def test_a_final_run_that_explodes_short_of_the_trial_is_retried_and_the_better_kept(tmp_path):
+    lines = []
+    # lr 1 trains some epochs then explodes; the trial's val_acc (0.99) is out of its reach, so it is retried
+    final, runs = _train(tmp_path, _best(1.0, val_acc=0.99), lines)
+    first = final.attempts[0]  # the run at lr 1: exploded after its first epochs, with a checkpoint
+    assert first["lr"] == 1.0 and first["status"] == "exploded" and first["val_acc"] is not None
+    assert final.solver.best_val_acc > first["val_acc"] and final.config.lr < 1.0
+    assert "below the trial's 0.990000" in next(line for line in lines if "training again at lr" in line)
+    _check_attempts(final, runs, lines, tmp_path / "out", 1.0)
 
 
 def test_retries_stop_after_the_last_attempt(tmp_path):
@@ -65,3 +90,4 @@ def test_retries_stop_after_the_last_attempt(tmp_path):
     final, runs = _train(tmp_path, _best(1e3), lines)  # explodes at every rate tried
     assert len(final.attempts) == MAX_FINAL_ATTEMPTS - 1 and final.checkpoint is None
     assert final.solver.status == "exploded" and len(runs) == MAX_FINAL_ATTEMPTS
+    _check_attempts(final, runs, lines, tmp_path / "out", 1e3)

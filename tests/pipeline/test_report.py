@@ -115,7 +115,8 @@ def test_the_summary_says_when_the_final_training_was_trained_again_at_a_lower_r
     attempt = {"run_id": 12, "lr": 0.06, "status": "exploded", "iteration": 5}
     result = dataclasses.replace(report, final=dataclasses.replace(report.final, attempts=[attempt]))
     summary = " ".join(block[1] for block in _sections(result, JobConfig(data="digits", model="fc:8"))[0][1])
-    assert "The final training exploded at iteration 5 with lr 6.000e-02 (run 12)" in summary
-    assert f"The final run trained with lr {report.final.config.lr:.3e}." in summary
+    assert ("A final training with lr 6.000e-02 (run 12) ended exploded at iteration 5, before its first epoch; "
+            "it was not kept.") in summary
+    assert f"The final run kept trained with lr {report.final.config.lr:.3e}" in summary
     plain = " ".join(block[1] for block in _sections(report, JobConfig(data="digits", model="fc:8"))[0][1])
-    assert "trained again" not in plain
+    assert "not kept" not in plain
