@@ -78,6 +78,12 @@ class Dataset:
         )
 
 
+def label_map(class_names, order) -> np.ndarray:
+    """``new_label[old_label]``: the position in ``order`` of each of ``class_names`` (the same names)."""
+    order = [str(n) for n in order]
+    return np.array([order.index(str(n)) for n in class_names], dtype=np.int64)
+
+
 def match_classes(train_class_names: list[str], dataset: Dataset) -> Dataset:
     """Relabel ``dataset`` so that label i means ``train_class_names[i]``.
 
@@ -99,7 +105,6 @@ def match_classes(train_class_names: list[str], dataset: Dataset) -> Dataset:
             f"{dataset.num_classes} {list(dataset.class_names)} "
             f"(not in data: {missing}; not in model: {extra})"
         )
-    # new_label[old_label]: position of each data-set class in the model's order.
-    new_label = np.array([train_names.index(n) for n in dataset.class_names], dtype=np.int64)
+    new_label = label_map(dataset.class_names, train_names)
     remapped = {f"y_{s}": new_label[getattr(dataset, f"y_{s}")] for s in SPLITS}
     return dataclasses.replace(dataset, class_names=train_names, **remapped)

@@ -14,7 +14,7 @@ import numpy as np
 
 from babysit.data.arrays import read_npz_arrays
 from babysit.data.cifar10 import read_cifar10
-from babysit.data.dataset import Dataset
+from babysit.data.dataset import Dataset, label_map
 from babysit.data.digits import read_digits
 from babysit.data.image_folder import read_image_folder
 from babysit.data.decode import resize_image_array
@@ -135,5 +135,5 @@ def _in_class_order(labels: tuple, class_names, class_order):
     names, order = [str(n) for n in class_names], [str(n) for n in class_order]
     if names == order or sorted(names) != sorted(order) or len(set(order)) != len(order):
         return labels, class_names
-    new_label = np.array([order.index(n) for n in names], dtype=np.int64)
+    new_label = label_map(names, order)
     return tuple(new_label[np.asarray(y)] for y in labels), order

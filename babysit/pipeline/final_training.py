@@ -116,7 +116,7 @@ def train_final(job, data, ref, best, plan: Plan, deadline: float, out, store, s
                             search_name, say)
         runs += 1
         # the better validation accuracy is kept; on a tie (neither left a checkpoint) the later, lower rate
-        if (retry.val_acc if retry.val_acc is not None else -1.0) >= (kept.val_acc if kept.val_acc is not None else -1.0):
+        if retry.score >= kept.score:
             retry = retry.moved_to(out)
             kept, lost = retry, kept
         else:
@@ -156,6 +156,11 @@ class _Attempt:
     def val_acc(self) -> float | None:
         """Its best epoch's validation accuracy; None without a checkpoint (it ended before its first epoch)."""
         return None if self.run.result.checkpoint is None else float(self.run.solver.best_val_acc)
+
+    @property
+    def score(self) -> float:
+        """What picks the run kept: its val_acc, -1 without a checkpoint."""
+        return -1.0 if self.val_acc is None else self.val_acc
 
     def summary(self) -> dict:
         return {"run_id": self.run_id, "lr": self.lr, "status": self.status, "iteration": self.iteration,

@@ -63,7 +63,7 @@ def final_run_extras(config, dataset, final, test: dict | None) -> dict:
     if final.blas_threads is not None:  # what the final training chose from its own first epochs
         extras["blas_threads"] = final.blas_threads
         extras["epoch_seconds_by_threads"] = {str(k): v for k, v in (final.epoch_seconds_by_threads or {}).items()}
-    if final.attempts:  # the runs that exploded before it, each recorded in the store ('final attempt')
+    if final.attempts:  # the final trainings not kept, each recorded in the store ('final attempt')
         extras["final_attempts"] = [dict(a) for a in final.attempts]
     if test is not None:
         extras["test_per_class"] = test.get("per_class")
