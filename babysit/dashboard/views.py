@@ -496,8 +496,8 @@ def compare_with_search(source: StoreSource, run: dict) -> str | None:
     diff = run["val_acc"] - best["val_acc"]
     text = (f"The search's best trial (run {best['id']}) reached val_acc {best['val_acc']:.4f} after "
             f"{best['epochs'] or 0:g} epochs; this final run reached {run['val_acc']:.4f} after "
-            f"{run['epochs'] or 0:g} epochs ({diff:+.4f}). It is the same configuration trained longer from "
-            "another seed (its own init and minibatch order).")
+            f"{run['epochs'] or 0:g} epochs ({diff:+.4f}). It is the same configuration trained longer"
+            f"{_seed_relation(search['spec'], best, extra)}{_rate_relation(extra, run)}.")
     n = extra.get("val_examples") or (best.get("extra") or {}).get("val_examples")
     if n:
         lo, hi = wilson_interval(best["val_acc"], int(n))
@@ -509,6 +509,30 @@ def compare_with_search(source: StoreSource, run: dict) -> str | None:
     else:
         text += " The best of many noisy trials is biased upward (a maximum), so the longer run often scores lower."
     return text
+
+
+def _seed_relation(spec: dict, best: dict, extra: dict) -> str:
+    """How the final run's seed relates to the best trial's: the same (babysit run since session 7), another
+    (earlier final runs) or '' where the store does not say."""
+    from babysit.search.trial import trial_seed
+
+    if extra.get("run_seed") is None or spec.get("seed") is None or best.get("stage") is None:
+        return ""
+    if int(extra["run_seed"]) == trial_seed(spec["seed"], best["stage"], best["trial_index"]):
+        return " from that trial's seed (the same init and minibatch order)"
+    return " from another seed (its own init and minibatch order)"
+
+
+def _rate_relation(extra: dict, run: dict) -> str:
+    """The final trainings that were not kept before it (``final_attempts``: each exploded or scored lower), and
+    the rate the kept one trained at; '' when there were none."""
+    attempts = extra.get("final_attempts") or []
+    if not attempts:
+        return ""
+    tried = ", ".join(f"run {a['run_id']} at lr {a['lr']:.3g} {a['status']}" for a in attempts)
+    lr = (run.get("params") or {}).get("lr")
+    return (f", at lr {lr:.3g} after {len(attempts)} final training(s) not kept ({tried}; an exploding final "
+            "training is trained again at half the rate)")
 
 
 # -- the whole store, for the report ---------------------------------------------------------

@@ -234,3 +234,33 @@ def test_the_interval_of_the_mean_over_seeds_covers_the_true_mean_95_percent_of_
     assert t975(40) == pytest.approx(2.021, abs=0.003) and t975(1000) == pytest.approx(1.962, abs=0.002)
     with pytest.raises(ValueError, match="at least 2"):
         seed_spread([0.5])
+
+
+def test_the_final_run_says_how_its_seed_and_rate_relate_to_the_best_trial(tmp_path):
+    from stores import spec
+
+    from babysit.search.trial import trial_seed
+
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        search_id = store.create_or_open_search("run 1", spec((2, 1)).to_json())
+        seed = spec((2, 1)).seed
+        for index, val in enumerate((0.6, 0.7)):
+            run_id = store.start_run(search_id, 1, index, {"lr": 1e-2})
+            record_run(store, run_id, RunRecord("finished", {"val_acc": val, "epochs": 2}))
+        finals = {}
+        for name, run_seed, lr in (("same", trial_seed(seed, 1, 1), 1e-2), ("other", 12345, 1e-2),
+                                   ("retried", trial_seed(seed, 1, 1), 5e-3), ("unrecorded", None, 1e-2)):
+            run_id = store.start_run(None, None, None, {"lr": lr})
+            extra = {"role": "final", "search": "run 1", **({"run_seed": run_seed} if run_seed is not None else {})}
+            if lr != 1e-2:  # trained again at half the rate after the first final training exploded
+                extra["final_attempts"] = [{"run_id": 9, "lr": 1e-2, "status": "exploded", "iteration": 5, "val_acc": None}]
+            record_run(store, run_id, RunRecord("finished", {"val_acc": 0.72, "epochs": 6, **extra}))
+            finals[name] = run_id
+    source = StoreSource(tmp_path / "runs.sqlite")
+    text = {name: views.run_view(source, run_id)["compare"] for name, run_id in finals.items()}
+    assert "trained longer from that trial's seed (the same init and minibatch order)." in text["same"]
+    assert "trained longer from another seed (its own init and minibatch order)." in text["other"]
+    assert ("from that trial's seed (the same init and minibatch order), at lr 0.005 after 1 final training(s) not "
+            "kept (run 9 at lr 0.01 exploded;") in text["retried"]
+    assert "not kept" not in text["same"]
+    assert "trained longer." in text["unrecorded"] and "seed (" not in text["unrecorded"]  # the store does not say
