@@ -172,24 +172,27 @@ def torch_variants(case: Case) -> list[str]:
 
 
 def babysit_variants(case: Case) -> list[str]:
-    """'babysit' (the defaults: Conv2d's 'auto', the batch in ``Model.batch_parts`` parts, the NumPy kernels); for
-    the ConvNet also the numba kernels of its fused conv -> ReLU -> pool (where numba is installed), every 3x3 conv
-    forced onto Winograd, and the whole batch through one copy of the layers (``batch_parts = 1``)."""
-    if case.kind != "conv":
-        return ["babysit"]
+    """'babysit' (the defaults: Conv2d's 'auto', the batch in ``Model.batch_parts`` parts, the NumPy kernels) and
+    'babysit numba' (the numba kernels: the fused conv -> ReLU -> pool's passes and the update rule; where numba
+    is installed); for the ConvNet also every 3x3 conv forced onto Winograd, and the whole batch through one copy
+    of the layers (``batch_parts = 1``)."""
     numba = ["babysit numba"] if importlib.util.find_spec("numba") else []
+    if case.kind != "conv":
+        return ["babysit", *numba]
     return ["babysit", *numba, "babysit winograd", "babysit whole batch"]
 
 
 def with_kernels(name: str, step):
-    """``step`` run with the fused conv's kernels ``name`` (babysit.nn.kernels reads them at each call)."""
+    """``step`` run with the kernels ``name`` (babysit.nn.kernels: read at each call)."""
     from babysit.nn.convpool import conv_relu_pool_backward, conv_relu_pool_forward
     from babysit.nn.kernels import ENV, use_kernels
+    from babysit.train.optim import make_optimizer
 
-    use_kernels(name)  # imported, and compiled (or loaded from numba's cache) by a tiny step: before any
+    use_kernels(name)  # imported, and compiled (or loaded from numba's cache) by tiny steps: before any
     x = np.ones((2, 1, 4, 4), np.float32)  # timing or memory measurement (numba's own memory is a one-time cost)
     out, cache = conv_relu_pool_forward(x, np.ones((1, 1, 3, 3), np.float32), np.zeros(1, np.float32), 1, 1)
     conv_relu_pool_backward(out, cache)
+    make_optimizer("sgd").step({"w": np.ones(2, np.float32)}, {"w": np.ones(2, np.float32)}, LR)
     os.environ[ENV] = "numpy"
 
     def run():
@@ -340,13 +343,16 @@ def print_report(info: dict, results: list[dict]) -> None:
     for r in results:
         sps, bt = r["samples_per_s"], r["best_torch"]
         mem = r.get("memory")
-        bmem = (f"{mib(mem['babysit']['tracemalloc_peak'])}; {mib(mem['babysit']['rss_peak_delta'])}"
-                if mem else "-")
         tmem = mib(mem[bt]["rss_peak_delta"]) if mem else "-"
         tname = "" if bt == "torch" else f" ({bt.removeprefix('torch ')})"
-        print(f"| {r['title']} | {sps['babysit']:,.0f} | {sps[bt]:,.0f}{tname} | **{r['ratio']:.2f}x** | {bmem} "
-              f"| {tmem} | {r['step_gflop']:.3f} | {r['numpy_gemm_gflops']:.0f} | "
-              f"{r['gemm_fraction']['babysit']:.0%} | {r['gemm_fraction'][bt]:.0%} |")
+        for v in ("babysit", "babysit numba"):  # the default engine, and with the numba kernels where timed
+            if v not in sps:
+                continue
+            bmem = f"{mib(mem[v]['tracemalloc_peak'])}; {mib(mem[v]['rss_peak_delta'])}" if mem else "-"
+            title = r["title"] + ("" if v == "babysit" else ", numba kernels")
+            print(f"| {title} | {sps[v]:,.0f} | {sps[bt]:,.0f}{tname} | **{sps[v] / sps[bt]:.2f}x** | {bmem} "
+                  f"| {tmem} | {r['step_gflop']:.3f} | {r['numpy_gemm_gflops']:.0f} | "
+                  f"{r['gemm_fraction'][v]:.0%} | {r['gemm_fraction'][bt]:.0%} |")
     print()
     for r in results:
         others = ", ".join(f"{v}: {r['samples_per_s'][v]:,.0f}/s ({x:.2f}x)" for v, x in r["ratios"].items())

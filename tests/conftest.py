@@ -35,6 +35,16 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(params=["numpy", "numba"])
+def kernels(request, monkeypatch):
+    """Run a test with each kernel set (babysit.nn.kernels): the fused conv -> ReLU -> pool's passes and the
+    update rules, in NumPy and in numba (skipped, with the reason, where numba is not installed)."""
+    if request.param == "numba":
+        pytest.importorskip("numba", reason="the numba kernels are optional: pip install 'babysit[numba]'")
+    monkeypatch.setenv("BABYSIT_KERNELS", request.param)
+    return request.param
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

@@ -18,7 +18,7 @@ import numba
 _JIT = dict(nogil=True, boundscheck=False, fastmath=False, error_model="numpy")
 
 
-def _jit(fn):
+def jit_kernel(fn):
     """``numba.njit`` with its on-disk cache (0.1 s to load instead of ~0.7 s to compile), or without it where no
     cache folder is writable (numba then refuses ``cache=True`` at decoration): compiled once per process."""
     try:
@@ -27,7 +27,7 @@ def _jit(fn):
         return numba.njit(cache=False, **_JIT)(fn)
 
 
-@_jit
+@jit_kernel
 def relu_pool_band(y, out, argmax, p0, zero):
     """``pool_block(..., relu=True)`` on a band: y (F, 2r, Wo, N) -> rows p0..p0+r of out and argmax
     (F, Ho/2, Wo/2, N). The winner of a 2x2 window (its row-major offset): the right of a pair only when
@@ -56,7 +56,7 @@ def relu_pool_band(y, out, argmax, p0, zero):
                     argmax[f, p0 + r, q, n] = off
 
 
-@_jit
+@jit_kernel
 def route_band(dout, argmax, p0, dy, zero):
     """``pool.route_block`` on a band: rows p0..p0+r of dout and argmax (F, Ho/2, Wo/2, N) -> the band's
     conv output gradient dy (F, 2r, Wo, N). Each output gradient goes to the offset that won its window,
@@ -74,7 +74,7 @@ def route_band(dout, argmax, p0, dy, zero):
                         dy[f, 2 * r + i, x, n] = d if argmax[f, p0 + r, q, n] == k else d * zero
 
 
-@_jit
+@jit_kernel
 def col2im_band(dcols, dxp, top, stride):
     """The col2im adds of a band (``convpool``'s loop over kernel offsets): dcols (C, HH, WW, rows, Wo, N),
     the band's patch gradients, added into the padded input gradient dxp (C, Hp, Wp, N) from row ``top``.

@@ -6,7 +6,8 @@ model's layers hold the same arrays, so rebinding a name would silently detach
 them). State (velocities, caches, moments) is kept by the optimizer, keyed by
 parameter name. All arithmetic uses Python floats and preallocated buffers of
 the parameter's dtype, so float32 parameters stay float32 and a step allocates
-nothing.
+nothing. With the numba kernels chosen (``babysit.nn.kernels``), each rule runs as one compiled pass
+(``babysit.train.numba_updates``) for the same bits.
 
 Per-parameter learning-rate multipliers (``optimizer.set_lr_mults({'W1': 0.1})``, PyTorch's
 param groups, fastai's discriminative rates): a parameter named there is updated with
@@ -27,6 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from babysit.errors import InputError
+from babysit.nn.kernels import numba_kernels
 from babysit.validation import NON_NEGATIVE, POSITIVE, Interval, check_float, reject_unknown, unknown
 
 RATE = Interval(0.0, 1.0, "left")  # [0, 1): decay rates and momenta
@@ -69,6 +71,7 @@ class Optimizer:
         """
         lr = check_float(self.name, "lr", lr, NON_NEGATIVE)
         self.t += 1
+        fused = _fused_updates() if self._fused is not None else None
         for key, p in params.items():
             g = grads.get(key)
             if g is None:
@@ -77,7 +80,13 @@ class Optimizer:
                 raise InputError(
                     f"{self.name}: gradient of '{key}' has shape {g.shape}, expected {p.shape} (the parameter's)"
                 )
-            self._update(self._state(key, p), p, g, lr * self.lr_mults[key] if key in self.lr_mults else lr)
+            rate = lr * self.lr_mults[key] if key in self.lr_mults else lr
+            state = self._state(key, p)
+            if fused is not None and _fusable(p, g):
+                self._fused(fused, {b: state[b].reshape(-1) for b in self.buffers}, p.reshape(-1), g.reshape(-1),
+                            p.dtype.type, rate)
+            else:
+                self._update(state, p, g, rate)
 
     def _state(self, key: str, p: np.ndarray) -> dict[str, np.ndarray]:
         state = self.state.get(key)
@@ -90,6 +99,25 @@ class Optimizer:
     def _update(self, state: dict[str, np.ndarray], p: np.ndarray, g: np.ndarray, lr: float) -> None:
         raise NotImplementedError
 
+    # ``_fused(kernels, state, p, g, scalar, lr)``: the same update by one of ``babysit.train.numba_updates``'
+    # kernels, on 1-D views, each scalar cast with ``scalar`` (the arrays' float type) as NumPy casts a
+    # Python float; None where a rule has no kernel (it then always runs ``_update``)
+    _fused = None
+
+
+def _fused_updates():
+    """``babysit.train.numba_updates`` when the numba kernels are in use, else None."""
+    if numba_kernels() is None:
+        return None
+    from babysit.train import numba_updates
+    return numba_updates
+
+
+def _fusable(p: np.ndarray, g: np.ndarray) -> bool:
+    """Whether a kernel can update p in place from g: both C-contiguous, of the same float dtype."""
+    return (p.dtype == g.dtype and p.dtype.kind == "f" and p.flags.c_contiguous and g.flags.c_contiguous
+            and p.flags.writeable)
+
 
 class SGD(Optimizer):
     """Vanilla gradient descent: ``p -= lr * g``."""
@@ -100,6 +128,9 @@ class SGD(Optimizer):
         s = state["scratch"]
         np.multiply(g, lr, out=s)
         p -= s
+
+    def _fused(self, k, state, p, g, f, lr):
+        k.sgd(p, g, f(lr))
 
 
 class Momentum(Optimizer):
@@ -116,6 +147,9 @@ class Momentum(Optimizer):
         v *= self.config["momentum"]
         v -= s
         p += v
+
+    def _fused(self, k, state, p, g, f, lr):
+        k.momentum(p, g, state["velocity"], f(lr), f(self.config["momentum"]))
 
 
 class Nesterov(Optimizer):
@@ -139,6 +173,9 @@ class Nesterov(Optimizer):
         np.multiply(v, mu, out=s)
         p += s
 
+    def _fused(self, k, state, p, g, f, lr):
+        k.nesterov(p, g, state["velocity"], f(lr), f(self.config["momentum"]))
+
 
 class RMSProp(Optimizer):
     """RMSProp: ``c = d * c + (1 - d) * g**2; p -= lr * g / (sqrt(c) + eps)``."""
@@ -160,6 +197,10 @@ class RMSProp(Optimizer):
         np.divide(g, s, out=s)
         s *= lr
         p -= s
+
+    def _fused(self, k, state, p, g, f, lr):
+        d = self.config["decay_rate"]
+        k.rmsprop(p, g, state["cache"], f(lr), f(d), f(1.0 - d), f(self.config["epsilon"]))
 
 
 class Adam(Optimizer):
@@ -187,6 +228,11 @@ class Adam(Optimizer):
         np.divide(m, s, out=s)
         s *= lr / (1.0 - b1**self.t)
         p -= s
+
+    def _fused(self, k, state, p, g, f, lr):
+        b1, b2 = self.config["beta1"], self.config["beta2"]
+        k.adam(p, g, state["m"], state["v"], f(b1), f(1.0 - b1), f(b2), f(1.0 - b2),
+               f(1.0 / math.sqrt(1.0 - b2**self.t)), f(self.config["epsilon"]), f(lr / (1.0 - b1**self.t)))
 
 
 UPDATE_RULES: dict[str, type[Optimizer]] = {

@@ -14,12 +14,3 @@ def batch_split(request, monkeypatch):
         for cls in (Model, *MODELS.values()):
             monkeypatch.setattr(cls, "batch_parts", 3)
     return request.param
-
-
-@pytest.fixture(params=["numpy", "numba"])
-def kernels(request, monkeypatch):
-    """Run a conv test with each kernel set of the fused conv -> ReLU -> pool (babysit.nn.kernels)."""
-    if request.param == "numba":
-        pytest.importorskip("numba", reason="the numba kernels are optional: pip install 'babysit[numba]'")
-    monkeypatch.setenv("BABYSIT_KERNELS", request.param)
-    return request.param

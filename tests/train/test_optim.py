@@ -1,4 +1,5 @@
-"""Update rules: parity with torch.optim, in-place updates, dtype kept, config validated."""
+"""Update rules: parity with torch.optim, in-place updates, dtype kept, config validated; the rules' parity,
+in-place and state tests run on both kernel sets (the ``kernels`` fixture)."""
 
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ TORCH_CASES = [
 
 
 @pytest.mark.parametrize("rule, config, torch_name, torch_kwargs", TORCH_CASES, ids=[c[0] for c in TORCH_CASES])
-def test_matches_torch_optim_over_several_steps(torch, rule, config, torch_name, torch_kwargs):
+def test_matches_torch_optim_over_several_steps(torch, kernels, rule, config, torch_name, torch_kwargs):
     lr, steps = 0.05, 7
     params = _params()
     make = lambda tensors, rate: getattr(torch.optim, torch_name)(tensors, lr=rate, **torch_kwargs)  # noqa: E731
@@ -64,12 +65,14 @@ def test_momentum_convention_differs_from_torch_only_when_lr_changes(torch):
 
 
 @pytest.mark.parametrize("rule", list(UPDATE_RULES))
-def test_updates_in_place_and_keeps_float32(rule):
+def test_updates_in_place_and_keeps_float32(kernels, rule):
     params = _params(np.float32)
     arrays = {k: v for k, v in params.items()}
     before = {k: v.copy() for k, v in params.items()}
     opt = make_optimizer(rule)
-    for grads in _grad_sequence(3):  # float64 gradients must not upcast float32 parameters
+    for i, grads in enumerate(_grad_sequence(4)):  # float64 gradients must not upcast float32 parameters; float32
+        if i % 2:                                     # ones take the numba kernels where they are in use
+            grads = {k: g.astype(np.float32) for k, g in grads.items()}
         opt.step(params, grads, 1e-2)
     for k, v in params.items():
         assert v is arrays[k]
@@ -80,7 +83,7 @@ def test_updates_in_place_and_keeps_float32(rule):
 
 
 @pytest.mark.parametrize("rule", list(UPDATE_RULES))
-def test_does_not_modify_gradients(rule):
+def test_does_not_modify_gradients(kernels, rule):
     params = _params()
     grads = _grad_sequence(1)[0]
     copies = {k: g.copy() for k, g in grads.items()}
@@ -102,7 +105,7 @@ def test_adam_first_step_moves_each_weight_by_lr():
     np.testing.assert_allclose(p["w"], [-0.01, 0.01, -0.01], rtol=1e-4)
 
 
-def test_state_is_kept_per_parameter_name():
+def test_state_is_kept_per_parameter_name(kernels):
     opt = make_optimizer("momentum", momentum=0.5)
     p = {"a": np.zeros(2), "b": np.zeros(2)}
     opt.step(p, {"a": np.ones(2), "b": -np.ones(2)}, 1.0)

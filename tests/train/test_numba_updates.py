@@ -1,0 +1,74 @@
+"""The numba kernels of the update rules (babysit.train.numba_updates) give the NumPy rules' bits."""
+
+import numpy as np
+import pytest
+
+from babysit.train.optim import UPDATE_RULES, make_optimizer
+
+pytest.importorskip("numba", reason="the numba kernels are optional: pip install 'babysit[numba]'")
+
+from babysit.train import numba_updates  # noqa: E402
+
+CONFIGS = {"sgd": {}, "momentum": {"momentum": 0.7}, "nesterov": {"momentum": 0.85},
+           "rmsprop": {"decay_rate": 0.9, "epsilon": 1e-6}, "adam": {"beta1": 0.85, "beta2": 0.995, "epsilon": 1e-7}}
+LRS = [0.1, 0.1, 0.013, 1e-5, 0.0, 0.7]  # a schedule, a zero rate and Adam's bias correction over several steps
+
+
+def _gradients(dtype, step):
+    """Gradients over many magnitudes, with the values that test a kernel's arithmetic: NaN, +-inf, -0.0, and
+    a step of gradients whose squares overflow in float32."""
+    rng = np.random.default_rng(step)
+    g = {"W": (rng.standard_normal((17, 9)) * 10.0 ** rng.integers(-30, 20, (17, 9))).astype(dtype),
+         "b": rng.standard_normal(9).astype(dtype)}
+    if step == 3:
+        g["W"][0, :4] = [np.nan, np.inf, -np.inf, -0.0]
+    if step == 4:
+        g["b"][:] = 3e19
+    return g
+
+
+def _run(monkeypatch, kernels, rule, dtype):
+    monkeypatch.setenv("BABYSIT_KERNELS", kernels)
+    rng = np.random.default_rng(0)
+    params = {"W": rng.standard_normal((17, 9)).astype(dtype), "b": np.zeros(9, dtype)}
+    opt = make_optimizer(rule, lr_mults={"b": 0.25}, **CONFIGS[rule])
+    with np.errstate(all="ignore"):
+        for step, lr in enumerate(LRS):
+            opt.step(params, _gradients(dtype, step), lr)
+    buffers = {f"{k}.{b}": opt.state[k][b] for k in params for b in opt.buffers}
+    return {**params, **buffers}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rule", list(UPDATE_RULES))
+def test_every_rule_gives_the_numpy_bits(monkeypatch, rule, dtype):
+    ours, reference = _run(monkeypatch, "numba", rule, dtype), _run(monkeypatch, "numpy", rule, dtype)
+    assert ours.keys() == reference.keys()
+    for k in reference:
+        assert ours[k].dtype == dtype
+        # bit for bit: NaN payloads, infinities and the sign of zeros included
+        np.testing.assert_array_equal(ours[k].view(np.uint8), reference[k].view(np.uint8), err_msg=k)
+    finite = reference["W"][np.isfinite(reference["W"])]
+    assert finite.size > 100 and np.isnan(reference["W"]).any()  # the comparison covers both kinds of values
+
+
+@pytest.mark.parametrize("rule", list(UPDATE_RULES))
+def test_the_kernels_run_where_they_can_and_numpy_elsewhere(monkeypatch, rule):
+    """A C-contiguous parameter with a gradient of its dtype takes the rule's kernel; a strided view, or a
+    float64 gradient of a float32 parameter, takes the NumPy passes, for the same result."""
+    calls = []
+    kernel = getattr(numba_updates, rule)
+    monkeypatch.setattr(numba_updates, rule, lambda *a: (calls.append(a[0].size), kernel(*a)))
+    monkeypatch.setenv("BABYSIT_KERNELS", "numba")
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((6, 8)).astype(np.float32)
+    params = {"W": base.copy(), "T": base.copy().T, "b": np.ones(8, np.float32)}  # T: a strided (transposed) view
+    grads = {"W": rng.standard_normal((6, 8)).astype(np.float32), "T": rng.standard_normal((8, 6)).astype(np.float32),
+             "b": rng.standard_normal(8)}  # b: a float64 gradient
+    expected = {k: v.copy() for k, v in params.items()}
+    make_optimizer(rule).step(params, grads, 0.1)
+    monkeypatch.setenv("BABYSIT_KERNELS", "numpy")
+    make_optimizer(rule).step(expected, grads, 0.1)
+    assert calls == [48]  # W only
+    for k in params:
+        np.testing.assert_array_equal(params[k], expected[k])
