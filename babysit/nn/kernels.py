@@ -1,11 +1,13 @@
-"""Which kernels run the fused conv -> ReLU -> pool's memory-bound passes: NumPy (the default) or numba.
+"""Which kernels run the memory-bound passes of the fused conv -> ReLU -> pool and of the update rules: NumPy
+(the default) or numba.
 
     BABYSIT_KERNELS=numba babysit run --model conv:32,64     # or, in Python:
     from babysit.nn.kernels import use_kernels; use_kernels("numba")
 
 Why an option: NumPy needs no compiler and stays the default; numba (``pip install 'babysit[numba]'``)
-runs the band's pooling, its backward routing and col2im in one pass each, without the GIL, for the same
-bits (``babysit.nn.numba_kernels``; measured in docs/benchmarks.md). The choice lives in the environment
+runs the band's pooling, its backward routing and col2im (``babysit.nn.numba_kernels``) and each update rule
+(``babysit.train.numba_updates``) in one pass each, without the GIL, for the same bits (measured in
+docs/benchmarks.md). The choice lives in the environment
 variable ``BABYSIT_KERNELS`` so that the search's worker processes, which inherit it, run the same kernels.
 """
 
@@ -22,8 +24,9 @@ _loaded = {}  # name -> the module of kernels (None for NumPy's), imported once
 
 
 def use_kernels(name: str) -> None:
-    """Run the fused conv -> ReLU -> pool with ``name``'s kernels from now on, in this process and in the
-    worker processes it starts; ConfigError for an unknown name, or for numba when it is not installed."""
+    """Run the fused conv -> ReLU -> pool and the update rules with ``name``'s kernels from now on, in this
+    process and in the worker processes it starts; ConfigError for an unknown name, or for numba when it is not
+    installed."""
     check_choice("use_kernels", "name", name, KERNELS)
     _module(name)  # fail here, not in the middle of a step
     os.environ[ENV] = name
