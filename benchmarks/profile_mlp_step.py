@@ -4,16 +4,26 @@ Each part (the whole step as bench_step times it, ``loss()`` alone, the update, 
 forward and backward, the softmax loss) and the step's GEMMs alone at NumPy's rate on the same shapes, each the
 median of 400 calls, with 1 and 2 BLAS threads. Issue 14 asked for this profile on the Intel machine first.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/profile_mlp_step.py
+Then each part *inside* the step (``in_sequence``): every layer's forward and backward, the first layer's
+finiteness check, the softmax and babysit's SGD (``make_optimizer('sgd').step``) timed one after another in
+500 steps (medians per part), on 2 threads. A part run alone finds its arrays and code in the cache; inside
+the step it comes after a GEMM that streamed X (2.4 MiB) through the caches, and its cost is what the step
+pays. The update rule's kernels are ``$BABYSIT_KERNELS``' (babysit.nn.kernels).
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE [BABYSIT_KERNELS=numba] python benchmarks/profile_mlp_step.py
 """
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from babysit.nn import FullyConnectedNet
-from babysit.nn.losses import softmax_loss
+from babysit.nn.kernels import active_kernels
+from babysit.nn.losses import check_labels, softmax_loss
+from babysit.nn.models import _all_finite
+from babysit.train.optim import make_optimizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import median_ms_per_call as med  # noqa: E402
@@ -51,8 +61,47 @@ def profile(widths, threads):
         out["GEMMs alone"] = med(gemms)
     return out
 
+
+def in_sequence(widths, threads=2, steps=500):
+    """Median seconds of each part of the step, timed in place inside whole steps."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3072), dtype=np.float32); y = rng.integers(0, 10, 200)
+    m, opt = FullyConnectedNet(list(widths), seed=0), make_optimizer("sgd")
+    layers = m.layers.layers
+    parts = {}
+
+    def mark(name, t0):
+        t1 = time.perf_counter(); parts.setdefault(name, []).append(t1 - t0); return t1
+
+    def step():
+        t0 = time.perf_counter()
+        x = m.prepare_input(X, finite_check=False)
+        labels = check_labels(y, len(x), m.num_classes, "profile"); m.layers.train()
+        t0 = mark("input and labels", t0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            x = layers[0].forward(x)
+        t0 = mark(f"forward 0 {type(layers[0]).__name__}", t0)
+        _all_finite(x); t0 = mark("finiteness of its output", t0)
+        for i, layer in enumerate(layers[1:], 1):
+            x = layer.forward(x); t0 = mark(f"forward {i} {type(layer).__name__}", t0)
+        _, d = softmax_loss(x, labels, labels_checked=True); t0 = mark("softmax loss", t0)
+        for i in range(len(layers) - 1, -1, -1):
+            d = layers[i].backward(d); t0 = mark(f"backward {i} {type(layers[i]).__name__}", t0)
+        opt.step(m.params, {k: m.grads[k] for k in m.params}, 1e-3); mark("update (sgd)", t0)
+    with threadpool_limits(threads):
+        for _ in range(100): step()
+        parts.clear()
+        for _ in range(steps): step()
+    return {k: float(np.median(v)) * 1e3 for k, v in parts.items()}
+
+
 for widths in ([50], [100, 100]):
     for threads in (1, 2):
         o = profile(widths, threads)
         print(f"{widths} threads={threads}: " + ", ".join(f"{k} {v:.3f} ms" for k, v in o.items())
               + f"; GEMM fraction {o['GEMMs alone'] / o['step']:.0%}")
+
+for widths in ([50], [100, 100]):
+    o = in_sequence(widths)
+    print(f"{widths} threads=2, each part inside the step, update kernels {active_kernels()}: sum "
+          f"{sum(o.values()):.3f} ms: " + ", ".join(f"{k} {v:.3f}" for k, v in o.items()))
