@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from babysit.pipeline.final_training import MAX_FINAL_ATTEMPTS, RETRY_DIR, RETRY_LR_FACTOR, train_final
@@ -91,3 +92,43 @@ def test_retries_stop_after_the_last_attempt(tmp_path):
     assert len(final.attempts) == MAX_FINAL_ATTEMPTS - 1 and final.checkpoint is None
     assert final.solver.status == "exploded" and len(runs) == MAX_FINAL_ATTEMPTS
     _check_attempts(final, runs, lines, tmp_path / "out", 1e3)
+
+
+def test_a_retry_that_scores_below_the_exploded_run_is_recorded_and_the_first_run_kept(tmp_path, monkeypatch):
+    """The other branch of the choice: each retry ends below the exploded run's validation accuracy, so the
+    exploded run stays the job's model (its checkpoint in ``out``), and the retries' checkpoints go with the
+    retry folder. The retries are real trainings; only their rate is cut far below the halved one (1e-4 of it),
+    so that they learn too little in the trial's epochs."""
+    from babysit.pipeline import final_training
+
+    real = final_training._train_once
+
+    def crippled_retries(job, data, ref, best, params, epochs, seed, deadline, out, store, search_name, say):
+        if out.name == RETRY_DIR:
+            params = {**params, "lr": params["lr"] * 1e-4}
+        return real(job, data, ref, best, params, epochs, seed, deadline, out, store, search_name, say)
+
+    monkeypatch.setattr(final_training, "_train_once", crippled_retries)
+    lines = []
+    final, runs = _train(tmp_path, _best(1.0, val_acc=0.999), lines)  # lr 1: explodes after its first epochs
+    out = tmp_path / "out"
+    assert final.config.lr == 1.0 and final.solver.status == "exploded"
+    kept = final.solver.best_val_acc
+    assert len(final.attempts) == MAX_FINAL_ATTEMPTS - 1  # still short of the trial: retried until the last run
+    for attempt in final.attempts:
+        assert attempt["status"] == "finished" and attempt["val_acc"] < kept
+    assert [a["lr"] for a in final.attempts] == pytest.approx([0.5e-4, 0.25e-4])
+    assert sum(f"keeping run {final.run_id} " in line for line in lines) == MAX_FINAL_ATTEMPTS - 1
+    _, meta = load_checkpoint(final.checkpoint)  # the exploded run's own checkpoint, still in out
+    assert final.checkpoint.parent == out and meta["train_config"]["lr"] == 1.0
+    assert sorted(p.name for p in out.iterdir() if p.suffix == ".safetensors") == [final.checkpoint.name]
+    assert not (out / RETRY_DIR).exists()
+    by_id = {r["id"]: r for r in runs}
+    assert by_id[final.run_id]["status"] == "running"
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        for attempt in final.attempts:
+            stored = by_id[attempt["run_id"]]
+            assert stored["status"] == "finished" and stored["extra"]["role"] == "final attempt"
+            assert "checkpoint" not in [a["kind"] for a in store.artifacts(attempt["run_id"])]
+            steps, losses = store.metric_series(attempt["run_id"], "loss")  # its curves are kept
+            assert len(steps) > 10 and np.isfinite(losses).all()
