@@ -114,8 +114,8 @@ def _fused_updates():
 
 
 def _fusable(p: np.ndarray, g: np.ndarray) -> bool:
-    """Whether a kernel can update p in place from g: both C-contiguous, of the same float dtype."""
-    return (p.dtype == g.dtype and p.dtype.kind == "f" and p.flags.c_contiguous and g.flags.c_contiguous
+    """Whether a kernel can update p in place from g: both C-contiguous, both float32 or both float64."""
+    return (p.dtype == g.dtype and p.dtype.char in "fd" and p.flags.c_contiguous and g.flags.c_contiguous
             and p.flags.writeable)
 
 
