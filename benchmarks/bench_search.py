@@ -165,7 +165,8 @@ def main(argv=None) -> int:
     work = args.out or Path(tempfile.mkdtemp(prefix="bench_search_"))
     work.mkdir(parents=True, exist_ok=True)
     report = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": _cpu(), "cores": os.cpu_count(),
-              "python": platform.python_version(), "blas": _blas()}
+              "python": platform.python_version(), "blas": _blas(),
+              "kernels": os.environ.get("BABYSIT_KERNELS") or "numpy"}  # babysit.nn.kernels: the job inherits it
     if not args.skip_throughput:
         for workers in (1, 2):
             with LoadSampler() as load:
