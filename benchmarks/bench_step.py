@@ -184,15 +184,12 @@ def babysit_variants(case: Case) -> list[str]:
 
 def with_kernels(name: str, step):
     """``step`` run with the kernels ``name`` (babysit.nn.kernels: read at each call)."""
-    from babysit.nn.convpool import conv_relu_pool_backward, conv_relu_pool_forward
-    from babysit.nn.kernels import ENV, use_kernels
-    from babysit.train.optim import make_optimizer
+    from babysit.nn.kernels import ENV, prepare_kernels, use_kernels
+    from babysit.train.optim import prepare_update_kernels
 
     use_kernels(name)  # imported, and compiled (or loaded from numba's cache) by tiny steps: before any
-    x = np.ones((2, 1, 4, 4), np.float32)  # timing or memory measurement (numba's own memory is a one-time cost)
-    out, cache = conv_relu_pool_forward(x, np.ones((1, 1, 3, 3), np.float32), np.zeros(1, np.float32), 1, 1)
-    conv_relu_pool_backward(out, cache)
-    make_optimizer("sgd").step({"w": np.ones(2, np.float32)}, {"w": np.ones(2, np.float32)}, LR)
+    prepare_kernels()  # timing or memory measurement (numba's own memory is a one-time cost)
+    prepare_update_kernels()
     os.environ[ENV] = "numpy"
 
     def run():

@@ -22,8 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from babysit.errors import ConfigError
+from babysit.nn.kernels import prepare_kernels
 from babysit.train.callbacks import Checkpoint
 from babysit.train.model_spec import ModelSpec, build_from_spec, parse_model_spec
+from babysit.train.optim import prepare_update_kernels
 from babysit.train.outcome import run_record
 from babysit.train.solver import Solver
 from babysit.validation import (
@@ -229,6 +231,10 @@ def train_model(config: TrainConfig, out=None, *, data=None, callbacks=(), verbo
             train_config={**config.to_dict(), **(checkpoint_info or {})},
         )
         callbacks.insert(0, checkpoint)
+    # numba's one-time compile or cache load, when its kernels are chosen, before the Solver's clock starts: the
+    # search paces its stages from a timed epoch (babysit.nn.kernels)
+    prepare_kernels()
+    prepare_update_kernels()
     solver = make_solver(config, model, dataset, callbacks=callbacks, verbose=verbose, lr_mults=lr_mults)
     if resume_state is not None:
         from babysit.train.training_state import restore_training_state

@@ -101,3 +101,35 @@ def test_a_solver_run_is_the_same_with_either_kernel_set(monkeypatch, rule, lr):
     assert a.loss_history[-1] < 0.5 * a.loss_history[0]  # it trained: the comparison covers real updates
     for k in model_a.params:
         np.testing.assert_array_equal(model_a.params[k], model_b.params[k], err_msg=k)
+
+
+def test_train_model_compiles_the_kernels_before_the_solvers_clock():
+    """numba's one-time cost (compile or cache load, 0.3-0.5 s) must not land in a run's first epoch: the search
+    paces its stages from a timed epoch. In a fresh process with the numba kernels chosen, every update rule's
+    kernel and the fused conv's kernels are compiled when the Solver starts, for an fc model too."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import json, os
+os.environ["BABYSIT_KERNELS"] = "numba"
+from babysit.nn import numba_kernels
+from babysit.train import numba_updates
+from babysit.train.callbacks import Callback
+from babysit.train.recipe import TrainConfig, train_model
+seen = {}
+class Look(Callback):
+    def on_train_begin(self, solver):
+        seen["updates"] = [bool(getattr(numba_updates, r).signatures)
+                           for r in ("sgd", "momentum", "nesterov", "rmsprop", "adam")]
+        seen["conv"] = [bool(k.signatures) for k in (numba_kernels.relu_pool_band, numba_kernels.route_band,
+                                                     numba_kernels.col2im_band)]
+train_model(TrainConfig(data="digits", model="fc:16", epochs=1), callbacks=[Look()], verbose=False)
+print(json.dumps(seen))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "BABYSIT_KERNELS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen == {"updates": [True] * 5, "conv": [True] * 3}
