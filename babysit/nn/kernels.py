@@ -7,8 +7,8 @@
 Why an option: NumPy needs no compiler and stays the default; numba (``pip install 'babysit[numba]'``)
 runs the band's pooling, its backward routing and col2im (``babysit.nn.numba_kernels``) and each update rule
 (``babysit.train.numba_updates``) in one pass each, without the GIL, for the same bits (measured in
-docs/benchmarks.md). The choice lives in the environment
-variable ``BABYSIT_KERNELS`` so that the search's worker processes, which inherit it, run the same kernels.
+docs/benchmarks.md). The choice lives in the environment variable ``BABYSIT_KERNELS`` so that the search's
+worker processes, which inherit it, run the same kernels.
 """
 
 from __future__ import annotations
