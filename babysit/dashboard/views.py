@@ -458,6 +458,7 @@ def provenance(source: StoreSource, run: dict) -> list[list[str]]:
         ["run seed", str(extra.get("run_seed", _trial_seed(spec, run)))],
         ["split sizes", extra.get("split_sizes") or _sizes(extra)],
         ["machine", " / ".join(str(extra[k]) for k in ("host", "machine") if extra.get(k)) or "not recorded"],
+        ["kernels", extra.get("kernels") or "not recorded"],
         ["started", _iso(run.get("started")) or "not recorded"],
         ["finished", _iso(run.get("finished")) or "-"],
         ["wall time", "-" if run.get("seconds") is None else f"{run['seconds']:.1f} s"],

@@ -1,12 +1,13 @@
 """What a run records about where it comes from, and the final run of ``babysit run`` how it did on the test split.
 
 Every run recorded through ``record_run`` carries the babysit version and the command line
-(``store.recording.process_provenance``); ``train_run_extras(config)`` adds the machine, data and seeds
-of a ``babysit train --store`` run.
+(``store.recording.process_provenance``); ``train_run_extras(config)`` adds the machine, the kernels
+(``babysit.nn.kernels``: the pace, not the results, depends on them), data and seeds of a ``babysit train
+--store`` run.
 
 ``final_run_extras(config, dataset, final, test)`` -> extra metrics for the final run's record (kept in
 the store's ``extra_json``, so both the live dashboard and ``babysit report`` show them): the babysit
-version, the command line, the machine, the data source, seeds and split sizes, and, for the test
+version, the command line, the machine, the kernels, the data source, seeds and split sizes, and, for the test
 split, the per-class accuracy and the confusion matrix (rows: true class, columns: predicted).
 """
 
@@ -17,6 +18,8 @@ import platform
 import socket
 
 import numpy as np
+
+from babysit.nn.kernels import active_kernels
 
 
 def machine() -> str:
@@ -46,8 +49,8 @@ def confusion_matrix(model, X, y, num_classes: int, batch_size: int = 500) -> li
 def train_run_extras(config) -> dict:
     """Provenance of a ``babysit train --store`` run (the version and command line come with every
     ``record_run``): the machine, the data source and the seeds of its ``TrainConfig``."""
-    return {"machine": machine(), "host": socket.gethostname(), "data": config.data, "split_seed": config.seed,
-            "run_seed": config.init_seed}
+    return {"machine": machine(), "host": socket.gethostname(), "kernels": active_kernels(), "data": config.data,
+            "split_seed": config.seed, "run_seed": config.init_seed}
 
 
 def final_run_extras(config, dataset, final, test: dict | None) -> dict:
@@ -55,7 +58,8 @@ def final_run_extras(config, dataset, final, test: dict | None) -> dict:
     from babysit.store.recording import process_provenance
 
     extras = {
-        **process_provenance(), "machine": machine(), "host": socket.gethostname(), "data": config.data, "split_seed": config.seed,
+        **process_provenance(), "machine": machine(), "host": socket.gethostname(), "kernels": active_kernels(),
+        "data": config.data, "split_seed": config.seed,
         "run_seed": final.config.init_seed, "train_examples": int(len(dataset.y_train)),
         "val_examples": int(len(dataset.y_val)), "test_examples": int(len(dataset.y_test)),
         "class_names": [str(c) for c in dataset.class_names],

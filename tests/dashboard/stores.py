@@ -87,7 +87,8 @@ def synthetic_store(path, *, trials=(6, 4), iterations=200, epochs=4, search_nam
         record_run(store, final_id, RunRecord("finished", {
             "val_acc": 0.81, "train_acc": 0.9, "loss": 0.4, "epochs": epochs * 2, "role": "final", "search": search_name,
             "val_examples": 360, "test_acc": 0.8, "test_examples": 360, "class_names": ["a", "b"],
-            "test_per_class": {"a": 0.7, "b": 0.9}, "test_confusion": [[126, 54], [18, 162]]}, series=series))
+            "test_per_class": {"a": 0.7, "b": 0.9}, "test_confusion": [[126, 54], [18, 162]], "kernels": "numba"},
+            series=series))
     return {"search_id": search_id, "trial_ids": ids, "final_id": final_id}
 
 

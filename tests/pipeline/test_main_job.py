@@ -99,6 +99,9 @@ def test_the_store_holds_findings_trials_and_the_final_run(job):
         assert {"loss", "val_acc", "lr", "update_ratio:W1", "weight_std:W1", "dead:relu1", "act_std:relu1"} <= set(kinds)
         assert final[0]["extra"]["test_acc"] == result.test["accuracy"]
         assert final[0]["extra"]["blas_threads"] == result.final.blas_threads
+        from babysit.nn.kernels import active_kernels
+
+        assert final[0]["extra"]["kernels"] == active_kernels()  # which kernels set its pace
         assert len(runs) == len(result.search.records) + 1
         kinds = sorted(a["kind"] for a in store.artifacts(final[0]["id"]))
         assert kinds == ["checkpoint", "report", "report"]

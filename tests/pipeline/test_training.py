@@ -32,7 +32,9 @@ def test_a_train_run_is_recorded_with_series_metrics_findings_and_checkpoint(job
         # provenance, as the dashboard's run page shows it (pipeline/provenance.py)
         assert run["extra"]["babysit_version"] == __version__ and run["extra"]["command"]
         assert run["extra"]["data"] == CONFIG.data and run["extra"]["run_seed"] == CONFIG.init_seed
-        assert "cores" in run["extra"]["machine"]
+        from babysit.nn.kernels import active_kernels
+
+        assert "cores" in run["extra"]["machine"] and run["extra"]["kernels"] == active_kernels()
         assert run["val_acc"] == solver.best_val_acc and run["epochs"] == 3
         assert run["seconds"] == pytest.approx(solver.seconds)
         steps, losses = store.metric_series(job.run_id, "loss")
