@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from babysit.cli.kernel_option import add_kernels_argument
 from babysit.errors import ConfigError
 from babysit.fileio import atomic_write, dumps
 
@@ -50,6 +51,7 @@ def add_parser(sub, name):
     p.add_argument("--plots", type=Path, default=None,
                    help="save PNG plots into this directory (the checks', and input_batch.png: one batch as the "
                         "model sees it, with per-channel statistics)")
+    add_kernels_argument(p)
     p.set_defaults(run=run)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from babysit.cli.kernel_option import add_kernels_argument
 from babysit.cli.publishing import add_publish_arguments
 from babysit.train.callbacks import ProgressBar
 from babysit.train.finetune import STRATEGY_SYNTAX
@@ -54,6 +55,7 @@ def add_parser(sub, name):
     p.add_argument("--store", type=Path, default=None, help="also record the run in this SQLite run store")
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines, only the summary")
     add_publish_arguments(p)
+    add_kernels_argument(p)
     p.set_defaults(run=run)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from babysit.cli.kernel_option import add_kernels_argument
 from babysit.cli.publishing import add_publish_arguments, publish
 
 
@@ -40,6 +41,7 @@ def add_parser(sub, name):
                             "--fresh an unfinished job with the same settings is resumed, one with others refused")
     again.add_argument("--fresh", dest="start", action="store_const", const="fresh",
                        help="start a new job in --out even if an unfinished one is there (its history is kept)")
+    add_kernels_argument(p)
     p.set_defaults(run=run)
 
 

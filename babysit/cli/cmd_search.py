@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from babysit.cli.kernel_option import add_kernels_argument
 from babysit.errors import ConfigError
 
 # flags for every searchable hyperparameter: --lr, --reg, --hidden, --dropout, --lr-decay, ...
@@ -78,6 +79,7 @@ def add_parser(sub, name):
     p.add_argument("--store", type=Path, required=True, help="the run store (SQLite file; created if missing)")
     p.add_argument("--name", default="search", help="name of the search in the store (default 'search')")
     p.add_argument("--top", type=int, default=10, help="rows of the final ranked table (default 10)")
+    add_kernels_argument(p)
     p.set_defaults(run=run)
 
 

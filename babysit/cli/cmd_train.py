@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from babysit.cli.kernel_option import add_kernels_argument
 from babysit.cli.publishing import add_publish_arguments, publish
 from babysit.doctor.monitors import EVERY as MONITOR_EVERY
 from babysit.train.callbacks import ProgressBar
@@ -62,6 +63,7 @@ def add_parser(sub, name):
                    help='write the run\'s result and diagnoses ({"result": {...}, "findings": [...]}) to this file')
     p.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines, only the summary")
     add_publish_arguments(p)
+    add_kernels_argument(p)
     p.set_defaults(run=run)
 
 

@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 
+from babysit.cli.kernel_option import apply_kernels
 from babysit.errors import BabysitError, ConfigError
 
 # subcommand name -> module; a module registers its own arguments.
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        apply_kernels(args)  # --kernels, on the commands that train (cli.kernel_option)
         return int(args.run(args) or 0)
     except BabysitError as exc:
         print(f"babysit {args.command}: error: {error_message(exc, args.flags)}", file=sys.stderr)

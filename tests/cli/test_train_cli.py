@@ -49,6 +49,40 @@ def test_train_with_store_records_the_run_for_babysit_runs(tmp_path):
     assert run["val_acc"] == pytest.approx(best, abs=5e-5)
 
 
+def test_train_with_the_numba_kernels_gives_the_numpy_run_and_records_the_kernels(tmp_path):
+    """``--kernels numba`` (the fused conv's and the update rules' numba kernels): the same losses as the NumPy
+    kernels, bit for bit, and the run's record says which kernels it ran with."""
+    pytest.importorskip("numba", reason="the numba kernels are optional: pip install 'babysit[numba]'")
+    from babysit.store import RunStore
+
+    losses = {}
+    for kernels in ("numpy", "numba"):
+        proc = babysit("train", "--data", "digits", "--model", "conv:4", "--epochs", "1", "--lr", "1e-2", "--quiet",
+                       "--kernels", kernels, "--store", f"{kernels}.sqlite", "--out", kernels, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        with RunStore(tmp_path / f"{kernels}.sqlite", readonly=True) as store:
+            (run,) = store.runs()
+            assert run["extra"]["kernels"] == kernels
+            losses[kernels] = list(store.metric_series(run["id"], "loss")[1])
+    assert len(losses["numpy"]) > 10 and losses["numpy"] == losses["numba"]
+
+
+def test_train_with_the_numba_kernels_where_numba_is_missing_is_one_line(tmp_path):
+    """A folder on PYTHONPATH whose ``numba`` raises ImportError stands for a machine without numba."""
+    import os
+    import subprocess
+    import sys
+
+    fake = tmp_path / "no_numba" / "numba"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named numba')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake.parent), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "babysit", "train", "--data", "digits", "--kernels", "numba",
+                           "--out", "out"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert_one_line_error(proc, "the numba kernels need numba", "pip install 'babysit[numba]'")
+    assert not (tmp_path / "out").exists()
+
+
 def test_train_ends_with_a_diagnosis_of_the_run(trained):
     _, proc = trained
     out = proc.stdout
@@ -133,6 +167,7 @@ def test_an_exploding_run_keeps_the_existing_checkpoint(trained):
     (["--epochs", "0"], "--epochs must be an int in [1, inf). Got 0 instead."),
     (["--dropout", "1.5"], "--dropout must be a float in [0, 1). Got 1.5 instead."),
     (["--model", "fc:"], "--model"),
+    (["--kernels", "cuda"], "--kernels: invalid choice: 'cuda'"),
 ])
 def test_train_bad_input_is_one_line(tmp_path, args, fragment):
     proc = babysit("train", *args, "--out", "out", cwd=tmp_path)
