@@ -352,7 +352,10 @@ def print_report(info: dict, results: list[dict]) -> None:
                   f"{r['gemm_fraction'][v]:.0%} | {r['gemm_fraction'][bt]:.0%} |")
     print()
     for r in results:
-        others = ", ".join(f"{v}: {r['samples_per_s'][v]:,.0f}/s ({x:.2f}x)" for v, x in r["ratios"].items())
+        sps, bt = r["samples_per_s"], r["best_torch"]
+        # a babysit variant against the faster PyTorch layout; a PyTorch variant as the default babysit's ratio to it
+        others = ", ".join(f"{v}: {sps[v]:,.0f}/s ({sps[v] / sps[bt]:.2f}x {bt})" if v.startswith("babysit") else
+                           f"{v}: {sps[v]:,.0f}/s (babysit {x:.2f}x)" for v, x in r["ratios"].items())
         spread = ", ".join(f"{v} {lo:.2f}-{hi:.2f}" for v, (lo, hi) in r["spread"].items())
         print(f"{r['case']}: {others}; PyTorch GEMM on these shapes {r['torch_gemm_gflops']:.0f} GFLOP/s; "
               f"first-loss rel. diff {r['loss_rel_diff']:.1e}; {r['rounds']} rounds ({r['quiet_rounds']} quiet) "
