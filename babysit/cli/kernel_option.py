@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from babysit.nn.kernels import ENV, KERNELS
+from babysit.nn.kernels import ENV, KERNELS, use_kernels
 
 
 def add_kernels_argument(parser) -> None:
@@ -19,6 +19,4 @@ def apply_kernels(args) -> None:
     not given."""
     name = getattr(args, "kernels", None)
     if name is not None:
-        from babysit.nn.kernels import use_kernels
-
         use_kernels(name)
