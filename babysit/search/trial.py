@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from babysit.nn.kernels import active_kernels
 from babysit.search.rungs import StopAfter
 from babysit.train.outcome import RunRecord
 
@@ -173,7 +174,7 @@ def run_trial(task: TrialTask, monitor_every: int = TRIAL_MONITOR_EVERY) -> RunR
     lecture's trainer does), final_val_acc, train_acc, loss, epochs, iterations, seconds
     (training only), data_seconds (preparing the data: 0 when this process had it cached),
     task_seconds (all this call took: data, training, state files),
-    stop_reason, host, pid, val_examples, train_examples; its series: loss, train_acc,
+    stop_reason, host, pid, kernels, val_examples, train_examples; its series: loss, train_acc,
     val_acc, lr and the training monitors' (``monitor_series``, ``histogram_series``) sampled
     every ``monitor_every`` iterations (0: none); its findings: the end-of-run diagnoses.
     """
@@ -254,4 +255,5 @@ def failed_result(exc: BaseException | str, seconds: float = 0.0, detail: str | 
 
 
 def _where() -> dict:
-    return {"host": socket.gethostname(), "pid": os.getpid()}
+    """Where a trial ran: host, process, and the kernels (babysit.nn.kernels) that set its pace."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "kernels": active_kernels()}

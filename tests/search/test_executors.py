@@ -155,6 +155,25 @@ def test_trials_on_a_dask_cluster_match_local_processes(local_cluster):
     assert {r.metrics["pid"] for r in on_dask.values()} != {os.getpid()}  # ran in the cluster's worker processes
 
 
+def test_worker_processes_run_the_kernels_chosen_and_give_the_same_trials(monkeypatch):
+    """The choice of kernels (babysit.nn.kernels, an environment variable) reaches the worker processes, each trial
+    records it, and the numba kernels give the NumPy kernels' trials, bit for bit."""
+    pytest.importorskip("numba", reason="the numba kernels are optional: pip install 'babysit[numba]'")
+    tasks = [TrialTask(DataRef("digits"), model, {"lr": 1e-2, "reg": 1e-3, "update": update}, 2, seed=3 + i, stage=1,
+                       index=i) for i, (model, update) in enumerate([("fc:16", "momentum"), ("conv:4", "adam")])]
+    runs = {}
+    for kernels in ("numpy", "numba"):
+        monkeypatch.setenv("BABYSIT_KERNELS", kernels)
+        with ProcessExecutor(2, threads=1) as workers:
+            runs[kernels] = {t.index: r for t, r in workers.run(run_trial, tasks)}
+    for i in range(len(tasks)):
+        a, b = runs["numpy"][i], runs["numba"][i]
+        assert a.status == b.status == "finished"
+        assert (a.metrics["kernels"], b.metrics["kernels"]) == ("numpy", "numba")
+        assert a.metrics["pid"] != os.getpid() and a.series["loss"] == b.series["loss"]
+        assert a.metrics["val_acc"] == b.metrics["val_acc"]
+
+
 def test_a_whole_search_on_the_cluster_matches_local_workers(local_cluster, tmp_path):
     from babysit.search import SearchSpace, SearchSpec, run_search
     from babysit.search.rungs import Rungs
