@@ -533,7 +533,7 @@ def _rate_relation(extra: dict, run: dict) -> str:
     tried = ", ".join(f"run {a['run_id']} at lr {a['lr']:.3g} {a['status']}" for a in attempts)
     lr = (run.get("params") or {}).get("lr")
     return (f", at lr {lr:.3g} after {len(attempts)} final training(s) not kept ({tried}; an exploding final "
-            "training is trained again at half the rate)")
+            "training is trained again at a lower rate)")
 
 
 # -- the whole store, for the report ---------------------------------------------------------

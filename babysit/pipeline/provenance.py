@@ -49,8 +49,12 @@ def confusion_matrix(model, X, y, num_classes: int, batch_size: int = 500) -> li
 def train_run_extras(config) -> dict:
     """Provenance of a ``babysit train --store`` run (the version and command line come with every
     ``record_run``): the machine, the data source and the seeds of its ``TrainConfig``."""
-    return {"machine": machine(), "host": socket.gethostname(), "kernels": active_kernels(), "data": config.data,
-            "split_seed": config.seed, "run_seed": config.init_seed}
+    return {**_where(), "data": config.data, "split_seed": config.seed, "run_seed": config.init_seed}
+
+
+def _where() -> dict:
+    """The machine, the host and the kernels (``babysit.nn.kernels``) a run trained on."""
+    return {"machine": machine(), "host": socket.gethostname(), "kernels": active_kernels()}
 
 
 def final_run_extras(config, dataset, final, test: dict | None) -> dict:
@@ -58,8 +62,7 @@ def final_run_extras(config, dataset, final, test: dict | None) -> dict:
     from babysit.store.recording import process_provenance
 
     extras = {
-        **process_provenance(), "machine": machine(), "host": socket.gethostname(), "kernels": active_kernels(),
-        "data": config.data, "split_seed": config.seed,
+        **process_provenance(), **_where(), "data": config.data, "split_seed": config.seed,
         "run_seed": final.config.init_seed, "train_examples": int(len(dataset.y_train)),
         "val_examples": int(len(dataset.y_val)), "test_examples": int(len(dataset.y_test)),
         "class_names": [str(c) for c in dataset.class_names],

@@ -14,6 +14,7 @@ import io
 import tempfile
 
 from babysit.fileio import atomic_write
+from babysit.pipeline.final_training import RETRY_LR_FACTOR
 from babysit.search.driver import varying
 from babysit.search.records import ranked
 from babysit.search.stages import describe, format_value
@@ -62,7 +63,7 @@ def _sections(result, config) -> list[tuple[str, list]]:
                              + ("before its first epoch" if val is None else f"val_acc {val:.4f}") + "; it was not kept."))
     if final.attempts:
         summary.append(("p", f"The final run kept trained with lr {final.config.lr:.3e} (an exploding final "
-                             "training is trained again at half the rate)."))
+                             f"training is trained again at {RETRY_LR_FACTOR:g}x the rate)."))
     best = outcome.best
     if best is not None:
         summary.append(("p", "Best configuration: " + ", ".join(f"{k} {format_value(v)}" for k, v in best.params.items())

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from babysit.errors import InputError
-from babysit.nn.kernels import numba_kernels
+from babysit.nn.kernels import active_kernels, numba_kernels
 from babysit.validation import NON_NEGATIVE, POSITIVE, Interval, check_float, reject_unknown, unknown
 
 RATE = Interval(0.0, 1.0, "left")  # [0, 1): decay rates and momenta
@@ -113,18 +113,19 @@ def update_kernels():
     return numba_updates
 
 
-_prepared = []  # whether prepare_update_kernels has run in this process
+_prepared = set()  # the kernel sets whose update kernels are compiled in this process (prepare_update_kernels)
 
 
 def prepare_update_kernels() -> None:
     """Compile (or load from numba's cache) every rule's float32 kernel now, once per process, by a tiny step of
     each; nothing for the NumPy kernels. The one-time cost (0.3-0.5 s with numba's import, measured on the Intel
     VM) then falls before a timed epoch instead of in its first step (``train.recipe.train_model`` calls this)."""
-    if _prepared or update_kernels() is None:
+    name = active_kernels()
+    if name in _prepared or update_kernels() is None:
         return
     for rule in UPDATE_RULES.values():
         rule().step({"w": np.ones(2, np.float32)}, {"w": np.ones(2, np.float32)}, 1e-3)
-    _prepared.append(True)
+    _prepared.add(name)
 
 
 def _fusable(p: np.ndarray, g: np.ndarray) -> bool:
