@@ -14,7 +14,7 @@ OpenBLAS epoch collapsed under load in session 2; run it once quiet and once bes
 ``nice -n 19 python -c 'while 1: pass' &``).
 
 Usage: python benchmarks/bench_final_epochs.py [--epochs 10,20,40,80] [--lr 1.01e-2] [--reg 1.20e-2] [--model fc:50]
-       [--threads 1,2] [--tarball PATH]
+       [--threads 1,2] [--seeds 0,1,2,3] [--tarball PATH]
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", default="10,20,40,80")
     parser.add_argument("--lr", type=float, default=1.01e-2)
     parser.add_argument("--reg", type=float, default=1.20e-2)
+    parser.add_argument("--seeds", default="0", help="job seeds, e.g. 0,1,2,3: each row is trained once per seed, "
+                                                     "from the seed a 2-stage job's final gets (trial_seed(seed, 3, 0))")
     parser.add_argument("--threads", default=None, help="BLAS thread counts to train each row with, e.g. 1,2 "
                                                         "(default: as the process has them)")
     args = parser.parse_args(argv)
@@ -54,16 +56,17 @@ def main(argv=None) -> int:
     dataset = data[0]
     rows = []
     threads = [None] if args.threads is None else [int(t) for t in args.threads.split(",")]
-    for epochs, limit in ((int(e), t) for e in args.epochs.split(",") for t in threads):
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for epochs, limit, seed in ((int(e), t, s) for e in args.epochs.split(",") for t in threads for s in seeds):
         params = {"lr": args.lr, "reg": args.reg, "update": "momentum", "lr_decay": 0.95, "batch_size": 100,
                   "horizon": epochs}
-        config = trial_config(ref, args.model, params, epochs, trial_seed(0, 3, 0))  # the seed a 2-stage job's final gets
+        config = trial_config(ref, args.model, params, epochs, trial_seed(seed, 3, 0))
         start, cpu = time.perf_counter(), time.process_time()
         with threadpool_limits(limits=limit) if limit else contextlib.nullcontext():
             result = train_model(config, data=data, verbose=False)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         test = evaluate(result.model, dataset.X_test, dataset.y_test, dataset.class_names)["accuracy"]
-        rows.append({"epochs": epochs, "val_acc": result.solver.best_val_acc, "best_epoch": result.solver.best_epoch,
+        rows.append({"epochs": epochs, "seed": seed, "val_acc": result.solver.best_val_acc, "best_epoch": result.solver.best_epoch,
                      "test_acc": test, "seconds": round(seconds, 2), "threads": limit,
                      "seconds_per_epoch": round(result.seconds / epochs, 3), "cpu_seconds": round(cpu, 2),
                      "load": os.getloadavg()[0]})

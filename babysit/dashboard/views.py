@@ -493,12 +493,22 @@ def compare_with_search(source: StoreSource, run: dict) -> str | None:
               and r["val_acc"] is not None]
     if not trials or run.get("val_acc") is None:
         return None
-    best = max(trials, key=lambda r: r["val_acc"])
+    # the trial the job took and the best it compared it with (babysit.search.selection), where recorded
+    selection = extra.get("selection") or {}
+    best = next((r for r in trials if r["id"] == selection.get("best_run")), None) or max(trials, key=lambda r: r["val_acc"])
+    taken = next((r for r in trials if r["id"] == selection.get("taken_run")), best)
     diff = run["val_acc"] - best["val_acc"]
     text = (f"The search's best trial (run {best['id']}) reached val_acc {best['val_acc']:.4f} after "
             f"{best['epochs'] or 0:g} epochs; this final run reached {run['val_acc']:.4f} after "
-            f"{run['epochs'] or 0:g} epochs ({diff:+.4f}). It is the same configuration trained longer"
-            f"{_seed_relation(search['spec'], best, extra)}{_rate_relation(extra, run)}.")
+            f"{run['epochs'] or 0:g} epochs ({diff:+.4f}). ")
+    if taken is best or selection.get("standard_error") is None:
+        text += "It is the same configuration trained longer"
+    else:  # the one-standard-error rule took a more regularized trial (babysit.search.selection)
+        text += (f"It is the configuration of run {taken['id']} (val_acc {taken['val_acc']:.4f}, reg "
+                 f"{(taken.get('params') or {}).get('reg', float('nan')):.3g}) trained longer: the most regularized of "
+                 f"the {selection.get('tied')} trials within one standard error ({selection.get('standard_error'):.4f}) "
+                 "of the best, which a long run needs more than the short trials show")
+    text += f"{_seed_relation(search['spec'], taken, extra)}{_rate_relation(extra, run)}."
     n = extra.get("val_examples") or (best.get("extra") or {}).get("val_examples")
     if n:
         lo, hi = wilson_interval(best["val_acc"], int(n))
@@ -513,7 +523,7 @@ def compare_with_search(source: StoreSource, run: dict) -> str | None:
 
 
 def _seed_relation(spec: dict, best: dict, extra: dict) -> str:
-    """How the final run's seed relates to the best trial's: the same (babysit run since session 7), another
+    """How the final run's seed relates to the trial it trained (``best``): the same (babysit run since session 7), another
     (earlier final runs) or '' where the store does not say."""
     from babysit.search.trial import trial_seed
 

@@ -1,7 +1,7 @@
-"""``babysit run``'s last step before the test: train the search's best configuration longer.
+"""``babysit run``'s last step before the test: train the search's chosen configuration longer.
 
-The configuration is the best trial's (``trial_config``: its hyperparameters over the recipe's
-defaults, its seed) with the planned epochs, trained by the same monitored recipe as ``babysit train``
+The configuration is the chosen trial's (``search.selection``: the most regularized within one standard error
+of the best; ``trial_config``: its hyperparameters over the recipe's defaults, its seed) with the planned epochs, trained by the same monitored recipe as ``babysit train``
 (``monitored_training``), with a ``Deadline`` so the job keeps its budget and the lecture's epoch
 lines prefixed ``final:``. The run is recorded 'running' in the store before it starts.
 """
@@ -86,7 +86,7 @@ def final_epochs(best, plan: Plan, deadline: float) -> int:
 
 
 def train_final(job, data, ref, best, plan: Plan, deadline: float, out, store, search_name: str, say) -> FinalRun:
-    """Train ``best``'s configuration (a TrialRecord) into ``out`` for the planned epochs (fewer if the budget
+    """Train ``best``'s configuration (a TrialRecord: the trial ``search.selection`` took) into ``out`` for the planned epochs (fewer if the budget
     runs short); the run is started in ``store`` and left running: ``run_job`` records it after the test.
 
     It starts from the best trial's own seed: on the trial's data its first epoch is the trial's, which did not
@@ -101,7 +101,7 @@ def train_final(job, data, ref, best, plan: Plan, deadline: float, out, store, s
     seed = trial_seed(job.seed, best.stage, best.index)
     params = dict(best.params)
     pace = final_epoch_seconds(best, plan)
-    say(f"final: training the best configuration (run {best.run_id}, val_acc {best.val_acc:f} after "
+    say(f"final: training the configuration of run {best.run_id} (val_acc {best.val_acc:f} after "
         f"{best.epochs:g} epochs) for {epochs} epochs")
     kept = _train_once(job, data, ref, best, params, epochs, seed, deadline, out, store, search_name, say)
     attempts, runs = [], 1

@@ -2,7 +2,8 @@
 
 prepare the data (preprocessing fitted on the training split only) -> doctor (its recommended
 learning-rate range seeds the search) -> coarse-to-fine random search within the time budget ->
-train the best configuration longer -> evaluate on the held-out test split -> write DIR/ with the
+train the best configuration (the one-standard-error rule: the most regularized trial the validation split
+cannot tell from the best, ``search.selection``) longer -> evaluate on the held-out test split -> write DIR/ with the
 checkpoint (model.safetensors + model.json), the run store (runs.sqlite) and a report
 (report.html with embedded plots, report.md).
 
@@ -28,6 +29,7 @@ from babysit.pipeline.plan import (
 )
 from babysit.pipeline.search_ranges import REG_RANGE, lr_range_from
 from babysit.search.driver import SPEC_VERSION, SearchOutcome, SearchSpec, run_search
+from babysit.search.selection import Selection, one_standard_error
 from babysit.search.rungs import Rungs
 from babysit.search.executors import available_cores, make_executor, threads_per_worker
 from babysit.search.search_space import SearchSpace
@@ -95,6 +97,7 @@ class JobResult:
     final: FinalRun
     test: dict | None
     timings: dict = field(default_factory=dict)
+    selection: Selection | None = None  # the trial the final training took and why (search.selection)
 
 
 def _print(text: str) -> None:
@@ -197,9 +200,12 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
                 f"findings in {store_path} (try another --model or preprocessing)"
             )
 
-        # 4. train the best configuration longer; 5. evaluate on the held-out test split
+        # 4. train the best configuration longer (the most regularized within one standard error of the best);
+        # 5. evaluate on the held-out test split
+        selection = one_standard_error(best, outcome.records)
+        say(f"final: {selection.describe()}")
         t = time.monotonic()
-        final = train_final(config, data, ref, best, plan, deadline, out, store, name, say)
+        final = train_final(config, data, ref, selection.record, plan, deadline, out, store, name, say)
         timings["final"] = time.monotonic() - t
         if final.checkpoint is None:
             say(f"warning: the final training {final.solver.status} before its first epoch ended, "
@@ -210,14 +216,14 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
 
         record_run(store, final.run_id, final.run.record(role="final", search=name,
                                                          **({"test_acc": test["accuracy"]} if test else {}),
-                                                         **final_run_extras(config, dataset, final, test)))
+                                                         **final_run_extras(config, dataset, final, test, selection)))
 
         # 6. report (read from the store: the final run is recorded above); the job counts as done (a re-run
         # starts a new search) only once its report is recorded as the final run's artifact, so a job killed
         # while writing it trains its final run again when re-run
         timings["total_before_report"] = time.monotonic() - start
         result = JobResult(out, final.checkpoint, store_path, out / "report.html", out / "report.md", outcome,
-                           findings, lr_note, plan, final, test, timings)
+                           findings, lr_note, plan, final, test, timings, selection)
         try:
             write_report(result, config)
         except OSError as exc:  # a full disk, a read-only folder: the job is resumed once it can be written

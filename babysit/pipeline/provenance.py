@@ -5,9 +5,10 @@ Every run recorded through ``record_run`` carries the babysit version and the co
 (``babysit.nn.kernels``: the pace, not the results, depends on them), data and seeds of a ``babysit train
 --store`` run.
 
-``final_run_extras(config, dataset, final, test)`` -> extra metrics for the final run's record (kept in
+``final_run_extras(config, dataset, final, test, selection)`` -> extra metrics for the final run's record (kept in
 the store's ``extra_json``, so both the live dashboard and ``babysit report`` show them): the babysit
-version, the command line, the machine, the kernels, the data source, seeds and split sizes, and, for the test
+version, the command line, the machine, the kernels, the data source, seeds and split sizes, which trial it took
+and why (``search.selection.Selection.summary``), and, for the test
 split, the per-class accuracy and the confusion matrix (rows: true class, columns: predicted).
 """
 
@@ -57,7 +58,7 @@ def _where() -> dict:
     return {"machine": machine(), "host": socket.gethostname(), "kernels": active_kernels()}
 
 
-def final_run_extras(config, dataset, final, test: dict | None) -> dict:
+def final_run_extras(config, dataset, final, test: dict | None, selection=None) -> dict:
     """The provenance and test details of the final run (see the module docstring)."""
     from babysit.store.recording import process_provenance
 
@@ -70,6 +71,8 @@ def final_run_extras(config, dataset, final, test: dict | None) -> dict:
     if final.blas_threads is not None:  # what the final training chose from its own first epochs
         extras["blas_threads"] = final.blas_threads
         extras["epoch_seconds_by_threads"] = {str(k): v for k, v in (final.epoch_seconds_by_threads or {}).items()}
+    if selection is not None:  # the trial it took and why (search.selection)
+        extras["selection"] = selection.summary()
     if final.attempts:  # the final trainings not kept, each recorded in the store ('final attempt')
         extras["final_attempts"] = [dict(a) for a in final.attempts]
     if test is not None:

@@ -54,7 +54,7 @@ def _sections(result, config) -> list[tuple[str, list]]:
                              f"examples (the test split of {config.data}, never seen by the search)."))
     metrics = final.metrics()
     if metrics["val_acc"] is not None:
-        summary.append(("p", f"Validation accuracy {metrics['val_acc']:.4f} after training the best configuration "
+        summary.append(("p", f"Validation accuracy {metrics['val_acc']:.4f} after training the chosen configuration "
                              f"for {metrics['epochs']} epochs ({metrics['seconds']:.1f} s)."))
     for attempt in final.attempts:  # the final trainings not kept (final_training.train_final)
         val = attempt.get("val_acc")
@@ -64,10 +64,13 @@ def _sections(result, config) -> list[tuple[str, list]]:
     if final.attempts:
         summary.append(("p", f"The final run kept trained with lr {final.config.lr:.3e} (an exploding final "
                              f"training is trained again at {RETRY_LR_FACTOR:g}x the rate)."))
-    best = outcome.best
-    if best is not None:
-        summary.append(("p", "Best configuration: " + ", ".join(f"{k} {format_value(v)}" for k, v in best.params.items())
-                             + f" (search run {best.run_id}, val_acc {best.val_acc:f} after {best.epochs:g} epochs)."))
+    selection = result.selection
+    taken = selection.record if selection is not None else outcome.best
+    if taken is not None:
+        summary.append(("p", "Configuration trained: " + ", ".join(f"{k} {format_value(v)}" for k, v in taken.params.items())
+                             + f" (search run {taken.run_id}, val_acc {taken.val_acc:f} after {taken.epochs:g} epochs)."))
+    if selection is not None and selection.standard_error is not None:
+        summary.append(("p", f"Why this trial: {selection.describe()}."))
     if result.checkpoint is not None:
         summary.append(("p", f"Checkpoint: {result.checkpoint.name} (+ model.json); evaluate it with "
                              f"`babysit eval --checkpoint {result.checkpoint} --data {config.data}`."))

@@ -559,6 +559,6 @@ def _record(store, run_id: int, task: TrialTask, record: RunRecord) -> TrialReco
         val_acc=m.get("val_acc"), train_acc=m.get("train_acc"), loss=m.get("loss"), epochs=m.get("epochs"),
         seconds=m.get("seconds"), error=record.error, stop_reason=m.get("stop_reason"),
         extra={k: m[k] for k in ("final_val_acc", "iterations", "host", "pid", "rung", "rung_epochs", "rung_val_acc",
-                                 "rung_seconds", "resumed_at_epoch", "resume_note", "train_examples")
+                                 "rung_seconds", "resumed_at_epoch", "resume_note", "train_examples", "val_examples")
                if m.get(k) is not None},
     )

@@ -246,14 +246,20 @@ def test_the_final_run_says_how_its_seed_and_rate_relate_to_the_best_trial(tmp_p
     with RunStore(tmp_path / "runs.sqlite") as store:
         search_id = store.create_or_open_search("run 1", spec((2, 1)).to_json())
         seed = spec((2, 1)).seed
-        for index, val in enumerate((0.6, 0.7)):
-            run_id = store.start_run(search_id, 1, index, {"lr": 1e-2})
+        trials = []
+        for index, val in enumerate((0.6, 0.7, 0.695)):
+            run_id = store.start_run(search_id, 1, index, {"lr": 1e-2, "reg": 10.0 ** -index})
             record_run(store, run_id, RunRecord("finished", {"val_acc": val, "epochs": 2}))
+            trials.append(run_id)
         finals = {}
         for name, run_seed, lr in (("same", trial_seed(seed, 1, 1), 1e-2), ("other", 12345, 1e-2),
-                                   ("retried", trial_seed(seed, 1, 1), 5e-3), ("unrecorded", None, 1e-2)):
+                                   ("retried", trial_seed(seed, 1, 1), 5e-3), ("unrecorded", None, 1e-2),
+                                   ("rule", trial_seed(seed, 1, 2), 1e-2)):
             run_id = store.start_run(None, None, None, {"lr": lr})
             extra = {"role": "final", "search": "run 1", **({"run_seed": run_seed} if run_seed is not None else {})}
+            if name == "rule":  # the one-standard-error rule took trial 2, not the best (trial 1)
+                extra["selection"] = {"rule": "one standard error", "best_run": trials[1], "best_val_acc": 0.7,
+                                      "taken_run": trials[2], "standard_error": 0.0064, "tied": 2}
             if lr != 1e-2:  # trained again at half the rate after the first final training exploded
                 extra["final_attempts"] = [{"run_id": 9, "lr": 1e-2, "status": "exploded", "iteration": 5, "val_acc": None}]
             record_run(store, run_id, RunRecord("finished", {"val_acc": 0.72, "epochs": 6, **extra}))
@@ -266,3 +272,8 @@ def test_the_final_run_says_how_its_seed_and_rate_relate_to_the_best_trial(tmp_p
             "kept (run 9 at lr 0.01 exploded;") in text["retried"]
     assert "not kept" not in text["same"]
     assert "trained longer." in text["unrecorded"] and "seed (" not in text["unrecorded"]  # the store does not say
+    assert (f"It is the configuration of run {trials[2]} (val_acc 0.6950, reg 0.01) trained longer: the most "
+            "regularized of the 2 trials within one standard error (0.0064) of the best") in text["rule"]
+    assert f"best trial (run {trials[1]}) reached val_acc 0.7000" in text["rule"]
+    assert "from that trial's seed (the same init and minibatch order)." in text["rule"]
+    assert "same configuration" not in text["rule"] and "same configuration" in text["same"]

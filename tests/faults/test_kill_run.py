@@ -26,7 +26,7 @@ PHASES = {
     "doctor": (lambda line: line.startswith("doctor: initial_loss"), 1),
     "after the doctor": (None, 0),  # killed once the doctor's findings are stored, before the search is created
     "search": (lambda line: line.startswith("val_acc:"), 2),
-    "final training": (lambda line: line.startswith("final: training the best configuration"), 1),
+    "final training": (lambda line: line.startswith("final: training the configuration of run"), 1),
     "report": (lambda line: line.startswith("test: accuracy"), 1),  # + REPORT_DELAY_S: rendering the plots
 }
 REPORT_DELAY_S = 0.2

@@ -62,7 +62,16 @@ def test_the_search_went_coarse_to_fine_and_the_best_trained_longer(job):
     stages = result.search.stages
     assert len(stages) >= 2 and all(s.records for s in stages)
     assert [s.epochs for s in stages] == list(result.plan.stage_epochs)
-    best = result.search.best
+    # the trial the final training took: the most regularized within one standard error of the best
+    from babysit.search.selection import one_standard_error
+
+    selection = one_standard_error(result.search.best, result.search.records)
+    assert result.selection == selection and selection.standard_error is not None
+    best = selection.record
+    assert best.params["reg"] == max(r.params["reg"] for r in result.search.records
+                                     if r.ok and r.stage == best.stage and r.epochs == best.epochs
+                                     and r.val_acc >= result.search.best.val_acc - selection.standard_error)
+    assert f"final: {selection.describe()}" in lines
     assert result.final.epochs > best.epochs  # "train the best configuration longer"
     assert result.final.config.lr == best.params["lr"] and result.final.config.reg == best.params["reg"]
     # from the best trial's own seed (its first epoch is the trial's), and no exploded attempt before it
@@ -99,6 +108,8 @@ def test_the_store_holds_findings_trials_and_the_final_run(job):
         assert {"loss", "val_acc", "lr", "update_ratio:W1", "weight_std:W1", "dead:relu1", "act_std:relu1"} <= set(kinds)
         assert final[0]["extra"]["test_acc"] == result.test["accuracy"]
         assert final[0]["extra"]["blas_threads"] == result.final.blas_threads
+        assert final[0]["extra"]["selection"] == result.selection.summary()
+        assert final[0]["extra"]["selection"]["taken_run"] == result.selection.record.run_id
         from babysit.nn.kernels import active_kernels
 
         assert final[0]["extra"]["kernels"] == active_kernels()  # which kernels set its pace
