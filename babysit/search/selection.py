@@ -42,9 +42,13 @@ class Selection:
         """One sentence on what was taken and why."""
         if self.standard_error is None:
             return f"the best trial (run {self.best.run_id}, val_acc {self.best.val_acc:f})"
-        head = (f"{self.tied} trial(s) of stage {self.best.stage} lie within one standard error "
-                f"({self.standard_error:.4f}) of the best val_acc {self.best.val_acc:f} (run {self.best.run_id}, "
-                f"{REGULARIZER} {self.best.params[REGULARIZER]:.3g})")
+        best = (f"the best val_acc {self.best.val_acc:f} (run {self.best.run_id}, {REGULARIZER} "
+                f"{self.best.params[REGULARIZER]:.3g})")
+        if self.tied == 1:
+            return (f"no other trial of stage {self.best.stage} lies within one standard error "
+                    f"({self.standard_error:.4f}) of {best}: it is kept")
+        head = (f"{self.tied} trials of stage {self.best.stage} lie within one standard error "
+                f"({self.standard_error:.4f}) of {best}")
         if not self.changed:
             return f"{head}; it is also the most regularized of them and is kept"
         return (f"{head}; the most regularized of them is taken: run {self.record.run_id}, val_acc "

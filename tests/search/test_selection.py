@@ -36,7 +36,7 @@ def test_the_most_regularized_trial_within_one_standard_error_is_taken():
     assert selection.record is records[1] and selection.best is best and selection.changed
     assert selection.standard_error == pytest.approx(SE) and selection.tied == 3  # trials 0, 1 and 2
     text = selection.describe()
-    assert "3 trial(s) of stage 3 lie within one standard error (0.0071)" in text and "run 101" in text
+    assert "3 trials of stage 3 lie within one standard error (0.0071)" in text and "run 101" in text
     assert selection.summary() == {"rule": "one standard error", "best_run": 100, "best_val_acc": 0.52,
                                    "taken_run": 101, "standard_error": pytest.approx(SE), "tied": 3}
 
@@ -52,8 +52,10 @@ def test_the_best_is_kept_when_it_is_the_most_regularized_or_alone():
     selection = one_standard_error(best, [best, trial(1, 0.519, 1e-3), trial(2, 0.40, 5.0)])
     assert selection.record is best and not selection.changed and selection.tied == 2
     assert "it is also the most regularized of them and is kept" in selection.describe()
-    alone = one_standard_error(best, [best])
+    alone = one_standard_error(best, [best, trial(1, 0.50, 1.0)])
     assert alone.record is best and alone.tied == 1
+    assert alone.describe() == ("no other trial of stage 3 lies within one standard error (0.0071) of the best "
+                                "val_acc 0.520000 (run 100, reg 0.02): it is kept")
 
 
 def test_only_trials_comparable_with_the_best_count():
