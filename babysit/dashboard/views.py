@@ -495,7 +495,8 @@ def compare_with_search(source: StoreSource, run: dict) -> str | None:
         return None
     # the trial the job took and the best it compared it with (babysit.search.selection), where recorded
     selection = extra.get("selection") or {}
-    best = next((r for r in trials if r["id"] == selection.get("best_run")), None) or max(trials, key=lambda r: r["val_acc"])
+    best = (next((r for r in trials if r["id"] == selection.get("best_run")), None)
+            or max(trials, key=lambda r: r["val_acc"]))
     taken = next((r for r in trials if r["id"] == selection.get("taken_run")), best)
     diff = run["val_acc"] - best["val_acc"]
     text = (f"The search's best trial (run {best['id']}) reached val_acc {best['val_acc']:.4f} after "

@@ -1,9 +1,9 @@
 """``babysit run``'s last step before the test: train the search's chosen configuration longer.
 
 The configuration is the chosen trial's (``search.selection``: the most regularized within one standard error
-of the best; ``trial_config``: its hyperparameters over the recipe's defaults, its seed) with the planned epochs, trained by the same monitored recipe as ``babysit train``
-(``monitored_training``), with a ``Deadline`` so the job keeps its budget and the lecture's epoch
-lines prefixed ``final:``. The run is recorded 'running' in the store before it starts.
+of the best; ``trial_config``: its hyperparameters over the recipe's defaults, its seed) with the planned
+epochs, trained by the same monitored recipe as ``babysit train`` (``monitored_training``), with a
+``Deadline`` so the job keeps its budget and the lecture's epoch lines prefixed ``final:``. The run is recorded 'running' in the store before it starts.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def final_epochs(best, plan: Plan, deadline: float) -> int:
 
 
 def train_final(job, data, ref, best, plan: Plan, deadline: float, out, store, search_name: str, say) -> FinalRun:
-    """Train ``best``'s configuration (a TrialRecord: the trial ``search.selection`` took) into ``out`` for the planned epochs (fewer if the budget
-    runs short); the run is started in ``store`` and left running: ``run_job`` records it after the test.
+    """Train ``best``'s configuration (a TrialRecord: the trial ``search.selection`` took) into ``out`` for the
+    planned epochs (fewer if the budget runs short); the run is started in ``store`` and left running: ``run_job`` records it after the test.
 
     It starts from the best trial's own seed: on the trial's data its first epoch is the trial's, which did not
     explode. Should it explode or diverge anyway (a rate at the edge of stability, a best trial on a coarse

@@ -80,8 +80,8 @@ def one_standard_error(best: TrialRecord | None, records) -> Selection | None:
         return Selection(best, best)
     se = accuracy_standard_error(best.val_acc, examples)
     floor = best.val_acc - se
-    tied = [r for r in records if _comparable(r, best) and r.val_acc >= floor] or [best]
-    if best not in tied:
+    tied = [r for r in records if _comparable(r, best) and r.val_acc >= floor]
+    if best not in tied:  # a caller's best need not be among its records
         tied.append(best)
     taken = max(tied, key=lambda r: (float(r.params[REGULARIZER]), r.val_acc, -r.stage, -r.index))
     return Selection(taken, best, se, len(tied))
