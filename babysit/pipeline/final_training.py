@@ -66,14 +66,21 @@ class FinalRun:
         return self.solver.metrics()
 
 
+PACE_DRIFT_RANGE = (0.5, 3.0)  # how far the best trial's pace may move the planned final pace (either way)
+
+
 def final_epoch_seconds(best, plan: Plan) -> float:
-    """Seconds one final epoch should take: the best trial's own pace (fresher than the timed epoch), unless
-    it trained on a subset of the training split (a coarse stage's, ``plan.stage_examples``): then the timed epoch."""
+    """Seconds one final epoch should take: the plan's final pace (``Plan.final_pace``) times how much slower or
+    faster the best trial trained than the epoch timed for the plan (a machine that got busier since: the
+    trial's pace is fresher), within ``PACE_DRIFT_RANGE``; the plan's pace alone when the trial trained on a
+    subset of the training split (a coarse stage's, ``plan.stage_examples``) or recorded no time."""
     subsets = {n for n in plan.stage_examples or () if n is not None}
     on_subset = (best.extra or {}).get("train_examples") in subsets
-    if best.seconds and best.epochs and not on_subset:
-        return best.seconds / best.epochs
-    return plan.epoch_seconds
+    if not (best.seconds and best.epochs) or on_subset:
+        return plan.final_pace()
+    low, high = PACE_DRIFT_RANGE
+    drift = min(high, max(low, best.seconds / best.epochs / plan.epoch_seconds))
+    return plan.final_pace() * drift
 
 
 def final_epochs(best, plan: Plan, deadline: float) -> int:

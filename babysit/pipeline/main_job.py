@@ -24,7 +24,7 @@ from pathlib import Path
 from babysit.errors import BabysitError
 from babysit.pipeline.final_training import REPORT_RESERVE_S, FinalRun, train_final
 from babysit.pipeline.plan import (
-    Plan, fmt_minutes, plan_search, smallest_search_seconds, stage_deadlines, time_epoch_side_by_side,
+    ALONE_EPOCH_SHARE, Plan, fmt_minutes, plan_search, smallest_search_seconds, stage_deadlines, time_epoch_side_by_side,
     time_one_epoch,
 )
 from babysit.pipeline.search_ranges import REG_RANGE, lr_range_from
@@ -152,12 +152,20 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
             # than one process alone), else in this process
             probe_task = TrialTask(ref, config.model, probe, 1, config.seed)
             paces = time_epoch_side_by_side(executor, probe_task, config.workers) if config.workers > 1 else []
+            probe_config = trial_config(ref, config.model, probe, 1, config.seed)
+            final_pace = None
             if paces:
                 epoch_seconds = sum(paces) / len(paces)
+                alone = ""
+                # the final trains alone in this process, faster than the workers side by side: its pace is timed
+                # too where an epoch is cheap (else the final is planned at the workers' slower pace)
+                if epoch_seconds <= ALONE_EPOCH_SHARE * (deadline - time.monotonic()):
+                    final_pace = time_one_epoch(probe_config, data)
+                    alone = f", {final_pace:.2f} s alone in this process (the final training's pace)"
                 say(f"timed: one epoch took {', '.join(f'{p:.2f}' for p in paces)} s in the {len(paces)} workers "
-                    f"side by side")
+                    f"side by side{alone}")
             else:
-                epoch_seconds = time_one_epoch(trial_config(ref, config.model, probe, 1, config.seed), data,
+                epoch_seconds = time_one_epoch(probe_config, data,
                                                threads=threads_per_worker(config.workers) if config.workers > 1 else None)
             seconds_left = deadline - time.monotonic() - REPORT_RESERVE_S
             check_examples = len(dataset.y_val) + min(TRAIN_ACC_ROWS, len(dataset.y_train))
@@ -172,7 +180,7 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
             rungs = Rungs() if config.rungs else None
             plan = plan_search(seconds_left, epoch_seconds, workers=config.workers, cores=available_cores(),
                                trial_gain=rungs.trial_gain if rungs else None, train_examples=len(dataset.y_train),
-                               check_examples=check_examples)
+                               check_examples=check_examples, final_epoch_seconds=final_pace)
             if rungs is not None:  # a short stage gets a bracket whose promoted trials end before its deadline
                 rungs = rungs.sized_to(plan.stage_epochs, plan.stage_epoch_times(), int(plan.parallel))
             if resumed is not None:  # the stored spec is the truth: its ranges, stages and horizon, not this plan's

@@ -34,10 +34,14 @@ FINAL_SHARE = 0.3
 MIN_FINAL_EPOCHS = 10
 MAX_FINAL_EPOCHS = 80  # CIFAR-10, fc:50: val accuracy still creeps up until ~70 epochs with decay 0.95
 EPOCH_GROWTH = 2
-# Trials' epochs ran at 1-2x the one timed epoch (CIFAR-10 fc:50 on a shared 2-core VM: 0.36 s timed,
-# 0.37-0.83 s in trials; on a quieter one, 2026-12-02: 1.09 s timed, 1.05-1.29 s in trials); the final
-# training is planned on the slow side so it gets its epochs (train_final re-plans them from the time left).
-FINAL_PACE_MARGIN = 1.5
+# The final training is planned on the slow side of its pace so it gets its epochs (train_final re-plans them
+# from the time left, and its Deadline cuts it at the budget). Its pace is one epoch timed alone in the job's
+# process, as the final trains (``final_epoch_seconds``), else the epoch timed in the workers side by side, which
+# is slower (fc:50 on CIFAR-10, AMD VM, 2026-12-08: 0.75 s side by side, the final 0.59 s on 1 thread, 0.47 s on
+# 2). At 1.5x the side-by-side pace a 6-minute job's 80 final epochs were kept 90 s and took 43: the job ended
+# 52 s early (docs/benchmarks.md).
+FINAL_PACE_MARGIN = 1.2
+ALONE_EPOCH_SHARE = 0.02  # the job times that pace only while one epoch costs at most this share of the time left
 # A search's trials ran at 1.05-1.15x the epoch timed in its workers side by side (conv:32,64 on CIFAR-10, Intel VM,
 # 2026-12-02: 24.8-26.5 s against 23.56 s): a stage's bracket is sized at this slower pace.
 TRIAL_PACE_MARGIN = 1.2
@@ -63,6 +67,11 @@ class Plan:
     parallel: float
     stage_examples: tuple[int | None, ...] | None = None  # per stage (None: the whole split), or None: no subsets
     stage_epoch_seconds: tuple[float, ...] | None = None  # one trial epoch per stage (its subset), or None: epoch_seconds
+    final_epoch_seconds: float | None = None  # one epoch timed alone in the job's process (the final's pace), or None
+
+    def final_pace(self) -> float:
+        """Seconds one final epoch is planned at: the epoch timed alone where there is one, else the timed epoch."""
+        return self.final_epoch_seconds or self.epoch_seconds
 
     def stage_epoch_times(self) -> tuple[float, ...]:
         """Each stage's seconds in trial epochs at the slow side of the timed pace (``TRIAL_PACE_MARGIN``): how many
@@ -78,8 +87,9 @@ class Plan:
             for k, (n, x, e, s, m) in enumerate(zip(self.stage_trials, self.expected_trials, self.stage_epochs,
                                                     self.stage_seconds, examples))
         )
+        alone = "" if self.final_epoch_seconds is None else f", {self.final_epoch_seconds:.2f} s alone"
         return (f"{stages}; final training {self.final_epochs} epochs in ~{self.final_seconds:.0f} s "
-                f"(one epoch takes {self.epoch_seconds:.2f} s)")
+                f"(one epoch takes {self.epoch_seconds:.2f} s{alone})")
 
 
 def parallel_speedup(workers: int, cores: int) -> float:
@@ -97,15 +107,18 @@ def parallel_speedup(workers: int, cores: int) -> float:
 
 
 def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, cores: int = 1,
-                trial_gain=None, train_examples: int | None = None, check_examples: int = 0) -> Plan:
+                trial_gain=None, train_examples: int | None = None, check_examples: int = 0,
+                final_epoch_seconds: float | None = None) -> Plan:
     """The plan that fits ``seconds_left``, given one epoch (training + accuracy checks) in ``epoch_seconds``.
 
     ``trial_gain(epochs)``: how many more trials of that many epochs fit in a stage's time than full
     ones (a search with rungs stops most trials early: ``Rungs.trial_gain``); default 1.
     ``train_examples``: the training split's size (None: no subsets are planned); ``check_examples``:
-    the rows an epoch's accuracy checks read (validation split + TRAIN_ACC_ROWS).
+    the rows an epoch's accuracy checks read (validation split + TRAIN_ACC_ROWS); ``final_epoch_seconds``: one
+    epoch timed alone in the job's process, as the final trains (None: the final is planned at ``epoch_seconds``).
 
-    The final training gets up to FINAL_SHARE of the time (10 to 80 epochs); the stages share the
+    The final training gets up to FINAL_SHARE of the time (10 to 80 epochs, at FINAL_PACE_MARGIN x its
+    pace); the stages share the
     rest equally (a stage's unspent time passes to the next: the deadlines add up), each training twice
     as long as the one before. Three stages when the third can still run ``MIN_LAST_STAGE_TRIALS``
     trials, else two; a fourth and more (up to MAX_STAGES) while the trial ceilings would leave more
@@ -115,7 +128,8 @@ def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, 
     seconds_left = max(float(seconds_left), 0.0)
     parallel = parallel_speedup(workers, cores)
     # the final training's time is kept at a slow pace: the search cannot give back what it took
-    slow_epoch = FINAL_PACE_MARGIN * epoch_seconds
+    final_epoch_seconds = None if final_epoch_seconds is None else max(float(final_epoch_seconds), 1e-3)
+    slow_epoch = FINAL_PACE_MARGIN * (final_epoch_seconds or epoch_seconds)
     final_epochs = int(min(MAX_FINAL_EPOCHS, max(MIN_FINAL_EPOCHS, FINAL_SHARE * seconds_left / slow_epoch)))
     final_seconds = min(final_epochs * slow_epoch, FINAL_SHARE * seconds_left)
     final_epochs = max(1, min(final_epochs, int(final_seconds / slow_epoch)))
@@ -135,7 +149,7 @@ def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, 
     seconds = tuple(search_seconds / stages for _ in range(stages))
     costs = tuple(epoch_seconds * epoch_cost(n, train_examples, check_examples) for n in examples)
     return Plan(trials, expected, epochs, seconds, final_epochs, final_seconds, epoch_seconds, parallel,
-                None if all(n is None for n in examples) else tuple(examples), costs)
+                None if all(n is None for n in examples) else tuple(examples), costs, final_epoch_seconds)
 
 
 def _stages(stages: int, units: float, final_epochs: int, train_examples, check_examples, trial_gain):

@@ -10,6 +10,7 @@ import pytest
 
 from babysit.errors import ConfigError
 from babysit.pipeline.main_job import JobConfig, run_job
+from babysit.pipeline.plan import FINAL_PACE_MARGIN
 from babysit.store import RunStore
 
 BUDGET_MINUTES = 0.2
@@ -216,9 +217,14 @@ def test_with_two_workers_the_epoch_is_timed_in_both_side_by_side(tmp_path):
     result = run_job(JobConfig(data="digits", model="fc:16", budget_minutes=BUDGET_MINUTES, seed=1, workers=2),
                      tmp_path / "out", say=say)
     timed = [line for line in say.lines if line.startswith("timed: one epoch took ")]
-    assert len(timed) == 1 and timed[0].endswith(" s in the 2 workers side by side")
-    paces = [float(v) for v in re.match(r"timed: one epoch took (.*) s in", timed[0]).group(1).split(", ")]
+    # a digits epoch is cheap: the final's pace is timed alone in the job's process too
+    match = re.fullmatch(r"timed: one epoch took (.*) s in the 2 workers side by side, (.*) s alone in this process "
+                         r"\(the final training's pace\)", timed[0])
+    assert len(timed) == 1 and match, timed
+    paces = [float(v) for v in match.group(1).split(", ")]
     assert len(paces) == 2 and result.plan.epoch_seconds == pytest.approx(sum(paces) / 2, abs=0.006)
+    assert result.plan.final_epoch_seconds == pytest.approx(float(match.group(2)), abs=0.006)
+    assert result.plan.final_seconds <= FINAL_PACE_MARGIN * result.plan.final_epochs * result.plan.final_pace() + 1e-9
     assert result.plan.parallel == 2.0 and result.test is not None
 
 

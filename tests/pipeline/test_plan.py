@@ -52,7 +52,7 @@ def test_a_budget_the_trial_ceilings_would_leave_unspent_gets_more_stages_up_to_
     gain = Rungs().trial_gain
     # a 6-minute CIFAR-10 fc:50 job (0.38 s epochs, 2 workers) fills its three stages: unchanged
     six = plan_search(330, 0.38, workers=2, cores=2, trial_gain=gain)
-    assert six.stage_epochs == (5, 10, 20) and six.expected_trials == (100, 100, 51)
+    assert six.stage_epochs == (5, 10, 20) and six.expected_trials == (100, 100, 53)
     # the 25-minute one reached 3 x 100 trials in ~5 minutes: two stages more, none past half the final epochs
     roomy = plan_search(1450, 0.38, workers=2, cores=2, trial_gain=gain)
     assert roomy.stage_epochs == (5, 10, 20, 40, 40) and roomy.final_epochs == MAX_FINAL_EPOCHS
@@ -129,13 +129,38 @@ def test_the_final_training_takes_a_subset_trials_pace_from_the_timed_epoch():
     plan = dataclasses.replace(plan_search(470, 23.5, workers=2, cores=2, train_examples=40_000, check_examples=6_000))
     subset = plan.stage_examples[0]
 
-    def trial(examples):
+    def trial(examples, seconds=2 * 28.2):
         return TrialRecord(run_id=1, stage=1, index=0, params={}, status="finished", val_acc=0.4, train_acc=0.4,
-                           loss=1.0, epochs=2, seconds=6.0, extra={"train_examples": examples})
+                           loss=1.0, epochs=2, seconds=seconds, extra={"train_examples": examples})
 
-    assert final_epoch_seconds(trial(40_000), plan) == 3.0  # a whole-split trial's own pace
+    # a whole-split trial that trained 1.2x slower than the timed epoch: the machine got busier, the final will too
+    assert final_epoch_seconds(trial(40_000), plan) == pytest.approx(23.5 * 1.2)
     assert final_epoch_seconds(trial(subset), plan) == 23.5  # a subset's epochs are shorter: the timed epoch
-    assert final_epoch_seconds(trial(40_000), plan_search(470, 23.5)) == 3.0
+    assert final_epoch_seconds(trial(40_000, seconds=None), plan) == 23.5  # no time recorded: the timed epoch
+    assert final_epoch_seconds(trial(40_000, seconds=2 * 0.1), plan) == pytest.approx(23.5 * 0.5)  # drift bounded
+
+
+def test_the_final_training_is_planned_at_the_epoch_timed_alone_where_there_is_one():
+    """fc:50 on CIFAR-10 (AMD VM, 2026-12-08): 0.75 s an epoch side by side in the workers, 0.47-0.59 s alone; at the
+    side-by-side pace a 6-minute job kept 90 s for a final that took 43 s and ended 52 s early."""
+    from babysit.pipeline.final_training import final_epoch_seconds
+    from babysit.pipeline.plan import FINAL_PACE_MARGIN
+    from babysit.search.records import TrialRecord
+
+    side_by_side = plan_search(340, 0.75, workers=2, cores=2)
+    alone = plan_search(340, 0.75, workers=2, cores=2, final_epoch_seconds=0.5)
+    assert side_by_side.final_epochs == alone.final_epochs == MAX_FINAL_EPOCHS
+    assert side_by_side.final_seconds == pytest.approx(MAX_FINAL_EPOCHS * FINAL_PACE_MARGIN * 0.75)
+    assert alone.final_seconds == pytest.approx(MAX_FINAL_EPOCHS * FINAL_PACE_MARGIN * 0.5)
+    assert sum(alone.stage_seconds) == pytest.approx(340 - alone.final_seconds)  # the time saved goes to the search
+    assert sum(alone.stage_seconds) > sum(side_by_side.stage_seconds) + 19
+    assert alone.final_pace() == 0.5 and side_by_side.final_pace() == 0.75
+    assert "0.50 s alone" in alone.describe() and "alone" not in side_by_side.describe()
+    # the final's epochs are counted at the alone pace, times the best trial's drift from the timed epoch
+    best = TrialRecord(run_id=1, stage=3, index=0, params={}, status="finished", val_acc=0.5, train_acc=0.6,
+                       loss=1.0, epochs=20, seconds=20 * 0.9, extra={"train_examples": 40_000})
+    assert final_epoch_seconds(best, alone) == pytest.approx(0.5 * 0.9 / 0.75)
+    assert final_epoch_seconds(best, side_by_side) == pytest.approx(0.9)
 
 
 def test_the_smallest_search_trains_on_the_smallest_subset_where_epochs_are_long():
