@@ -24,8 +24,8 @@ from pathlib import Path
 from babysit.errors import BabysitError
 from babysit.pipeline.final_training import REPORT_RESERVE_S, FinalRun, train_final
 from babysit.pipeline.plan import (
-    ALONE_EPOCH_SHARE, Plan, fmt_minutes, plan_search, smallest_search_seconds, stage_deadlines, time_epoch_side_by_side,
-    time_one_epoch,
+    ALONE_EPOCH_SHARE, Plan, fmt_minutes, plan_search, smallest_search_seconds, stage_deadlines,
+    time_epoch_side_by_side, time_one_epoch,
 )
 from babysit.pipeline.search_ranges import REG_RANGE, lr_range_from
 from babysit.search.driver import SPEC_VERSION, SearchOutcome, SearchSpec, run_search

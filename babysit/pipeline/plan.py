@@ -117,10 +117,9 @@ def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, 
     the rows an epoch's accuracy checks read (validation split + TRAIN_ACC_ROWS); ``final_epoch_seconds``: one
     epoch timed alone in the job's process, as the final trains (None: the final is planned at ``epoch_seconds``).
 
-    The final training gets up to FINAL_SHARE of the time (10 to 80 epochs, at FINAL_PACE_MARGIN x its
-    pace); the stages share the
-    rest equally (a stage's unspent time passes to the next: the deadlines add up), each training twice
-    as long as the one before. Three stages when the third can still run ``MIN_LAST_STAGE_TRIALS``
+    The final training gets up to FINAL_SHARE of the time (10 to 80 epochs, at FINAL_PACE_MARGIN x its pace);
+    the stages share the rest equally (a stage's unspent time passes to the next: the deadlines add up), each
+    training twice as long as the one before. Three stages when the third can still run ``MIN_LAST_STAGE_TRIALS``
     trials, else two; a fourth and more (up to MAX_STAGES) while the trial ceilings would leave more
     than half of the stages' time unspent. Subsets: see the module docstring.
     """
