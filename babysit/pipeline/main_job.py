@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from babysit.doctor.monitors import EVERY as MONITOR_EVERY
 from babysit.errors import BabysitError
 from babysit.pipeline.final_training import REPORT_RESERVE_S, FinalRun, train_final
 from babysit.pipeline.plan import (
@@ -34,7 +35,7 @@ from babysit.search.rungs import Rungs
 from babysit.search.executors import available_cores, make_executor, threads_per_worker
 from babysit.search.search_space import SearchSpace
 from babysit.search.spaces import Choice, LogUniform
-from babysit.search.trial import DataRef, TrialTask, prepared, trial_config
+from babysit.search.trial import TRIAL_MONITOR_EVERY, DataRef, TrialTask, prepared, trial_config
 from babysit.store.recording import record_run
 from babysit.train.recipe import LECTURE_LR_DECAY, TRAIN_ACC_ROWS, TrainConfig, model_factory
 from babysit.validation import (
@@ -158,14 +159,15 @@ def run_job(config: JobConfig, out, *, observer=None, say=_print, mode: str = "a
                 epoch_seconds = sum(paces) / len(paces)
                 alone = ""
                 # the final trains alone in this process, faster than the workers side by side: its pace is timed
-                # too where an epoch is cheap (else the final is planned at the workers' slower pace)
+                # too where an epoch is cheap (else the final is planned at the workers' slower pace), with the
+                # final's monitors (a quarter of a ConvNet's epoch)
                 if epoch_seconds <= ALONE_EPOCH_SHARE * (deadline - time.monotonic()):
-                    final_pace = time_one_epoch(probe_config, data)
+                    final_pace = time_one_epoch(probe_config, data, monitor_every=MONITOR_EVERY)
                     alone = f", {final_pace:.2f} s alone in this process (the final training's pace)"
                 say(f"timed: one epoch took {', '.join(f'{p:.2f}' for p in paces)} s in the {len(paces)} workers "
                     f"side by side{alone}")
             else:
-                epoch_seconds = time_one_epoch(probe_config, data,
+                epoch_seconds = time_one_epoch(probe_config, data, monitor_every=TRIAL_MONITOR_EVERY,
                                                threads=threads_per_worker(config.workers) if config.workers > 1 else None)
             seconds_left = deadline - time.monotonic() - REPORT_RESERVE_S
             check_examples = len(dataset.y_val) + min(TRAIN_ACC_ROWS, len(dataset.y_train))

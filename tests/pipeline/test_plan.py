@@ -191,3 +191,25 @@ def test_each_stage_in_trial_epochs_at_the_slow_side_of_the_pace():
     for seconds, examples, times in zip(plan.stage_seconds, plan.stage_examples, plan.stage_epoch_times()):
         assert times == pytest.approx(seconds / (TRIAL_PACE_MARGIN * 23.5 * epoch_cost(examples, 40_000, 6_000)))
     assert plan.stage_epoch_times()[0] > plan.stage_epoch_times()[-1]
+
+
+def test_an_epoch_is_timed_with_the_monitors_of_the_run_it_stands_for(monkeypatch):
+    """The final samples its monitors every 10 iterations: a quarter of a ConvNet's epoch on CIFAR-10 (AMD VM,
+    2026-12-08); timed without them, a 25-minute ConvNet job planned 30 final epochs and its Deadline cut it at 20."""
+    import babysit.doctor
+    from babysit.pipeline.plan import time_one_epoch
+    from babysit.search.trial import DataRef, prepared, trial_config
+
+    made = []
+
+    class Counting(babysit.doctor.TrainingMonitor):
+        def __init__(self, every):
+            super().__init__(every=every)
+            made.append(self)
+
+    monkeypatch.setattr(babysit.doctor, "TrainingMonitor", Counting)
+    ref = DataRef("digits")
+    config = trial_config(ref, "fc:8", {"lr": 1e-2, "reg": 1e-4}, 1, 0)
+    assert time_one_epoch(config, prepared(ref)) > 0 and made == []  # none asked: none sampled
+    assert time_one_epoch(config, prepared(ref), monitor_every=5) > 0
+    assert len(made) == 1 and made[0].every == 5 and len(made[0].history["update_ratio"]["iteration"]) >= 2  # sampled during the timed epoch
