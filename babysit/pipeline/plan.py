@@ -128,7 +128,7 @@ def plan_search(seconds_left: float, epoch_seconds: float, *, workers: int = 1, 
     parallel = parallel_speedup(workers, cores)
     # the final training's time is kept at a slow pace: the search cannot give back what it took
     final_epoch_seconds = None if final_epoch_seconds is None else max(float(final_epoch_seconds), 1e-3)
-    slow_epoch = FINAL_PACE_MARGIN * (final_epoch_seconds or epoch_seconds)
+    slow_epoch = FINAL_PACE_MARGIN * (epoch_seconds if final_epoch_seconds is None else final_epoch_seconds)
     final_epochs = int(min(MAX_FINAL_EPOCHS, max(MIN_FINAL_EPOCHS, FINAL_SHARE * seconds_left / slow_epoch)))
     final_seconds = min(final_epochs * slow_epoch, FINAL_SHARE * seconds_left)
     final_epochs = max(1, min(final_epochs, int(final_seconds / slow_epoch)))
@@ -238,13 +238,12 @@ def time_one_epoch(config, data, threads: int | None = None, monitor_every: int 
 
     from threadpoolctl import threadpool_limits
 
-    from babysit.doctor import TrainingMonitor
-    from babysit.train.recipe import train_model
+    from babysit.pipeline.training import monitored_training
 
-    monitors = [TrainingMonitor(every=monitor_every)] if monitor_every else []
     with threadpool_limits(limits=threads) if threads else contextlib.nullcontext():
-        return train_model(dataclasses.replace(config, epochs=1), data=data, callbacks=monitors,
-                           verbose=False).seconds
+        run = monitored_training(dataclasses.replace(config, epochs=1), data=data, monitor_every=monitor_every,
+                                 verbose=False)
+    return run.result.seconds
 
 
 def time_epoch_side_by_side(executor, task, workers: int) -> list[float]:

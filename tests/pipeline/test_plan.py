@@ -197,6 +197,7 @@ def test_an_epoch_is_timed_with_the_monitors_of_the_run_it_stands_for(monkeypatc
     """The final samples its monitors every 10 iterations: a quarter of a ConvNet's epoch on CIFAR-10 (AMD VM,
     2026-12-08); timed without them, a 25-minute ConvNet job planned 30 final epochs and its Deadline cut it at 20."""
     import babysit.doctor
+    import babysit.pipeline.training
     from babysit.pipeline.plan import time_one_epoch
     from babysit.search.trial import DataRef, prepared, trial_config
 
@@ -207,7 +208,7 @@ def test_an_epoch_is_timed_with_the_monitors_of_the_run_it_stands_for(monkeypatc
             super().__init__(every=every)
             made.append(self)
 
-    monkeypatch.setattr(babysit.doctor, "TrainingMonitor", Counting)
+    monkeypatch.setattr(babysit.pipeline.training, "TrainingMonitor", Counting)
     ref = DataRef("digits")
     config = trial_config(ref, "fc:8", {"lr": 1e-2, "reg": 1e-4}, 1, 0)
     assert time_one_epoch(config, prepared(ref)) > 0 and made == []  # none asked: none sampled
